@@ -1,0 +1,28 @@
+namespace Shaper.Limiting;
+
+/// <summary>Overflow-safe helpers shared by the limiters' scaled integer arithmetic.</summary>
+internal static class ScaledMath
+{
+    /// <summary>Largest scaled quantity a limiter may hold; leaves headroom so that one addition never overflows.</summary>
+    public const long MaxScaled = long.MaxValue / 4;
+
+    /// <summary>Ceiling division of non-negative values.</summary>
+    public static long CeilDiv(long value, long divisor) => value <= 0 ? 0 : ((value - 1) / divisor) + 1;
+
+    /// <summary>
+    /// Validates that <paramref name="count"/> tokens of <paramref name="unitsPerToken"/> scaled units
+    /// fit under <see cref="MaxScaled"/>, naming <paramref name="paramName"/> in the error.
+    /// </summary>
+    public static long Scale(long count, long unitsPerToken, string paramName)
+    {
+        if (count > MaxScaled / unitsPerToken)
+        {
+            throw new ArgumentOutOfRangeException(
+                paramName,
+                count,
+                $"{paramName} is too large for this rate: {paramName} × period must stay below {MaxScaled} ns.");
+        }
+
+        return count * unitsPerToken;
+    }
+}

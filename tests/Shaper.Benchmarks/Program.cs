@@ -1,0 +1,30 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Shaper.Benchmarks;
+
+/// <summary>
+/// Shaper's benchmarks: each suite measures ours and a baseline side by side in the same run and writes
+/// artifacts/bench/SUITE.json. Usage: Shaper.Benchmarks [--quick] [--out DIR] [engine|all]...
+/// </summary>
+internal static class Program
+{
+    public static int Main(string[] args)
+    {
+        var options = BenchOptions.Parse(args);
+        Directory.CreateDirectory(options.OutputDirectory);
+        if (options.Wants("engine"))
+        {
+            Write(options, "engine", EngineBenchmark.Run(options));
+        }
+
+        return 0;
+    }
+
+    private static void Write(BenchOptions options, string suite, JsonObject result)
+    {
+        var path = Path.Combine(options.OutputDirectory, suite + ".json");
+        File.WriteAllText(path, result.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        Console.WriteLine($"wrote {path}");
+    }
+}
