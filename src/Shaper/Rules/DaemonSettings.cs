@@ -1,0 +1,23 @@
+namespace Shaper.Rules;
+
+/// <summary>The <c>[daemon]</c> table, with DESIGN.md's defaults.</summary>
+public sealed record DaemonSettings
+{
+    /// <summary>Live capture interface for observe rules; empty means no capture.</summary>
+    public string Interface { get; init; } = "";
+
+    /// <summary>Which firewall front end enforces kernel rules.</summary>
+    public BackendKind Backend { get; init; } = BackendKind.Auto;
+
+    /// <summary>The control socket path.</summary>
+    public string Socket { get; init; } = "/run/shaper/shaperd.sock";
+
+    /// <summary>The Prometheus text endpoint, <c>host:port</c>; empty means off.</summary>
+    public string Metrics { get; init; } = "127.0.0.1:9477";
+
+    /// <summary>Where blocks persist across restarts.</summary>
+    public string StateDir { get; init; } = "/var/lib/shaper";
+
+    /// <summary>True: limits and blocks stay in the kernel while the daemon is stopped.</summary>
+    public bool KeepOnStop { get; init; }
+}
