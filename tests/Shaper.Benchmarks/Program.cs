@@ -11,11 +11,21 @@ internal static class Program
 {
     public static int Main(string[] args)
     {
+        if (args.Length == 2 && args[0] == "--replay-child")
+        {
+            return ReplayBenchmark.RunChild(args[1]);
+        }
+
         var options = BenchOptions.Parse(args);
         Directory.CreateDirectory(options.OutputDirectory);
         if (options.Wants("engine"))
         {
             Write(options, "engine", EngineBenchmark.Run(options));
+        }
+
+        if (options.Wants("replay"))
+        {
+            Write(options, "replay", ReplayBenchmark.Run(options));
         }
 
         return 0;

@@ -66,6 +66,9 @@ public sealed class LimiterTable<TKey, TState, TLimiter>
         return _limiter.Acquire(ref entry.State, nowNs, cost);
     }
 
+    /// <summary>The state of <paramref name="key"/>, added (and initialised at <paramref name="nowNs"/>) when new.</summary>
+    public ref TState GetOrAddState(in TKey key, long nowNs) => ref GetOrAdd(key, nowNs).State;
+
     /// <summary>The <c>X-Ratelimit-*</c> status of a tracked key; false when the key is not tracked.</summary>
     public bool TryGetStatus(in TKey key, long nowNs, long cost, out RateLimitStatus status)
     {
@@ -105,6 +108,19 @@ public sealed class LimiterTable<TKey, TState, TLimiter>
             if (IsOccupied(i))
             {
                 visit(_entries[i].Key, _limiter.GetStatus(_entries[i].State, nowNs, cost));
+            }
+        }
+    }
+
+    /// <summary>Calls <paramref name="visit"/> with every tracked key and its raw state; for reporting, not the hot path.</summary>
+    public void VisitEntries(EntryVisitor<TKey, TState> visit)
+    {
+        ArgumentNullException.ThrowIfNull(visit);
+        for (uint i = 0; i < _slots; i++)
+        {
+            if (IsOccupied(i))
+            {
+                visit(_entries[i].Key, _entries[i].State);
             }
         }
     }

@@ -1,0 +1,30 @@
+using Shaper.Limiting;
+using Shaper.Packets;
+using Shaper.Rules;
+
+namespace Shaper.Engine;
+
+/// <summary>
+/// One rule's limiter over every key it sees, whatever the algorithm: the non-generic face that the
+/// engine calls once per matching packet (one virtual call), with the key tables specialised behind it.
+/// </summary>
+internal abstract class KeyedRuleLimiter
+{
+    /// <summary>Derives the packet's key under the rule's <c>per</c> and decides it.</summary>
+    public abstract LimitDecision Decide(in PacketMeta packet, long cost);
+
+    /// <summary>Counts a packet the block set dropped against its key, without consulting the algorithm.</summary>
+    public abstract void CountBlocked(in PacketMeta packet);
+
+    /// <summary>Keys tracked now, over both address families.</summary>
+    public abstract int KeysTracked { get; }
+
+    /// <summary>Keys evicted to make room.</summary>
+    public abstract long Evictions { get; }
+
+    /// <summary>Memory fixed by the tables allocated so far.</summary>
+    public abstract long MemoryBytes { get; }
+
+    /// <summary>Every tracked key with its counters and status at <paramref name="nowNs"/>.</summary>
+    public abstract List<KeyReport> Report(long nowNs);
+}

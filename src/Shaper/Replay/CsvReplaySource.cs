@@ -1,0 +1,222 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Shaper.Engine;
+using Shaper.Packets;
+
+namespace Shaper.Replay;
+
+/// <summary>
+/// Reads DESIGN.md's replay CSV: a header row, then one event per row. <c>time</c> (seconds, decimal)
+/// and <c>src</c> are required; <c>dst</c>, <c>proto</c>, <c>sport</c>, <c>dport</c>, <c>len</c> and
+/// <c>flags</c> default to 0.0.0.0, udp, 0, 0, 64 and none (<c>S</c> marks a SYN). The clock is the
+/// <c>time</c> column, starting wherever the file starts.
+/// </summary>
+public sealed class CsvReplaySource : IReplaySource
+{
+    private static readonly string[] Known = ["time", "src", "dst", "proto", "sport", "dport", "len", "flags"];
+
+    private readonly TextReader _reader;
+    private readonly string _name;
+    private readonly int[] _column = new int[Known.Length];
+    private readonly int _columns;
+    private int _row = 1;
+
+    /// <summary>Opens <paramref name="path"/>; the header row is read and checked at once.</summary>
+    public CsvReplaySource(string path)
+        : this(OpenFile(path), Path.GetFileName(path))
+    {
+    }
+
+    /// <summary>Reads CSV from <paramref name="reader"/>, naming it <paramref name="name"/> in messages.</summary>
+    public CsvReplaySource(TextReader reader, string name)
+    {
+        _reader = reader;
+        _name = name;
+        Array.Fill(_column, -1);
+        var header = reader.ReadLine() ?? throw new ReplayInputException($"{name}: empty file; expected a header row such as time,src,dst,proto,sport,dport,len,flags");
+        var names = header.Split(',');
+        _columns = names.Length;
+        for (var i = 0; i < names.Length; i++)
+        {
+            var column = names[i].Trim().ToLowerInvariant();
+            var index = Array.IndexOf(Known, column);
+            if (index < 0)
+            {
+                throw new ReplayInputException($"{name}:1: unknown column '{column}'; columns are {string.Join(',', Known)}");
+            }
+
+            if (_column[index] >= 0)
+            {
+                throw new ReplayInputException($"{name}:1: column '{column}' appears twice");
+            }
+
+            _column[index] = i;
+        }
+
+        if (_column[0] < 0 || _column[1] < 0)
+        {
+            throw new ReplayInputException($"{name}:1: the header must name the columns 'time' and 'src'");
+        }
+    }
+
+    /// <inheritdoc />
+    public ParseCounters Counters { get; } = new();
+
+    /// <inheritdoc />
+    public bool TryRead(out PacketMeta packet)
+    {
+        packet = default;
+        string? line;
+        do
+        {
+            line = _reader.ReadLine();
+            _row++;
+            if (line is null)
+            {
+                return false;
+            }
+        }
+        while (string.IsNullOrWhiteSpace(line));
+
+        Span<Range> ranges = stackalloc Range[Known.Length + 1];
+        var span = line.AsSpan();
+        var count = span.Split(ranges, ',');
+        if (count != _columns)
+        {
+            throw Bad($"{count} fields, the header has {_columns}");
+        }
+
+        ReadOnlySpan<char> Field(int i) => _column[i] < 0 ? default : span[ranges[_column[i]]].Trim();
+
+        packet.TimestampNs = ParseTime(Field(0));
+        var src = ParseAddress(Field(1), "src");
+        var dstText = Field(2);
+        var dst = dstText.IsEmpty ? (IpFamily.V4, UInt128.Zero) : ParseAddress(dstText, "dst");
+        if (src.Family != dst.Family)
+        {
+            throw Bad("src and dst are of different address families");
+        }
+
+        packet.Family = src.Family;
+        packet.Source = src.Address;
+        packet.Destination = dst.Address;
+        packet.Protocol = ParseProtocol(Field(3), src.Family);
+        packet.SourcePort = ParsePort(Field(4), "sport");
+        packet.DestinationPort = ParsePort(Field(5), "dport");
+        packet.IpLength = ParseLength(Field(6));
+        packet.TcpFlags = ParseFlags(Field(7));
+        if (packet.Protocol is not (6 or 17))
+        {
+            packet.SourcePort = 0;
+            packet.DestinationPort = 0;
+        }
+
+        Counters.Record(ParseResult.Ok);
+        return true;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _reader.Dispose();
+
+    private static StreamReader OpenFile(string path)
+    {
+        try
+        {
+            return new StreamReader(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ReplayInputException($"{path}: cannot read: {e.Message}", e);
+        }
+    }
+
+    private long ParseTime(ReadOnlySpan<char> text)
+    {
+        if (!decimal.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds)
+            || seconds > 9_000_000_000m)
+        {
+            throw Bad($"time '{text}' is not a non-negative number of seconds");
+        }
+
+        return (long)decimal.Round(seconds * 1_000_000_000m);
+    }
+
+    private (IpFamily Family, UInt128 Address) ParseAddress(ReadOnlySpan<char> text, string column)
+    {
+        if (!IPAddress.TryParse(text, out var address) || text.Contains('/'))
+        {
+            throw Bad($"{column} '{text}' is not an IP address");
+        }
+
+        if (address.IsIPv4MappedToIPv6)
+        {
+            address = address.MapToIPv4();
+        }
+
+        return address.AddressFamily == AddressFamily.InterNetwork
+            ? (IpFamily.V4, AddressSet.ToV4(address))
+            : (IpFamily.V6, AddressSet.ToV6(address));
+    }
+
+    private byte ParseProtocol(ReadOnlySpan<char> text, IpFamily family)
+    {
+        if (text.IsEmpty || text.Equals("udp", StringComparison.OrdinalIgnoreCase))
+        {
+            return 17;
+        }
+
+        if (text.Equals("tcp", StringComparison.OrdinalIgnoreCase))
+        {
+            return 6;
+        }
+
+        if (text.Equals("icmp", StringComparison.OrdinalIgnoreCase))
+        {
+            return family == IpFamily.V6 ? (byte)58 : (byte)1;
+        }
+
+        if (text.Equals("icmpv6", StringComparison.OrdinalIgnoreCase))
+        {
+            return 58;
+        }
+
+        return byte.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var number)
+            ? number
+            : throw Bad($"proto '{text}' is not tcp, udp, icmp, icmpv6 or a protocol number");
+    }
+
+    private ushort ParsePort(ReadOnlySpan<char> text, string column) =>
+        text.IsEmpty ? (ushort)0
+        : ushort.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) ? port
+        : throw Bad($"{column} '{text}' is not a port (0-65535)");
+
+    private int ParseLength(ReadOnlySpan<char> text) =>
+        text.IsEmpty ? 64
+        : int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var length) && length is > 0 and <= 65535 ? length
+        : throw Bad($"len '{text}' is not a packet length (1-65535)");
+
+    private TcpFlags ParseFlags(ReadOnlySpan<char> text)
+    {
+        var flags = TcpFlags.None;
+        foreach (var c in text)
+        {
+            flags |= char.ToUpperInvariant(c) switch
+            {
+                'S' => TcpFlags.Syn,
+                'A' => TcpFlags.Ack,
+                'F' => TcpFlags.Fin,
+                'R' => TcpFlags.Rst,
+                'P' => TcpFlags.Psh,
+                'U' => TcpFlags.Urg,
+                'E' => TcpFlags.Ece,
+                'C' => TcpFlags.Cwr,
+                _ => throw Bad($"flags '{text}' holds '{c}'; use the letters S A F R P U E C"),
+            };
+        }
+
+        return flags;
+    }
+
+    private ReplayInputException Bad(string what) => new($"{_name}:{_row}: {what}");
+}

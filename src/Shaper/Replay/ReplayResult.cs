@@ -1,0 +1,11 @@
+using Shaper.Engine;
+using Shaper.Packets;
+
+namespace Shaper.Replay;
+
+/// <summary>What a rule set would have done to a replayed input.</summary>
+/// <param name="Rules">Per rule and per key: passed, limited, delayed.</param>
+/// <param name="Packets">IP packets replayed.</param>
+/// <param name="Allowed">Packets whose source is on the allow list.</param>
+/// <param name="Frames">What the parser made of every frame read.</param>
+public sealed record ReplayResult(IReadOnlyList<RuleReport> Rules, long Packets, long Allowed, ParseCounters Frames);

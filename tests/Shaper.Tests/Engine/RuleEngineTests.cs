@@ -1,0 +1,138 @@
+using System.Net;
+using Shaper.Engine;
+using Shaper.Limiting;
+using Shaper.Packets;
+using Shaper.Rules;
+
+namespace Shaper.Tests.Engine;
+
+public sealed class RuleEngineTests
+{
+    private const long Second = 1_000_000_000;
+
+    private static Rule Bucket(string name, long perSecond, long burst, EnforceKind enforce = EnforceKind.Kernel) => new()
+    {
+        Name = name,
+        Rate = new RateSpec(Rate.PerSecondOf(perSecond), RateUnit.Packets, $"{perSecond}/s"),
+        Burst = burst,
+        Enforce = enforce,
+    };
+
+    private static PacketMeta Udp(uint src, long t) => new()
+    {
+        TimestampNs = t,
+        Family = IpFamily.V4,
+        Protocol = 17,
+        Source = src,
+        Destination = 0xC6120002,
+        DestinationPort = 9000,
+        IpLength = 64,
+    };
+
+    private static RuleReport Rule(RuleEngine engine, string name) => engine.Report(0).Single(r => r.Name == name);
+
+    [Fact]
+    public void Process_AllowedSource_IsNeverLimited()
+    {
+        var config = new ShaperConfig { Allow = [IPNetwork.Parse("198.18.9.0/24")], Rules = [Bucket("r", 1, 1)] };
+        var engine = new RuleEngine(CompiledRuleSet.Compile(config), 1024);
+        for (var i = 0; i < 10; i++)
+        {
+            engine.Process(Udp(0xC6120901, 0));
+        }
+
+        Assert.Equal(10, engine.Allowed);
+        Assert.Equal(0, Rule(engine, "r").Passed + Rule(engine, "r").Limited);
+    }
+
+    [Fact]
+    public void Process_HardKernelRuleLimits_LaterRulesDoNotSeeThePacket()
+    {
+        var config = new ShaperConfig { Rules = [Bucket("first", 1, 2), Bucket("second", 1000, 1000)] };
+        var engine = new RuleEngine(CompiledRuleSet.Compile(config), 1024);
+        for (var i = 0; i < 5; i++)
+        {
+            engine.Process(Udp(0xC6120101, 0));
+        }
+
+        // The first rule passes its burst of 2 and drops 3; only the 2 it passed reach the second.
+        Assert.Equal((2, 3), (Rule(engine, "first").Passed, Rule(engine, "first").Limited));
+        Assert.Equal(2, Rule(engine, "second").Passed);
+    }
+
+    [Fact]
+    public void Process_ObserveRuleLimits_LaterRulesStillSeeThePacket()
+    {
+        var config = new ShaperConfig { Rules = [Bucket("first", 1, 2, EnforceKind.Observe), Bucket("second", 1000, 1000)] };
+        var engine = new RuleEngine(CompiledRuleSet.Compile(config), 1024);
+        for (var i = 0; i < 5; i++)
+        {
+            engine.Process(Udp(0xC6120101, 0));
+        }
+
+        Assert.Equal(5, Rule(engine, "second").Passed);
+    }
+
+    [Fact]
+    public void Process_BlockAction_DropsTheSourceForBlockForThenLetsItBack()
+    {
+        var rule = Bucket("blocker", 1, 2, EnforceKind.Observe) with { Action = RuleAction.Block, BlockFor = TimeSpan.FromSeconds(5) };
+        var engine = new RuleEngine(CompiledRuleSet.Compile(new ShaperConfig { Rules = [rule] }), 1024);
+        var blocked = new List<UInt128>();
+        engine.KeyBlocked += (_, _, key, _) => blocked.Add(key);
+
+        engine.Process(Udp(0xC6120101, 0));
+        engine.Process(Udp(0xC6120101, 0));
+        engine.Process(Udp(0xC6120101, 0)); // over the burst: blocked until t = 5 s
+        engine.Process(Udp(0xC6120101, (5 * Second) - 1)); // still blocked
+        engine.Process(Udp(0xC6120101, 5 * Second)); // the block has expired; the bucket refilled
+
+        Assert.Equal([(UInt128)0xC6120101], blocked);
+        Assert.Equal(1, engine.Blocked);
+        var report = Rule(engine, "blocker");
+        Assert.Equal((3, 2), (report.Passed, report.Limited));
+        Assert.Equal(2u, report.Keys.Single().Counters.Limited);
+    }
+
+    [Fact]
+    public void Process_SoftMode_CountsLimitedButNeverStopsLaterRules()
+    {
+        var config = new ShaperConfig { Rules = [Bucket("soft", 1, 1) with { Mode = RuleMode.Soft }, Bucket("after", 1000, 1000)] };
+        var engine = new RuleEngine(CompiledRuleSet.Compile(config), 1024);
+        for (var i = 0; i < 4; i++)
+        {
+            engine.Process(Udp(0xC6120101, 0));
+        }
+
+        Assert.Equal(3, Rule(engine, "soft").Limited);
+        Assert.Equal(4, Rule(engine, "after").Passed);
+    }
+
+    [Fact]
+    public void Process_PerSourcePrefix_SharesOneBucketAcrossTheSlash24()
+    {
+        var rule = Bucket("prefix", 1, 3) with { Per = new KeyScope(KeyKind.Source, 24, 64) };
+        var engine = new RuleEngine(CompiledRuleSet.Compile(new ShaperConfig { Rules = [rule] }), 1024);
+        for (uint host = 1; host <= 5; host++)
+        {
+            engine.Process(Udp(0xC6120100 + host, 0));
+        }
+
+        var report = Rule(engine, "prefix");
+        Assert.Equal((3, 2), (report.Passed, report.Limited));
+        Assert.Equal("198.18.1.0/24", report.Keys.Single().Key);
+    }
+
+    [Fact]
+    public void Process_BytesRate_CostsTheIpLength()
+    {
+        var rule = Bucket("bytes", 1000, 1000) with { Rate = new RateSpec(Rate.PerSecondOf(1000), RateUnit.Bytes, "1000 bytes/s") };
+        var engine = new RuleEngine(CompiledRuleSet.Compile(new ShaperConfig { Rules = [rule] }), 1024);
+        for (var i = 0; i < 20; i++)
+        {
+            engine.Process(Udp(0xC6120101, 0)); // 64 bytes each: 15 fit in 1000
+        }
+
+        Assert.Equal((15, 5), (Rule(engine, "bytes").Passed, Rule(engine, "bytes").Limited));
+    }
+}
