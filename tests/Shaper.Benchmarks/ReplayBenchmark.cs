@@ -129,53 +129,17 @@ internal static class ReplayBenchmark
 
     private static long Replay(string path, CompiledRuleSet rules)
     {
-        using var source = new CaptureFileReplaySource(path);
+        using var source = ReplaySources.Open(path);
         var result = ReplayRunner.Run(rules, source, TimeProvider.System);
         return result.Frames.Total;
     }
 
+    /// <summary>The same replay (same runner, same engine, same reader thread) with PacketDotNet decoding each frame.</summary>
     private static long ReplayWithPacketDotNet(string path, CompiledRuleSet rules)
     {
-        using var device = new CaptureFileReaderDevice(path);
-        device.Open();
-        var engine = new RuleEngine(rules, ReplayRunner.DefaultKeysPerRule);
-        long packets = 0;
-        while (device.GetNextPacket(out var capture) == GetPacketStatus.PacketRead)
-        {
-            packets++;
-            var raw = capture.GetPacket();
-            var parsed = Packet.ParsePacket(raw.LinkLayerType, raw.Data);
-            var meta = default(PacketMeta);
-            if (parsed.Extract<IPv4Packet>() is { } ip)
-            {
-                meta.Family = IpFamily.V4;
-                meta.Source = BinaryPrimitives.ReadUInt32BigEndian(ip.SourceAddress.GetAddressBytes());
-                meta.Destination = BinaryPrimitives.ReadUInt32BigEndian(ip.DestinationAddress.GetAddressBytes());
-                meta.Protocol = (byte)ip.Protocol;
-                meta.IpLength = ip.TotalLength;
-            }
-            else
-            {
-                continue;
-            }
-
-            if (parsed.Extract<UdpPacket>() is { } udp)
-            {
-                meta.SourcePort = udp.SourcePort;
-                meta.DestinationPort = udp.DestinationPort;
-            }
-            else if (parsed.Extract<TcpPacket>() is { } tcp)
-            {
-                meta.SourcePort = tcp.SourcePort;
-                meta.DestinationPort = tcp.DestinationPort;
-                meta.TcpFlags = (TcpFlags)tcp.Flags;
-            }
-
-            meta.TimestampNs = ((long)raw.Timeval.Seconds * 1_000_000_000L) + ((long)raw.Timeval.MicroSeconds * 1000L);
-            engine.Process(meta);
-        }
-
-        return packets;
+        using var source = new PacketDotNetSource(path);
+        var result = ReplayRunner.Run(rules, source, TimeProvider.System);
+        return result.Frames.Total;
     }
 
     private static double PeakRssOfChild(string path)

@@ -11,18 +11,26 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
 {
     private readonly CountingLimiter<TState, TLimiter> _limiter;
     private readonly KeyScope _per;
-    private readonly int _capacity;
+    private readonly int _initialCapacity;
+    private readonly int _maxCapacity;
     private readonly uint _mask4;
     private readonly UInt128 _mask6;
     private LimiterTable<V4Key, CountedState<TState>, CountingLimiter<TState, TLimiter>>? _v4;
     private LimiterTable<V4PortKey, CountedState<TState>, CountingLimiter<TState, TLimiter>>? _v4Port;
     private LimiterTable<V6Key, CountedState<TState>, CountingLimiter<TState, TLimiter>>? _v6;
 
-    public KeyedRuleLimiter(TLimiter limiter, KeyScope per, int capacity)
+    /// <summary>
+    /// Creates the limiter. Each key table starts at <paramref name="initialCapacity"/> keys and, when full,
+    /// doubles up to <paramref name="maxCapacity"/>; at the maximum it evicts instead. The daemon
+    /// passes the same number twice, so its memory is fixed up front; replay starts small so that its
+    /// tables stay as compact (and cache-friendly) as the input allows.
+    /// </summary>
+    public KeyedRuleLimiter(TLimiter limiter, KeyScope per, int initialCapacity, int maxCapacity)
     {
+        _initialCapacity = Math.Min(initialCapacity, maxCapacity);
+        _maxCapacity = maxCapacity;
         _limiter = new CountingLimiter<TState, TLimiter>(limiter);
         _per = per;
-        _capacity = capacity;
         _mask4 = AddressSet.Mask4(per.V4Prefix);
         _mask6 = AddressSet.Mask6(per.V6Prefix);
     }
@@ -43,23 +51,30 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
         switch (_per.Kind)
         {
             case KeyKind.Rule:
-                return Apply(_v4 ??= NewTable<V4Key>(1), new V4Key(0), now, cost, countAsLimited);
+                return Apply(ref Ensure(ref _v4, 1, 1), new V4Key(0), now, cost, countAsLimited);
             case KeyKind.SourceAndDport:
                 return packet.Family == IpFamily.V4
-                    ? Apply(_v4Port ??= NewTable<V4PortKey>(_capacity), new V4PortKey(packet.Source4 & _mask4, packet.DestinationPort), now, cost, countAsLimited)
-                    : Apply(_v6 ??= NewTable<V6Key>(_capacity), new V6Key(packet.Source & _mask6, packet.DestinationPort), now, cost, countAsLimited);
+                    ? Apply(ref Ensure(ref _v4Port, _initialCapacity, _maxCapacity), new V4PortKey(packet.Source4 & _mask4, packet.DestinationPort), now, cost, countAsLimited)
+                    : Apply(ref Ensure(ref _v6, _initialCapacity, _maxCapacity), new V6Key(packet.Source & _mask6, packet.DestinationPort), now, cost, countAsLimited);
             default:
                 var address = _per.Kind == KeyKind.Destination ? packet.Destination : packet.Source;
                 return packet.Family == IpFamily.V4
-                    ? Apply(_v4 ??= NewTable<V4Key>(_capacity), new V4Key((uint)address & _mask4), now, cost, countAsLimited)
-                    : Apply(_v6 ??= NewTable<V6Key>(_capacity), new V6Key(address & _mask6), now, cost, countAsLimited);
+                    ? Apply(ref Ensure(ref _v4, _initialCapacity, _maxCapacity), new V4Key((uint)address & _mask4), now, cost, countAsLimited)
+                    : Apply(ref Ensure(ref _v6, _initialCapacity, _maxCapacity), new V6Key(address & _mask6), now, cost, countAsLimited);
         }
     }
 
-    private static LimitDecision Apply<TKey>(
-        LimiterTable<TKey, CountedState<TState>, CountingLimiter<TState, TLimiter>> table, in TKey key, long now, long cost, bool countAsLimited)
+    private LimitDecision Apply<TKey>(
+        ref LimiterTable<TKey, CountedState<TState>, CountingLimiter<TState, TLimiter>> table, in TKey key, long now, long cost, bool countAsLimited)
         where TKey : unmanaged, ILimiterKey<TKey>
     {
+        if (table.Count == table.Capacity && table.Capacity < _maxCapacity && !table.Contains(key))
+        {
+            var larger = NewTable<TKey>((int)Math.Min((long)table.Capacity * 2, _maxCapacity), _maxCapacity);
+            table.TryCopyTo(larger);
+            table = larger;
+        }
+
         if (!countAsLimited)
         {
             return table.Acquire(key, now, cost);
@@ -90,6 +105,14 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
         return new KeyReport(key, state.Counters, status.Remaining, status.Limit, status.RetryAfterNs);
     }
 
-    private LimiterTable<TKey, CountedState<TState>, CountingLimiter<TState, TLimiter>> NewTable<TKey>(int capacity)
-        where TKey : unmanaged, ILimiterKey<TKey> => new(_limiter, capacity);
+    private ref LimiterTable<TKey, CountedState<TState>, CountingLimiter<TState, TLimiter>> Ensure<TKey>(
+        ref LimiterTable<TKey, CountedState<TState>, CountingLimiter<TState, TLimiter>>? table, int capacity, int maxCapacity)
+        where TKey : unmanaged, ILimiterKey<TKey>
+    {
+        table ??= NewTable<TKey>(capacity, maxCapacity);
+        return ref table!;
+    }
+
+    private LimiterTable<TKey, CountedState<TState>, CountingLimiter<TState, TLimiter>> NewTable<TKey>(int capacity, int maxCapacity)
+        where TKey : unmanaged, ILimiterKey<TKey> => new(_limiter, Math.Min(capacity, maxCapacity));
 }

@@ -19,8 +19,11 @@ public sealed class RuleEngine
     private readonly Dictionary<(int Rule, UInt128 Key), long> _blockedUntil = [];
     private readonly int[] _blockingRules;
 
-    /// <summary>Creates an engine with at most <paramref name="keysPerRule"/> keys per rule and address family.</summary>
-    public RuleEngine(CompiledRuleSet rules, int keysPerRule)
+    /// <summary>
+    /// Creates an engine with at most <paramref name="maxKeysPerRule"/> keys per rule and address family; key
+    /// tables start at <paramref name="initialKeysPerRule"/> (by default the maximum, so memory is fixed up front).
+    /// </summary>
+    public RuleEngine(CompiledRuleSet rules, int maxKeysPerRule, int initialKeysPerRule = 0)
     {
         ArgumentNullException.ThrowIfNull(rules);
         _rules = rules;
@@ -29,7 +32,7 @@ public sealed class RuleEngine
         var blocking = new List<int>();
         for (var i = 0; i < _limiters.Length; i++)
         {
-            _limiters[i] = LimiterFactory.Create(rules.Rules[i].Rule, keysPerRule);
+            _limiters[i] = LimiterFactory.Create(rules.Rules[i].Rule, initialKeysPerRule > 0 ? initialKeysPerRule : maxKeysPerRule, maxKeysPerRule);
             if (rules.Rules[i].Blocks)
             {
                 blocking.Add(i);

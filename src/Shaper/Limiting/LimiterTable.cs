@@ -69,6 +69,48 @@ public sealed class LimiterTable<TKey, TState, TLimiter>
     /// <summary>The state of <paramref name="key"/>, added (and initialised at <paramref name="nowNs"/>) when new.</summary>
     public ref TState GetOrAddState(in TKey key, long nowNs) => ref GetOrAdd(key, nowNs).State;
 
+    /// <summary>
+    /// Copies every entry into <paramref name="target"/> as it is, without initialising (for growing a
+    /// table into a larger one); false when the target is too small to hold them.
+    /// </summary>
+    public bool TryCopyTo(LimiterTable<TKey, TState, TLimiter> target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        if (target.Capacity - target.Count < Count)
+        {
+            return false;
+        }
+
+        for (uint i = 0; i < _slots; i++)
+        {
+            if (!IsOccupied(i))
+            {
+                continue;
+            }
+
+            var slot = target.Home(_entries[i].Key);
+            while (target.IsOccupied(slot))
+            {
+                if (target._entries[slot].Key.Equals(_entries[i].Key))
+                {
+                    break;
+                }
+
+                slot = target.Next(slot);
+            }
+
+            if (!target.IsOccupied(slot))
+            {
+                target.SetOccupied(slot);
+                target.Count++;
+            }
+
+            target._entries[slot] = _entries[i];
+        }
+
+        return true;
+    }
+
     /// <summary>The <c>X-Ratelimit-*</c> status of a tracked key; false when the key is not tracked.</summary>
     public bool TryGetStatus(in TKey key, long nowNs, long cost, out RateLimitStatus status)
     {

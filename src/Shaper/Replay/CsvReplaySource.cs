@@ -87,12 +87,10 @@ public sealed class CsvReplaySource : IReplaySource
             throw Bad($"{count} fields, the header has {_columns}");
         }
 
-        ReadOnlySpan<char> Field(int i) => _column[i] < 0 ? default : span[ranges[_column[i]]].Trim();
-
-        packet.TimestampNs = ParseTime(Field(0));
-        var src = ParseAddress(Field(1), "src");
-        var dstText = Field(2);
-        var dst = dstText.IsEmpty ? (IpFamily.V4, UInt128.Zero) : ParseAddress(dstText, "dst");
+        packet.TimestampNs = ParseTime(Field(span, ranges, 0));
+        var src = ParseAddress(Field(span, ranges, 1), "src");
+        var dstText = Field(span, ranges, 2);
+        var dst = dstText.IsEmpty ? (src.Family, Address: UInt128.Zero) : ParseAddress(dstText, "dst");
         if (src.Family != dst.Family)
         {
             throw Bad("src and dst are of different address families");
@@ -101,11 +99,11 @@ public sealed class CsvReplaySource : IReplaySource
         packet.Family = src.Family;
         packet.Source = src.Address;
         packet.Destination = dst.Address;
-        packet.Protocol = ParseProtocol(Field(3), src.Family);
-        packet.SourcePort = ParsePort(Field(4), "sport");
-        packet.DestinationPort = ParsePort(Field(5), "dport");
-        packet.IpLength = ParseLength(Field(6));
-        packet.TcpFlags = ParseFlags(Field(7));
+        packet.Protocol = ParseProtocol(Field(span, ranges, 3), src.Family);
+        packet.SourcePort = ParsePort(Field(span, ranges, 4), "sport");
+        packet.DestinationPort = ParsePort(Field(span, ranges, 5), "dport");
+        packet.IpLength = ParseLength(Field(span, ranges, 6));
+        packet.TcpFlags = ParseFlags(Field(span, ranges, 7));
         if (packet.Protocol is not (6 or 17))
         {
             packet.SourcePort = 0;
@@ -118,6 +116,9 @@ public sealed class CsvReplaySource : IReplaySource
 
     /// <inheritdoc />
     public void Dispose() => _reader.Dispose();
+
+    private ReadOnlySpan<char> Field(ReadOnlySpan<char> line, ReadOnlySpan<Range> ranges, int column) =>
+        _column[column] < 0 ? default : line[ranges[_column[column]]].Trim();
 
     private static StreamReader OpenFile(string path)
     {

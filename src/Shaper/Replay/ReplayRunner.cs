@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
 using Shaper.Engine;
 using Shaper.Packets;
 
@@ -6,43 +8,122 @@ namespace Shaper.Replay;
 /// <summary>
 /// Replays packets through a rule set with the packets' own timestamps as the clock: the same input
 /// gives the same result every run. Replay runs each rule's algorithm whatever its <c>enforce</c>, so a
-/// kernel rule can be previewed.
+/// kernel rule can be previewed. Reading and parsing run on one thread and the engine on another, handing
+/// over batches of parsed packets in order, so a replay goes about as fast as the file can be read.
 /// </summary>
 public static class ReplayRunner
 {
-    /// <summary>Keys tracked per rule and address family during a replay.</summary>
-    public const int DefaultKeysPerRule = 1 << 20;
+    /// <summary>The most keys tracked per rule and address family during a replay; past it, keys are evicted.</summary>
+    public const int DefaultKeysPerRule = 1 << 22;
+
+    /// <summary>Key tables start this small and grow with the input, so that they stay cache-friendly.</summary>
+    public const int InitialKeysPerRule = 1 << 12;
+
+    private const int BatchSize = 4096;
+    private const int Batches = 8;
 
     /// <summary>
     /// Runs <paramref name="source"/> through <paramref name="rules"/>. <paramref name="progress"/> is called
-    /// with the packets read so far about once a second of wall time (as <paramref name="time"/> tells), not
-    /// at all for inputs that take less than a second.
+    /// with the packets replayed so far about once a second of wall time (as <paramref name="time"/> tells),
+    /// not at all for inputs that take less than a second.
     /// </summary>
+    /// <exception cref="ReplayInputException">The input broke part way (a bad CSV row, a corrupt capture).</exception>
     public static ReplayResult Run(
         CompiledRuleSet rules,
         IReplaySource source,
         TimeProvider time,
         Action<long>? progress = null,
-        int keysPerRule = DefaultKeysPerRule)
+        int maxKeysPerRule = DefaultKeysPerRule)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(time);
-        var engine = new RuleEngine(rules, keysPerRule);
+        var engine = new RuleEngine(rules, maxKeysPerRule, Math.Min(InitialKeysPerRule, maxKeysPerRule));
+        using var full = new BlockingCollection<PacketMeta[]>(Batches);
+        using var free = new BlockingCollection<(PacketMeta[] Items, int Count)>();
+        var counts = new ConcurrentQueue<int>();
+        for (var i = 0; i < Batches; i++)
+        {
+            free.Add((new PacketMeta[BatchSize], 0));
+        }
+
+        Exception? failure = null;
+        var reader = new Thread(() => Read(source, full, free, counts, ref failure)) { IsBackground = true, Name = "replay-reader" };
+        reader.Start();
         var started = time.GetTimestamp();
         var nextReport = TimeSpan.FromSeconds(1);
         long lastTimestamp = 0;
-        long count = 0;
-        while (source.TryRead(out var packet))
+        try
         {
-            engine.Process(packet);
-            lastTimestamp = packet.TimestampNs;
-            if ((++count & 0xFFFF) == 0 && progress is not null && time.GetElapsedTime(started) >= nextReport)
+            foreach (var batch in full.GetConsumingEnumerable())
             {
-                progress(count);
-                nextReport = time.GetElapsedTime(started) + TimeSpan.FromSeconds(1);
+                counts.TryDequeue(out var count);
+                for (var i = 0; i < count; i++)
+                {
+                    engine.Process(batch[i]);
+                }
+
+                if (count > 0)
+                {
+                    lastTimestamp = batch[count - 1].TimestampNs;
+                }
+
+                free.Add((batch, 0));
+                if (progress is not null && time.GetElapsedTime(started) >= nextReport)
+                {
+                    progress(engine.Packets);
+                    nextReport = time.GetElapsedTime(started) + TimeSpan.FromSeconds(1);
+                }
             }
+        }
+        finally
+        {
+            // Should the engine fail, the reader must not wait for a free batch forever.
+            free.CompleteAdding();
+            reader.Join();
+        }
+
+        if (failure is not null)
+        {
+            ExceptionDispatchInfo.Throw(failure);
         }
 
         return new ReplayResult(engine.Report(lastTimestamp), engine.Packets, engine.Allowed, source.Counters);
+    }
+
+    private static void Read(
+        IReplaySource source,
+        BlockingCollection<PacketMeta[]> full,
+        BlockingCollection<(PacketMeta[] Items, int Count)> free,
+        ConcurrentQueue<int> counts,
+        ref Exception? failure)
+    {
+        try
+        {
+            var (items, count) = free.Take();
+            while (source.TryRead(out items[count]))
+            {
+                if (++count == items.Length)
+                {
+                    counts.Enqueue(count);
+                    full.Add(items);
+                    (items, count) = free.Take();
+                }
+            }
+
+            counts.Enqueue(count);
+            full.Add(items);
+        }
+        catch (InvalidOperationException) when (free.IsAddingCompleted)
+        {
+            // The engine side stopped; nothing more to read for.
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+        finally
+        {
+            full.CompleteAdding();
+        }
     }
 }

@@ -22,8 +22,24 @@ public static class ReplaySources
         return extension switch
         {
             ".csv" => new CsvReplaySource(path),
-            ".pcap" or ".pcapng" or ".cap" => new CaptureFileReplaySource(path),
+            ".pcap" or ".pcapng" or ".cap" => IsClassicPcap(path) ? new PcapFileReplaySource(path) : new CaptureFileReplaySource(path),
             _ => throw new ReplayInputException($"{path}: unknown input type '{extension}'; give a .pcap, .pcapng or .csv file"),
         };
+    }
+
+    /// <summary>Decides by the magic number, not the name: many .pcap files are really pcapng.</summary>
+    private static bool IsClassicPcap(string path)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        try
+        {
+            using var file = File.OpenRead(path);
+            return file.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4
+                && PcapFileReplaySource.IsClassicPcap(System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(magic));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ReplayInputException($"{path}: cannot read: {e.Message}", e);
+        }
     }
 }
