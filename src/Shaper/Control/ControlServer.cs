@@ -5,15 +5,15 @@ namespace Shaper.Control;
 
 /// <summary>
 /// Serves the control socket: accepts connections, reads one request per line (at most
-/// <see cref="ControlProtocol.MaxRequestBytes"/>, within <see cref="RequestTimeout"/>), checks write
+/// <see cref="ControlProtocol.MaxRequestBytes"/>, within a request timeout), checks write
 /// commands against <see cref="AccessPolicy"/> using the peer's <c>SO_PEERCRED</c>, and answers one line
 /// per request. A client that sends garbage gets an error; one that hangs or floods is dropped; neither
 /// affects other clients, and at most <see cref="MaxClients"/> are served at once.
 /// </summary>
 public sealed class ControlServer : IAsyncDisposable
 {
-    /// <summary>How long a client may take to send one request line.</summary>
-    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(5);
+    /// <summary>How long a client may take to send one request line, unless the caller says otherwise.</summary>
+    public static readonly TimeSpan DefaultRequestTimeout = TimeSpan.FromSeconds(5);
 
     /// <summary>Clients served at once; more wait in the listen backlog.</summary>
     public const int MaxClients = 32;
@@ -23,10 +23,12 @@ public sealed class ControlServer : IAsyncDisposable
     private readonly AccessPolicy _policy;
     private readonly SemaphoreSlim _slots = new(MaxClients);
     private readonly CancellationTokenSource _stop = new();
+    private readonly TimeSpan _requestTimeout;
     private Task? _acceptLoop;
 
-    private ControlServer(Socket listener, Func<ControlRequest, PeerCredentials, CancellationToken, Task<ControlResponse>> handler, AccessPolicy policy)
+    private ControlServer(Socket listener, Func<ControlRequest, PeerCredentials, CancellationToken, Task<ControlResponse>> handler, AccessPolicy policy, TimeSpan requestTimeout)
     {
+        _requestTimeout = requestTimeout;
         _listener = listener;
         _handler = handler;
         _policy = policy;
@@ -39,9 +41,11 @@ public sealed class ControlServer : IAsyncDisposable
     public static ControlServer Start(
         string path,
         Func<ControlRequest, PeerCredentials, CancellationToken, Task<ControlResponse>> handler,
-        AccessPolicy policy)
+        AccessPolicy policy,
+        TimeSpan? requestTimeout = null)
     {
         ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(policy);
         var directory = Path.GetDirectoryName(path);
         if (!string.IsNullOrEmpty(directory))
         {
@@ -62,7 +66,7 @@ public sealed class ControlServer : IAsyncDisposable
         }
 
         listener.Listen(64);
-        var server = new ControlServer(listener, handler, policy);
+        var server = new ControlServer(listener, handler, policy, requestTimeout ?? DefaultRequestTimeout);
         server._acceptLoop = server.AcceptLoopAsync();
         return server;
     }
@@ -116,7 +120,7 @@ public sealed class ControlServer : IAsyncDisposable
                 while (!_stop.IsCancellationRequested)
                 {
                     using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                    timeout.CancelAfter(RequestTimeout);
+                    timeout.CancelAfter(_requestTimeout);
                     var request = await ReadLineAsync(stream, buffer, line, timeout.Token).ConfigureAwait(false);
                     if (request is null)
                     {
