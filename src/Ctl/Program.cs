@@ -13,6 +13,7 @@ internal static class Program
         var root = new RootCommand("shaperctl: edit, validate and apply Shaper rules, show counters and blocks, replay captures offline.");
         global.AddTo(root);
         root.Subcommands.Add(RulesCommands.Create(global));
+        root.Subcommands.Add(ReplayCommand.Create(global));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -24,7 +24,7 @@ public sealed class CsvReplaySource : IReplaySource
 
     /// <summary>Opens <paramref name="path"/>; the header row is read and checked at once.</summary>
     public CsvReplaySource(string path)
-        : this(OpenFile(path), Path.GetFileName(path))
+        : this(OpenFile(path), path)
     {
     }
 
