@@ -12,5 +12,26 @@ internal sealed class GlobalOptions
         Recursive = true,
     };
 
-    public void AddTo(RootCommand root) => root.Options.Add(Json);
+    public Option<string> Socket { get; } = new("--socket")
+    {
+        Description = "The daemon's control socket.",
+        HelpName = "PATH",
+        Recursive = true,
+        DefaultValueFactory = _ => "/run/shaper/shaperd.sock",
+    };
+
+    public Option<double> Timeout { get; } = new("--timeout")
+    {
+        Description = "Seconds to wait for the daemon, retries included.",
+        HelpName = "SECONDS",
+        Recursive = true,
+        DefaultValueFactory = _ => 5,
+    };
+
+    public void AddTo(RootCommand root)
+    {
+        root.Options.Add(Json);
+        root.Options.Add(Socket);
+        root.Options.Add(Timeout);
+    }
 }

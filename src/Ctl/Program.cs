@@ -14,6 +14,10 @@ internal static class Program
         global.AddTo(root);
         root.Subcommands.Add(RulesCommands.Create(global));
         root.Subcommands.Add(ReplayCommand.Create(global));
+        foreach (var command in DaemonCommands.Create(global))
+        {
+            root.Subcommands.Add(command);
+        }
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

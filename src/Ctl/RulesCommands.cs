@@ -13,6 +13,10 @@ internal static class RulesCommands
     {
         var rules = new Command("rules", "Check, show and apply the rules file.");
         rules.Subcommands.Add(CreateValidate(global));
+        rules.Subcommands.Add(CreateList(global));
+        rules.Subcommands.Add(CreateShow(global));
+        rules.Subcommands.Add(CreateWithFile(global, "apply", "rules.apply", "Validate FILE and apply it to the running daemon in one transaction; on any error the running rules stay."));
+        rules.Subcommands.Add(CreateWithFile(global, "diff", "rules.diff", "Show which rules applying FILE would add, remove or change."));
         return rules;
     }
 
@@ -63,6 +67,53 @@ internal static class RulesCommands
             parse.InvocationConfiguration.Output,
             parse.InvocationConfiguration.Error));
         return validate;
+    }
+
+    private static Command CreateList(GlobalOptions global)
+    {
+        var list = new Command("list", "List the running rules.");
+        list.SetAction(parse => DaemonCall.Run(parse, global, "rules.list", [], (result, output) =>
+        {
+            foreach (var rule in result?["rules"]?.AsArray() ?? [])
+            {
+                var limit = rule!["rate"] is { } rate ? $"rate {rate} burst {rule["burst"]}" : $"limit {rule["limit"]} per {rule["window"]}";
+                output.WriteLine($"{rule["name"],-24} {rule["enforce"],-8} {rule["algorithm"],-15} per {rule["per"],-10} {limit} -> {rule["action"]} ({rule["mode"]})");
+            }
+        }));
+        return list;
+    }
+
+    private static Command CreateShow(GlobalOptions global)
+    {
+        var name = new Argument<string>("NAME") { Description = "The rule's name." };
+        var show = new Command("show", "Show one running rule's fields.") { name };
+        show.SetAction(parse => DaemonCall.Run(parse, global, "rules.show", new System.Text.Json.Nodes.JsonObject { ["name"] = parse.GetRequiredValue(name) }, DaemonCall.Fields));
+        return show;
+    }
+
+    private static Command CreateWithFile(GlobalOptions global, string verb, string request, string description)
+    {
+        var file = new Argument<string>("FILE") { Description = "The TOML rules file." };
+        var command = new Command(verb, description) { file };
+        command.SetAction(parse =>
+        {
+            var path = parse.GetRequiredValue(file);
+            var checkedFile = ConfigLoader.Load(path);
+            foreach (var diagnostic in checkedFile.Diagnostics)
+            {
+                parse.InvocationConfiguration.Error.WriteLine(diagnostic);
+            }
+
+            if (checkedFile.HasErrors)
+            {
+                parse.InvocationConfiguration.Error.WriteLine($"{path}: not valid; nothing was sent to the daemon");
+                return ExitCodes.Failed;
+            }
+
+            var args = new System.Text.Json.Nodes.JsonObject { ["text"] = File.ReadAllText(path), ["file"] = path };
+            return DaemonCall.Run(parse, global, request, args, DaemonCall.Fields);
+        });
+        return command;
     }
 
     private static string Count(int count, string noun) => count == 1 ? $"1 {noun}" : $"{count} {noun}s";

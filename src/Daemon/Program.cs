@@ -1,4 +1,10 @@
 using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
+using Microsoft.Extensions.Logging;
+using Shaper.Rules;
 
 namespace Shaper.Daemon;
 
@@ -6,7 +12,53 @@ internal static class Program
 {
     public static int Main(string[] args)
     {
-        var root = new RootCommand("shaperd: the Shaper daemon; installs per-IP rate limits into the kernel and watches live traffic.");
+        var config = new Option<string>("--config")
+        {
+            Description = "The TOML configuration.",
+            HelpName = "FILE",
+            DefaultValueFactory = _ => DefaultConfiguration.Path,
+        };
+        var socket = new Option<string?>("--socket")
+        {
+            Description = "The control socket; replaces [daemon].socket.",
+            HelpName = "PATH",
+        };
+        var root = new RootCommand("shaperd: the Shaper daemon. Installs per-IP rate limits into the kernel, watches live traffic for observe rules and blocks offenders. Runs in the foreground; under systemd as Type=notify.")
+        {
+            config,
+            socket,
+        };
+        root.SetAction(parse => Run(new DaemonArguments(parse.GetRequiredValue(config), parse.GetValue(socket))));
         return root.Parse(args).Invoke();
+    }
+
+    private static int Run(DaemonArguments arguments)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddSystemd();
+
+        // Outside systemd AddSystemd registers no notifier; the service still asks for one (it does nothing
+        // without NOTIFY_SOCKET).
+        builder.Services.TryAddSingleton<ISystemdNotifier, SystemdNotifier>();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSystemdConsole(options => options.UseUtcTimestamp = true);
+
+        // A start that fails has already logged why in one line; the host's own report is a stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
+        builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(4));
+        builder.Services.AddSingleton(arguments);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<KernelEnforcer>();
+        builder.Services.AddHostedService<ShaperService>();
+        try
+        {
+            builder.Build().Run();
+            return 0;
+        }
+        catch (InvalidOperationException)
+        {
+            // The service has logged why in one line; the exit code tells systemd it failed.
+            return 1;
+        }
     }
 }

@@ -1,0 +1,109 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+
+namespace Shaper.Ctl;
+
+/// <summary>The commands that talk to a running shaperd: status, reload, counters, block.</summary>
+internal static class DaemonCommands
+{
+    public static IEnumerable<Command> Create(GlobalOptions global)
+    {
+        var status = new Command("status", "Show the daemon's state: rules, backend, capture, drops, reloads.");
+        status.SetAction(parse => DaemonCall.Run(parse, global, "status", [], DaemonCall.Fields));
+        yield return status;
+
+        var reload = new Command("reload", "Re-read the configuration file; a file with errors keeps the running rules and says why.");
+        reload.SetAction(parse => DaemonCall.Run(parse, global, "reload", [], DaemonCall.Fields));
+        yield return reload;
+
+        yield return Counters(global);
+        yield return Block(global);
+    }
+
+    private static Command Counters(GlobalOptions global)
+    {
+        var rule = new Option<string?>("--rule") { Description = "Only this rule.", HelpName = "NAME" };
+        var top = new Option<int>("--top") { Description = "Keys shown per rule, most limited first.", HelpName = "N", DefaultValueFactory = _ => 10 };
+        var watch = new Option<bool>("--watch") { Description = "Redraw every second until interrupted." };
+        var counters = new Command("counters", "Per rule and per key: passed, limited, delayed, and the X-Ratelimit-* view (remaining, limit, retry-after).")
+        {
+            rule,
+            top,
+            watch,
+        };
+        counters.SetAction(parse =>
+        {
+            var args = new JsonObject { ["top"] = parse.GetValue(top) };
+            if (parse.GetValue(rule) is { } name)
+            {
+                args["rule"] = name;
+            }
+
+            if (!parse.GetValue(watch))
+            {
+                return DaemonCall.Run(parse, global, "counters", args, PrintCounters);
+            }
+
+            while (true)
+            {
+                if (!Console.IsOutputRedirected)
+                {
+                    Console.Clear();
+                }
+
+                var rc = DaemonCall.Run(parse, global, "counters", (JsonObject)args.DeepClone(), PrintCounters);
+                if (rc != ExitCodes.Ok)
+                {
+                    return rc;
+                }
+
+                Thread.Sleep(1000);
+            }
+        });
+        return counters;
+    }
+
+    private static void PrintCounters(JsonNode? result, TextWriter output)
+    {
+        var c = CultureInfo.InvariantCulture;
+        output.WriteLine(string.Create(c, $"{"RULE / KEY",-34} {"PASSED",10} {"LIMITED",10} {"DELAYED",9} {"REMAINING",10} {"LIMIT",8} {"RETRY-AFTER",12}"));
+        foreach (var rule in result?["rules"]?.AsArray() ?? [])
+        {
+            output.WriteLine(string.Create(c, $"{rule!["name"] + " (" + rule["enforce"] + ")",-34} {rule["passed"],10} {rule["limited"],10} {rule["delayed"],9}   keys {rule["keys_tracked"]}, evicted {rule["evictions"]}"));
+            foreach (var key in rule["keys"]?.AsArray() ?? [])
+            {
+                var retry = key!["retry_after_ms"]!.GetValue<double>();
+                var retryText = retry < 0 ? "never" : retry == 0 ? "now" : string.Create(c, $"{retry}ms");
+                output.WriteLine(string.Create(c, $"  {key["key"],-32} {key["passed"],10} {key["limited"],10} {key["delayed"],9} {key["remaining"],10} {key["limit"],8} {retryText,12}"));
+            }
+        }
+    }
+
+    private static Command Block(GlobalOptions global)
+    {
+        var block = new Command("block", "Block addresses or CIDRs in the kernel for a time, unblock them, list them.");
+
+        var address = new Argument<string>("ADDRESS") { Description = "An IP address or CIDR, e.g. 198.18.0.1 or 198.18.0.0/24." };
+        var forOption = new Option<string>("--for") { Description = "How long, e.g. 30s, 10m, 1h.", HelpName = "DURATION", DefaultValueFactory = _ => "10m" };
+        var add = new Command("add", "Block ADDRESS for --for.") { address, forOption };
+        add.SetAction(parse => DaemonCall.Run(parse, global, "block.add", new JsonObject { ["address"] = parse.GetRequiredValue(address), ["for"] = parse.GetValue(forOption) }, DaemonCall.Fields));
+        block.Subcommands.Add(add);
+
+        var delAddress = new Argument<string>("ADDRESS") { Description = "The address or CIDR to unblock." };
+        var del = new Command("del", "Remove a block.") { delAddress };
+        del.SetAction(parse => DaemonCall.Run(parse, global, "block.del", new JsonObject { ["address"] = parse.GetRequiredValue(delAddress) }, DaemonCall.Fields));
+        block.Subcommands.Add(del);
+
+        var list = new Command("list", "List active blocks with the time each has left.");
+        list.SetAction(parse => DaemonCall.Run(parse, global, "block.list", [], (result, output) =>
+        {
+            foreach (var line in result?["blocks"]?.AsArray() ?? [])
+            {
+                output.WriteLine(line!.GetValue<string>());
+            }
+        }));
+        block.Subcommands.Add(list);
+        return block;
+    }
+}

@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Logging;
+
+namespace Shaper.Daemon;
+
+/// <summary>The daemon's log events: one line each, stable event ids (journald-friendly).</summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "shaperd {Version} starting with {ConfigPath}")]
+    public static partial void Starting(ILogger logger, string version, string configPath);
+
+    [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "ready: {Rules} rules ({Kernel} kernel, {Observe} observe), backend {Backend}, capture {Capture}")]
+    public static partial void Ready(ILogger logger, int rules, int kernel, int observe, string backend, string capture);
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "{Diagnostic}")]
+    public static partial void ConfigDiagnostic(ILogger logger, string diagnostic);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "reload ({Trigger}): {Rules} rules applied in {Milliseconds:F1} ms")]
+    public static partial void Reloaded(ILogger logger, string trigger, int rules, double milliseconds);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Error, Message = "reload ({Trigger}) refused, the running rules stay: {Reason}")]
+    public static partial void ReloadRefused(ILogger logger, string trigger, string reason);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "stopping")]
+    public static partial void Stopping(ILogger logger);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "rule {Rule}: key {Key} over its limit ({Limited} limited so far)")]
+    public static partial void OverLimit(ILogger logger, string rule, string key, long limited);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "rule {Rule}: blocked {Address} for {Seconds} s")]
+    public static partial void Blocked(ILogger logger, string rule, string address, double seconds);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Error, Message = "capture on {Interface} failed: {Reason}")]
+    public static partial void CaptureFailed(ILogger logger, string @interface, string reason);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "metrics endpoint {Endpoint} failed: {Reason}")]
+    public static partial void MetricsFailed(ILogger logger, string endpoint, string reason);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Error, Message = "{Reason}")]
+    public static partial void StartFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Error, Message = "kernel: {Reason}")]
+    public static partial void KernelFailed(ILogger logger, string reason);
+}

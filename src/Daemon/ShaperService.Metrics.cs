@@ -1,0 +1,73 @@
+using Shaper.Metrics;
+
+namespace Shaper.Daemon;
+
+/// <summary>The Prometheus endpoint's content.</summary>
+internal sealed partial class ShaperService
+{
+    private PrometheusWriter CollectMetrics()
+    {
+        var w = new PrometheusWriter();
+        IReadOnlyList<Engine.RuleReport> reports = [];
+        if (_engine is { } runner)
+        {
+            // The engine thread builds the report between packets; a stuck engine must not hang the scrape.
+            var query = runner.QueryAsync(engine => engine.Report(runner.NowNs));
+            if (query.Wait(TimeSpan.FromSeconds(2)))
+            {
+                reports = query.Result;
+            }
+        }
+        foreach (var r in reports)
+        {
+            w.Counter("shaper_rule_passed_total", "Packets an in-process rule let through at once.", r.Passed, ("rule", r.Name));
+        }
+
+        foreach (var r in reports)
+        {
+            w.Counter("shaper_rule_limited_total", "Packets an in-process rule limited (soft rules count what they would have).", r.Limited, ("rule", r.Name));
+        }
+
+        foreach (var r in reports)
+        {
+            w.Counter("shaper_rule_delayed_total", "Packets a queue rule let through later.", r.Delayed, ("rule", r.Name));
+        }
+
+        foreach (var r in reports)
+        {
+            w.Gauge("shaper_limiter_keys", "Keys a rule's limiter table tracks now.", r.KeysTracked, ("rule", r.Name));
+            w.Gauge("shaper_limiter_keys_max", "Keys a rule's limiter table holds at most, per address family.", KeysPerRule, ("rule", r.Name));
+        }
+
+        foreach (var r in reports)
+        {
+            w.Counter("shaper_limiter_evictions_total", "Keys evicted to make room in a full limiter table.", r.Evictions, ("rule", r.Name));
+        }
+
+        foreach (var (rule, passed, dropped) in _kernel.RuleCounters())
+        {
+            w.Counter("shaper_kernel_rule_passed_total", "Packets a kernel rule let through.", passed, ("rule", rule));
+            w.Counter("shaper_kernel_rule_limited_total", "Packets a kernel rule limited.", dropped, ("rule", rule));
+        }
+
+        foreach (var (set, elements, size) in _kernel.SetFill())
+        {
+            // nft fails open when a dynamic set is full: watch the fill.
+            w.Gauge("shaper_set_elements", "Elements in a kernel set.", elements, ("set", set));
+            w.Gauge("shaper_set_size", "The kernel set's size.", size, ("set", set));
+            w.Gauge("shaper_set_fill_ratio", "Elements over size; at 1 the set fails open.", size == 0 ? 0 : (double)elements / size, ("set", set));
+        }
+
+        var capture = _capture?.Stats;
+        w.Counter("shaper_capture_packets_total", "Packets libpcap delivered.", capture?.Received ?? 0);
+        w.Counter("shaper_capture_dropped_total", "Packets libpcap's buffer dropped.", capture?.PcapDropped ?? 0);
+        w.Counter("shaper_capture_interface_dropped_total", "Packets the interface dropped, as libpcap reports.", capture?.InterfaceDropped ?? 0);
+        w.Counter("shaper_handoff_dropped_total", "Packets dropped because the engine fell behind capture.", _ring.Dropped);
+        w.Counter("shaper_engine_packets_total", "Packets the engine processed.", _engine?.Processed ?? 0);
+        w.Gauge("shaper_apply_duration_seconds", "How long the last kernel apply took.", _lastApplyMs / 1000);
+        w.Counter("shaper_reloads_total", "Reloads by result.", Interlocked.Read(ref _reloadsOk), ("result", "success"));
+        w.Counter("shaper_reloads_total", "Reloads by result.", Interlocked.Read(ref _reloadsFailed), ("result", "failure"));
+        w.Gauge("shaper_dependency_up", "1 when a dependency works, 0 when its breaker is open.", _kernel.Healthy ? 1 : 0, ("dependency", "kernel"));
+        return w;
+    }
+}
