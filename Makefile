@@ -6,7 +6,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: all deps build test bench clean
+.PHONY: all deps build test bench deb install uninstall clean
 
 all: build
 
@@ -21,6 +21,27 @@ test: build
 
 bench: build
 	$(DOTNET) tests/Shaper.Benchmarks/bin/$(CONFIG)/net10.0/Shaper.Benchmarks.dll $(if $(QUICK),--quick) $(SUITES)
+
+deb: deps
+	packaging/build-deb.sh
+
+# For hosts without dpkg: the same files as the package, under $(DESTDIR) (default /).
+DESTDIR ?=
+RID ?= linux-x64
+install: deps
+	packaging/install-tree.sh "$(DESTDIR)/" $(RID)
+	@if [ -z "$(DESTDIR)" ]; then \
+	    getent group shaper >/dev/null || groupadd --system shaper; \
+	    if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi; \
+	    echo "installed; start with: systemctl enable --now shaperd"; \
+	fi
+
+uninstall:
+	-@if [ -z "$(DESTDIR)" ] && [ -d /run/systemd/system ]; then systemctl disable --now shaperd 2>/dev/null; fi
+	rm -rf "$(DESTDIR)/usr/lib/shaper" "$(DESTDIR)/usr/bin/shaperd" "$(DESTDIR)/usr/bin/shaperctl" \
+	       "$(DESTDIR)/lib/systemd/system/shaperd.service" "$(DESTDIR)/usr/share/man/man8/shaperd.8.gz" \
+	       "$(DESTDIR)/usr/share/man/man1/shaperctl.1.gz" "$(DESTDIR)/usr/share/bash-completion/completions/shaperctl"
+	@echo "kept /etc/shaper and /var/lib/shaper; remove them by hand to purge"
 
 clean:
 	$(DOTNET) clean Shaper.sln -c $(CONFIG) --nologo -v quiet
