@@ -95,7 +95,17 @@ public static partial class ConfigLoader
         DocumentSyntax document;
         try
         {
-            document = SyntaxParser.Parse(text, fileName, validate: true);
+            // Tomlyn 2.10.2 throws ArgumentOutOfRangeException when a basic string's backslash is the file's
+            // last character (it formats the end-of-file marker as a character); with a newline after it,
+            // it reports the unclosed string instead. A final newline changes no TOML meaning or position.
+            document = SyntaxParser.Parse(text.EndsWith('\n') ? text : text + "\n", fileName, validate: true);
+        }
+#pragma warning disable CA1031 // Tomlyn promises diagnostics, not exceptions; any other one it throws is its bug, reported as a syntax error.
+        catch (Exception e) when (e is not TomlException)
+#pragma warning restore CA1031
+        {
+            bag.Error(End(text, fileName), "invalid TOML: the parser stopped before the end of the file", TomlHint);
+            return null;
         }
         catch (TomlException e)
         {

@@ -35,7 +35,7 @@ internal static class KeyScopeParser
             {
                 if (prefix == 0)
                 {
-                    error = new ValueError("per = \"src/0\" puts every source in one bucket", "write per = \"rule\" for one bucket, or a prefix from 1 to 128");
+                    error = new ValueError("'src/0' puts every source in one bucket", "write per = \"rule\" for one bucket, or a prefix from 1 to 128");
                     return false;
                 }
 
@@ -44,11 +44,11 @@ internal static class KeyScopeParser
                 return true;
             }
 
-            error = new ValueError($"per = \"{text}\" has a bad prefix length", "write src/N with N from 1 to 128, e.g. \"src/24\" (IPv4) or \"src/64\" (IPv6)");
+            error = new ValueError($"'{text}' has a bad prefix length", "write src/N with N from 1 to 128, e.g. \"src/24\" (IPv4) or \"src/64\" (IPv6)");
             return false;
         }
 
-        error = new ValueError($"per = \"{text}\" is not a key", NameSuggester.Hint(text, Names, "write one of"));
+        error = new ValueError($"'{text}' is not a key", NameSuggester.Hint(text, Names, "write one of"));
         return false;
     }
 }

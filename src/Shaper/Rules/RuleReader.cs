@@ -203,7 +203,7 @@ internal sealed class RuleReader(FieldReader fields)
             bag.Error(
                 seen["rate"].Value.Location,
                 $"rate '{rate.Text}' of {subject} is not a whole number per second, minute, hour or day, which nft and iptables need",
-                "write a rate such as \"1 kbit/s\" or \"3/minute\", or use enforce = \"observe\"");
+                "write a rate such as \"10/s\" or \"3/minute\", or use enforce = \"observe\"");
         }
 
         return rule;
