@@ -27,7 +27,8 @@ public static partial class ConfigLoader
     /// <param name="path">The file; diagnostics name it as given.</param>
     public static LoadResult Load(string path)
     {
-        var name = string.IsNullOrEmpty(path) ? "(no file)" : path;
+        // A path may hold a newline; diagnostics stay one line each.
+        var name = string.IsNullOrEmpty(path) ? "(no file)" : MessageText.OneLine(path, maxLength: 4096);
         var at = new SourceLocation(name, 1, 1);
         byte[] bytes;
         try

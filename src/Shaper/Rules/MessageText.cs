@@ -15,12 +15,12 @@ internal static class MessageText
     /// <summary>Short form for names inside messages: at most 40 characters.</summary>
     public static string Short(string text) => text.Length <= 40 ? text : text[..40] + "…";
 
-    public static string OneLine(string text)
+    public static string OneLine(string text, int maxLength = MaxLength)
     {
-        var builder = new StringBuilder(Math.Min(text.Length, MaxLength + 8));
+        var builder = new StringBuilder(Math.Min(text.Length, maxLength + 8));
         foreach (var c in text)
         {
-            if (builder.Length >= MaxLength)
+            if (builder.Length >= maxLength)
             {
                 builder.Append('…');
                 break;
