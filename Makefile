@@ -6,7 +6,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: all deps build test bench deb install uninstall clean
+.PHONY: all deps build test bench deb install uninstall readme clean
 
 all: build
 
@@ -42,6 +42,9 @@ uninstall:
 	       "$(DESTDIR)/lib/systemd/system/shaperd.service" "$(DESTDIR)/usr/share/man/man8/shaperd.8.gz" \
 	       "$(DESTDIR)/usr/share/man/man1/shaperctl.1.gz" "$(DESTDIR)/usr/share/bash-completion/completions/shaperctl"
 	@echo "kept /etc/shaper and /var/lib/shaper; remove them by hand to purge"
+
+readme: build
+	packaging/cli-reference.sh tests/Shaper.Tests/bin/$(CONFIG)/net10.0 --write
 
 clean:
 	$(DOTNET) clean Shaper.sln -c $(CONFIG) --nologo -v quiet
