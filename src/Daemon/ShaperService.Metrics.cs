@@ -36,7 +36,7 @@ internal sealed partial class ShaperService
         foreach (var r in reports)
         {
             w.Gauge("shaper_limiter_keys", "Keys a rule's limiter table tracks now.", r.KeysTracked, ("rule", r.Name));
-            w.Gauge("shaper_limiter_keys_max", "Keys a rule's limiter table holds at most, per address family.", KeysPerRule, ("rule", r.Name));
+            w.Gauge("shaper_limiter_keys_max", "Keys a rule's limiter table holds at most, per address family.", _config.Daemon.MaxKeys, ("rule", r.Name));
         }
 
         foreach (var r in reports)

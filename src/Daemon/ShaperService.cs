@@ -20,9 +20,6 @@ namespace Shaper.Daemon;
 /// </summary>
 internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
 {
-    /// <summary>Keys tracked per observe rule and address family; fixes the engine's memory.</summary>
-    public const int KeysPerRule = 1 << 18;
-
     private const int RingCapacity = 1 << 16;
 
     private readonly DaemonArguments _arguments;
@@ -191,7 +188,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     private RuleEngine NewEngine(CompiledRuleSet rules)
     {
         var observed = rules.Config with { Rules = [.. rules.Config.Rules.Where(r => r.Enforce == EnforceKind.Observe)] };
-        var engine = new RuleEngine(CompiledRuleSet.Compile(observed), KeysPerRule);
+        var engine = new RuleEngine(CompiledRuleSet.Compile(observed), rules.Config.Daemon.MaxKeys);
         engine.KeyBlocked += (rule, family, key, ns) =>
         {
             var address = Format(family, key);

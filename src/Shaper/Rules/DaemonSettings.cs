@@ -20,4 +20,10 @@ public sealed record DaemonSettings
 
     /// <summary>True: limits and blocks stay in the kernel while the daemon is stopped.</summary>
     public bool KeepOnStop { get; init; }
+
+    /// <summary>
+    /// Keys each in-process rule tracks per address family; the limiter tables are allocated at this size
+    /// up front and evict beyond it, so the daemon's memory does not grow with the number of sources.
+    /// </summary>
+    public int MaxKeys { get; init; } = 262_144;
 }
