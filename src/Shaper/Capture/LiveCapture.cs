@@ -13,6 +13,8 @@ public sealed class LiveCapture : IDisposable
 {
     private readonly LibPcapLiveDevice _device;
     private readonly PacketRing _ring;
+    private readonly CancellationTokenSource _stop = new();
+    private Thread? _thread;
     private LinkKind _link;
 
     private LiveCapture(LibPcapLiveDevice device, PacketRing ring)
@@ -68,8 +70,9 @@ public sealed class LiveCapture : IDisposable
                 device.Filter = filter;
             }
 
-            device.OnPacketArrival += capture.OnPacket;
-            device.StartCapture();
+            // Our own read loop over pcap_next_ex: the frame is parsed where libpcap holds it, nothing allocated.
+            capture._thread = new Thread(capture.ReadLoop) { IsBackground = true, Name = "shaper-capture" };
+            capture._thread.Start();
             return capture;
         }
         catch (PcapException e)
@@ -96,29 +99,37 @@ public sealed class LiveCapture : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
-        try
-        {
-            _device.StopCapture();
-        }
-        catch (PcapException)
-        {
-            // Already stopped.
-        }
-
+        _stop.Cancel();
+        _thread?.Join();
         _device.Dispose();
+        _stop.Dispose();
     }
 
-    private void OnPacket(object sender, PacketCapture e)
+    private unsafe void ReadLoop()
     {
-        var result = PacketParser.Parse(e.Data, _link, out var packet);
-        Frames.Record(result);
-        if (result != ParseResult.Ok)
+        // The device's read timeout (100 ms) bounds how long a stop waits for this loop.
+        var handle = _device.Handle;
+        while (!_stop.IsCancellationRequested)
         {
-            return;
-        }
+            var status = NativePcap.NextEx(handle, out var header, out var data);
+            if (status == 0)
+            {
+                continue;
+            }
 
-        var time = e.Header.Timeval;
-        packet.TimestampNs = ((long)time.Seconds * 1_000_000_000L) + ((long)time.MicroSeconds * 1000L);
-        _ring.TryWrite(packet);
+            if (status != 1)
+            {
+                return;
+            }
+
+            var frame = new ReadOnlySpan<byte>(data, (int)header->CaptureLength);
+            var result = PacketParser.Parse(frame, _link, out var packet);
+            Frames.Record(result);
+            if (result == ParseResult.Ok)
+            {
+                packet.TimestampNs = (header->Seconds * 1_000_000_000L) + (header->Microseconds * 1000L);
+                _ring.TryWrite(packet);
+            }
+        }
     }
 }

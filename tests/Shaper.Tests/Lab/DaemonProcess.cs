@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Shaper.Control;
+
+namespace Shaper.Tests.Lab;
+
+/// <summary>
+/// shaperd running in a lab namespace with a test configuration: started with <c>ip netns exec</c>, ready
+/// once its control socket answers, stopped with SIGTERM. Its log is kept for failure messages.
+/// </summary>
+public sealed class DaemonProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly System.Text.StringBuilder _log = new();
+
+    private DaemonProcess(Process process, string directory, string socket)
+    {
+        _process = process;
+        Directory = directory;
+        Socket = socket;
+    }
+
+    public string Directory { get; }
+
+    public string Socket { get; }
+
+    public int Pid => _process.Id;
+
+    public string Log
+    {
+        get
+        {
+            lock (_log)
+            {
+                return _log.ToString();
+            }
+        }
+    }
+
+    /// <summary>Starts shaperd in <paramref name="ns"/> with <paramref name="config"/>, whose [daemon] table this fills in.</summary>
+    public static DaemonProcess Start(string ns, string config, string daemonTable = "")
+    {
+        var directory = System.IO.Directory.CreateTempSubdirectory("shaper-lab-").FullName;
+        var socket = Path.Combine(directory, "shaperd.sock");
+        var path = Path.Combine(directory, "shaper.toml");
+        File.WriteAllText(path, $"[daemon]\nsocket = \"{socket}\"\nstate_dir = \"{directory}/state\"\nmetrics = \"\"\n{daemonTable}\n{config}");
+        var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { "netns", "exec", ns, "dotnet", Path.Combine(AppContext.BaseDirectory, "shaperd.dll"), "--config", path })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(start)!;
+        var daemon = new DaemonProcess(process, directory, socket);
+        process.OutputDataReceived += (_, e) => daemon.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => daemon.Append(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"shaperd exited with {process.ExitCode}: {daemon.Log}");
+            }
+
+            if (File.Exists(socket) && daemon.SendAsync("status").GetAwaiter().GetResult().Ok)
+            {
+                return daemon;
+            }
+
+            Thread.Sleep(100);
+        }
+
+        daemon.Dispose();
+        throw new TimeoutException("shaperd did not become ready in 30 s: " + daemon.Log);
+    }
+
+    public Task<ControlResponse> SendAsync(string command, JsonObject? args = null) =>
+        new ControlClient(Socket, TimeSpan.FromSeconds(10), maxAttempts: 1).SendAsync(new ControlRequest(ControlProtocol.Version, command, args ?? []));
+
+    /// <summary>The daemon's peak resident memory so far (VmHWM), in bytes.</summary>
+    public long PeakRssBytes() => StatusKb("VmHWM:") * 1024;
+
+    /// <summary>The daemon's resident memory now (VmRSS), in bytes.</summary>
+    public long RssBytes() => StatusKb("VmRSS:") * 1024;
+
+    /// <summary>Stops with SIGTERM and returns how long the daemon took to exit.</summary>
+    public TimeSpan Stop()
+    {
+        if (_process.HasExited)
+        {
+            return TimeSpan.Zero;
+        }
+
+        var watch = Stopwatch.StartNew();
+        Run.Command("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        if (!_process.WaitForExit(TimeSpan.FromSeconds(15)))
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        return watch.Elapsed;
+    }
+
+    public void Dispose()
+    {
+        Stop();
+        _process.Dispose();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private long StatusKb(string field)
+    {
+        foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+        {
+            if (line.StartsWith(field, StringComparison.Ordinal))
+            {
+                return long.Parse(line[field.Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        return 0;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is not null)
+        {
+            lock (_log)
+            {
+                _log.AppendLine(line);
+            }
+        }
+    }
+}

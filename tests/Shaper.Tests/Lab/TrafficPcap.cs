@@ -1,0 +1,63 @@
+using System.Buffers.Binary;
+
+namespace Shaper.Tests.Lab;
+
+/// <summary>
+/// Writes classic pcap files of Ethernet/IPv4/UDP frames addressed to the lab's receiver, for tcpreplay to
+/// send from the sender namespace. Raw bytes rather than PacketDotNet: a flood file holds a million frames.
+/// </summary>
+public static class TrafficPcap
+{
+    private static readonly byte[] ReceiverMac = [0x02, 0, 0, 0, 0, 0x02];
+    private static readonly byte[] SenderMac = [0x02, 0, 0, 0, 0, 0x01];
+
+    /// <summary>One UDP packet: when (ns from the file's start), from where, to which port.</summary>
+    public readonly record struct Udp(long TimeNs, uint Source, ushort DestinationPort);
+
+    public static void Write(string path, IEnumerable<Udp> packets)
+    {
+        using var file = new BufferedStream(File.Create(path), 1 << 20);
+        Span<byte> header = stackalloc byte[24];
+        BinaryPrimitives.WriteUInt32LittleEndian(header, 0xA1B23C4D); // nanosecond pcap
+        BinaryPrimitives.WriteUInt16LittleEndian(header[4..], 2);
+        BinaryPrimitives.WriteUInt16LittleEndian(header[6..], 4);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[16..], 65535);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[20..], 1); // Ethernet
+        file.Write(header);
+
+        Span<byte> record = stackalloc byte[16 + 60];
+        foreach (var packet in packets)
+        {
+            record.Clear();
+            BinaryPrimitives.WriteUInt32LittleEndian(record, (uint)(packet.TimeNs / 1_000_000_000));
+            BinaryPrimitives.WriteUInt32LittleEndian(record[4..], (uint)(packet.TimeNs % 1_000_000_000));
+            BinaryPrimitives.WriteUInt32LittleEndian(record[8..], 60);
+            BinaryPrimitives.WriteUInt32LittleEndian(record[12..], 60);
+            var frame = record[16..];
+            ReceiverMac.CopyTo(frame);
+            SenderMac.CopyTo(frame[6..]);
+            BinaryPrimitives.WriteUInt16BigEndian(frame[12..], 0x0800);
+            var ip = frame[14..];
+            ip[0] = 0x45;
+            BinaryPrimitives.WriteUInt16BigEndian(ip[2..], 46);
+            ip[8] = 64;
+            ip[9] = 17;
+            BinaryPrimitives.WriteUInt32BigEndian(ip[12..], packet.Source);
+            BinaryPrimitives.WriteUInt32BigEndian(ip[16..], 0xC6120002); // 198.18.0.2, the receiver
+            uint sum = 0;
+            for (var i = 0; i < 20; i += 2)
+            {
+                sum += BinaryPrimitives.ReadUInt16BigEndian(ip[i..]);
+            }
+
+            sum = (sum & 0xFFFF) + (sum >> 16);
+            sum += sum >> 16;
+            BinaryPrimitives.WriteUInt16BigEndian(ip[10..], (ushort)~sum);
+            var udp = ip[20..];
+            BinaryPrimitives.WriteUInt16BigEndian(udp, 40000);
+            BinaryPrimitives.WriteUInt16BigEndian(udp[2..], packet.DestinationPort);
+            BinaryPrimitives.WriteUInt16BigEndian(udp[4..], 26);
+            file.Write(record);
+        }
+    }
+}
