@@ -53,7 +53,7 @@ public readonly struct LeakyMeterLimiter : IKeyedLimiter<LeakyMeterState>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public LimitDecision Acquire(ref LeakyMeterState state, long nowNs, long cost)
     {
-        var elapsed = nowNs - state.LastNs;
+        var elapsed = ScaledMath.Elapsed(nowNs, state.LastNs);
         if (elapsed > 0)
         {
             state.Level = Leaked(state.Level, elapsed);
@@ -107,7 +107,7 @@ public readonly struct LeakyMeterLimiter : IKeyedLimiter<LeakyMeterState>
 
     private long LevelAt(in LeakyMeterState state, long nowNs)
     {
-        var elapsed = nowNs - state.LastNs;
+        var elapsed = ScaledMath.Elapsed(nowNs, state.LastNs);
         return elapsed > 0 ? Leaked(state.Level, elapsed) : state.Level;
     }
 

@@ -52,7 +52,7 @@ public readonly struct LeakyQueueLimiter : IKeyedLimiter<LeakyQueueState>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public LimitDecision Acquire(ref LeakyQueueState state, long nowNs, long cost)
     {
-        var elapsed = nowNs - state.LastNs;
+        var elapsed = ScaledMath.Elapsed(nowNs, state.LastNs);
         if (elapsed > 0)
         {
             state.Backlog = Drained(state.Backlog, elapsed);
@@ -78,7 +78,7 @@ public readonly struct LeakyQueueLimiter : IKeyedLimiter<LeakyQueueState>
     /// <inheritdoc />
     public RateLimitStatus GetStatus(in LeakyQueueState state, long nowNs, long cost)
     {
-        var elapsed = nowNs - state.LastNs;
+        var elapsed = ScaledMath.Elapsed(nowNs, state.LastNs);
         var backlog = elapsed > 0 ? Drained(state.Backlog, elapsed) : state.Backlog;
         var waiting = backlog == 0 ? 0 : Waiting(backlog);
         var retry = backlog == 0 || waiting < _queue ? 0 : RetryAfter(backlog);
@@ -87,7 +87,7 @@ public readonly struct LeakyQueueLimiter : IKeyedLimiter<LeakyQueueState>
 
     /// <inheritdoc />
     public bool IsIdle(in LeakyQueueState state, long nowNs) =>
-        state.Backlog == 0 || (nowNs - state.LastNs > 0 && Drained(state.Backlog, nowNs - state.LastNs) == 0);
+        state.Backlog == 0 || Drained(state.Backlog, ScaledMath.Elapsed(nowNs, state.LastNs)) == 0;
 
     /// <inheritdoc />
     public long LastSeenNs(in LeakyQueueState state) => state.LastNs;

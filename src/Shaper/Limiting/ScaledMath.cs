@@ -6,6 +6,13 @@ internal static class ScaledMath
     /// <summary>Largest scaled quantity a limiter may hold; leaves headroom so that one addition never overflows.</summary>
     public const long MaxScaled = long.MaxValue / 4;
 
+    /// <summary>
+    /// Nanoseconds from <paramref name="lastNs"/> to <paramref name="nowNs"/>: 0 when time stood still or went
+    /// backwards, and exact (saturating at <see cref="long.MaxValue"/>) even across the whole clock range.
+    /// </summary>
+    public static long Elapsed(long nowNs, long lastNs) =>
+        nowNs <= lastNs ? 0 : (long)Math.Min(unchecked((ulong)nowNs - (ulong)lastNs), long.MaxValue);
+
     /// <summary>Ceiling division of non-negative values.</summary>
     public static long CeilDiv(long value, long divisor) => value <= 0 ? 0 : ((value - 1) / divisor) + 1;
 

@@ -94,7 +94,7 @@ public readonly struct SlidingLogLimiter : IKeyedLimiter<SlidingLogState>
         // Idle once the newest logged arrival has left the window.
         var ring = _arena.Ring(state.Ring);
         var newest = ring[(state.Head + state.Count - 1) % _limit];
-        return Math.Max(nowNs, state.LastNs) - newest >= _windowNs;
+        return ScaledMath.Elapsed(Math.Max(nowNs, state.LastNs), newest) >= _windowNs;
     }
 
     /// <inheritdoc />
@@ -110,7 +110,7 @@ public readonly struct SlidingLogLimiter : IKeyedLimiter<SlidingLogState>
     private void Expire(ref SlidingLogState state, Span<long> ring, long now)
     {
         // An entry at t is in the window while now − t < window.
-        while (state.Count > 0 && now - ring[state.Head] >= _windowNs)
+        while (state.Count > 0 && ScaledMath.Elapsed(now, ring[state.Head]) >= _windowNs)
         {
             state.Head = (state.Head + 1) % _limit;
             state.Count--;
@@ -118,5 +118,5 @@ public readonly struct SlidingLogLimiter : IKeyedLimiter<SlidingLogState>
     }
 
     /// <summary>When the oldest logged arrival leaves the window.</summary>
-    private long RetryAfter(in SlidingLogState state, Span<long> ring, long now) => ring[state.Head] + _windowNs - now;
+    private long RetryAfter(in SlidingLogState state, Span<long> ring, long now) => _windowNs - ScaledMath.Elapsed(now, ring[state.Head]);
 }

@@ -56,7 +56,7 @@ public readonly struct TokenBucketLimiter : IKeyedLimiter<TokenBucketState>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public LimitDecision Acquire(ref TokenBucketState state, long nowNs, long cost)
     {
-        var elapsed = nowNs - state.LastNs;
+        var elapsed = ScaledMath.Elapsed(nowNs, state.LastNs);
         if (elapsed > 0)
         {
             state.Tokens = Refilled(state.Tokens, elapsed);
@@ -111,7 +111,7 @@ public readonly struct TokenBucketLimiter : IKeyedLimiter<TokenBucketState>
 
     private long TokensAt(in TokenBucketState state, long nowNs)
     {
-        var elapsed = nowNs - state.LastNs;
+        var elapsed = ScaledMath.Elapsed(nowNs, state.LastNs);
         return elapsed > 0 ? Refilled(state.Tokens, elapsed) : state.Tokens;
     }
 

@@ -206,6 +206,15 @@ internal sealed class RuleReader(FieldReader fields)
                 "write a rate such as \"10/s\" or \"3/minute\", or use enforce = \"observe\"");
         }
 
+        if (rule.Algorithm == AlgorithmKind.SlidingLog && rule.Limit > Limiting.SlidingLogLimiter.MaxLimit)
+        {
+            // The log keeps `limit` timestamps for every key: its memory is limit × 8 bytes per source.
+            bag.Error(
+                seen["limit"].Value.Location,
+                $"limit {rule.Limit} of {subject} is above {Limiting.SlidingLogLimiter.MaxLimit}, the most a sliding_log keeps per key",
+                "lower the limit, or use algorithm = \"sliding_window\", which needs two counters per key whatever the limit");
+        }
+
         return rule;
     }
 

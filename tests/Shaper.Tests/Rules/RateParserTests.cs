@@ -108,13 +108,13 @@ public sealed class RateParserTests
     [InlineData(1, 8 * S, "450/hour")] // 1 bit/s in bytes
     public void AsWholeKernelRate_WholeInSomeUnit_GivesTheSmallestSuchUnit(long amount, long periodNs, string expected)
     {
-        Assert.Equal(expected, RateParser.AsWholeKernelRate(new Limiting.Rate(amount, periodNs)));
+        Assert.Equal(expected, RateParser.AsWholeKernelRate(new Shaper.Limiting.Rate(amount, periodNs)));
     }
 
     [Fact]
     public void AsWholeKernelRate_NotWholeInAnyUnit_GivesNull()
     {
         // 1 per 7 s is 12342.857… a day.
-        Assert.Null(RateParser.AsWholeKernelRate(new Limiting.Rate(1, 7 * S)));
+        Assert.Null(RateParser.AsWholeKernelRate(new Shaper.Limiting.Rate(1, 7 * S)));
     }
 }
