@@ -1,27 +1,35 @@
+using System.Buffers.Binary;
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
-using Shaper.Engine;
+using Shaper.Firewall;
 using Shaper.Packets;
 using Shaper.Rules;
 
 namespace Shaper.Daemon;
 
 /// <summary>
-/// The daemon's side of kernel enforcement: owns the block list (the daemon's own state, with absolute
-/// expiry times) and drives the firewall backend chosen by <c>[daemon].backend</c>.
+/// The daemon's side of kernel enforcement: picks the backend <c>[daemon].backend</c> asks for, applies and
+/// reloads the ruleset, owns the block list (persisted in <c>state_dir</c>, re-asserted after a restart), feeds
+/// blocks to the kernel in batches, and watches for someone flushing the ruleset (re-installing within 2 s).
 /// </summary>
-internal sealed class KernelEnforcer
+internal sealed class KernelEnforcer : IDisposable
 {
+    private static readonly TimeSpan WatchPeriod = TimeSpan.FromMilliseconds(500);
+
     private readonly ILogger<KernelEnforcer> _logger;
     private readonly TimeProvider _time;
-    private readonly Lock _blocksLock = new(); // control commands and the engine thread both add blocks
-    private readonly Dictionary<IPNetwork, DateTimeOffset> _blocks = [];
+    private BlockStore _store;
+    private NftBackend? _backend;
+    private IDisposable? _runner;
+    private BlockBatcher? _batcher;
+    private ITimer? _watch;
+    private int _watching;
 
     public KernelEnforcer(ILogger<KernelEnforcer> logger, TimeProvider time)
     {
         _logger = logger;
         _time = time;
+        _store = new BlockStore(null, time);
     }
 
     public string BackendName { get; private set; } = "none";
@@ -30,85 +38,189 @@ internal sealed class KernelEnforcer
 
     public bool Healthy { get; private set; } = true;
 
-    public int BlockCount
-    {
-        get
-        {
-            lock (_blocksLock)
-            {
-                Expire();
-                return _blocks.Count;
-            }
-        }
-    }
+    public int BlockCount => _store.Count;
+
+    /// <summary>Re-installs after a flush of the ruleset since start.</summary>
+    public long Reinstalls { get; private set; }
 
     public Task StartAsync(ShaperConfig config, CancellationToken cancel)
     {
-        State = "running";
+        _store = new BlockStore(config.Daemon.StateDir, _time);
+        _store.Load();
+        if (config.Daemon.Backend != BackendKind.None)
+        {
+            var (runner, name) = OpenRunner(config.Daemon.Backend);
+            _runner = runner as IDisposable;
+            BackendName = name;
+            _backend = new NftBackend(runner);
+            var adopted = _backend.Adopt();
+            if (_backend.Apply(config) is { } error)
+            {
+                Log.KernelFailed(_logger, error);
+                throw new InvalidOperationException(error);
+            }
+
+            _batcher = new BlockBatcher(_backend.AddBlocks, reason =>
+            {
+                Healthy = false;
+                Log.KernelFailed(_logger, "adding blocks: " + reason);
+            });
+            ReassertBlocks();
+            State = adopted ? "running (adopted an existing table)" : "running";
+            _watch = _time.CreateTimer(_ => Watch(), null, WatchPeriod, WatchPeriod);
+        }
+        else
+        {
+            State = "running (backend none: nothing in the kernel)";
+        }
+
         return Task.CompletedTask;
     }
 
     /// <summary>Applies <paramref name="config"/>; null on success, else why the old ruleset stays.</summary>
-    public Task<string?> ReloadAsync(ShaperConfig config, CancellationToken cancel) => Task.FromResult<string?>(null);
+    public Task<string?> ReloadAsync(ShaperConfig config, CancellationToken cancel)
+    {
+        if (_backend is null)
+        {
+            return Task.FromResult<string?>(null);
+        }
+
+        var error = _backend.Apply(config);
+        Healthy = error is null;
+        return Task.FromResult(error);
+    }
 
     public Task StopAsync(ShaperConfig config, CancellationToken cancel)
     {
+        Dispose();
+        if (_backend is not null && !config.Daemon.KeepOnStop)
+        {
+            _backend.Remove();
+        }
+
+        _store.SaveIfChanged();
+        (_runner as IDisposable)?.Dispose();
+        _runner = null;
         State = "stopped";
         return Task.CompletedTask;
     }
 
     public void Block(IpFamily family, UInt128 address, TimeSpan ttl, string source)
     {
-        var ip = family == IpFamily.V4 ? new IPAddress(BitConverter.GetBytes(System.Buffers.Binary.BinaryPrimitives.ReverseEndianness((uint)address))) : new IPAddress(ToBytes(address));
+        Span<byte> bytes = stackalloc byte[16];
+        IPAddress ip;
+        if (family == IpFamily.V4)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(bytes, (uint)address);
+            ip = new IPAddress(bytes[..4]);
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt128BigEndian(bytes, address);
+            ip = new IPAddress(bytes);
+        }
+
         Block(new IPNetwork(ip, family == IpFamily.V4 ? 32 : 128), ttl, source);
     }
 
     public void Block(IPNetwork network, TimeSpan ttl, string source)
     {
-        lock (_blocksLock)
-        {
-            _blocks[network] = _time.GetUtcNow() + ttl;
-        }
+        _store.Add(network, ttl);
+        _batcher?.Add(network, ttl);
     }
 
     public bool Unblock(IPNetwork network)
     {
-        lock (_blocksLock)
+        var had = _store.Remove(network);
+        if (had && _backend?.RemoveBlock(network) is { } error)
         {
-            return _blocks.Remove(network);
+            Log.KernelFailed(_logger, "removing a block: " + error);
+        }
+
+        return had;
+    }
+
+    public IReadOnlyList<string> ListBlocks() =>
+        [.. _store.Active().Select(b => $"{b.Network} expires in {Math.Ceiling(b.Left.TotalSeconds)}s")];
+
+    public IEnumerable<(string Rule, long Passed, long Dropped)> RuleCounters() => _backend?.RuleCounters() ?? [];
+
+    public IEnumerable<(string Set, long Elements, long Size)> SetFill()
+    {
+        var active = _store.Active();
+        foreach (var (set, _) in NftScript.BlockSets())
+        {
+            var count = active.Count(b => NftScript.SetOf(b.Network) == set);
+            yield return (set, count, set.StartsWith("block_net", StringComparison.Ordinal) ? 0 : NftScript.BlockSetSize);
         }
     }
 
-    public IReadOnlyList<string> ListBlocks()
+    public void Dispose()
     {
-        lock (_blocksLock)
+        _watch?.Dispose();
+        _watch = null;
+        _batcher?.Dispose();
+        _batcher = null;
+    }
+
+    private static (INftRunner Runner, string Name) OpenRunner(BackendKind kind)
+    {
+        if (kind == BackendKind.Iptables)
         {
-            Expire();
-            var now = _time.GetUtcNow();
-            return [.. _blocks.OrderBy(b => b.Value).Select(b => $"{b.Key} expires in {Math.Ceiling((b.Value - now).TotalSeconds)}s")];
+            throw new InvalidOperationException("backend = \"iptables\" is not available in this build; use \"nftables\" or \"auto\" (shaperd --check shows what this host supports)");
+        }
+
+        if (LibNftables.TryOpen() is { } library)
+        {
+            return (library, "nftables (libnftables)");
+        }
+
+        return (new NftProcess(), "nftables (nft process)");
+    }
+
+    private void ReassertBlocks()
+    {
+        var active = _store.Active();
+        if (active.Count > 0 && _backend?.AddBlocks(active.Select(b => (b.Network, b.Left))) is { } error)
+        {
+            Log.KernelFailed(_logger, "re-asserting blocks: " + error);
         }
     }
 
-    public IEnumerable<(string Rule, long Passed, long Dropped)> RuleCounters() => [];
-
-    public IEnumerable<(string Set, long Elements, long Size)> SetFill() => [];
-
-    private void Expire()
+    private void Watch()
     {
-        var now = _time.GetUtcNow();
-        foreach (var (network, until) in _blocks.ToList())
+        // One watch at a time; a slow kernel must not stack them up.
+        if (Interlocked.Exchange(ref _watching, 1) == 1)
         {
-            if (until <= now)
+            return;
+        }
+
+        try
+        {
+            _store.SaveIfChanged();
+            if (_backend is not null && !_backend.TableExists())
             {
-                _blocks.Remove(network);
+                var error = _backend.Reinstall();
+                if (error is null)
+                {
+                    ReassertBlocks();
+                    Reinstalls++;
+                    Log.Reinstalled(_logger);
+                }
+                else
+                {
+                    Healthy = false;
+                    Log.KernelFailed(_logger, "re-installing after a flush: " + error);
+                }
             }
         }
-    }
-
-    private static byte[] ToBytes(UInt128 address)
-    {
-        var bytes = new byte[16];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(bytes, address);
-        return bytes;
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.KernelFailed(_logger, "saving blocks: " + e.Message);
+        }
+        finally
+        {
+            Volatile.Write(ref _watching, 0);
+        }
     }
 }

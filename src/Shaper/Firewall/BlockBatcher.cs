@@ -1,0 +1,69 @@
+using System.Collections.Concurrent;
+using System.Net;
+
+namespace Shaper.Firewall;
+
+/// <summary>
+/// Coalesces block requests: the first one wakes the batcher thread, which gathers whatever else arrives
+/// within <see cref="Window"/> (up to <see cref="MaxBatch"/>) and installs them in one nft command. So a
+/// thousand offenders crossing a limit together cost a few commands, not a thousand, while a lone block
+/// still lands within about a millisecond.
+/// </summary>
+public sealed class BlockBatcher : IDisposable
+{
+    /// <summary>How long the batcher waits for more blocks after the first.</summary>
+    public static readonly TimeSpan Window = TimeSpan.FromMilliseconds(1);
+
+    /// <summary>The most blocks in one command.</summary>
+    public const int MaxBatch = 4096;
+
+    private readonly BlockingCollection<(IPNetwork Network, TimeSpan Ttl)> _queue = new(new ConcurrentQueue<(IPNetwork, TimeSpan)>());
+    private readonly Func<IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)>, string?> _install;
+    private readonly Action<string> _failed;
+    private readonly Thread _thread;
+    private long _batches;
+
+    /// <summary>Starts the batcher; <paramref name="install"/> runs one batch and returns null or why it failed.</summary>
+    public BlockBatcher(Func<IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)>, string?> install, Action<string> failed)
+    {
+        _install = install;
+        _failed = failed;
+        _thread = new Thread(Run) { IsBackground = true, Name = "shaper-blocks" };
+        _thread.Start();
+    }
+
+    /// <summary>Commands run so far.</summary>
+    public long Batches => Interlocked.Read(ref _batches);
+
+    /// <summary>Queues one block.</summary>
+    public void Add(IPNetwork network, TimeSpan ttl) => _queue.Add((network, ttl));
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _queue.CompleteAdding();
+        _thread.Join();
+        _queue.Dispose();
+    }
+
+    private void Run()
+    {
+        var batch = new List<(IPNetwork, TimeSpan)>(MaxBatch);
+        foreach (var first in _queue.GetConsumingEnumerable())
+        {
+            batch.Add(first);
+            while (batch.Count < MaxBatch && _queue.TryTake(out var more, Window))
+            {
+                batch.Add(more);
+            }
+
+            if (_install(batch) is { } error)
+            {
+                _failed(error);
+            }
+
+            Interlocked.Increment(ref _batches);
+            batch.Clear();
+        }
+    }
+}

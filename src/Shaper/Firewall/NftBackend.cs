@@ -1,0 +1,166 @@
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+using Shaper.Resilience;
+using Shaper.Rules;
+
+namespace Shaper.Firewall;
+
+/// <summary>
+/// The nftables backend: applies a configuration to the table <c>inet shaper</c> in one checked transaction,
+/// keeps the meter and block sets across reloads, adds blocks in batches, reads its counters, and removes
+/// the table on stop. A failing transaction leaves the previous ruleset enforced. Nothing outside the table
+/// is touched.
+/// </summary>
+public sealed partial class NftBackend
+{
+    private const int MaxAttempts = 3;
+    private static readonly TimeSpan BackoffBase = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan BackoffCap = TimeSpan.FromMilliseconds(500);
+
+    private readonly INftRunner _nft;
+    private readonly Lock _applyLock = new(); // apply, re-install and stop must not interleave
+    private Dictionary<string, string> _objects = new(StringComparer.Ordinal);
+    private List<string> _unknown = [];
+
+    public NftBackend(INftRunner nft) => _nft = nft;
+
+    /// <summary>The configuration last applied, for re-installing after a flush.</summary>
+    public ShaperConfig? Applied { get; private set; }
+
+    /// <summary>
+    /// Takes over a table left by an earlier run (<c>keep_on_stop</c>, a crash): its block sets stay, its
+    /// stateful objects of unknown definition are recreated by the next apply. True when there was one.
+    /// </summary>
+    public bool Adopt()
+    {
+        var listing = _nft.Run($"list table {NftScript.Table}\n");
+        if (!listing.Ok)
+        {
+            return false;
+        }
+
+        _unknown = [.. ObjectLine().Matches(listing.Output).Select(m => $"{m.Groups[1].Value} {m.Groups[2].Value}")
+            .Where(o => !o.StartsWith("set block_", StringComparison.Ordinal))];
+        return true;
+    }
+
+    /// <summary>Checks and applies <paramref name="config"/>; null on success, else why (the old ruleset stays).</summary>
+    public string? Apply(ShaperConfig config)
+    {
+        lock (_applyLock)
+        {
+            var (script, objects) = NftScript.Apply(config, _objects, _unknown);
+            var check = _nft.Run(script, check: true);
+            if (!check.Ok)
+            {
+                return "nft refused the ruleset: " + check.Reason;
+            }
+
+            var result = RunWithRetry(script);
+            if (!result.Ok)
+            {
+                return "nft could not apply the ruleset: " + result.Reason;
+            }
+
+            _objects = objects;
+            _unknown = [];
+            Applied = config;
+            return null;
+        }
+    }
+
+    /// <summary>True when the table is in the kernel (someone may have flushed the ruleset).</summary>
+    public bool TableExists() => _nft.Run($"list chain {NftScript.Table} reject_any\n").Ok;
+
+    /// <summary>After a flush: the table is gone with every object in it, so the next apply creates all anew.</summary>
+    public string? Reinstall()
+    {
+        lock (_applyLock)
+        {
+            _objects = new(StringComparer.Ordinal);
+            _unknown = [];
+        }
+
+        return Applied is { } config ? Apply(config) : null;
+    }
+
+    /// <summary>Adds blocks in one command; null on success.</summary>
+    public string? AddBlocks(IEnumerable<(IPNetwork Network, TimeSpan Ttl)> blocks)
+    {
+        var script = NftScript.AddBlocks(blocks);
+        if (script.Length == 0)
+        {
+            return null;
+        }
+
+        var result = RunWithRetry(script);
+        return result.Ok ? null : result.Reason;
+    }
+
+    /// <summary>Removes one block; null on success (also when the element had already expired).</summary>
+    public string? RemoveBlock(IPNetwork network)
+    {
+        var result = _nft.Run(NftScript.DeleteBlock(network));
+        return result.Ok || result.Error.Contains("No such file or directory", StringComparison.Ordinal) ? null : result.Reason;
+    }
+
+    /// <summary>Per kernel rule: packets it matched and packets it limited, from its named counters.</summary>
+    public List<(string Rule, long Passed, long Limited)> RuleCounters()
+    {
+        var result = _nft.Run($"list counters table {NftScript.Table}\n");
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        if (result.Ok)
+        {
+            foreach (Match m in CounterLine().Matches(result.Output))
+            {
+                counts[m.Groups[1].Value] = long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
+            }
+        }
+
+        var rules = new List<(string, long, long)>();
+        foreach (var rule in Applied?.Rules.Where(r => r.Enforce == EnforceKind.Kernel) ?? [])
+        {
+            var matched = counts.GetValueOrDefault($"c_{rule.Name}_matched");
+            var limited = counts.GetValueOrDefault($"c_{rule.Name}_limited");
+            rules.Add((rule.Name, Math.Max(matched - limited, 0), limited));
+        }
+
+        return rules;
+    }
+
+    /// <summary>Removes the table, and with it everything the shaper put in the kernel.</summary>
+    public void Remove()
+    {
+        lock (_applyLock)
+        {
+            _nft.Run($"delete table {NftScript.Table}\n");
+            _objects = new(StringComparer.Ordinal);
+            Applied = null;
+        }
+    }
+
+    private NftResult RunWithRetry(string script)
+    {
+        var result = _nft.Run(script);
+        for (var attempt = 0; !result.Ok && IsTransient(result) && attempt < MaxAttempts - 1; attempt++)
+        {
+            Thread.Sleep(Backoff.FullJitter(attempt, BackoffBase, BackoffCap, Random.Shared));
+            result = _nft.Run(script);
+        }
+
+        return result;
+    }
+
+    /// <summary>Busy or out of buffer space: worth another try. A syntax or semantic error never is.</summary>
+    private static bool IsTransient(NftResult result) =>
+        result.Error.Contains("Device or resource busy", StringComparison.Ordinal)
+        || result.Error.Contains("No buffer space", StringComparison.Ordinal)
+        || result.Error.Contains("Interrupted system call", StringComparison.Ordinal);
+
+    [GeneratedRegex(@"^\s*(set|limit|counter) (\S+) \{", RegexOptions.Multiline)]
+    private static partial Regex ObjectLine();
+
+    [GeneratedRegex(@"counter (c_\S+) \{\s*packets (\d+)", RegexOptions.Multiline)]
+    private static partial Regex CounterLine();
+}

@@ -1,0 +1,357 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Shaper.Rules;
+
+namespace Shaper.Firewall;
+
+/// <summary>
+/// Writes the nft scripts of the one table <c>inet shaper</c> (DESIGN.md, Kernel objects) from a validated
+/// configuration. Pure text generation, so it is tested without root. Every address is formatted from a
+/// parsed <see cref="IPNetwork"/>, never copied from user text (nft resolves a bad address through DNS).
+/// The apply script is one transaction that keeps the meter and block sets: it flushes and refills the
+/// chains, recreates only the stateful objects whose definition changed, so a reload never hands every
+/// source a fresh burst.
+/// </summary>
+public static class NftScript
+{
+    /// <summary>The table's family and name.</summary>
+    public const string Table = "inet shaper";
+
+    /// <summary>The size of each block set.</summary>
+    public const int BlockSetSize = 1 << 20;
+
+    private static readonly string[] FixedChains = ["input", "reject_any"];
+
+    /// <summary>
+    /// The transaction that makes the table match <paramref name="config"/>. <paramref name="previous"/> holds
+    /// the definitions of the stateful objects (meter sets, named limits) as the last apply left them; objects
+    /// in <paramref name="unknown"/> exist but their definition is not known (an adopted table) and are
+    /// recreated. Returns the script and the definitions it leaves, for the next apply.
+    /// </summary>
+    public static (string Script, Dictionary<string, string> Objects) Apply(
+        ShaperConfig config,
+        IReadOnlyDictionary<string, string> previous,
+        IEnumerable<string> unknown)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var objects = new Dictionary<string, string>(StringComparer.Ordinal);
+        var rules = new List<string>();
+        var logChains = new List<string>();
+
+        foreach (var v4 in new[] { true, false })
+        {
+            var allowed = config.Allow.Where(n => IsV4(n) == v4).ToList();
+            if (allowed.Count > 0)
+            {
+                rules.Add($"{Addr(v4)} saddr {{ {string.Join(", ", allowed.Select(Format))} }} accept");
+            }
+        }
+
+        rules.Add("ip saddr @block_v4 drop");
+        rules.Add("ip6 saddr @block_v6 drop");
+        rules.Add("ip saddr @block_net_v4 drop");
+        rules.Add("ip6 saddr @block_net_v6 drop");
+
+        if (config.Global is { } global && KernelLimit(global.Rate, global.Burst) is { } globalLimit)
+        {
+            objects["limit l_global"] = $"{{ rate over {globalLimit} }}";
+            objects["counter c_global_limited"] = "";
+        }
+
+        var maxKeys = config.Daemon.MaxKeys;
+        foreach (var rule in config.Rules.Where(r => r.Enforce == EnforceKind.Kernel))
+        {
+            if (rule.Rate is not { } rate || KernelLimit(rate, rule.Burst ?? 5) is not { } limit)
+            {
+                continue;
+            }
+
+            objects[$"counter c_{rule.Name}_matched"] = "";
+            objects[$"counter c_{rule.Name}_limited"] = "";
+            var verdict = Verdict(rule, logChains);
+            var timeout = MeterTimeout(rate.Rate, rule.Burst ?? 5);
+            foreach (var v4 in Families(rule))
+            {
+                var match = Match(rule, v4);
+                rules.Add($"{match} counter name \"c_{rule.Name}_matched\"");
+                if (objects.ContainsKey("limit l_global"))
+                {
+                    rules.Add($"{match} limit name \"l_global\" counter name \"c_global_limited\" drop");
+                }
+
+                string over;
+                if (rule.Per.Kind == KeyKind.Rule)
+                {
+                    objects[$"limit l_{rule.Name}"] = $"{{ rate over {limit} }}";
+                    over = $"limit name \"l_{rule.Name}\"";
+                }
+                else
+                {
+                    var set = $"m_{rule.Name}_{(v4 ? "v4" : "v6")}";
+                    objects[$"set {set}"] = $"{{ type {KeyType(rule, v4)}; size {maxKeys}; flags dynamic,timeout; timeout {timeout}s; }}";
+                    over = $"update @{set} {{ {KeyExpression(rule, v4)} limit rate over {limit} }}";
+                }
+
+                var block = rule.Action == RuleAction.Block && rule.BlockFor is { } blockFor && rule.Mode == RuleMode.Hard
+                    ? $" add @block_{(v4 ? "v4" : "v6")} {{ {Addr(v4)} saddr timeout {Seconds(blockFor)}s }}"
+                    : "";
+                rules.Add($"{match} {over}{block} counter name \"c_{rule.Name}_limited\"{verdict}");
+            }
+        }
+
+        var script = new StringBuilder();
+        script.Append("add table ").Append(Table).Append('\n');
+        script.Append("add chain ").Append(Table).Append(" input { type filter hook input priority -10; policy accept; }\n");
+        script.Append("add chain ").Append(Table).Append(" reject_any\n");
+        foreach (var chain in logChains.Select(c => c.Split(' ')[0]))
+        {
+            script.Append("add chain ").Append(Table).Append(' ').Append(chain).Append('\n');
+        }
+
+        foreach (var chain in FixedChains.Concat(logChains.Select(c => c.Split(' ')[0])))
+        {
+            script.Append("flush chain ").Append(Table).Append(' ').Append(chain).Append('\n');
+        }
+
+        // With the chains empty nothing refers to the stateful objects: those whose definition changed,
+        // those no rule needs now, and those of unknown definition go, in the same transaction.
+        foreach (var name in previous.Keys.Concat(unknown).Distinct())
+        {
+            var keep = objects.TryGetValue(name, out var now) && previous.TryGetValue(name, out var before) && now == before;
+            if (!keep)
+            {
+                script.Append("delete ").Append(Kind(name)).Append(' ').Append(Table).Append(' ').Append(Name(name)).Append('\n');
+            }
+        }
+
+        foreach (var (set, definition) in BlockSets())
+        {
+            script.Append("add set ").Append(Table).Append(' ').Append(set).Append(' ').Append(definition).Append('\n');
+        }
+
+        foreach (var (name, definition) in objects)
+        {
+            script.Append("add ").Append(Kind(name)).Append(' ').Append(Table).Append(' ').Append(Name(name));
+            script.Append(definition.Length > 0 ? " " + definition : "").Append('\n');
+        }
+
+        foreach (var rule in rules)
+        {
+            script.Append("add rule ").Append(Table).Append(" input ").Append(rule).Append('\n');
+        }
+
+        script.Append("add rule ").Append(Table).Append(" reject_any meta l4proto tcp reject with tcp reset\n");
+        script.Append("add rule ").Append(Table).Append(" reject_any reject with icmpx type port-unreachable\n");
+        foreach (var chain in logChains)
+        {
+            var name = chain.Split(' ')[0];
+            script.Append("add rule ").Append(Table).Append(' ').Append(name).Append(" limit rate 5/second log prefix \"shaper ")
+                .Append(name["log_".Length..]).Append(": \" level warn\n");
+        }
+
+        return (script.ToString(), objects);
+    }
+
+    /// <summary>The sets that hold blocks; always present, never recreated, so blocks survive every reload.</summary>
+    public static IEnumerable<(string Name, string Definition)> BlockSets() =>
+    [
+        ("block_v4", $"{{ type ipv4_addr; size {BlockSetSize}; flags timeout; }}"),
+        ("block_v6", $"{{ type ipv6_addr; size {BlockSetSize}; flags timeout; }}"),
+        ("block_net_v4", "{ type ipv4_addr; flags interval,timeout; }"),
+        ("block_net_v6", "{ type ipv6_addr; flags interval,timeout; }"),
+    ];
+
+    /// <summary>One command adding every block: hosts to block_v4/v6, prefixes to the interval sets.</summary>
+    public static string AddBlocks(IEnumerable<(IPNetwork Network, TimeSpan Ttl)> blocks)
+    {
+        var script = new StringBuilder();
+        foreach (var group in blocks.Where(b => b.Ttl >= TimeSpan.FromSeconds(1)).GroupBy(b => SetOf(b.Network)))
+        {
+            script.Append("add element ").Append(Table).Append(' ').Append(group.Key).Append(" { ");
+            var first = true;
+            foreach (var (network, ttl) in group)
+            {
+                script.Append(first ? "" : ", ").Append(Element(network)).Append(" timeout ")
+                    .Append(((long)ttl.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)).Append("ms");
+                first = false;
+            }
+
+            script.Append(" }\n");
+        }
+
+        return script.ToString();
+    }
+
+    /// <summary>Removes one block.</summary>
+    public static string DeleteBlock(IPNetwork network) => $"delete element {Table} {SetOf(network)} {{ {Element(network)} }}\n";
+
+    /// <summary>The set a block of <paramref name="network"/> goes into.</summary>
+    public static string SetOf(IPNetwork network)
+    {
+        var v4 = IsV4(network);
+        var host = network.PrefixLength == (v4 ? 32 : 128) || (network.BaseAddress.IsIPv4MappedToIPv6 && network.PrefixLength == 128);
+        return (host ? "block_" : "block_net_") + (v4 ? "v4" : "v6");
+    }
+
+    /// <summary>A whole-number kernel limit such as <c>10/minute burst 5 packets</c>; null when nft cannot write the rate.</summary>
+    public static string? KernelLimit(RateSpec rate, long burst)
+    {
+        ArgumentNullException.ThrowIfNull(rate);
+        var whole = RateParser.AsWholeKernelRate(rate.Rate);
+        if (whole is null)
+        {
+            return null;
+        }
+
+        return rate.Unit == RateUnit.Packets
+            ? $"{whole} burst {burst} packets"
+            : $"{whole.Replace("/", " bytes/", StringComparison.Ordinal)} burst {burst} bytes";
+    }
+
+    private static string Verdict(Rule rule, List<string> logChains)
+    {
+        if (rule.Mode == RuleMode.Soft)
+        {
+            return "";
+        }
+
+        switch (rule.Action)
+        {
+            case RuleAction.Reject:
+                return " jump reject_any";
+            case RuleAction.Log:
+                logChains.Add($"log_{rule.Name} ");
+                return $" jump log_{rule.Name}";
+            default:
+                return " drop";
+        }
+    }
+
+    private static IEnumerable<bool> Families(Rule rule)
+    {
+        var m = rule.Match;
+        if (m.Proto == Protocol.Icmp)
+        {
+            return [true];
+        }
+
+        if (m.Proto == Protocol.Icmpv6)
+        {
+            return [false];
+        }
+
+        var nets = m.Src.Concat(m.Dst).ToList();
+        if (nets.Count == 0)
+        {
+            return [true, false];
+        }
+
+        return new[] { true, false }.Where(v4 => (m.Src.Count == 0 || m.Src.Any(n => IsV4(n) == v4)) && (m.Dst.Count == 0 || m.Dst.Any(n => IsV4(n) == v4)));
+    }
+
+    private static string Match(Rule rule, bool v4)
+    {
+        var m = rule.Match;
+        var parts = new List<string> { v4 ? "meta nfproto ipv4" : "meta nfproto ipv6" };
+        if (m.Iface is { } iface)
+        {
+            parts.Add($"iifname \"{iface}\"");
+        }
+
+        parts.Add(m.Proto switch
+        {
+            Protocol.Tcp => "meta l4proto tcp",
+            Protocol.Udp => "meta l4proto udp",
+            Protocol.Icmp => "meta l4proto icmp",
+            Protocol.Icmpv6 => "meta l4proto ipv6-icmp",
+            _ => rule.Per.Kind == KeyKind.SourceAndDport || m.Dport.Count > 0 || m.Sport.Count > 0 ? "meta l4proto { tcp, udp }" : "",
+        });
+        if (m.Src.Count > 0)
+        {
+            parts.Add($"{Addr(v4)} saddr {{ {string.Join(", ", m.Src.Where(n => IsV4(n) == v4).Select(Format))} }}");
+        }
+
+        if (m.Dst.Count > 0)
+        {
+            parts.Add($"{Addr(v4)} daddr {{ {string.Join(", ", m.Dst.Where(n => IsV4(n) == v4).Select(Format))} }}");
+        }
+
+        if (m.Dport.Count > 0)
+        {
+            parts.Add($"th dport {{ {string.Join(", ", m.Dport)} }}");
+        }
+
+        if (m.Sport.Count > 0)
+        {
+            parts.Add($"th sport {{ {string.Join(", ", m.Sport)} }}");
+        }
+
+        if (m.Syn == true)
+        {
+            parts.Add("tcp flags & (syn | ack) == syn");
+        }
+
+        return string.Join(' ', parts.Where(p => p.Length > 0));
+    }
+
+    private static string KeyType(Rule rule, bool v4) =>
+        (v4 ? "ipv4_addr" : "ipv6_addr") + (rule.Per.Kind == KeyKind.SourceAndDport ? " . inet_service" : "");
+
+    private static string KeyExpression(Rule rule, bool v4)
+    {
+        var direction = rule.Per.Kind == KeyKind.Destination ? "daddr" : "saddr";
+        var prefix = v4 ? rule.Per.V4Prefix : rule.Per.V6Prefix;
+        var key = $"{Addr(v4)} {direction}";
+        if (prefix < (v4 ? 32 : 128))
+        {
+            key += " and " + Mask(v4, prefix);
+        }
+
+        return rule.Per.Kind == KeyKind.SourceAndDport ? key + " . th dport" : key;
+    }
+
+    private static string Mask(bool v4, int prefix)
+    {
+        var bytes = new byte[v4 ? 4 : 16];
+        for (var i = 0; i < prefix; i++)
+        {
+            bytes[i / 8] |= (byte)(0x80 >> (i % 8));
+        }
+
+        return new IPAddress(bytes).ToString();
+    }
+
+    /// <summary>Long enough for a bucket to refill before its idle key expires, so expiry never grants early.</summary>
+    private static long MeterTimeout(Limiting.Rate rate, long burst)
+    {
+        var refillSeconds = (long)Math.Ceiling(burst / Math.Max(rate.PerSecond, 1e-9));
+        return Math.Clamp(refillSeconds + 10, 60, 86_400);
+    }
+
+    private static long Seconds(TimeSpan span) => Math.Max(1, (long)Math.Ceiling(span.TotalSeconds));
+
+    private static string Addr(bool v4) => v4 ? "ip" : "ip6";
+
+    private static bool IsV4(IPNetwork network) =>
+        network.BaseAddress.AddressFamily == AddressFamily.InterNetwork || network.BaseAddress.IsIPv4MappedToIPv6;
+
+    private static string Format(IPNetwork network)
+    {
+        if (network.BaseAddress.IsIPv4MappedToIPv6)
+        {
+            return $"{network.BaseAddress.MapToIPv4()}/{Math.Max(network.PrefixLength - 96, 0)}";
+        }
+
+        return $"{network.BaseAddress}/{network.PrefixLength}";
+    }
+
+    private static string Element(IPNetwork network) =>
+        SetOf(network).StartsWith("block_net", StringComparison.Ordinal) ? Format(network)
+        : network.BaseAddress.IsIPv4MappedToIPv6 ? network.BaseAddress.MapToIPv4().ToString() : network.BaseAddress.ToString();
+
+    private static string Kind(string key) => key.Split(' ')[0];
+
+    private static string Name(string key) => key.Split(' ')[1];
+}
