@@ -11,8 +11,11 @@ public static class TrafficPcap
     private static readonly byte[] ReceiverMac = [0x02, 0, 0, 0, 0, 0x02];
     private static readonly byte[] SenderMac = [0x02, 0, 0, 0, 0, 0x01];
 
-    /// <summary>One UDP packet: when (ns from the file's start), from where, to which port.</summary>
-    public readonly record struct Udp(long TimeNs, uint Source, ushort DestinationPort);
+    /// <summary>One UDP packet: when (ns from the file's start), from where (IPv4 in the low 32 bits unless <paramref name="V6"/>), to which port.</summary>
+    public readonly record struct Udp(long TimeNs, UInt128 Source, ushort DestinationPort, bool V6 = false);
+
+    /// <summary>The receiver's IPv6 address, 2001:db8::2.</summary>
+    public static readonly UInt128 ReceiverV6 = ((UInt128)0x20010db8 << 96) | 2;
 
     public static void Write(string path, IEnumerable<Udp> packets)
     {
@@ -25,9 +28,16 @@ public static class TrafficPcap
         BinaryPrimitives.WriteUInt32LittleEndian(header[20..], 1); // Ethernet
         file.Write(header);
 
-        Span<byte> record = stackalloc byte[16 + 60];
+        Span<byte> record = stackalloc byte[16 + 62];
         foreach (var packet in packets)
         {
+            if (packet.V6)
+            {
+                WriteV6(file, packet);
+                continue;
+            }
+
+            record = record[..(16 + 60)];
             record.Clear();
             BinaryPrimitives.WriteUInt32LittleEndian(record, (uint)(packet.TimeNs / 1_000_000_000));
             BinaryPrimitives.WriteUInt32LittleEndian(record[4..], (uint)(packet.TimeNs % 1_000_000_000));
@@ -42,7 +52,7 @@ public static class TrafficPcap
             BinaryPrimitives.WriteUInt16BigEndian(ip[2..], 46);
             ip[8] = 64;
             ip[9] = 17;
-            BinaryPrimitives.WriteUInt32BigEndian(ip[12..], packet.Source);
+            BinaryPrimitives.WriteUInt32BigEndian(ip[12..], (uint)packet.Source);
             BinaryPrimitives.WriteUInt32BigEndian(ip[16..], 0xC6120002); // 198.18.0.2, the receiver
             uint sum = 0;
             for (var i = 0; i < 20; i += 2)
@@ -59,5 +69,31 @@ public static class TrafficPcap
             BinaryPrimitives.WriteUInt16BigEndian(udp[4..], 26);
             file.Write(record);
         }
+    }
+
+    /// <summary>Ethernet/IPv6/UDP, 62 bytes. The UDP checksum is left 0: netfilter's input hook sees the packet before UDP would refuse it.</summary>
+    private static void WriteV6(Stream file, Udp packet)
+    {
+        Span<byte> record = stackalloc byte[16 + 62];
+        BinaryPrimitives.WriteUInt32LittleEndian(record, (uint)(packet.TimeNs / 1_000_000_000));
+        BinaryPrimitives.WriteUInt32LittleEndian(record[4..], (uint)(packet.TimeNs % 1_000_000_000));
+        BinaryPrimitives.WriteUInt32LittleEndian(record[8..], 62);
+        BinaryPrimitives.WriteUInt32LittleEndian(record[12..], 62);
+        var frame = record[16..];
+        ReceiverMac.CopyTo(frame);
+        SenderMac.CopyTo(frame[6..]);
+        BinaryPrimitives.WriteUInt16BigEndian(frame[12..], 0x86DD);
+        var ip = frame[14..];
+        ip[0] = 0x60;
+        BinaryPrimitives.WriteUInt16BigEndian(ip[4..], 8);
+        ip[6] = 17;
+        ip[7] = 64;
+        BinaryPrimitives.WriteUInt128BigEndian(ip[8..], packet.Source);
+        BinaryPrimitives.WriteUInt128BigEndian(ip[24..], ReceiverV6);
+        var udp = ip[40..];
+        BinaryPrimitives.WriteUInt16BigEndian(udp, 40000);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[2..], packet.DestinationPort);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[4..], 8);
+        file.Write(record);
     }
 }

@@ -1,0 +1,243 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using Shaper.Firewall;
+using Shaper.Rules;
+using Shaper.Tests.Lab;
+using Xunit.Abstractions;
+
+namespace Shaper.Tests.Firewall;
+
+/// <summary>
+/// The nftables backend against the real kernel, in namespaces these tests create: per-source limits for a
+/// thousand sources, reloads, a broken ruleset, blocks with a TTL, a flushed ruleset, and a bystander table.
+/// </summary>
+public sealed class KernelEnforcementTests(ITestOutputHelper output)
+{
+    private const int Sources = 1000;
+    private const int PacketsPerSource = 200;
+    private const long SpacingNs = 20_000_000; // 50 packets a second from each source
+    private const int Rate = 10;
+    private const int Burst = 5;
+
+    private static string Rules(int otherRate) => $$"""
+        [[rule]]
+        name = "udp-per-src"
+        match = { proto = "udp", dport = [9000] }
+        rate = "{{Rate}}/s"
+        burst = {{Burst}}
+
+        [[rule]]
+        name = "other"
+        match = { proto = "tcp", dport = [80] }
+        rate = "{{otherRate}}/s"
+        burst = 50
+        """;
+
+    private const string Bystander = """
+        table inet bystander {
+            set friends { type ipv4_addr; elements = { 192.0.2.7 } }
+            chain forward {
+                type filter hook forward priority 5; policy accept;
+                ip saddr @friends accept
+            }
+        }
+        """;
+
+    [RootFact]
+    public async Task PerSource_ThousandIPv4Sources_AcceptRateTimesTimePlusBurst() => await PerSourceAsync(v6: false, reloadMidway: false);
+
+    [RootFact]
+    public async Task PerSource_ThousandIPv6Sources_AcceptRateTimesTimePlusBurst() => await PerSourceAsync(v6: true, reloadMidway: false);
+
+    [RootFact]
+    public async Task Reload_MidTrafficChangingAnotherRule_LeavesThisRulesCountsAlone() => await PerSourceAsync(v6: false, reloadMidway: true);
+
+    [RootFact]
+    public void Apply_BrokenRuleset_LeavesThePreviousOneEnforcedAndSaysWhy()
+    {
+        using var lab = NetworkLab.Create();
+        using var thread = new NamespaceThread(lab.B);
+        var good = ConfigLoader.Parse(Rules(100), "t.toml").Config!;
+        var (backend, runner) = thread.Invoke(() =>
+        {
+            var nft = (INftRunner?)LibNftables.TryOpen() ?? new NftProcess();
+            return (new NftBackend(nft), nft);
+        });
+        Assert.Null(thread.Invoke(() => backend.Apply(good)));
+        var before = lab.Exec(lab.B, "nft", "list", "table", "inet", "shaper").Output;
+
+        // A rule the validator would never let through (a space in its name) makes nft refuse the script.
+        var broken = good with { Rules = [.. good.Rules, good.Rules[0] with { Name = "bad name" }] };
+        var error = thread.Invoke(() => backend.Apply(broken));
+
+        Assert.NotNull(error);
+        Assert.StartsWith("nft refused the ruleset: ", error);
+        Assert.Equal(before, lab.Exec(lab.B, "nft", "list", "table", "inet", "shaper").Output);
+        thread.Invoke(() =>
+        {
+            (runner as IDisposable)?.Dispose();
+            return 0;
+        });
+    }
+
+    [RootFact]
+    public async Task Block_WithTtl_DropsForItsTtlThenLetsTrafficBack()
+    {
+        using var lab = NetworkLab.Create();
+        Tally.Install(lab, 9001);
+        using var daemon = DaemonProcess.Start(lab.B, Rules(100));
+        var pcap = TempPcap("block");
+        const long source = 0xC612C801; // 198.18.200.1
+        TrafficPcap.Write(pcap, Enumerable.Range(0, 500).Select(k => new TrafficPcap.Udp(k * 10_000_000L, source, 9001)));
+        try
+        {
+            using var replay = StartReplay(lab, pcap);
+            await Task.Delay(1000);
+            var blocked = await daemon.SendAsync("block.add", new() { ["address"] = "198.18.200.1", ["for"] = "2s" });
+            Assert.True(blocked.Ok, blocked.Error);
+            Assert.True(replay.WaitForExit(30_000));
+
+            // 100 packets a second for 5 s, 2 s of them blocked: 200 dropped, 300 through.
+            var through = Tally.Read(lab).GetValueOrDefault("198.18.200.1");
+            output.WriteLine($"through {through} of 500");
+            Assert.InRange(through, 300 - 6, 300 + 6);
+        }
+        finally
+        {
+            File.Delete(pcap);
+        }
+    }
+
+    [RootFact]
+    public async Task FlushRuleset_ShaperTableIsBackWithinTwoSeconds()
+    {
+        using var lab = NetworkLab.Create();
+        using var daemon = DaemonProcess.Start(lab.B, Rules(100));
+        var block = await daemon.SendAsync("block.add", new() { ["address"] = "198.18.9.9", ["for"] = "10m" });
+        Assert.True(block.Ok, block.Error);
+        await Task.Delay(200);
+
+        lab.Exec(lab.B, "nft", "flush", "ruleset").EnsureSuccess("flushing");
+        var watch = Stopwatch.StartNew();
+        while (!lab.Exec(lab.B, "nft", "list", "set", "inet", "shaper", "block_v4").Output.Contains("198.18.9.9", StringComparison.Ordinal))
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), "the table and its blocks were not back within 2 s");
+            await Task.Delay(20);
+        }
+
+        output.WriteLine($"re-installed with its blocks after {watch.ElapsedMilliseconds} ms");
+        Assert.Contains("udp-per-src", lab.Exec(lab.B, "nft", "list", "table", "inet", "shaper").Output, StringComparison.Ordinal);
+    }
+
+    [RootFact]
+    public async Task Stop_RemovesTheTableAndLeavesOtherTablesByteForByte()
+    {
+        using var lab = NetworkLab.Create();
+        Run.Command("ip", ["netns", "exec", lab.B, "nft", "-f", "-"], Bystander).EnsureSuccess("installing the bystander");
+        var before = lab.Exec(lab.B, "nft", "list", "table", "inet", "bystander").Output;
+        using (var daemon = DaemonProcess.Start(lab.B, Rules(100)))
+        {
+            Assert.True((await daemon.SendAsync("block.add", new() { ["address"] = "198.18.9.0/24", ["for"] = "1m" })).Ok);
+            File.WriteAllText(Path.Combine(daemon.Directory, "shaper.toml"), File.ReadAllText(Path.Combine(daemon.Directory, "shaper.toml")).Replace("100/s", "200/s", StringComparison.Ordinal));
+            Assert.True((await daemon.SendAsync("reload")).Ok);
+            Assert.True(daemon.Stop() < TimeSpan.FromSeconds(5), "SIGTERM took 5 s or more");
+        }
+
+        Assert.Equal(before, lab.Exec(lab.B, "nft", "list", "table", "inet", "bystander").Output);
+        Assert.False(lab.Exec(lab.B, "nft", "list", "table", "inet", "shaper").ExitCode == 0, "the shaper's table outlived the daemon");
+    }
+
+    private async Task PerSourceAsync(bool v6, bool reloadMidway)
+    {
+        using var lab = NetworkLab.Create();
+        Tally.Install(lab);
+        Run.Command("ip", ["netns", "exec", lab.B, "nft", "-f", "-"], Bystander).EnsureSuccess("installing the bystander");
+        var bystander = lab.Exec(lab.B, "nft", "list", "table", "inet", "bystander").Output;
+        using var daemon = DaemonProcess.Start(lab.B, Rules(100));
+
+        // Source s sends its k-th packet at k × 20 ms + s × 20 µs: 50 packets a second each, interleaved.
+        var pcap = TempPcap(v6 ? "v6" : "v4");
+        TrafficPcap.Write(pcap, Enumerable.Range(0, PacketsPerSource).SelectMany(k => Enumerable.Range(0, Sources).Select(s =>
+            new TrafficPcap.Udp((k * SpacingNs) + (s * 20_000L), SourceOf(s, v6), 9000, v6))));
+        try
+        {
+            using var replay = StartReplay(lab, pcap);
+            if (reloadMidway)
+            {
+                await Task.Delay(2000);
+                var path = Path.Combine(daemon.Directory, "shaper.toml");
+                File.WriteAllText(path, File.ReadAllText(path).Replace("100/s", "300/s", StringComparison.Ordinal));
+                var reload = await daemon.SendAsync("reload");
+                Assert.True(reload.Ok, reload.Error);
+            }
+
+            Assert.True(replay.WaitForExit(60_000), "tcpreplay did not finish");
+            var counts = Tally.Read(lab);
+
+            // nft's packet bucket holds `burst` packets and refills at `rate`; its first packet takes a token
+            // at once, so over a span T it accepts R·T + B − 1 (measured: 549 for 100/s, burst 50, 5 s).
+            // T is the time each source really sent for: tcpreplay on a shared 2-core machine falls behind the
+            // file's timing, so take its own measure of how long the replay took, scaled to one source's span.
+            var elapsed = ReplaySeconds(replay.StandardOutput.ReadToEnd());
+            var span = elapsed * (PacketsPerSource - 1) / PacketsPerSource;
+            var expected = (Rate * span) + Burst - 1;
+            var worst = 0.0;
+            for (var s = 0; s < Sources; s++)
+            {
+                var address = Format(SourceOf(s, v6), v6);
+                var accepted = counts.GetValueOrDefault(address);
+                var allowed = Math.Max(2, expected * 0.02);
+                worst = Math.Max(worst, Math.Abs(accepted - expected));
+                Assert.True(Math.Abs(accepted - expected) <= allowed, $"{address}: {accepted} accepted, expected {expected:F1} ± {allowed:F1}");
+            }
+
+            output.WriteLine($"{Sources} sources over {elapsed:F2} s, expected {expected:F1} each, worst deviation {worst:F1}");
+            Assert.Equal(bystander, lab.Exec(lab.B, "nft", "list", "table", "inet", "bystander").Output);
+        }
+        finally
+        {
+            File.Delete(pcap);
+        }
+    }
+
+    private static UInt128 SourceOf(int s, bool v6) =>
+        v6 ? ((UInt128)0x20010db8 << 96) | (uint)(0x1000 + s) : 0xC6120000u + (uint)(256 + s);
+
+    private static string Format(UInt128 address, bool v6)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        if (!v6)
+        {
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(bytes, (uint)address);
+            return new IPAddress(bytes[..4]).ToString();
+        }
+
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt128BigEndian(bytes, address);
+        return new IPAddress(bytes).ToString();
+    }
+
+    private static string TempPcap(string name) =>
+        Path.Combine(Path.GetTempPath(), string.Create(CultureInfo.InvariantCulture, $"shaper-{name}-{Environment.ProcessId}-{Random.Shared.Next()}.pcap"));
+
+    private static Process StartReplay(NetworkLab lab, string pcap)
+    {
+        var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { "netns", "exec", lab.A, "tcpreplay", "-i", "va", pcap })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(start)!;
+        process.StandardError.ReadToEndAsync();
+        return process;
+    }
+
+    /// <summary>tcpreplay's own "Actual: N packets (B bytes) sent in S seconds".</summary>
+    private static double ReplaySeconds(string report)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(report, @"sent in ([0-9.]+) seconds");
+        Assert.True(match.Success, "tcpreplay printed no timing: " + report);
+        return double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+    }
+}
