@@ -16,6 +16,11 @@ internal static class Program
             return ReplayBenchmark.RunChild(args[1]);
         }
 
+        if (args.Length == 2 && args[0] == "--kernel-child")
+        {
+            return KernelBenchmark.RunChild(args[1] == "quick");
+        }
+
         var options = BenchOptions.Parse(args);
         Directory.CreateDirectory(options.OutputDirectory);
         if (options.Wants("engine"))
@@ -26,6 +31,11 @@ internal static class Program
         if (options.Wants("replay"))
         {
             Write(options, "replay", ReplayBenchmark.Run(options));
+        }
+
+        if (options.Wants("kernel") && KernelBenchmark.Run(options) is { } kernel)
+        {
+            Write(options, "kernel", kernel);
         }
 
         return 0;
