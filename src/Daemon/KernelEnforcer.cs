@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Shaper.Firewall;
+using Shaper.Metrics;
 using Shaper.Packets;
 using Shaper.Rules;
 
@@ -60,11 +61,21 @@ internal sealed class KernelEnforcer : IDisposable
                 throw new InvalidOperationException(error);
             }
 
-            _batcher = new BlockBatcher(_backend.AddBlocks, reason =>
-            {
-                Healthy = false;
-                Log.KernelFailed(_logger, "adding blocks: " + reason);
-            });
+            _batcher = new BlockBatcher(
+                _backend.AddBlocks,
+                reason =>
+                {
+                    Healthy = false;
+                    Log.KernelFailed(_logger, "adding blocks: " + reason);
+                },
+                detectedNs =>
+                {
+                    if (detectedNs > 0)
+                    {
+                        var nowNs = (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
+                        DetectToBlock.Add((nowNs - detectedNs) / 1e6);
+                    }
+                });
             ReassertBlocks();
             State = adopted ? "running (adopted an existing table)" : "running";
             _watch = _time.CreateTimer(_ => Watch(), null, WatchPeriod, WatchPeriod);
@@ -105,7 +116,7 @@ internal sealed class KernelEnforcer : IDisposable
         return Task.CompletedTask;
     }
 
-    public void Block(IpFamily family, UInt128 address, TimeSpan ttl, string source)
+    public void Block(IpFamily family, UInt128 address, TimeSpan ttl, string source, long detectedNs)
     {
         Span<byte> bytes = stackalloc byte[16];
         IPAddress ip;
@@ -120,14 +131,17 @@ internal sealed class KernelEnforcer : IDisposable
             ip = new IPAddress(bytes);
         }
 
-        Block(new IPNetwork(ip, family == IpFamily.V4 ? 32 : 128), ttl, source);
+        Block(new IPNetwork(ip, family == IpFamily.V4 ? 32 : 128), ttl, source, detectedNs);
     }
 
-    public void Block(IPNetwork network, TimeSpan ttl, string source)
+    public void Block(IPNetwork network, TimeSpan ttl, string source, long detectedNs = 0)
     {
         _store.Add(network, ttl);
-        _batcher?.Add(network, ttl);
+        _batcher?.Add(network, ttl, detectedNs);
     }
+
+    /// <summary>Detection (the capture timestamp of the packet that crossed a limit) to the block committed in the kernel.</summary>
+    public LatencyWindow DetectToBlock { get; } = new(4096);
 
     public bool Unblock(IPNetwork network)
     {

@@ -69,12 +69,18 @@ internal sealed partial class ShaperService
             ["handoff_dropped"] = _ring.Dropped,
             ["engine_packets"] = _engine?.Processed ?? 0,
             ["blocks"] = _kernel.BlockCount,
+            ["kernel_reinstalls"] = _kernel.Reinstalls,
+            ["detect_to_block_count"] = _kernel.DetectToBlock.Count,
+            ["detect_to_block_p50_ms"] = Round(_kernel.DetectToBlock.Percentile(0.50)),
+            ["detect_to_block_p99_ms"] = Round(_kernel.DetectToBlock.Percentile(0.99)),
             ["reloads_ok"] = Interlocked.Read(ref _reloadsOk),
             ["reloads_failed"] = Interlocked.Read(ref _reloadsFailed),
             ["last_apply_ms"] = Math.Round(_lastApplyMs, 2),
             ["uptime_s"] = (Environment.TickCount64 - _startedAt) / 1000,
         };
     }
+
+    private static double Round(double value) => double.IsNaN(value) ? -1 : Math.Round(value, 3);
 
     private async Task<JsonObject> CountersAsync(string? ruleName, int? top)
     {

@@ -189,10 +189,10 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     {
         var observed = rules.Config with { Rules = [.. rules.Config.Rules.Where(r => r.Enforce == EnforceKind.Observe)] };
         var engine = new RuleEngine(CompiledRuleSet.Compile(observed), rules.Config.Daemon.MaxKeys);
-        engine.KeyBlocked += (rule, family, key, ns) =>
+        engine.KeyBlocked += (rule, family, key, ns, detectedNs) =>
         {
             var address = Format(family, key);
-            _kernel.Block(family, key, TimeSpan.FromTicks(ns / 100), rule);
+            _kernel.Block(family, key, TimeSpan.FromTicks(ns / 100), rule, detectedNs);
             Log.Blocked(_logger, rule, address, ns / 1e9);
         };
         return engine;

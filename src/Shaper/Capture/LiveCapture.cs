@@ -56,7 +56,7 @@ public sealed class LiveCapture : IDisposable
             {
                 Mode = DeviceModes.None,
                 Snaplen = 192,
-                ReadTimeout = 100,
+                ReadTimeout = 1,
                 BufferSize = 32 << 20,
                 Immediate = true,
             });
@@ -107,7 +107,7 @@ public sealed class LiveCapture : IDisposable
 
     private unsafe void ReadLoop()
     {
-        // The device's read timeout (100 ms) bounds how long a stop waits for this loop.
+        // The device's read timeout (10 ms) bounds how long a stop waits for this loop.
         var handle = _device.Handle;
         while (!_stop.IsCancellationRequested)
         {

@@ -51,8 +51,11 @@ public sealed class RuleEngine
     /// <summary>Packets dropped by a block before any rule.</summary>
     public long Blocked { get; private set; }
 
-    /// <summary>Raised when a key is blocked: the rule, the source address (in <see cref="PacketMeta"/> encoding) and its family, and the block's length.</summary>
-    public event Action<string, IpFamily, UInt128, long>? KeyBlocked;
+    /// <summary>
+    /// Raised when a key is blocked: the rule, the source address (in <see cref="PacketMeta"/> encoding) and
+    /// its family, the block's length, and the timestamp of the packet that crossed the limit.
+    /// </summary>
+    public event Action<string, IpFamily, UInt128, long, long>? KeyBlocked;
 
     /// <summary>Decides one packet under every rule it matches.</summary>
     public void Process(in PacketMeta packet)
@@ -151,7 +154,7 @@ public sealed class RuleEngine
         var compiled = _rules.Rules[rule];
         var key = BlockKey(rule, packet);
         _blockedUntil[(rule, key)] = packet.TimestampNs + compiled.BlockForNs;
-        KeyBlocked?.Invoke(compiled.Rule.Name, packet.Family, key, compiled.BlockForNs);
+        KeyBlocked?.Invoke(compiled.Rule.Name, packet.Family, key, compiled.BlockForNs, packet.TimestampNs);
     }
 
     /// <summary>The source prefix a block covers: the rule's source prefix, or the address for other keys.</summary>

@@ -17,17 +17,22 @@ public sealed class BlockBatcher : IDisposable
     /// <summary>The most blocks in one command.</summary>
     public const int MaxBatch = 4096;
 
-    private readonly BlockingCollection<(IPNetwork Network, TimeSpan Ttl)> _queue = new(new ConcurrentQueue<(IPNetwork, TimeSpan)>());
+    private readonly BlockingCollection<(IPNetwork Network, TimeSpan Ttl, long DetectedNs)> _queue = new(new ConcurrentQueue<(IPNetwork, TimeSpan, long)>());
     private readonly Func<IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)>, string?> _install;
     private readonly Action<string> _failed;
+    private readonly Action<long>? _installed;
     private readonly Thread _thread;
     private long _batches;
 
-    /// <summary>Starts the batcher; <paramref name="install"/> runs one batch and returns null or why it failed.</summary>
-    public BlockBatcher(Func<IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)>, string?> install, Action<string> failed)
+    /// <summary>
+    /// Starts the batcher; <paramref name="install"/> runs one batch and returns null or why it failed;
+    /// <paramref name="installed"/> hears, for each block installed, the detection time it was queued with.
+    /// </summary>
+    public BlockBatcher(Func<IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)>, string?> install, Action<string> failed, Action<long>? installed = null)
     {
         _install = install;
         _failed = failed;
+        _installed = installed;
         _thread = new Thread(Run) { IsBackground = true, Name = "shaper-blocks" };
         _thread.Start();
     }
@@ -35,8 +40,8 @@ public sealed class BlockBatcher : IDisposable
     /// <summary>Commands run so far.</summary>
     public long Batches => Interlocked.Read(ref _batches);
 
-    /// <summary>Queues one block.</summary>
-    public void Add(IPNetwork network, TimeSpan ttl) => _queue.Add((network, ttl));
+    /// <summary>Queues one block; <paramref name="detectedNs"/> (Unix ns, 0 when unknown) is when its cause was seen.</summary>
+    public void Add(IPNetwork network, TimeSpan ttl, long detectedNs = 0) => _queue.Add((network, ttl, detectedNs));
 
     /// <inheritdoc />
     public void Dispose()
@@ -49,21 +54,34 @@ public sealed class BlockBatcher : IDisposable
     private void Run()
     {
         var batch = new List<(IPNetwork, TimeSpan)>(MaxBatch);
+        var detected = new List<long>(MaxBatch);
         foreach (var first in _queue.GetConsumingEnumerable())
         {
-            batch.Add(first);
-            while (batch.Count < MaxBatch && _queue.TryTake(out var more, Window))
+            // Gather for at most one window after the first block, however many keep arriving.
+            var item = first;
+            var deadline = Environment.TickCount64 + (long)Window.TotalMilliseconds;
+            do
             {
-                batch.Add(more);
+                batch.Add((item.Network, item.Ttl));
+                detected.Add(item.DetectedNs);
             }
+            while (batch.Count < MaxBatch && _queue.TryTake(out item, (int)Math.Max(0, deadline - Environment.TickCount64)));
 
             if (_install(batch) is { } error)
             {
                 _failed(error);
             }
+            else if (_installed is not null)
+            {
+                foreach (var at in detected)
+                {
+                    _installed(at);
+                }
+            }
 
             Interlocked.Increment(ref _batches);
             batch.Clear();
+            detected.Clear();
         }
     }
 }

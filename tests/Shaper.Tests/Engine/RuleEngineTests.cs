@@ -79,7 +79,7 @@ public sealed class RuleEngineTests
         var rule = Bucket("blocker", 1, 2, EnforceKind.Observe) with { Action = RuleAction.Block, BlockFor = TimeSpan.FromSeconds(5) };
         var engine = new RuleEngine(CompiledRuleSet.Compile(new ShaperConfig { Rules = [rule] }), 1024);
         var blocked = new List<UInt128>();
-        engine.KeyBlocked += (_, _, key, _) => blocked.Add(key);
+        engine.KeyBlocked += (_, _, key, _, _) => blocked.Add(key);
 
         engine.Process(Udp(0xC6120101, 0));
         engine.Process(Udp(0xC6120101, 0));
