@@ -29,6 +29,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
     private readonly PacketRing _ring = new(RingCapacity);
     private readonly KernelEnforcer _kernel;
+    private readonly BlockIntake _intake;
     private ShaperConfig _config = new();
     private CompiledRuleSet? _rules;
     private EngineRunner? _engine;
@@ -49,6 +50,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         _notifier = notifier;
         _time = time;
         _kernel = kernel;
+        _intake = new BlockIntake(Block);
     }
 
     private string SocketPath => _arguments.SocketOverride ?? _config.Daemon.Socket;
@@ -125,6 +127,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         _capture = null;
         _engine?.Dispose();
         _engine = null;
+        _intake.Dispose(); // after the engine, so no decision is posted to a closed queue
         if (_control is not null)
         {
             await _control.DisposeAsync().ConfigureAwait(false);
@@ -189,13 +192,15 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     {
         var observed = rules.Config with { Rules = [.. rules.Config.Rules.Where(r => r.Enforce == EnforceKind.Observe)] };
         var engine = new RuleEngine(CompiledRuleSet.Compile(observed), rules.Config.Daemon.MaxKeys);
-        engine.KeyBlocked += (rule, family, key, ns, detectedNs) =>
-        {
-            var address = Format(family, key);
-            _kernel.Block(family, key, TimeSpan.FromTicks(ns / 100), rule, detectedNs);
-            Log.Blocked(_logger, rule, address, ns / 1e9);
-        };
+        engine.KeyBlocked += (rule, family, key, ns, detectedNs) => _intake.Post(new(rule, family, key, ns, detectedNs));
         return engine;
+    }
+
+    /// <summary>Records one block decision of the engine, on the intake thread.</summary>
+    private void Block(BlockIntake.Request request)
+    {
+        _kernel.Block(request.Family, request.Address, TimeSpan.FromTicks(request.DurationNs / 100), request.Rule, request.DetectedNs);
+        Log.Blocked(_logger, request.Rule, Format(request.Family, request.Address), request.DurationNs / 1e9);
     }
 
     private static string Format(IpFamily family, UInt128 address) =>

@@ -38,6 +38,11 @@ internal static class Program
             Write(options, "kernel", kernel);
         }
 
+        if (options.Wants("daemon") && DaemonBenchmark.Run(options) is { } daemon)
+        {
+            Write(options, "daemon", daemon);
+        }
+
         return 0;
     }
 

@@ -107,7 +107,7 @@ public sealed class LiveCapture : IDisposable
 
     private unsafe void ReadLoop()
     {
-        // The device's read timeout (10 ms) bounds how long a stop waits for this loop.
+        // The device's read timeout (1 ms) bounds how long a stop waits for this loop.
         var handle = _device.Handle;
         while (!_stop.IsCancellationRequested)
         {
