@@ -7,18 +7,26 @@ namespace Shaper.Daemon;
 /// Takes the engine's block decisions off the engine thread. Recording a block touches the block store's
 /// lock (shared with the expiry timer), the logger and the batcher; any of them can stall for milliseconds,
 /// and a stalled engine thread delays every packet behind it, so the next offenders are detected late too.
-/// The engine only enqueues; this thread does the rest in arrival order.
+/// The engine only enqueues. This thread blocks everything queued first and only then logs it, so a log
+/// line never holds up the next offender's block either.
 /// </summary>
 internal sealed class BlockIntake : IDisposable
 {
     private readonly BlockingCollection<Request> _queue = new(new ConcurrentQueue<Request>());
-    private readonly Action<Request> _handle;
+    private readonly Action<Request> _block;
+    private readonly Action<Request> _after;
     private readonly Thread _thread;
     private int _disposed;
 
-    public BlockIntake(Action<Request> handle)
+    /// <summary>Starts the thread: <paramref name="block"/> runs for each decision, <paramref name="after"/> once a run of them is blocked.</summary>
+    public BlockIntake(Action<Request> block, Action<Request> after)
     {
-        _handle = handle;
+        _block = block;
+        _after = after;
+
+        // Compile the queue's add and take now rather than on the first block, when offenders are waiting.
+        _queue.Add(default);
+        _queue.Take();
         _thread = new Thread(Run) { IsBackground = true, Name = "shaper-intake" };
         _thread.Start();
     }
@@ -40,9 +48,23 @@ internal sealed class BlockIntake : IDisposable
 
     private void Run()
     {
-        foreach (var request in _queue.GetConsumingEnumerable())
+        var run = new List<Request>();
+        foreach (var first in _queue.GetConsumingEnumerable())
         {
-            _handle(request);
+            var request = first;
+            do
+            {
+                _block(request);
+                run.Add(request);
+            }
+            while (_queue.TryTake(out request));
+
+            foreach (var done in run)
+            {
+                _after(done);
+            }
+
+            run.Clear();
         }
     }
 

@@ -77,6 +77,7 @@ internal sealed class KernelEnforcer : IDisposable
                     }
                 });
             ReassertBlocks();
+            _backend.WarmUp();
             State = adopted ? "running (adopted an existing table)" : "running";
             _watch = _time.CreateTimer(_ => Watch(), null, WatchPeriod, WatchPeriod);
         }

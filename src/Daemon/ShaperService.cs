@@ -50,7 +50,9 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         _notifier = notifier;
         _time = time;
         _kernel = kernel;
-        _intake = new BlockIntake(Block);
+        _intake = new BlockIntake(
+            r => _kernel.Block(r.Family, r.Address, TimeSpan.FromTicks(r.DurationNs / 100), r.Rule, r.DetectedNs),
+            r => Log.Blocked(_logger, r.Rule, Format(r.Family, r.Address), r.DurationNs / 1e9));
     }
 
     private string SocketPath => _arguments.SocketOverride ?? _config.Daemon.Socket;
@@ -194,13 +196,6 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         var engine = new RuleEngine(CompiledRuleSet.Compile(observed), rules.Config.Daemon.MaxKeys);
         engine.KeyBlocked += (rule, family, key, ns, detectedNs) => _intake.Post(new(rule, family, key, ns, detectedNs));
         return engine;
-    }
-
-    /// <summary>Records one block decision of the engine, on the intake thread.</summary>
-    private void Block(BlockIntake.Request request)
-    {
-        _kernel.Block(request.Family, request.Address, TimeSpan.FromTicks(request.DurationNs / 100), request.Rule, request.DetectedNs);
-        Log.Blocked(_logger, request.Rule, Format(request.Family, request.Address), request.DurationNs / 1e9);
     }
 
     private static string Format(IpFamily family, UInt128 address) =>

@@ -40,6 +40,13 @@ public sealed class RuleEngine
         }
 
         _blockingRules = [.. blocking];
+        if (_blockingRules.Length > 0)
+        {
+            // The first block would otherwise JIT the table's insert on the engine thread, in the middle of the
+            // packets that cross a limit together, and delay every detection behind it.
+            _blockedUntil[(-1, 0)] = 0;
+            _blockedUntil.Remove((-1, 0));
+        }
     }
 
     /// <summary>Packets seen.</summary>

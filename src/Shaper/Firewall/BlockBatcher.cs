@@ -33,6 +33,10 @@ public sealed class BlockBatcher : IDisposable
         _install = install;
         _failed = failed;
         _installed = installed;
+
+        // Compile the queue's add and take now rather than on the first block, when offenders are waiting.
+        _queue.Add(default);
+        _queue.Take();
         _thread = new Thread(Run) { IsBackground = true, Name = "shaper-blocks" };
         _thread.Start();
     }

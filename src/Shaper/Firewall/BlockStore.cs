@@ -24,6 +24,10 @@ public sealed class BlockStore
     {
         _time = time;
         _path = stateDir is null ? null : Path.Combine(stateDir, "blocks.json");
+
+        // Compile the insert now: the first block after start would otherwise pay for it while offenders wait.
+        _blocks[default] = default;
+        _blocks.Remove(default);
     }
 
     /// <summary>Blocks in force now.</summary>

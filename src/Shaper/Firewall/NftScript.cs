@@ -154,6 +154,8 @@ public static class NftScript
         return (script.ToString(), objects);
     }
 
+    private static readonly string[] BlockSetNames = ["block_v4", "block_v6", "block_net_v4", "block_net_v6"];
+
     /// <summary>The sets that hold blocks; always present, never recreated, so blocks survive every reload.</summary>
     public static IEnumerable<(string Name, string Definition)> BlockSets() =>
     [
@@ -166,22 +168,42 @@ public static class NftScript
     /// <summary>One command adding every block: hosts to block_v4/v6, prefixes to the interval sets.</summary>
     public static string AddBlocks(IEnumerable<(IPNetwork Network, TimeSpan Ttl)> blocks)
     {
-        var script = new StringBuilder();
-        foreach (var group in blocks.Where(b => b.Ttl >= TimeSpan.FromSeconds(1)).GroupBy(b => SetOf(b.Network)))
+        // One statement per set, built in a single pass. Plain loops rather than LINQ's GroupBy over a tuple:
+        // that instantiation costs ~13 ms of JIT on first use, which the first block after start would wait for.
+        var sets = new StringBuilder?[BlockSetNames.Length];
+        foreach (var (network, ttl) in blocks)
         {
-            script.Append("add element ").Append(Table).Append(' ').Append(group.Key).Append(" { ");
-            var first = true;
-            foreach (var (network, ttl) in group)
+            if (ttl < TimeSpan.FromSeconds(1))
             {
-                script.Append(first ? "" : ", ").Append(Element(network)).Append(" timeout ")
-                    .Append(((long)ttl.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)).Append("ms");
-                first = false;
+                continue;
             }
 
-            script.Append(" }\n");
+            var set = Array.IndexOf(BlockSetNames, SetOf(network));
+            var script = sets[set];
+            if (script is null)
+            {
+                script = sets[set] = new StringBuilder();
+                script.Append("add element ").Append(Table).Append(' ').Append(BlockSetNames[set]).Append(" { ");
+            }
+            else
+            {
+                script.Append(", ");
+            }
+
+            script.Append(Element(network)).Append(" timeout ")
+                .Append(((long)ttl.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)).Append("ms");
         }
 
-        return script.ToString();
+        var all = new StringBuilder();
+        foreach (var script in sets)
+        {
+            if (script is not null)
+            {
+                all.Append(script).Append(" }\n");
+            }
+        }
+
+        return all.ToString();
     }
 
     /// <summary>Removes one block.</summary>
