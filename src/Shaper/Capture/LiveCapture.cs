@@ -100,6 +100,10 @@ public sealed class LiveCapture : IDisposable
     public void Dispose()
     {
         _stop.Cancel();
+
+        // With no traffic, pcap_next_ex can sit in poll() past the read timeout (seen here with immediate mode),
+        // so a stop would wait for the next packet; breakloop wakes it at once.
+        NativePcap.BreakLoop(_device.Handle);
         _thread?.Join();
         _device.Dispose();
         _stop.Dispose();
@@ -107,7 +111,7 @@ public sealed class LiveCapture : IDisposable
 
     private unsafe void ReadLoop()
     {
-        // The device's read timeout (1 ms) bounds how long a stop waits for this loop.
+        // Dispose wakes this loop with pcap_breakloop; the read timeout (1 ms) is a second bound.
         var handle = _device.Handle;
         while (!_stop.IsCancellationRequested)
         {

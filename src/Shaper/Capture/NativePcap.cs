@@ -17,6 +17,10 @@ internal static unsafe partial class NativePcap
         NativeLibrary.SetDllImportResolver(typeof(NativePcap).Assembly, Resolve);
     }
 
+    /// <summary>Wakes a reader blocked in pcap_next_ex (libpcap ≥ 1.10 signals its poll), which then returns PCAP_ERROR_BREAK.</summary>
+    [LibraryImport(Library, EntryPoint = "pcap_breakloop")]
+    public static partial void BreakLoop(SafeHandle pcap);
+
     /// <summary>
     /// <c>pcap_next_ex</c>: 1 with a packet, 0 on the read timeout, -1 on error, -2 at the end of a file.
     /// The header is the 64-bit Linux <c>struct pcap_pkthdr</c> (timeval of two longs, caplen, len).
