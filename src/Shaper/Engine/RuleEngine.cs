@@ -18,6 +18,8 @@ public sealed class RuleEngine
     private readonly RuleTotals[] _totals;
     private readonly Dictionary<(int Rule, UInt128 Key), long> _blockedUntil = [];
     private readonly int[] _blockingRules;
+    private readonly int _maxBlocked;
+    private long _nextSweepNs;
 
     /// <summary>
     /// Creates an engine with at most <paramref name="maxKeysPerRule"/> keys per rule and address family; key
@@ -40,6 +42,7 @@ public sealed class RuleEngine
         }
 
         _blockingRules = [.. blocking];
+        _maxBlocked = maxKeysPerRule;
         if (_blockingRules.Length > 0)
         {
             // The first block would otherwise JIT the table's insert on the engine thread, in the middle of the
@@ -63,6 +66,9 @@ public sealed class RuleEngine
     /// its family, the block's length, and the timestamp of the packet that crossed the limit.
     /// </summary>
     public event Action<string, IpFamily, UInt128, long, long>? KeyBlocked;
+
+    /// <summary>Blocks the engine remembers (to drop their packets before any rule); at most the key table's size.</summary>
+    public int BlocksTracked => _blockedUntil.Count;
 
     /// <summary>Decides one packet under every rule it matches.</summary>
     public void Process(in PacketMeta packet)
@@ -160,7 +166,25 @@ public sealed class RuleEngine
     {
         var compiled = _rules.Rules[rule];
         var key = BlockKey(rule, packet);
-        _blockedUntil[(rule, key)] = packet.TimestampNs + compiled.BlockForNs;
+        if (_blockedUntil.Count >= _maxBlocked && packet.TimestampNs >= _nextSweepNs)
+        {
+            // Bounded like the limiter tables: forget ended blocks, at most once a second of packet time.
+            _nextSweepNs = packet.TimestampNs + 1_000_000_000;
+            foreach (var (entry, until) in _blockedUntil)
+            {
+                if (until <= packet.TimestampNs)
+                {
+                    _blockedUntil.Remove(entry);
+                }
+            }
+        }
+
+        // When still full the kernel's block set holds the block alone; the engine goes on counting the key.
+        if (_blockedUntil.Count < _maxBlocked)
+        {
+            _blockedUntil[(rule, key)] = packet.TimestampNs + compiled.BlockForNs;
+        }
+
         KeyBlocked?.Invoke(compiled.Rule.Name, packet.Family, key, compiled.BlockForNs, packet.TimestampNs);
     }
 

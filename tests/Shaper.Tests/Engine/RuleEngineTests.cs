@@ -95,6 +95,31 @@ public sealed class RuleEngineTests
     }
 
     [Fact]
+    public void Process_MoreOffendersThanTheTableHolds_BlocksStayBoundedAndEndedOnesMakeRoom()
+    {
+        var rule = Bucket("blocker", 1, 1, EnforceKind.Observe) with { Action = RuleAction.Block, BlockFor = TimeSpan.FromSeconds(5) };
+        var engine = new RuleEngine(CompiledRuleSet.Compile(new ShaperConfig { Rules = [rule] }), 4);
+        var blocked = 0;
+        engine.KeyBlocked += (_, _, _, _, _) => blocked++;
+
+        // 10 sources each cross at t = 0: all are blocked (the kernel set holds them), the engine remembers 4.
+        for (var s = 0u; s < 10; s++)
+        {
+            engine.Process(Udp(0xC6120100 + s, 0));
+            engine.Process(Udp(0xC6120100 + s, 0));
+        }
+
+        Assert.Equal(10, blocked);
+        Assert.Equal(4, engine.BlocksTracked);
+
+        // After block_for, a new offender's block sweeps the ended ones and is remembered.
+        engine.Process(Udp(0xC6120200, 6 * Second));
+        engine.Process(Udp(0xC6120200, 6 * Second));
+        Assert.Equal(11, blocked);
+        Assert.Equal(1, engine.BlocksTracked);
+    }
+
+    [Fact]
     public void Process_SoftMode_CountsLimitedButNeverStopsLaterRules()
     {
         var config = new ShaperConfig { Rules = [Bucket("soft", 1, 1) with { Mode = RuleMode.Soft }, Bucket("after", 1000, 1000)] };
