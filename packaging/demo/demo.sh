@@ -39,18 +39,25 @@ work=$(mktemp -d /tmp/shaper-demo.XXXXXX)
 sock="$work/shaperd.sock"
 daemon_pid=""
 traffic_pid=""
+watch_pid=""
 interrupted=0
 
 cleanup() {
-    local rc=$?
+    local rc=$? pid
     trap - EXIT INT TERM
-    if [ -n "$traffic_pid" ]; then kill "$traffic_pid" 2>/dev/null || true; fi
+    for pid in "$watch_pid" "$traffic_pid"; do
+        if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi
+    done
     if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
+        # As systemd would (TimeoutStopSec=10s): SIGTERM, and SIGKILL after 10 s.
+        echo "demo: stopping shaperd"
         kill -TERM "$daemon_pid" 2>/dev/null || true
         for _ in $(seq 100); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$daemon_pid" 2>/dev/null || true
+        if kill -0 "$daemon_pid" 2>/dev/null; then
+            echo "demo: shaperd did not stop within 10 s of SIGTERM; killed it (its namespace goes anyway)"
+            kill -KILL "$daemon_pid" 2>/dev/null || true
+        fi
     fi
-    wait 2>/dev/null || true
     ip netns del "$ns_a" 2>/dev/null || true
     ip netns del "$ns_b" 2>/dev/null || true
     rm -rf "$work"
@@ -58,6 +65,7 @@ cleanup() {
     exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
 trap 'exit 143' TERM
 
 ctl() { dotnet "$ctl_dll" --socket "$sock" "$@"; }
@@ -111,7 +119,7 @@ done
 cat packaging/demo/demo.toml >> "$work/shaper.toml"
 ctl rules validate "$work/shaper.toml"
 
-# The traffic: one second of it as a pcap, which tcpreplay sends from A once a second, DURATION times.
+# The traffic: one second of it as a pcap, which tcpreplay sends from A over and over for DURATION seconds.
 # Ethernet/IPv4/UDP frames of 60 bytes to B's MAC and 198.18.0.2, written with printf (no python needed).
 le32() { printf -v "$1" '\\x%02x\\x%02x\\x%02x\\x%02x' $(($2 & 255)) $(($2 >> 8 & 255)) $(($2 >> 16 & 255)) $(($2 >> 24 & 255)); }
 frame() { # frame VAR SRC PORT: the 60-byte frame as printf escapes
@@ -156,8 +164,10 @@ write_pcap "$work/traffic.pcap"
 packets_per_loop=$(( ${#polite[@]} * 2 * polite_pps + (${#flood_kernel[@]} + ${#flood_observe[@]}) * abusive_pps ))
 
 echo "demo: starting shaperd in $ns_b (log: shaperd.log in $work while it runs)"
-ip netns exec "$ns_b" dotnet "$daemon_dll" --config "$work/shaper.toml" > "$work/shaperd.log" 2>&1 &
+# In a session of its own, so that Ctrl-C reaches the demo (for its summary) and not the daemon.
+setsid ip netns exec "$ns_b" dotnet "$daemon_dll" --config "$work/shaper.toml" > "$work/shaperd.log" 2>&1 < /dev/null &
 daemon_pid=$!
+disown "$daemon_pid"  # its end is ours to report, not bash's
 for _ in $(seq 300); do
     if ! kill -0 "$daemon_pid" 2>/dev/null; then
         echo "demo: shaperd exited:" >&2; cat "$work/shaperd.log" >&2; exit 1
@@ -165,31 +175,33 @@ for _ in $(seq 300); do
     [ -S "$sock" ] && ctl --timeout 1 status >/dev/null 2>&1 && break
     sleep 0.1
 done
-ctl status || { echo "demo: shaperd did not answer in 30 s:" >&2; cat "$work/shaperd.log" >&2; exit 1; }
+ctl --json status > "$work/status.json" || { echo "demo: shaperd did not answer in 30 s:" >&2; cat "$work/shaperd.log" >&2; exit 1; }
+jq -r '"demo: shaperd \(.version) is running: \(.rules) rules, backend \(.backend), capture on \(.capture)"' "$work/status.json"
 
-loops=${duration:-600}
-echo "demo: sending from $ns_a for ${loops} s at most: ${#polite[@]} polite sources at ${polite_pps}/s to UDP 7000 and 7001," \
+seconds=${duration:-600}
+echo "demo: sending from $ns_a for ${seconds} s at most: ${#polite[@]} polite sources at ${polite_pps}/s to UDP 7000 and 7001," \
      "${#flood_kernel[@]} flooding 7000 and ${#flood_observe[@]} flooding 7001 at ${abusive_pps}/s ($packets_per_loop packets/s in all)"
-timeout $((loops + 30)) ip netns exec "$ns_a" tcpreplay -q -i va --loop="$loops" "$work/traffic.pcap" > "$work/tcpreplay.log" 2>&1 &
+traffic_start_ms=$(date +%s%3N)
+# Bounded twice: by the loop count and by the clock (tcpreplay pauses between loops, so the clock ends it).
+setsid timeout "$seconds" ip netns exec "$ns_a" tcpreplay -q --preload-pcap -i va --loop=$((seconds * 2)) "$work/traffic.pcap" > "$work/tcpreplay.log" 2>&1 &
 traffic_pid=$!
 
 if [ -z "$duration" ]; then
-    # Interactive: the watch until Ctrl-C (or the traffic ends), then the summary.
+    # Interactive: the watch until Ctrl-C (or the traffic ends), then the summary. Ctrl-C from here on
+    # only ends the watch: the summary and the cleanup still run.
     trap 'interrupted=1' INT
     echo "demo: press Ctrl-C to stop and see the summary"
-    sleep 2
-    ctl counters --watch --top 8 &
+    sleep 2 || true
+    dotnet "$ctl_dll" --socket "$sock" counters --watch --top 8 &
     watch_pid=$!
-    while kill -0 "$traffic_pid" 2>/dev/null && [ "$interrupted" -eq 0 ]; do sleep 0.5; done
+    while kill -0 "$traffic_pid" 2>/dev/null && [ "$interrupted" -eq 0 ]; do sleep 0.5 || true; done
     kill "$watch_pid" 2>/dev/null || true
     wait "$watch_pid" 2>/dev/null || true
-    trap 'exit 130' INT
+    watch_pid=""
 elif [ -t 1 ]; then
-    trap 'exit 130' INT
     timeout --foreground "$duration" dotnet "$ctl_dll" --socket "$sock" counters --watch --top 8 || true
 else
     # Unattended without a terminal: a snapshot every 5 s instead of a redraw every second.
-    trap 'exit 130' INT
     for ((t = 5; t <= duration; t += 5)); do
         sleep 5
         echo "--- ${t} s"
@@ -197,14 +209,19 @@ else
     done
     sleep $((duration % 5))
 fi
-kill "$traffic_pid" 2>/dev/null || true
+# Unattended, the traffic ends by itself after DURATION seconds; interactive, it ends here.
+if [ -z "$duration" ]; then kill "$traffic_pid" 2>/dev/null || true; fi
 wait "$traffic_pid" 2>/dev/null || true
 traffic_pid=""
+traffic_ms=$(($(date +%s%3N) - traffic_start_ms))
 sleep 1
 
 # The summary: the daemon's counters and blocks, and the demo table's per-source kernel counts.
-ctl --json counters --top 1000 > "$work/counters.json"
-ctl --json block list > "$work/blocks.json"
+if ! ctl --json counters --top 1000 > "$work/counters.json" || ! ctl --json block list > "$work/blocks.json"; then
+    echo "demo: FAILED: shaperd did not answer for the summary; its log:" >&2
+    tail -n 30 "$work/shaperd.log" >&2
+    exit 1
+fi
 tally() { # tally SET: "source port packets" lines
     ip netns exec "$ns_b" nft -j list set inet shaper_demo "$1" |
         jq -r '.nftables[] | .set? // empty | .elem[]? | .elem | "\(.val.concat[0]) \(.val.concat[1]) \(.counter.packets)"'
@@ -220,17 +237,18 @@ is_blocked() { grep -qE "(^|[^0-9.])${1//./\\.}(/32)?([^0-9.]|$)" <<< "$blocked"
 
 # One line per group of sources: packets that arrived, got through, were dropped; how many sources lost any.
 group_line() { # group_line LABEL PORT SOURCES...
-    local label=$1 port=$2 src a th sum_a=0 sum_t=0 touched=0 nblocked=0
+    local label=$1 port=$2 src a th sum_a=0 sum_t=0 touched=0 nblocked=0 max_t=0
     shift 2
     for src in "$@"; do
         a=${arrived["$src $port"]:-0} th=${through["$src $port"]:-0}
         sum_a=$((sum_a + a)) sum_t=$((sum_t + th))
         [ "$th" -lt "$a" ] && touched=$((touched + 1))
+        [ "$th" -gt "$max_t" ] && max_t=$th
         if is_blocked "$src"; then nblocked=$((nblocked + 1)); fi
     done
     printf '  %-30s %3d sources  arrived %7d  through %7d  dropped %7d  sources dropped from %2d  blocked %2d\n' \
         "$label" "$#" "$sum_a" "$sum_t" "$((sum_a - sum_t))" "$touched" "$nblocked"
-    group_arrived=$sum_a group_through=$sum_t group_touched=$touched group_blocked=$nblocked
+    group_arrived=$sum_a group_through=$sum_t group_touched=$touched group_blocked=$nblocked group_max=$max_t
 }
 
 echo
@@ -245,6 +263,10 @@ check "demo-kernel: a polite source lost packets" '[ "$group_touched" -eq 0 ] &&
 group_line "abusive (200/s each)" 7000 "${flood_kernel[@]}"
 check "demo-kernel: not every flooder was limited" '[ "$group_touched" -eq "${#flood_kernel[@]}" ]'
 check "demo-kernel: flooders got more than a third through" '[ "$((group_through * 3))" -lt "$group_arrived" ]'
+# A token bucket passes at most rate x t + burst in t; t is the traffic's wall time, an upper bound.
+kernel_bound=$(((20 * traffic_ms + 999) / 1000 + 10))
+echo "  the most any flooder got through: $group_max; the bucket allows at most 20/s x $((traffic_ms / 1000)).$((traffic_ms % 1000 / 100)) s + 10 = $kernel_bound"
+check "demo-kernel: a flooder got $group_max through, more than the bucket allows ($kernel_bound)" '[ "$group_max" -le "$kernel_bound" ]'
 echo
 echo "demo-observe (UDP 7001, sliding window 50/s per source, then a kernel block), kernel counts per source:"
 group_line "polite (5/s each)" 7001 "${polite[@]}"
