@@ -10,6 +10,7 @@ namespace Shaper.Tests.Packaging;
 /// self-contained publish): what it holds, that its programs run from an unpacked root, and that its unit
 /// passes <c>systemd-analyze verify</c> as installed.
 /// </summary>
+[Collection(PackagingCollection.Name)]
 public sealed partial class PackageTests(DebPackage package, ITestOutputHelper output) : IClassFixture<DebPackage>
 {
     private static readonly string Version = typeof(Shaper.Rules.ConfigLoader).Assembly.GetName().Version!.ToString(3);
