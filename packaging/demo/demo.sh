@@ -56,6 +56,7 @@ cleanup() {
         if kill -0 "$daemon_pid" 2>/dev/null; then
             echo "demo: shaperd did not stop within 10 s of SIGTERM; killed it (its namespace goes anyway)"
             kill -KILL "$daemon_pid" 2>/dev/null || true
+            for _ in $(seq 20); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
         fi
     fi
     ip netns del "$ns_a" 2>/dev/null || true
@@ -123,7 +124,7 @@ ctl rules validate "$work/shaper.toml"
 # Ethernet/IPv4/UDP frames of 60 bytes to B's MAC and 198.18.0.2, written with printf (no python needed).
 le32() { printf -v "$1" '\\x%02x\\x%02x\\x%02x\\x%02x' $(($2 & 255)) $(($2 >> 8 & 255)) $(($2 >> 16 & 255)) $(($2 >> 24 & 255)); }
 frame() { # frame VAR SRC PORT: the 60-byte frame as printf escapes
-    local var=$1 port=$3 o1 o2 o3 o4 sum hex="" b
+    local var=$1 port=$3 o1 o2 o3 o4 sum hex=""
     IFS=. read -r o1 o2 o3 o4 <<< "$2"
     # IPv4 header checksum: the ones' complement sum of its 16-bit words (198.18.0.2 is c612 0002).
     sum=$((0x4500 + 46 + 0x4011 + (o1 << 8 | o2) + (o3 << 8 | o4) + 0xc612 + 0x0002))
