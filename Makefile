@@ -1,4 +1,5 @@
-# Shaper: `make test` (everything, from a fresh Debian machine as root), `make bench` (QUICK=1 for < 60 s).
+# Shaper: `make test` (everything, from a fresh Debian machine as root), `make demo` (DURATION=20: unattended),
+# `make bench` (QUICK=1 for < 60 s).
 SHELL := /bin/bash
 DOTNET ?= dotnet
 CONFIG ?= Release
@@ -6,7 +7,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: all deps build test bench deb install uninstall readme clean
+.PHONY: all deps build test demo bench deb install uninstall readme clean
 
 all: build
 
@@ -18,6 +19,11 @@ build: deps
 
 test: build
 	$(DOTNET) test tests/Shaper.Tests/Shaper.Tests.csproj -c $(CONFIG) --no-build --nologo
+
+# shaperd in a two-namespace lab with polite and abusive sources; see packaging/demo/demo.sh and the README.
+DURATION ?=
+demo: build
+	DURATION=$(DURATION) CONFIG=$(CONFIG) packaging/demo/demo.sh
 
 bench: build
 	$(DOTNET) tests/Shaper.Benchmarks/bin/$(CONFIG)/net10.0/Shaper.Benchmarks.dll $(if $(QUICK),--quick) $(SUITES)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds artifacts/deb/shaper_VERSION_ARCH.deb: self-contained shaperd and shaperctl under /usr/lib/shaper,
 # the systemd unit, /etc/shaper/shaper.toml as a conffile, man pages, bash completion, and maintainer
-# scripts that create the `shaper` group. Usage: packaging/build-deb.sh [STAGING_DIR]
+# scripts that create the `shaper` group. Usage: packaging/build-deb.sh [STAGING_DIR [OUTPUT_DIR]]
+# (defaults artifacts/deb/stage and artifacts/deb; the package tests build into a temporary directory).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,7 +38,8 @@ CONTROL
 echo "/etc/shaper/shaper.toml" > "$stage/DEBIAN/conffiles"
 install -m 0755 packaging/debian/postinst packaging/debian/prerm packaging/debian/postrm "$stage/DEBIAN/"
 
-mkdir -p artifacts/deb
-out="artifacts/deb/shaper_${version}_${arch}.deb"
+outdir=${2:-artifacts/deb}
+mkdir -p "$outdir"
+out="$outdir/shaper_${version}_${arch}.deb"
 dpkg-deb --root-owner-group --build "$stage" "$out" >/dev/null
 echo "built $out"

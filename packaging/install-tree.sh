@@ -14,6 +14,10 @@ for project in src/Daemon/Daemon.csproj src/Ctl/Ctl.csproj; do
     dotnet publish "$project" -c Release -r "$rid" --self-contained true -p:PublishSingleFile=false \
         -p:DebugType=none -p:GenerateDocumentationFile=false -o "$lib" --nologo -v quiet
 done
+# The runtime's files arrive with the NuGet cache's modes (0744); installed, only the programs are executable.
+find "$lib" -type f -exec chmod 0644 {} +
+chmod 0755 "$lib/shaperd" "$lib/shaperctl"
+[ ! -f "$lib/createdump" ] || chmod 0755 "$lib/createdump"
 ln -sf ../lib/shaper/shaperd "$root/usr/bin/shaperd"
 ln -sf ../lib/shaper/shaperctl "$root/usr/bin/shaperctl"
 
