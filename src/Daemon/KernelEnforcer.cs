@@ -212,7 +212,7 @@ internal sealed class KernelEnforcer : IDisposable
         try
         {
             _store.SaveIfChanged();
-            if (_backend is not null && !_backend.TableExists())
+            if (_backend is not null && !_backend.IsInstalled())
             {
                 var error = _backend.Reinstall();
                 if (error is null)
