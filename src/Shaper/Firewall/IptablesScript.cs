@@ -365,7 +365,7 @@ public static class IptablesScript
         var destinations = m.Dst.Count > 0 ? m.Dst.Where(n => NftScript.IsV4(n) == v4).Select(n => $"-d {NftScript.Format(n)} ").ToList() : [""];
         var dports = PortGroups(m.Dport, "--dports");
         var sports = PortGroups(m.Sport, "--sports");
-        var iface = m.Iface is { } name ? $"-i {name} " : "";
+        var iface = m.Iface is { } name ? $"-i {(name.EndsWith('*') ? name[..^1] + "+" : name)} " : ""; // nft's eth* is iptables' eth+
 
         var matches = new List<string>();
         foreach (var proto in protos)
