@@ -9,7 +9,8 @@ using Shaper.Rules;
 namespace Shaper.Daemon;
 
 /// <summary>
-/// The daemon's side of kernel enforcement: picks the backend <c>[daemon].backend</c> asks for, applies and
+/// The daemon's side of kernel enforcement: probes the host's features (logging one line per missing one),
+/// picks the backend <c>[daemon].backend</c> asks for (auto: nftables, iptables only when nft is unusable), applies and
 /// reloads the ruleset, owns the block list (persisted in <c>state_dir</c>, re-asserted after a restart), feeds
 /// blocks to the kernel in batches, and watches for someone flushing the ruleset (re-installing within 2 s).
 /// </summary>
@@ -20,7 +21,7 @@ internal sealed class KernelEnforcer : IDisposable
     private readonly ILogger<KernelEnforcer> _logger;
     private readonly TimeProvider _time;
     private BlockStore _store;
-    private NftBackend? _backend;
+    private IFirewallBackend? _backend;
     private IDisposable? _runner;
     private BlockBatcher? _batcher;
     private ITimer? _watch;
@@ -50,10 +51,20 @@ internal sealed class KernelEnforcer : IDisposable
         _store.Load();
         if (config.Daemon.Backend != BackendKind.None)
         {
-            var (runner, name) = OpenRunner(config.Daemon.Backend);
-            _runner = runner as IDisposable;
-            BackendName = name;
-            _backend = new NftBackend(runner);
+            var features = FeatureProbe.Run();
+            foreach (var missing in features.Where(f => !f.Works))
+            {
+                Log.FeatureMissing(_logger, missing.ToString());
+            }
+
+            // A probe can fail where the real thing works (no namespaces in a container): then try what was asked.
+            var kind = FeatureProbe.Choose(config.Daemon.Backend, features, out var why);
+            if (kind is null)
+            {
+                Log.BackendUnusable(_logger, why);
+            }
+
+            (_backend, BackendName, _runner) = OpenBackend(kind ?? (config.Daemon.Backend == BackendKind.Iptables ? BackendKind.Iptables : BackendKind.Nftables));
             var adopted = _backend.Adopt();
             if (_backend.Apply(config) is { } error)
             {
@@ -177,19 +188,19 @@ internal sealed class KernelEnforcer : IDisposable
         _batcher = null;
     }
 
-    private static (INftRunner Runner, string Name) OpenRunner(BackendKind kind)
+    private (IFirewallBackend Backend, string Name, IDisposable? Runner) OpenBackend(BackendKind kind)
     {
         if (kind == BackendKind.Iptables)
         {
-            throw new InvalidOperationException("backend = \"iptables\" is not available in this build; use \"nftables\" or \"auto\" (shaperd --check shows what this host supports)");
+            return (new IptablesBackend(new IptablesProcess(), _time), "iptables (hashlimit)", null);
         }
 
         if (LibNftables.TryOpen() is { } library)
         {
-            return (library, "nftables (libnftables)");
+            return (new NftBackend(library), "nftables (libnftables)", library);
         }
 
-        return (new NftProcess(), "nftables (nft process)");
+        return (new NftBackend(new NftProcess()), "nftables (nft process)", null);
     }
 
     private void ReassertBlocks()
@@ -212,6 +223,11 @@ internal sealed class KernelEnforcer : IDisposable
         try
         {
             _store.SaveIfChanged();
+            if (_backend?.ExpireBlocks() is { } expireError)
+            {
+                Log.KernelFailed(_logger, "expiring blocks: " + expireError);
+            }
+
             if (_backend is not null && !_backend.IsInstalled())
             {
                 var error = _backend.Reinstall();
