@@ -88,7 +88,7 @@ public static class FeatureProbe
                 return nft ? BackendKind.Nftables : BackendKind.Iptables;
             default:
                 var missing = features.Where(f => !f.Works && f.Name is Nft or NftMeters or Iptables or Hashlimit).Select(f => f.Name);
-                why = $"backend {Choices.NameOf(Choices.Backend, configured)} is not usable here (missing: {string.Join(", ", missing)})";
+                why = $"not usable here (missing: {string.Join(", ", missing)})";
                 return null;
         }
     }

@@ -43,7 +43,7 @@ internal static class ProcessCommand
         }
         catch (System.ComponentModel.Win32Exception e)
         {
-            return new NftResult(false, "", $"cannot run {program}: {e.Message}");
+            return new NftResult(false, "", e.NativeErrorCode == 2 ? $"{program} is not installed (not on PATH)" : $"cannot run {program}: {e.Message}");
         }
     }
 }
