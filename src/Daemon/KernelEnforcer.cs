@@ -192,7 +192,8 @@ internal sealed class KernelEnforcer : IDisposable
     {
         if (kind == BackendKind.Iptables)
         {
-            return (new IptablesBackend(new IptablesProcess(), _time), "iptables (hashlimit)", null);
+            var iptables = new IptablesBackend(new IptablesProcess(), _time);
+            return (iptables, "iptables (hashlimit)", iptables);
         }
 
         if (LibNftables.TryOpen() is { } library)

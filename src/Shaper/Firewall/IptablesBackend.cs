@@ -11,9 +11,9 @@ namespace Shaper.Firewall;
 /// INPUT by one rule it owns. Each family is one <c>iptables-restore --noflush</c> transaction, tested with
 /// <c>--test</c> first; when the second family fails after the first went in, the first is put back as it
 /// was, so a failing apply leaves the previous rules enforced. Blocks are per-address DROP rules whose time
-/// to live this backend keeps and enforces (<see cref="ExpireBlocks"/>).
+/// to live this backend keeps and enforces: a timer set for the earliest expiry runs <see cref="ExpireBlocks"/>.
 /// </summary>
-public sealed partial class IptablesBackend : IFirewallBackend
+public sealed partial class IptablesBackend : IFirewallBackend, IDisposable
 {
     private static readonly bool[] BothFamilies = [true, false];
 
@@ -21,12 +21,16 @@ public sealed partial class IptablesBackend : IFirewallBackend
     private readonly TimeProvider _time;
     private readonly Lock _lock = new(); // apply, blocks, re-install and stop must not interleave
     private readonly Dictionary<IPNetwork, DateTimeOffset> _blocks = [];
+    private readonly ITimer _expiry;
+    private DateTimeOffset _nextExpiry = DateTimeOffset.MaxValue;
 
-    /// <summary>Creates the backend over <paramref name="iptables"/>; <paramref name="time"/> dates the blocks.</summary>
+    /// <summary>Creates the backend over <paramref name="iptables"/>; <paramref name="time"/> dates and expires the blocks.</summary>
     public IptablesBackend(IIptablesRunner iptables, TimeProvider time)
     {
+        ArgumentNullException.ThrowIfNull(time);
         _iptables = iptables;
         _time = time;
+        _expiry = time.CreateTimer(_ => ExpireBlocks(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     /// <inheritdoc />
@@ -151,39 +155,37 @@ public sealed partial class IptablesBackend : IFirewallBackend
         lock (_lock)
         {
             var now = _time.GetUtcNow();
-            var added = new List<IPNetwork>();
+            var added = new Dictionary<IPNetwork, TimeSpan>();
             foreach (var (network, ttl) in blocks.Where(b => b.Ttl > TimeSpan.Zero))
             {
-                var until = now + ttl;
                 if (_blocks.TryGetValue(network, out var had))
                 {
-                    // Already a rule: only the time to live changes, as re-adding an nft element with a new timeout does.
-                    _blocks[network] = until > had ? until : had;
-                    continue;
+                    // Already a rule: only its end moves, to the later of the two.
+                    _blocks[network] = now + ttl > had ? now + ttl : had;
                 }
-
-                if (!added.Contains(network))
+                else
                 {
-                    added.Add(network);
+                    added[network] = added.TryGetValue(network, out var other) && other > ttl ? other : ttl;
                 }
-
-                _blocks[network] = until;
             }
 
             foreach (var v4 in BothFamilies)
             {
-                var script = IptablesScript.Blocks("-A", added, v4);
+                var script = IptablesScript.Blocks("-A", added.Keys, v4);
                 if (script.Length > 0 && _iptables.Restore(v4, script) is { Ok: false } result)
                 {
-                    foreach (var network in added.Where(n => NftScript.IsV4(n) == v4))
-                    {
-                        _blocks.Remove(network);
-                    }
-
                     return $"{Tool(v4)}-restore could not add blocks: {Why(result)}";
+                }
+
+                // The time to live counts from the commit, as an nft element's timeout does.
+                var committed = _time.GetUtcNow();
+                foreach (var (network, ttl) in added.Where(a => NftScript.IsV4(a.Key) == v4))
+                {
+                    _blocks[network] = committed + ttl;
                 }
             }
 
+            Schedule();
             return null;
         }
     }
@@ -209,9 +211,15 @@ public sealed partial class IptablesBackend : IFirewallBackend
                 _blocks.Remove(network);
             }
 
-            return expired.Count == 0 ? null : Delete(expired);
+            _nextExpiry = DateTimeOffset.MaxValue;
+            var error = expired.Count == 0 ? null : Delete(expired);
+            Schedule();
+            return error;
         }
     }
+
+    /// <inheritdoc />
+    public void Dispose() => _expiry.Dispose();
 
     /// <inheritdoc />
     public List<(string Rule, long Passed, long Limited)> RuleCounters()
@@ -254,7 +262,25 @@ public sealed partial class IptablesBackend : IFirewallBackend
             }
 
             _blocks.Clear();
+            _nextExpiry = DateTimeOffset.MaxValue;
+            _expiry.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             Applied = null;
+        }
+    }
+
+    /// <summary>Sets the timer for the earliest expiry, when that is sooner than it is set for.</summary>
+    private void Schedule()
+    {
+        if (_blocks.Count == 0)
+        {
+            return;
+        }
+
+        var next = _blocks.Values.Min();
+        if (next < _nextExpiry)
+        {
+            _nextExpiry = next;
+            _expiry.Change(next - _time.GetUtcNow() is { } wait && wait > TimeSpan.Zero ? wait : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
         }
     }
 
