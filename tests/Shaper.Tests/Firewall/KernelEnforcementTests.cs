@@ -54,6 +54,13 @@ public sealed class KernelEnforcementTests(ITestOutputHelper output)
     public async Task PerSource_IptablesBackend_ThousandIPv4Sources_AcceptRateTimesTimePlusBurst() => await PerSourceAsync(v6: false, reloadMidway: false, backend: "iptables");
 
     [RootFact]
+    public async Task PerSource_IptablesBackend_ThousandIPv6Sources_AcceptRateTimesTimePlusBurst() => await PerSourceAsync(v6: true, reloadMidway: false, backend: "iptables");
+
+    // An unchanged rule keeps its hashlimit table name, so the reload hands no source a fresh burst.
+    [RootFact]
+    public async Task Reload_IptablesBackend_MidTrafficChangingAnotherRule_LeavesThisRulesCountsAlone() => await PerSourceAsync(v6: false, reloadMidway: true, backend: "iptables");
+
+    [RootFact]
     public async Task Reload_MidTrafficChangingAnotherRule_LeavesThisRulesCountsAlone() => await PerSourceAsync(v6: false, reloadMidway: true);
 
     [RootFact]
@@ -114,25 +121,30 @@ public sealed class KernelEnforcementTests(ITestOutputHelper output)
         }
     }
 
-    [RootFact]
-    public async Task FlushRuleset_ShaperTableIsBackWithinTwoSeconds()
+    [RootTheory]
+    [InlineData("nftables")]
+    [InlineData("iptables")] // a flushed ruleset takes iptables-nft's table filter with it
+    public async Task FlushRuleset_ShaperRulesAreBackWithinTwoSeconds(string backend)
     {
         using var lab = NetworkLab.Create();
-        using var daemon = DaemonProcess.Start(lab.B, Rules(100));
+        using var daemon = DaemonProcess.Start(lab.B, Rules(100), $"backend = \"{backend}\"");
         var block = await daemon.SendAsync("block.add", new() { ["address"] = "198.18.9.9", ["for"] = "10m" });
         Assert.True(block.Ok, block.Error);
         await Task.Delay(200);
 
+        ProcessResult Listing() => backend == "iptables"
+            ? lab.Exec(lab.B, "iptables-save", "-t", "filter")
+            : lab.Exec(lab.B, "nft", "list", "table", "inet", "shaper");
         lab.Exec(lab.B, "nft", "flush", "ruleset").EnsureSuccess("flushing");
         var watch = Stopwatch.StartNew();
-        while (!lab.Exec(lab.B, "nft", "list", "set", "inet", "shaper", "block_v4").Output.Contains("198.18.9.9", StringComparison.Ordinal))
+        while (!Listing().Output.Contains(backend == "iptables" ? "-A SHAPER-BLOCK -s 198.18.9.9/32 -j DROP" : "198.18.9.9", StringComparison.Ordinal))
         {
-            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), "the table and its blocks were not back within 2 s");
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2), "the rules and their blocks were not back within 2 s");
             await Task.Delay(20);
         }
 
-        output.WriteLine($"re-installed with its blocks after {watch.ElapsedMilliseconds} ms");
-        Assert.Contains("udp-per-src", lab.Exec(lab.B, "nft", "list", "table", "inet", "shaper").Output, StringComparison.Ordinal);
+        output.WriteLine($"{backend}: re-installed with its blocks after {watch.ElapsedMilliseconds} ms");
+        Assert.Contains("udp-per-src", Listing().Output, StringComparison.Ordinal);
     }
 
     [RootFact]
