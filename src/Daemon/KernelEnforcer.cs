@@ -61,7 +61,7 @@ internal sealed class KernelEnforcer : IDisposable
             var kind = FeatureProbe.Choose(config.Daemon.Backend, features, out var why);
             if (kind is null)
             {
-                Log.BackendUnusable(_logger, config.Daemon.Backend.ToString().ToLowerInvariant(), why);
+                Log.BackendUnusable(_logger, Choices.NameOf(Choices.Backend, config.Daemon.Backend), why);
             }
 
             (_backend, BackendName, _runner) = OpenBackend(kind ?? (config.Daemon.Backend == BackendKind.Iptables ? BackendKind.Iptables : BackendKind.Nftables));
