@@ -23,6 +23,7 @@ public sealed partial class IptablesBackend : IFirewallBackend, IDisposable
     private readonly Dictionary<IPNetwork, DateTimeOffset> _blocks = [];
     private readonly ITimer _expiry;
     private DateTimeOffset _nextExpiry = DateTimeOffset.MaxValue;
+    private long _checks;
 
     /// <summary>Creates the backend over <paramref name="iptables"/>; <paramref name="time"/> dates and expires the blocks.</summary>
     public IptablesBackend(IIptablesRunner iptables, TimeProvider time)
@@ -129,20 +130,16 @@ public sealed partial class IptablesBackend : IFirewallBackend, IDisposable
         }
     }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// True when the chain and the jump are there. Each call looks at one family, taking turns: iptables-save is
+    /// a process, and the daemon asks twice a second, so each family is still looked at every second.
+    /// </summary>
     public bool IsInstalled()
     {
-        foreach (var v4 in BothFamilies)
-        {
-            var save = _iptables.Save(v4);
-            var (chains, jumps) = IptablesScript.Owned(save.Output);
-            if (!save.Ok || jumps == 0 || !chains.Contains(IptablesScript.InputChain))
-            {
-                return false;
-            }
-        }
-
-        return true;
+        var v4 = (Interlocked.Increment(ref _checks) & 1) == 0;
+        var save = _iptables.Save(v4);
+        var (chains, jumps) = IptablesScript.Owned(save.Output);
+        return save.Ok && jumps > 0 && chains.Contains(IptablesScript.InputChain);
     }
 
     /// <inheritdoc />
