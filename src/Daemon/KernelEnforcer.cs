@@ -9,7 +9,7 @@ using Shaper.Rules;
 namespace Shaper.Daemon;
 
 /// <summary>
-/// The daemon's side of kernel enforcement: probes the host's features (logging one line per missing one),
+/// The daemon's side of kernel enforcement: logs the host's features probed before start (one line per missing one),
 /// picks the backend <c>[daemon].backend</c> asks for (auto: nftables, iptables only when nft is unusable), applies and
 /// reloads the ruleset, owns the block list (persisted in <c>state_dir</c>, re-asserted after a restart), feeds
 /// blocks to the kernel in batches, and watches for someone flushing the ruleset (re-installing within 2 s).
@@ -20,6 +20,7 @@ internal sealed class KernelEnforcer : IDisposable
 
     private readonly ILogger<KernelEnforcer> _logger;
     private readonly TimeProvider _time;
+    private readonly IReadOnlyList<Feature> _features;
     private BlockStore _store;
     private IFirewallBackend? _backend;
     private IDisposable? _runner;
@@ -27,10 +28,11 @@ internal sealed class KernelEnforcer : IDisposable
     private ITimer? _watch;
     private int _watching;
 
-    public KernelEnforcer(ILogger<KernelEnforcer> logger, TimeProvider time)
+    public KernelEnforcer(ILogger<KernelEnforcer> logger, TimeProvider time, IReadOnlyList<Feature> features)
     {
         _logger = logger;
         _time = time;
+        _features = features;
         _store = new BlockStore(null, time);
     }
 
@@ -51,14 +53,13 @@ internal sealed class KernelEnforcer : IDisposable
         _store.Load();
         if (config.Daemon.Backend != BackendKind.None)
         {
-            var features = FeatureProbe.Run();
-            foreach (var missing in features.Where(f => !f.Works))
+            foreach (var missing in _features.Where(f => !f.Works))
             {
                 Log.FeatureMissing(_logger, missing.ToString());
             }
 
             // A probe can fail where the real thing works (no namespaces in a container): then try what was asked.
-            var kind = FeatureProbe.Choose(config.Daemon.Backend, features, out var why);
+            var kind = FeatureProbe.Choose(config.Daemon.Backend, _features, out var why);
             if (kind is null)
             {
                 Log.BackendUnusable(_logger, Choices.NameOf(Choices.Backend, config.Daemon.Backend), why);

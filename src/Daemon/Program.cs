@@ -53,6 +53,7 @@ internal static class Program
         builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(4));
         builder.Services.AddSingleton(arguments);
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<IReadOnlyList<Shaper.Firewall.Feature>>(_ => Shaper.Firewall.FeatureProbe.Run()); // before start, not in its apply time
         builder.Services.AddSingleton<KernelEnforcer>();
         builder.Services.AddHostedService<ShaperService>();
         try
