@@ -10,6 +10,7 @@ namespace Shaper.Tests.Daemon;
 /// configuration comes to, the exit code, and its probe namespace gone afterwards. Hiding nft (a PATH without
 /// it) shows auto falling back to iptables and a forced nftables failing.
 /// </summary>
+[Collection(KernelTrafficCollection.Name)]
 public sealed class CheckCommandTests(ITestOutputHelper output)
 {
     private static readonly string[] Features =

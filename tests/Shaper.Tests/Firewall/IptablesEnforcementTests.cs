@@ -12,6 +12,7 @@ namespace Shaper.Tests.Firewall;
 /// previous rules, and a stop takes out the shaper's chains and jump and nothing of another owner's.
 /// (Its per-source accuracy is in <see cref="KernelEnforcementTests"/>, through the same traffic as nft's.)
 /// </summary>
+[Collection(KernelTrafficCollection.Name)]
 public sealed partial class IptablesEnforcementTests(ITestOutputHelper output)
 {
     private const string Rules = """

@@ -12,6 +12,7 @@ namespace Shaper.Tests.Firewall;
 /// The nftables backend against the real kernel, in namespaces these tests create: per-source limits for a
 /// thousand sources, reloads, a broken ruleset, blocks with a TTL, a flushed ruleset, and a bystander table.
 /// </summary>
+[Collection(KernelTrafficCollection.Name)]
 public sealed class KernelEnforcementTests(ITestOutputHelper output)
 {
     private const int Sources = 1000;
