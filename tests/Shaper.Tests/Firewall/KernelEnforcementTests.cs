@@ -111,13 +111,10 @@ public sealed class KernelEnforcementTests(ITestOutputHelper output)
             Assert.True(blocked.Ok, blocked.Error);
             Assert.True(replay.WaitForExit(30_000));
 
-            // 100 packets a second for 5 s, 2 s of them blocked: 200 dropped, 300 through. On a loaded machine
-            // tcpreplay falls behind the file's timing, so take the rate it really sent at.
-            var rate = 499 / ReplaySeconds(replay.StandardOutput.ReadToEnd());
-            var expected = 500 - (2 * rate);
+            // 100 packets a second for 5 s, 2 s of them blocked: 200 dropped, 300 through.
             var through = Tally.Read(lab).GetValueOrDefault("198.18.200.1");
-            output.WriteLine($"{backend}: through {through} of 500, expected {expected:F1} at {rate:F1} packets/s");
-            Assert.InRange(through, expected - 6, expected + 6);
+            output.WriteLine($"{backend}: through {through} of 500");
+            Assert.InRange(through, 300 - 6, 300 + 6);
         }
         finally
         {
