@@ -127,6 +127,27 @@ public sealed partial class IptablesEnforcementTests(ITestOutputHelper output)
         Assert.DoesNotContain("SHAPER", Filter(lab).V4 + Filter(lab).V6, StringComparison.Ordinal);
     }
 
+    [RootFact]
+    public void KeepOnStop_RestartAdoptsTheChains_OneJumpAndTheSameRules()
+    {
+        using var lab = NetworkLab.Create();
+        string kept;
+        using (var first = DaemonProcess.Start(lab.B, Rules, "backend = \"iptables\"\nkeep_on_stop = true"))
+        {
+            kept = Filter(lab).V4;
+        }
+
+        Assert.Equal(kept, Filter(lab).V4); // still enforced while the daemon is stopped
+        using (var second = DaemonProcess.Start(lab.B, Rules, "backend = \"iptables\""))
+        {
+            var (v4, v6) = Filter(lab);
+            Assert.Equal(kept, v4);
+            Assert.Single(v6.Split('\n'), l => l == IptablesScript.JumpRule);
+        }
+
+        Assert.DoesNotContain("SHAPER", Filter(lab).V4, StringComparison.Ordinal);
+    }
+
     /// <summary>Both families' filter tables as iptables-save prints them, without its dated comment lines.</summary>
     private static (string V4, string V6) Filter(NetworkLab lab) =>
         (Comments().Replace(lab.Exec(lab.B, "iptables-save", "-t", "filter").EnsureSuccess("iptables-save").Output, ""),
