@@ -9,7 +9,8 @@ using Shaper.Rules;
 namespace Shaper.Daemon;
 
 /// <summary>
-/// The daemon's side of kernel enforcement: picks the backend <c>[daemon].backend</c> asks for, applies and
+/// The daemon's side of kernel enforcement: logs the host's features probed before start (one line per missing one),
+/// picks the backend <c>[daemon].backend</c> asks for (auto: nftables, iptables only when nft is unusable), applies and
 /// reloads the ruleset, owns the block list (persisted in <c>state_dir</c>, re-asserted after a restart), feeds
 /// blocks to the kernel in batches, and watches for someone flushing the ruleset (re-installing within 2 s).
 /// </summary>
@@ -19,17 +20,19 @@ internal sealed class KernelEnforcer : IDisposable
 
     private readonly ILogger<KernelEnforcer> _logger;
     private readonly TimeProvider _time;
+    private readonly IReadOnlyList<Feature> _features;
     private BlockStore _store;
-    private NftBackend? _backend;
+    private IFirewallBackend? _backend;
     private IDisposable? _runner;
     private BlockBatcher? _batcher;
     private ITimer? _watch;
     private int _watching;
 
-    public KernelEnforcer(ILogger<KernelEnforcer> logger, TimeProvider time)
+    public KernelEnforcer(ILogger<KernelEnforcer> logger, TimeProvider time, IReadOnlyList<Feature> features)
     {
         _logger = logger;
         _time = time;
+        _features = features;
         _store = new BlockStore(null, time);
     }
 
@@ -50,10 +53,19 @@ internal sealed class KernelEnforcer : IDisposable
         _store.Load();
         if (config.Daemon.Backend != BackendKind.None)
         {
-            var (runner, name) = OpenRunner(config.Daemon.Backend);
-            _runner = runner as IDisposable;
-            BackendName = name;
-            _backend = new NftBackend(runner);
+            foreach (var missing in _features.Where(f => !f.Works))
+            {
+                Log.FeatureMissing(_logger, missing.ToString());
+            }
+
+            // A probe can fail where the real thing works (no namespaces in a container): then try what was asked.
+            var kind = FeatureProbe.Choose(config.Daemon.Backend, _features, out var why);
+            if (kind is null)
+            {
+                Log.BackendUnusable(_logger, Choices.NameOf(Choices.Backend, config.Daemon.Backend), why);
+            }
+
+            (_backend, BackendName, _runner) = OpenBackend(kind ?? (config.Daemon.Backend == BackendKind.Iptables ? BackendKind.Iptables : BackendKind.Nftables));
             var adopted = _backend.Adopt();
             if (_backend.Apply(config) is { } error)
             {
@@ -178,19 +190,20 @@ internal sealed class KernelEnforcer : IDisposable
         _batcher = null;
     }
 
-    private static (INftRunner Runner, string Name) OpenRunner(BackendKind kind)
+    private (IFirewallBackend Backend, string Name, IDisposable? Runner) OpenBackend(BackendKind kind)
     {
         if (kind == BackendKind.Iptables)
         {
-            throw new InvalidOperationException("backend = \"iptables\" is not available in this build; use \"nftables\" or \"auto\" (shaperd --check shows what this host supports)");
+            var iptables = new IptablesBackend(new IptablesProcess(), _time);
+            return (iptables, "iptables (hashlimit)", iptables);
         }
 
         if (LibNftables.TryOpen() is { } library)
         {
-            return (library, "nftables (libnftables)");
+            return (new NftBackend(library), "nftables (libnftables)", library);
         }
 
-        return (new NftProcess(), "nftables (nft process)");
+        return (new NftBackend(new NftProcess()), "nftables (nft process)", null);
     }
 
     private void ReassertBlocks()
@@ -213,7 +226,12 @@ internal sealed class KernelEnforcer : IDisposable
         try
         {
             _store.SaveIfChanged();
-            if (_backend is not null && !_backend.TableExists())
+            if (_backend?.ExpireBlocks() is { } expireError)
+            {
+                Log.KernelFailed(_logger, "expiring blocks: " + expireError);
+            }
+
+            if (_backend is not null && !_backend.IsInstalled())
             {
                 var error = _backend.Reinstall();
                 if (error is null)

@@ -41,6 +41,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 12, Level = LogLevel.Error, Message = "kernel: {Reason}")]
     public static partial void KernelFailed(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 13, Level = LogLevel.Warning, Message = "the table inet shaper was gone (someone flushed the ruleset); re-installed rules and blocks")]
+    [LoggerMessage(EventId = 13, Level = LogLevel.Warning, Message = "the shaper's kernel rules were gone (someone flushed the ruleset); re-installed rules and blocks")]
     public static partial void Reinstalled(ILogger logger);
 }

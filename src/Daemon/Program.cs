@@ -23,12 +23,17 @@ internal static class Program
             Description = "The control socket; replaces [daemon].socket.",
             HelpName = "PATH",
         };
+        var check = new Option<bool>("--check")
+        {
+            Description = "Probe what this host supports (nft, meters, reject, iptables hashlimit, NFQUEUE, ipset, IFB, HTB) in a throwaway network namespace, print one line per feature, and exit: 0 when the configured backend is usable.",
+        };
         var root = new RootCommand("shaperd: the Shaper daemon. Installs per-IP rate limits into the kernel, watches live traffic for observe rules and blocks offenders. Runs in the foreground; under systemd as Type=notify.")
         {
             config,
             socket,
+            check,
         };
-        root.SetAction(parse => Run(new DaemonArguments(parse.GetRequiredValue(config), parse.GetValue(socket))));
+        root.SetAction(parse => parse.GetValue(check) ? CheckCommand.Run(parse.GetRequiredValue(config), Console.Out, Console.Error) : Run(new DaemonArguments(parse.GetRequiredValue(config), parse.GetValue(socket))));
         return root.Parse(args).Invoke();
     }
 
@@ -48,6 +53,7 @@ internal static class Program
         builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(4));
         builder.Services.AddSingleton(arguments);
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<IReadOnlyList<Shaper.Firewall.Feature>>(_ => Shaper.Firewall.FeatureProbe.Run()); // before start, not in its apply time
         builder.Services.AddSingleton<KernelEnforcer>();
         builder.Services.AddHostedService<ShaperService>();
         try

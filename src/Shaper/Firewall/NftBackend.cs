@@ -12,7 +12,7 @@ namespace Shaper.Firewall;
 /// the table on stop. A failing transaction leaves the previous ruleset enforced. Nothing outside the table
 /// is touched.
 /// </summary>
-public sealed partial class NftBackend
+public sealed partial class NftBackend : IFirewallBackend
 {
     private const int MaxAttempts = 3;
     private static readonly TimeSpan BackoffBase = TimeSpan.FromMilliseconds(20);
@@ -86,7 +86,7 @@ public sealed partial class NftBackend
     }
 
     /// <summary>True when the table is in the kernel (someone may have flushed the ruleset).</summary>
-    public bool TableExists() => _nft.Run($"list chain {NftScript.Table} reject_any\n").Ok;
+    public bool IsInstalled() => _nft.Run($"list chain {NftScript.Table} reject_any\n").Ok;
 
     /// <summary>After a flush: the table is gone with every object in it, so the next apply creates all anew.</summary>
     public string? Reinstall()
@@ -119,6 +119,9 @@ public sealed partial class NftBackend
         var result = _nft.Run(NftScript.DeleteBlock(network));
         return result.Ok || result.Error.Contains("No such file or directory", StringComparison.Ordinal) ? null : result.Reason;
     }
+
+    /// <summary>nft expires block elements itself (<c>flags timeout</c>).</summary>
+    public string? ExpireBlocks() => null;
 
     /// <summary>Per kernel rule: packets it matched and packets it limited, from its named counters.</summary>
     public List<(string Rule, long Passed, long Limited)> RuleCounters()

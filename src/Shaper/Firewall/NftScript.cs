@@ -251,7 +251,8 @@ public static class NftScript
         }
     }
 
-    private static IEnumerable<bool> Families(Rule rule)
+    /// <summary>The families a rule applies to: IPv4 (true), IPv6 (false), or both, from its protocol and CIDRs.</summary>
+    internal static IEnumerable<bool> Families(Rule rule)
     {
         var m = rule.Match;
         if (m.Proto == Protocol.Icmp)
@@ -346,20 +347,20 @@ public static class NftScript
     }
 
     /// <summary>Long enough for a bucket to refill before its idle key expires, so expiry never grants early.</summary>
-    private static long MeterTimeout(Limiting.Rate rate, long burst)
+    internal static long MeterTimeout(Limiting.Rate rate, long burst)
     {
         var refillSeconds = (long)Math.Ceiling(burst / Math.Max(rate.PerSecond, 1e-9));
         return Math.Clamp(refillSeconds + 10, 60, 86_400);
     }
 
-    private static long Seconds(TimeSpan span) => Math.Max(1, (long)Math.Ceiling(span.TotalSeconds));
+    internal static long Seconds(TimeSpan span) => Math.Max(1, (long)Math.Ceiling(span.TotalSeconds));
 
     private static string Addr(bool v4) => v4 ? "ip" : "ip6";
 
-    private static bool IsV4(IPNetwork network) =>
+    internal static bool IsV4(IPNetwork network) =>
         network.BaseAddress.AddressFamily == AddressFamily.InterNetwork || network.BaseAddress.IsIPv4MappedToIPv6;
 
-    private static string Format(IPNetwork network)
+    internal static string Format(IPNetwork network)
     {
         if (network.BaseAddress.IsIPv4MappedToIPv6)
         {

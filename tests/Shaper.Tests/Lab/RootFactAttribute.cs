@@ -7,16 +7,22 @@ namespace Shaper.Tests.Lab;
 [AttributeUsage(AttributeTargets.Method)]
 public sealed class RootFactAttribute : FactAttribute
 {
-    public RootFactAttribute()
+    public RootFactAttribute() => Skip = SkipReason();
+
+    /// <summary>Why a root test cannot run here; null when it can.</summary>
+    internal static string? SkipReason()
     {
         if (Environment.UserName != "root" && !IsUidZero())
         {
-            Skip = "needs root: it creates network namespaces (CI runs the tests as root)";
+            return "needs root: it creates network namespaces (CI runs the tests as root)";
         }
-        else if (!File.Exists("/usr/sbin/ip") && !File.Exists("/sbin/ip") && !File.Exists("/usr/bin/ip"))
+
+        if (!File.Exists("/usr/sbin/ip") && !File.Exists("/sbin/ip") && !File.Exists("/usr/bin/ip"))
         {
-            Skip = "needs iproute2 (`ip`); make test installs it";
+            return "needs iproute2 (`ip`); make test installs it";
         }
+
+        return null;
     }
 
     private static bool IsUidZero()

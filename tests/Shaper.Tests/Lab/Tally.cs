@@ -3,20 +3,21 @@ using System.Text.Json.Nodes;
 namespace Shaper.Tests.Lab;
 
 /// <summary>
-/// A table of the test's own (<c>inet tally</c>, priority 0, after the shaper's −10) that counts, per source
+/// A table of the test's own (<c>inet tally</c>, priority 0, after the shaper's −10; pass 10 to come after the
+/// iptables backend's chains in <c>filter</c>, which hook at 0 too) that counts, per source
 /// address, the UDP packets to a port that got through: per-element counters of a dynamic set, read back
 /// as JSON. It is also "a table of another owner" that the shaper must leave alone.
 /// </summary>
 public static class Tally
 {
-    public static void Install(NetworkLab lab, ushort port = 9000)
+    public static void Install(NetworkLab lab, ushort port = 9000, int priority = 0)
     {
         var script = $$"""
             table inet tally {
                 set seen4 { type ipv4_addr; size 262144; flags dynamic; counter; }
                 set seen6 { type ipv6_addr; size 262144; flags dynamic; counter; }
                 chain input {
-                    type filter hook input priority 0; policy accept;
+                    type filter hook input priority {{priority}}; policy accept;
                     udp dport {{port}} update @seen4 { ip saddr }
                     udp dport {{port}} update @seen6 { ip6 saddr }
                 }

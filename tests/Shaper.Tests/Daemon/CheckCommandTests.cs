@@ -1,0 +1,93 @@
+using System.Diagnostics;
+using Shaper.Firewall;
+using Shaper.Tests.Lab;
+using Xunit.Abstractions;
+
+namespace Shaper.Tests.Daemon;
+
+/// <summary>
+/// <c>shaperd --check</c> on this host, run in a lab namespace: one line per feature, the backend the
+/// configuration comes to, the exit code, and its probe namespace gone afterwards. Hiding nft (a PATH without
+/// it) shows auto falling back to iptables and a forced nftables failing.
+/// </summary>
+[Collection(KernelTrafficCollection.Name)]
+public sealed class CheckCommandTests(ITestOutputHelper output)
+{
+    private static readonly string[] Features =
+    [
+        FeatureProbe.Nft, FeatureProbe.NftMeters, FeatureProbe.NftReject, FeatureProbe.Iptables, FeatureProbe.Hashlimit,
+        FeatureProbe.IptablesReject, FeatureProbe.Nfqueue, FeatureProbe.Ipset, FeatureProbe.Ifb, FeatureProbe.Htb,
+    ];
+
+    [RootTheory]
+    [InlineData("auto", true, 0, "backend auto: usable, enforcing with nftables")] // nft is there: auto takes it
+    [InlineData("auto", false, 0, "backend auto: usable, enforcing with iptables")] // no nft: auto falls back
+    [InlineData("iptables", true, 0, "backend iptables: usable, enforcing with iptables")] // forced, and it works
+    [InlineData("nftables", false, 1, "backend nftables: not usable here (missing: nft, nft-meters)")] // forced, and missing
+    public void Check_OnThisHost_PrintsOneLinePerFeatureAndTheBackend(string backend, bool withNft, int exitCode, string last)
+    {
+        using var lab = NetworkLab.Create();
+        var directory = Directory.CreateTempSubdirectory("shaper-check-").FullName;
+        try
+        {
+            var config = Path.Combine(directory, "shaper.toml");
+            File.WriteAllText(config, $"[daemon]\nbackend = \"{backend}\"\n");
+            var (code, stdout, pid) = Check(lab, config, withNft ? null : ToolsWithoutNft(directory));
+            output.WriteLine(stdout);
+
+            var lines = stdout.TrimEnd('\n').Split('\n');
+            Assert.Equal(Features.Length + 1, lines.Length);
+            for (var i = 0; i < Features.Length; i++)
+            {
+                Assert.Matches($"^{Features[i]} +(works|missing) +\\S", lines[i]);
+                Assert.True(!lines[i].Contains(" missing ", StringComparison.Ordinal) || lines[i].Contains("; disables ", StringComparison.Ordinal), lines[i]);
+            }
+
+            Assert.Equal(withNft, lines[0].StartsWith("nft              works", StringComparison.Ordinal));
+            Assert.Equal(last, lines[^1]);
+            Assert.Equal(exitCode, code);
+            Assert.DoesNotContain($"shaper-probe-{pid}", Run.Command("ip", ["netns", "list"]).Output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private static (int Code, string Output, int Pid) Check(NetworkLab lab, string config, string? path)
+    {
+        var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { "netns", "exec", lab.B, "dotnet", Path.Combine(AppContext.BaseDirectory, "shaperd.dll"), "--check", "--config", config })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        if (path is not null)
+        {
+            start.Environment["PATH"] = path;
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(TimeSpan.FromSeconds(60)), "shaperd --check did not finish in 60 s");
+        process.WaitForExit();
+        Assert.True(stderr.Result.Length == 0, stderr.Result);
+
+        // ip netns exec execs shaperd in its own process: the pid names the probe namespace.
+        return (process.ExitCode, stdout.Result, process.Id);
+    }
+
+    /// <summary>A PATH of one directory holding every tool the probe uses but nft.</summary>
+    private static string ToolsWithoutNft(string directory)
+    {
+        var bin = Directory.CreateDirectory(Path.Combine(directory, "bin")).FullName;
+        foreach (var tool in new[] { "dotnet", "ip", "tc", "iptables", "ip6tables", "iptables-restore", "ip6tables-restore", "iptables-save", "ip6tables-save" })
+        {
+            var found = Environment.GetEnvironmentVariable("PATH")!.Split(':').Select(d => Path.Combine(d, tool)).First(File.Exists);
+            File.CreateSymbolicLink(Path.Combine(bin, tool), Path.GetFullPath(found));
+        }
+
+        return bin;
+    }
+}
