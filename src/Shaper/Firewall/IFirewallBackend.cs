@@ -28,6 +28,9 @@ public interface IFirewallBackend
     /// <summary>Adds blocks in one transaction; null on success.</summary>
     string? AddBlocks(IEnumerable<(IPNetwork Network, TimeSpan Ttl)> blocks);
 
+    /// <summary>Readies the block path before the first real block, changing nothing in the kernel.</summary>
+    void WarmUp();
+
     /// <summary>Removes one block; null on success (also when it had already expired).</summary>
     string? RemoveBlock(IPNetwork network);
 

@@ -146,6 +146,16 @@ public sealed partial class IptablesBackend : IFirewallBackend, IDisposable
     public string? Reinstall() => Applied is { } config ? Apply(config) : null;
 
     /// <inheritdoc />
+    /// <remarks>Builds (and discards) a block script per family; each real batch spawns iptables-restore anyway.</remarks>
+    public void WarmUp()
+    {
+        foreach (var v4 in BothFamilies)
+        {
+            _ = IptablesScript.Blocks("-A", [new IPNetwork(IPAddress.Parse(v4 ? "192.0.2.1" : "2001:db8::1"), v4 ? 32 : 128)], v4);
+        }
+    }
+
+    /// <inheritdoc />
     public string? AddBlocks(IEnumerable<(IPNetwork Network, TimeSpan Ttl)> blocks)
     {
         ArgumentNullException.ThrowIfNull(blocks);

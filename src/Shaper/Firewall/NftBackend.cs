@@ -70,12 +70,13 @@ public sealed partial class NftBackend : IFirewallBackend
         }
     }
 
-    /// <summary>
+    /// <inheritdoc />
+    /// <remarks>
     /// Readies the block path before the first real block: builds a batch for one address of each family (from
     /// the documentation ranges) and has nft check it without committing. The first batch after start otherwise
     /// pays for building its command and for nft's first parse of a set element, about 10 ms here, while the
     /// offenders that crossed together wait behind it.
-    /// </summary>
+    /// </remarks>
     public void WarmUp()
     {
         var script = NftScript.AddBlocks([
