@@ -83,10 +83,19 @@ public sealed partial class PackageTests(DebPackage package, ITestOutputHelper o
         var version = Run.Command("env", ["-i", "PATH=/usr/bin:/bin", ctl, "--version"]).EnsureSuccess("shaperctl --version");
         Assert.Equal(Version, version.Output.Trim());
 
-        // TODO(--check): `shaperd --check` (one line per kernel feature) is being added on another branch; when it
-        // is in this tree, run it here instead of --help and assert a line per feature.
         var help = Run.Command("env", ["-i", "PATH=/usr/bin:/bin", daemon, "--help"]).EnsureSuccess("shaperd --help");
         Assert.Contains("--config <FILE>", help.Output, StringComparison.Ordinal);
+
+        // --check on the packaged configuration, in a lab namespace (its probes make their own namespace too).
+        using (var lab = NetworkLab.Create())
+        {
+            var check = Run.Command("ip", ["netns", "exec", lab.B, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", daemon, "--check", "--config", Path.Combine(package.Root, "etc/shaper/shaper.toml")]);
+            Assert.True(check.ExitCode == 0, check.Error + check.Output);
+            var lines = check.Output.TrimEnd('\n').Split('\n');
+            Assert.Contains(lines, l => l.StartsWith("nft ", StringComparison.Ordinal) && l.Contains(" works ", StringComparison.Ordinal));
+            Assert.StartsWith("backend auto: usable", lines[^1], StringComparison.Ordinal);
+        }
+
         Assert.Equal(Version, Run.Command("env", ["-i", "PATH=/usr/bin:/bin", daemon, "--version"]).EnsureSuccess("shaperd --version").Output.Trim());
 
         // The unit's ExecStartPre, with the packaged program on the packaged default configuration.
