@@ -55,7 +55,10 @@ internal static class ReferenceFrames
     {
         var inner = tags.Length == 0 ? EtherTypeOf(ip) : (EthernetType)tags[0].Tpid;
         var ethernet = new EthernetPacket(Mac(rng), Mac(rng), inner) { PayloadData = [.. Tags(rng, ip, tags), .. ip] };
-        return ethernet.Bytes;
+
+        // A NIC pads a frame to Ethernet's 60-byte minimum; the padding is not part of the IP packet.
+        var bytes = ethernet.Bytes;
+        return bytes.Length >= 60 ? bytes : [.. bytes, .. new byte[60 - bytes.Length]];
     }
 
     /// <summary>An ARP request in Ethernet: not IP.</summary>
