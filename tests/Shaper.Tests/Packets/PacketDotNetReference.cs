@@ -19,7 +19,8 @@ internal static class PacketDotNetReference
 
     public static ParsedFields Decode(LinkLayers link, byte[] frame)
     {
-        var packet = Packet.ParsePacket(link, frame);
+        // PacketDotNet 1.4.8 has no decoder for LINKTYPE_IPV4/IPV6 (228/229); their frames are raw IP packets.
+        var packet = Packet.ParsePacket(link is LinkLayers.IPv4 or LinkLayers.IPv6 ? LinkLayers.Raw : link, frame);
         ushort vlan = 0;
         IPPacket? ip = null;
         for (var p = packet; p is not null; p = p.PayloadPacket)

@@ -30,6 +30,8 @@ public sealed class PacketParserDifferentialTests : IDisposable
         "linux-sll-8021q", // cooked v1 with the tag libpcap re-inserts
         "linux-sll2", // cooked v2
         "raw-ip", // DLT_RAW, version from the first nibble
+        "raw-ipv4", // LINKTYPE_IPV4 (228): IPv4 packets only
+        "raw-ipv6", // LINKTYPE_IPV6 (229): IPv6 packets only
     ];
 
     [Theory]
@@ -41,7 +43,13 @@ public sealed class PacketParserDifferentialTests : IDisposable
         for (var i = 0; i < Rounds * ReferenceFrames.IpKinds; i++)
         {
             var kind = i % ReferenceFrames.IpKinds;
-            frames.Add((kind, Frame(link, rng, ReferenceFrames.IpPacket(rng, kind))));
+            var ip = ReferenceFrames.IpPacket(rng, kind);
+            if ((link == "raw-ipv4" && ip[0] >> 4 != 4) || (link == "raw-ipv6" && ip[0] >> 4 != 6))
+            {
+                continue;
+            }
+
+            frames.Add((kind, Frame(link, rng, ip)));
             if (link == "ethernet" && i % 7 == 0)
             {
                 frames.Add((-1, ReferenceFrames.Arp(rng)));
@@ -115,7 +123,7 @@ public sealed class PacketParserDifferentialTests : IDisposable
             "linux-sll" => ReferenceFrames.LinuxSll(rng, ip),
             "linux-sll-8021q" => ReferenceFrames.LinuxSll(rng, ip, (0x8100, vlan)),
             "linux-sll2" => ReferenceFrames.LinuxSll2(rng, ip),
-            "raw-ip" => ip,
+            "raw-ip" or "raw-ipv4" or "raw-ipv6" => ip,
             _ => throw new ArgumentOutOfRangeException(nameof(link)),
         };
     }
@@ -137,6 +145,8 @@ public sealed class PacketParserDifferentialTests : IDisposable
         "linux-sll" or "linux-sll-8021q" => LinkLayers.LinuxSll,
         "linux-sll2" => LinkLayers.LinuxSll2,
         "raw-ip" => LinkLayers.RawLegacy, // libpcap's DLT_RAW (12 on Linux); the file says LINKTYPE_RAW (101)
+        "raw-ipv4" => LinkLayers.IPv4,
+        "raw-ipv6" => LinkLayers.IPv6,
         _ => LinkLayers.Ethernet,
     };
 
