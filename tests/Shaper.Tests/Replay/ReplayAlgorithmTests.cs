@@ -120,6 +120,24 @@ public sealed class ReplayAlgorithmTests : IDisposable
         AssertKey(rule, "198.18.1.1", passed: 7, limited: 3, delayed: 0, maxDelayMs: 0);
     }
 
+    [Fact]
+    public void Replay_TokenBucketPerSource64_IPv6SourcesInOnePrefixShareABucket()
+    {
+        // burst 3, rate 1/s, per src/64: 2001:db8::1 and 2001:db8::2 are one key, 2001:db8:0:1::1 another.
+        // t=0: ::1 sends 2 and ::2 sends 2 → the shared bucket passes 3, limits 1.
+        // t=0.5: 2001:db8:0:1::1 sends 1 → its own full bucket: passes.
+        // passed 3 + 1 = 4, limited 1.
+        var rules = _capture.Rule("per = \"src/64\"\nrate = \"1/s\"\nburst = 3\n");
+        UInt128 prefix = (UInt128)0x20010db8 << 96;
+        var input = _capture.Pcap(AtV6(0, 2, prefix | 1), AtV6(0, 2, prefix | 2), AtV6(0.5, 1, prefix | ((UInt128)1 << 64) | 1));
+
+        var rule = ReplayOneRule(rules, input);
+
+        AssertCounts(rule, "r", passed: 4, limited: 1, delayed: 0);
+        AssertKey(rule, "2001:db8::/64", passed: 3, limited: 1, delayed: 0, maxDelayMs: 0);
+        AssertKey(rule, "2001:db8:0:1::/64", passed: 1, limited: 0, delayed: 0, maxDelayMs: 0);
+    }
+
     private static void AssertCounts(JsonElement rule, string name, long passed, long limited, long delayed)
     {
         Assert.Equal(name, rule.GetProperty("name").GetString());

@@ -29,7 +29,17 @@ internal sealed class ReplayCapture : IDisposable
         }
     }
 
-    /// <summary>Writes a nanosecond pcap of Ethernet/IPv4/UDP frames, in the order given, and returns its path.</summary>
+    /// <summary><paramref name="count"/> IPv6 packets from <paramref name="source"/> (a 128-bit address) all at <paramref name="seconds"/>.</summary>
+    public static IEnumerable<TrafficPcap.Udp> AtV6(double seconds, int count, UInt128 source)
+    {
+        var ns = (long)Math.Round(seconds * 1_000_000_000);
+        for (var i = 0; i < count; i++)
+        {
+            yield return new TrafficPcap.Udp(ns, source, 9000, V6: true);
+        }
+    }
+
+    /// <summary>Writes a nanosecond pcap of Ethernet/IPv4/UDP (or IPv6/UDP) frames, in the order given, and returns its path.</summary>
     public string Pcap(params IEnumerable<TrafficPcap.Udp>[] groups)
     {
         var path = Path.Combine(_directory, $"input{++_files}.pcap");
