@@ -45,6 +45,39 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
 
     public override void CountBlocked(in PacketMeta packet) => Apply(packet, 0, countAsLimited: true);
 
+    public override void Prefetch(in PacketMeta packet)
+    {
+        switch (_per.Kind)
+        {
+            case KeyKind.Rule:
+                // One key: its slot stays in cache.
+                return;
+            case KeyKind.SourceAndDport:
+                if (packet.Family == IpFamily.V4)
+                {
+                    _v4Port?.Prefetch(new V4PortKey(packet.Source4 & _mask4, packet.DestinationPort));
+                }
+                else
+                {
+                    _v6?.Prefetch(new V6Key(packet.Source & _mask6, packet.DestinationPort));
+                }
+
+                return;
+            default:
+                var address = _per.Kind == KeyKind.Destination ? packet.Destination : packet.Source;
+                if (packet.Family == IpFamily.V4)
+                {
+                    _v4?.Prefetch(new V4Key((uint)address & _mask4));
+                }
+                else
+                {
+                    _v6?.Prefetch(new V6Key(address & _mask6));
+                }
+
+                return;
+        }
+    }
+
     private LimitDecision Apply(in PacketMeta packet, long cost, bool countAsLimited)
     {
         var now = packet.TimestampNs;

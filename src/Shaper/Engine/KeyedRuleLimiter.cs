@@ -13,6 +13,9 @@ internal abstract class KeyedRuleLimiter
     /// <summary>Derives the packet's key under the rule's <c>per</c> and decides it.</summary>
     public abstract LimitDecision Decide(in PacketMeta packet, long cost);
 
+    /// <summary>Starts loading the table slot of the packet's key (see <c>LimiterTable.Prefetch</c>); decides nothing.</summary>
+    public abstract void Prefetch(in PacketMeta packet);
+
     /// <summary>Counts a packet the block set dropped against its key, without consulting the algorithm.</summary>
     public abstract void CountBlocked(in PacketMeta packet);
 

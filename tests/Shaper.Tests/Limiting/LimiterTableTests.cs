@@ -22,6 +22,23 @@ public sealed class LimiterTableTests
     }
 
     [Fact]
+    public void Prefetch_KnownAndUnknownKeys_ChangesNothing()
+    {
+        // A hint for the cache only: no key is added, no bucket moves.
+        var table = Table(16);
+        Assert.True(table.Acquire(new V4Key(1), 0, 1).IsAccepted);
+        for (uint key = 0; key < 100; key++)
+        {
+            table.Prefetch(new V4Key(key));
+        }
+
+        Assert.Equal(1, table.Count);
+        Assert.False(table.Contains(new V4Key(2)));
+        Assert.True(table.Acquire(new V4Key(1), 0, 1).IsAccepted);
+        Assert.False(table.Acquire(new V4Key(1), 0, 1).IsAccepted);
+    }
+
+    [Fact]
     public void Acquire_TenTimesCapacityOfKeys_NeverHoldsMoreAndCountsEvictions()
     {
         var table = Table(1000);
