@@ -22,7 +22,7 @@ internal static class DaemonBenchmark
         name = "udp-flood"
         match = { proto = "udp", dport = [9000] }
         algorithm = "token_bucket"
-        rate = "1/s"
+        rate = "1/minute"
         burst = 5
         enforce = "observe"
         action = "block"
@@ -54,7 +54,10 @@ internal static class DaemonBenchmark
         return result;
     }
 
-    /// <summary>1,000 sources each send their burst of 5 over half a second; then each sends one more, all at top speed.</summary>
+    /// <summary>
+    /// 1,000 sources each send their burst of 5 over half a second; then each sends one more, all at top speed
+    /// (the refill, 1 a minute, cannot rescue the sixth). Every sixth packet crosses the limit.
+    /// </summary>
     private static void DetectToBlock(JsonObject result)
     {
         using var lab = NetworkLab.Create();

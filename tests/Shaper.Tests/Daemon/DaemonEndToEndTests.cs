@@ -8,6 +8,7 @@ using Xunit.Abstractions;
 namespace Shaper.Tests.Daemon;
 
 /// <summary>shaperd in one namespace, traffic from another: observe rules, blocks, reloads, the control socket.</summary>
+[Collection(KernelTrafficCollection.Name)]
 public sealed partial class DaemonEndToEndTests(ITestOutputHelper output)
 {
     private const int Sources = 20;

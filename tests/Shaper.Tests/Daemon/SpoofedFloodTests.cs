@@ -3,6 +3,7 @@ using Xunit.Abstractions;
 
 namespace Shaper.Tests.Daemon;
 
+[Collection(KernelTrafficCollection.Name)]
 public sealed class SpoofedFloodTests(ITestOutputHelper output)
 {
     private const int MaxKeys = 65_536;

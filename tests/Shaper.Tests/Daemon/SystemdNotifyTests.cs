@@ -12,6 +12,7 @@ namespace Shaper.Tests.Daemon;
 /// The hosting library speaks to systemd only when the process's parent is named <c>systemd</c>, so the
 /// daemon is started by a copy of bash under that name, with NOTIFY_SOCKET on a socket of the test.
 /// </summary>
+[Collection(KernelTrafficCollection.Name)]
 public sealed class SystemdNotifyTests
 {
     [RootFact]
