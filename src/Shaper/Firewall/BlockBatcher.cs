@@ -4,16 +4,13 @@ using System.Net;
 namespace Shaper.Firewall;
 
 /// <summary>
-/// Coalesces block requests: the first one wakes the batcher thread, which gathers whatever else arrives
-/// within <see cref="Window"/> (up to <see cref="MaxBatch"/>) and installs them in one nft command. So a
-/// thousand offenders crossing a limit together cost a few commands, not a thousand, while a lone block
-/// still lands within about a millisecond.
+/// Coalesces block requests by group commit: the batcher thread installs whatever is queued (up to
+/// <see cref="MaxBatch"/>) in one nft command at once, and what arrives while that command runs goes in the
+/// next. A lone block waits for nothing; a thousand offenders crossing a limit together cost a few commands,
+/// not a thousand, and the first of them is not held back for the last.
 /// </summary>
 public sealed class BlockBatcher : IDisposable
 {
-    /// <summary>How long the batcher waits for more blocks after the first.</summary>
-    public static readonly TimeSpan Window = TimeSpan.FromMilliseconds(1);
-
     /// <summary>The most blocks in one command.</summary>
     public const int MaxBatch = 4096;
 
@@ -61,15 +58,13 @@ public sealed class BlockBatcher : IDisposable
         var detected = new List<long>(MaxBatch);
         foreach (var first in _queue.GetConsumingEnumerable())
         {
-            // Gather for at most one window after the first block, however many keep arriving.
             var item = first;
-            var deadline = Environment.TickCount64 + (long)Window.TotalMilliseconds;
             do
             {
                 batch.Add((item.Network, item.Ttl));
                 detected.Add(item.DetectedNs);
             }
-            while (batch.Count < MaxBatch && _queue.TryTake(out item, (int)Math.Max(0, deadline - Environment.TickCount64)));
+            while (batch.Count < MaxBatch && _queue.TryTake(out item));
 
             if (_install(batch) is { } error)
             {
