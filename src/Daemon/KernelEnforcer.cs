@@ -24,6 +24,7 @@ internal sealed class KernelEnforcer : IDisposable
     private BlockStore _store;
     private IFirewallBackend? _backend;
     private IDisposable? _runner;
+    private NftNetlink? _netlink;
     private BlockBatcher? _batcher;
     private ITimer? _watch;
     private int _watching;
@@ -125,6 +126,8 @@ internal sealed class KernelEnforcer : IDisposable
         _store.SaveIfChanged();
         (_runner as IDisposable)?.Dispose();
         _runner = null;
+        _netlink?.Dispose();
+        _netlink = null;
         State = "stopped";
         return Task.CompletedTask;
     }
@@ -200,6 +203,13 @@ internal sealed class KernelEnforcer : IDisposable
 
         if (LibNftables.TryOpen() is { } library)
         {
+            // Host blocks skip nft's text parse over netlink when the socket opens; rulesets stay with libnftables.
+            _netlink = NftNetlink.TryOpen("shaper");
+            if (_netlink is not null)
+            {
+                return (new NftBackend(library, _netlink), "nftables (libnftables, netlink blocks)", library);
+            }
+
             return (new NftBackend(library), "nftables (libnftables)", library);
         }
 

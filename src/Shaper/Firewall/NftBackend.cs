@@ -19,11 +19,17 @@ public sealed partial class NftBackend : IFirewallBackend
     private static readonly TimeSpan BackoffCap = TimeSpan.FromMilliseconds(500);
 
     private readonly INftRunner _nft;
+    private readonly NftNetlink? _netlink;
     private readonly Lock _applyLock = new(); // apply, re-install and stop must not interleave
     private Dictionary<string, string> _objects = new(StringComparer.Ordinal);
     private List<string> _unknown = [];
 
-    public NftBackend(INftRunner nft) => _nft = nft;
+    /// <summary>A backend over <paramref name="nft"/>; host blocks go through <paramref name="netlink"/> when given.</summary>
+    public NftBackend(INftRunner nft, NftNetlink? netlink = null)
+    {
+        _nft = nft;
+        _netlink = netlink;
+    }
 
     /// <summary>The configuration last applied, for re-installing after a flush.</summary>
     public ShaperConfig? Applied { get; private set; }
@@ -104,6 +110,25 @@ public sealed partial class NftBackend : IFirewallBackend
     /// <summary>Adds blocks in one command; null on success.</summary>
     public string? AddBlocks(IEnumerable<(IPNetwork Network, TimeSpan Ttl)> blocks)
     {
+        if (_netlink is not null)
+        {
+            // Hosts straight over netlink; prefixes (interval sets), and hosts when netlink fails, as nft text.
+            var all = blocks as IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)> ?? [.. blocks];
+            var hosts = new List<(IPNetwork Network, TimeSpan Ttl)>(all.Count);
+            var rest = new List<(IPNetwork Network, TimeSpan Ttl)>();
+            foreach (var block in all)
+            {
+                (NftNetlink.CanAdd(block.Network) ? hosts : rest).Add(block);
+            }
+
+            if (hosts.Count > 0 && _netlink.AddHosts(hosts) is not null)
+            {
+                rest.AddRange(hosts);
+            }
+
+            blocks = rest;
+        }
+
         var script = NftScript.AddBlocks(blocks);
         if (script.Length == 0)
         {

@@ -19,7 +19,7 @@ public sealed class KernelEnforcementTests(ITestOutputHelper output)
     private const int PacketsPerSource = 200;
     private const long SpacingNs = 20_000_000; // 50 packets a second from each source
     private const int Rate = 10;
-    private const int Burst = 5;
+    private const int Burst = 50; // a sender stall shorter than burst ÷ rate (5 s) costs no tokens
 
     private static string Rules(int otherRate) => $$"""
         [[rule]]

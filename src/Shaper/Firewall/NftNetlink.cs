@@ -1,0 +1,255 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Shaper.Firewall;
+
+/// <summary>
+/// Adds host blocks to the <c>block_v4</c>/<c>block_v6</c> sets straight over <c>NETLINK_NETFILTER</c>: one
+/// nfnetlink batch (BEGIN, NEWSETELEM messages of up to <see cref="ElementsPerMessage"/> elements, END) that the
+/// kernel commits as one transaction, exactly what <c>nft add element</c> sends once it has parsed its text. The
+/// text parse is what a block costs in libnftables (about 6 µs an element here, most of a batch of a thousand),
+/// so the hot block path skips it; everything else (rulesets, intervals, listings) stays with libnftables.
+/// The socket belongs to the network namespace it was opened in.
+/// </summary>
+public sealed partial class NftNetlink : IDisposable
+{
+    /// <summary>Elements per NEWSETELEM message: its element list is one attribute, whose length is 16 bits.</summary>
+    public const int ElementsPerMessage = 1024;
+
+    private const int AfNetlink = 16;
+    private const int SockRaw = 3;
+    private const int SockCloexec = 0x80000;
+    private const int NetlinkNetfilter = 12;
+    private const ushort NlmFRequest = 0x1;
+    private const ushort NlmFAck = 0x4;
+    private const ushort NlmFCreate = 0x400;
+    private const ushort NlmsgError = 2;
+    private const ushort BatchBegin = 0x10;
+    private const ushort BatchEnd = 0x11;
+    private const ushort NewSetElem = (10 << 8) | 12; // NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWSETELEM
+    private const byte NfprotoInet = 1;
+    private const ushort Nested = 0x8000;
+
+    private readonly Lock _lock = new(); // one socket, one batch at a time
+    private readonly int _fd;
+    private readonly string _table;
+    private byte[] _buffer = new byte[1 << 16];
+    private uint _seq;
+
+    private NftNetlink(int fd, string table)
+    {
+        _fd = fd;
+        _table = table;
+    }
+
+    /// <summary>Opens a socket in the caller's network namespace for <paramref name="table"/> (an inet table); null when netlink is unavailable.</summary>
+    public static NftNetlink? TryOpen(string table)
+    {
+        var fd = Socket(AfNetlink, SockRaw | SockCloexec, NetlinkNetfilter);
+        if (fd < 0)
+        {
+            return null;
+        }
+
+        // A batch that goes wrong must not leave the daemon waiting: answers come at once or not at all.
+        Span<long> timeout = [2, 0]; // struct timeval: 2 s
+        _ = SetSockOpt(fd, 1 /* SOL_SOCKET */, 20 /* SO_RCVTIMEO */, MemoryMarshal.AsBytes(timeout), 16);
+        return new NftNetlink(fd, table);
+    }
+
+    /// <summary>True when every block is a host this path can add (the interval sets stay with libnftables).</summary>
+    public static bool CanAdd(IPNetwork network) => NftScript.SetOf(network) is "block_v4" or "block_v6";
+
+    /// <summary>Adds host blocks with their time to live in one transaction; null on success, else why (nothing was added).</summary>
+    public string? AddHosts(IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)> hosts)
+    {
+        lock (_lock)
+        {
+            var length = 0;
+            var first = _seq + 1;
+            Message(ref length, BatchBegin, NlmFRequest, 0, 10); // res_id: the nftables subsystem
+            var acked = 0;
+            foreach (var v4 in (ReadOnlySpan<bool>)[true, false])
+            {
+                var inMessage = 0;
+                var start = -1;
+                var elements = -1;
+                foreach (var (network, ttl) in hosts)
+                {
+                    if (NftScript.IsV4(network) != v4 || ttl < TimeSpan.FromSeconds(1))
+                    {
+                        continue;
+                    }
+
+                    if (inMessage == 0)
+                    {
+                        start = length;
+                        Message(ref length, NewSetElem, NlmFRequest | NlmFCreate | NlmFAck, NfprotoInet, 0);
+                        StringAttribute(ref length, 1, _table); // NFTA_SET_ELEM_LIST_TABLE
+                        StringAttribute(ref length, 2, v4 ? "block_v4" : "block_v6"); // NFTA_SET_ELEM_LIST_SET
+                        elements = Open(ref length, 3); // NFTA_SET_ELEM_LIST_ELEMENTS
+                        acked++;
+                    }
+
+                    var element = Open(ref length, 1); // NFTA_LIST_ELEM
+                    var key = Open(ref length, 1); // NFTA_SET_ELEM_KEY
+                    var address = network.BaseAddress.IsIPv4MappedToIPv6 ? network.BaseAddress.MapToIPv4() : network.BaseAddress;
+                    var value = Attribute(ref length, 1, v4 ? 4 : 16); // NFTA_DATA_VALUE, network order
+                    address.TryWriteBytes(value, out _);
+                    CloseNest(key, length);
+                    BinaryPrimitives.WriteUInt64BigEndian(Attribute(ref length, 4, 8), (ulong)ttl.TotalMilliseconds); // NFTA_SET_ELEM_TIMEOUT
+                    CloseNest(element, length);
+                    if (++inMessage == ElementsPerMessage)
+                    {
+                        CloseNest(elements, length);
+                        EndMessage(start, length);
+                        inMessage = 0;
+                    }
+                }
+
+                if (inMessage > 0)
+                {
+                    CloseNest(elements, length);
+                    EndMessage(start, length);
+                }
+            }
+
+            if (acked == 0)
+            {
+                return null;
+            }
+
+            Message(ref length, BatchEnd, NlmFRequest, 0, 10);
+            return Send(length) ?? Acknowledgements(first + 1, acked);
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _ = Close(_fd);
+
+    private void Message(ref int length, ushort type, ushort flags, byte family, ushort resId)
+    {
+        var header = Reserve(ref length, 20);
+        BinaryPrimitives.WriteUInt32LittleEndian(header, 20);
+        BinaryPrimitives.WriteUInt16LittleEndian(header[4..], type);
+        BinaryPrimitives.WriteUInt16LittleEndian(header[6..], flags);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[8..], ++_seq);
+        header[16] = family;
+        BinaryPrimitives.WriteUInt16BigEndian(header[18..], resId);
+    }
+
+    private void EndMessage(int start, int length) => BinaryPrimitives.WriteUInt32LittleEndian(_buffer.AsSpan(start), (uint)(length - start));
+
+    private void StringAttribute(ref int length, ushort type, string value)
+    {
+        var bytes = Attribute(ref length, type, Encoding.ASCII.GetByteCount(value) + 1);
+        Encoding.ASCII.GetBytes(value, bytes);
+    }
+
+    private Span<byte> Attribute(ref int length, ushort type, int size)
+    {
+        var at = length;
+        Reserve(ref length, (4 + size + 3) & ~3).Clear();
+        BinaryPrimitives.WriteUInt16LittleEndian(_buffer.AsSpan(at), (ushort)(4 + size));
+        BinaryPrimitives.WriteUInt16LittleEndian(_buffer.AsSpan(at + 2), type);
+        return _buffer.AsSpan(at + 4, size);
+    }
+
+    private int Open(ref int length, ushort type)
+    {
+        var at = length;
+        var header = Reserve(ref length, 4);
+        BinaryPrimitives.WriteUInt16LittleEndian(header[2..], (ushort)(type | Nested));
+        return at;
+    }
+
+    private void CloseNest(int at, int length) => BinaryPrimitives.WriteUInt16LittleEndian(_buffer.AsSpan(at), (ushort)(length - at));
+
+    private Span<byte> Reserve(ref int length, int size)
+    {
+        if (length + size > _buffer.Length)
+        {
+            Array.Resize(ref _buffer, Math.Max(_buffer.Length * 2, length + size));
+        }
+
+        var span = _buffer.AsSpan(length, size);
+        length += size;
+        return span;
+    }
+
+    private unsafe string? Send(int length)
+    {
+        Span<byte> kernel = stackalloc byte[12]; // struct sockaddr_nl, pid 0: the kernel
+        kernel.Clear();
+        BinaryPrimitives.WriteUInt16LittleEndian(kernel, AfNetlink);
+        fixed (byte* data = _buffer)
+        fixed (byte* to = kernel)
+        {
+            var sent = SendTo(_fd, data, length, 0, to, 12);
+            return sent == length ? null : $"netlink send failed: errno {Marshal.GetLastPInvokeError()}";
+        }
+    }
+
+    /// <summary>Reads the kernel's answers to the NEWSETELEM messages numbered from <paramref name="first"/>: one ack each, or the error that aborted the batch.</summary>
+    private unsafe string? Acknowledgements(uint first, int expected)
+    {
+        var answer = new byte[8192];
+        var acked = 0;
+        while (acked < expected)
+        {
+            long received;
+            fixed (byte* data = answer)
+            {
+                received = Recv(_fd, data, answer.Length, 0);
+            }
+
+            if (received <= 0)
+            {
+                return $"netlink: no answer from the kernel (errno {Marshal.GetLastPInvokeError()})";
+            }
+
+            for (var at = 0; at + 16 <= received;)
+            {
+                var size = (int)BinaryPrimitives.ReadUInt32LittleEndian(answer.AsSpan(at));
+                var type = BinaryPrimitives.ReadUInt16LittleEndian(answer.AsSpan(at + 4));
+                var seq = BinaryPrimitives.ReadUInt32LittleEndian(answer.AsSpan(at + 8));
+                if (size < 16)
+                {
+                    return "netlink: malformed answer";
+                }
+
+                if (type == NlmsgError && seq >= first)
+                {
+                    var error = BinaryPrimitives.ReadInt32LittleEndian(answer.AsSpan(at + 16));
+                    if (error != 0)
+                    {
+                        return $"the kernel refused the blocks: {Marshal.GetPInvokeErrorMessage(-error)}";
+                    }
+
+                    acked++;
+                }
+
+                at += (size + 3) & ~3;
+            }
+        }
+
+        return null;
+    }
+
+    [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
+    private static partial int Socket(int domain, int type, int protocol);
+
+    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+    private static partial int SetSockOpt(int fd, int level, int name, ReadOnlySpan<byte> value, int length);
+
+    [LibraryImport("libc", EntryPoint = "sendto", SetLastError = true)]
+    private static unsafe partial long SendTo(int fd, byte* buffer, long length, int flags, byte* address, int addressLength);
+
+    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
+    private static unsafe partial long Recv(int fd, byte* buffer, long length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
+}
