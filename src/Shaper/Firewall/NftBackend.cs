@@ -90,6 +90,7 @@ public sealed partial class NftBackend : IFirewallBackend
             (new IPNetwork(IPAddress.Parse("2001:db8::1"), 128), TimeSpan.FromMinutes(1)),
         ]);
         _nft.Run(script, check: true);
+        _netlink?.WarmUp();
     }
 
     /// <summary>True when the table is in the kernel (someone may have flushed the ruleset).</summary>

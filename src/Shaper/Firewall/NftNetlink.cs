@@ -126,6 +126,31 @@ public sealed partial class NftNetlink : IDisposable
         }
     }
 
+    /// <summary>
+    /// Readies the path before the first real block: builds an element message (not sent) and asks the kernel
+    /// for the ruleset generation (NFT_MSG_GETGEN, a read), which compiles and exercises send and receive.
+    /// </summary>
+    public void WarmUp()
+    {
+        lock (_lock)
+        {
+            var length = 0;
+            Message(ref length, NewSetElem, NlmFRequest | NlmFCreate | NlmFAck, NfprotoInet, 0);
+            StringAttribute(ref length, 1, _table);
+            var elements = Open(ref length, 3);
+            var key = Open(ref length, 1);
+            new IPAddress([192, 0, 2, 1]).TryWriteBytes(Attribute(ref length, 1, 4), out _);
+            CloseNest(key, length);
+            BinaryPrimitives.WriteUInt64BigEndian(Attribute(ref length, 4, 8), 1000);
+            CloseNest(elements, length);
+
+            length = 0;
+            Message(ref length, (10 << 8) | 16, NlmFRequest | NlmFAck, 0, 0); // NFT_MSG_GETGEN
+            EndMessage(0, length);
+            _ = Send(length) ?? Acknowledgements(_seq, 1);
+        }
+    }
+
     /// <inheritdoc />
     public void Dispose() => _ = Close(_fd);
 
