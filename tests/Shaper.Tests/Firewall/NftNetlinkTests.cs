@@ -47,6 +47,27 @@ public sealed class NftNetlinkTests
     }
 
     [RootFact]
+    public void AddHosts_MoreThanOneSendHolds_AllLandInSeveralTransactions()
+    {
+        using var lab = NetworkLab.Create();
+        using var thread = new NamespaceThread(lab.B);
+        var errors = thread.Invoke(() =>
+        {
+            using var nft = LibNftables.TryOpen()!;
+            using var netlink = NftNetlink.TryOpen("shaper")!;
+            var apply = new NftBackend(nft).Apply(new ShaperConfig());
+
+            // 20,000 IPv6 hosts: 800 KB of messages, four times what one send may carry.
+            var hosts = Enumerable.Range(0, 20_000).Select(i =>
+                (new IPNetwork(new IPAddress([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte)(i >> 8), (byte)i]), 128), TimeSpan.FromMinutes(10))).ToList();
+            return (apply, netlink.AddHosts(hosts));
+        });
+
+        Assert.Equal((null, null), errors);
+        Assert.Equal(20_000, Elements(lab, "block_v6").Count);
+    }
+
+    [RootFact]
     public void AddHosts_NoSuchTable_SaysWhyAndAddsNothing()
     {
         using var lab = NetworkLab.Create();
