@@ -45,6 +45,10 @@ internal sealed class KernelEnforcer : IDisposable
 
     public int BlockCount => _store.Count;
 
+    /// <summary>Block batches that fell back from netlink to nft text, and the last reason; 0 and null without netlink.</summary>
+    public (long Count, string? LastError) NetlinkFallbacks =>
+        _backend is NftBackend nft ? (nft.NetlinkFallbacks, nft.LastNetlinkError) : (0, null);
+
     /// <summary>Re-installs after a flush of the ruleset since start.</summary>
     public long Reinstalls { get; private set; }
 

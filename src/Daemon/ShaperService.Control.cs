@@ -70,6 +70,8 @@ internal sealed partial class ShaperService
             ["engine_packets"] = _engine?.Processed ?? 0,
             ["blocks"] = _kernel.BlockCount,
             ["kernel_reinstalls"] = _kernel.Reinstalls,
+            ["netlink_fallbacks"] = _kernel.NetlinkFallbacks.Count,
+            ["netlink_last_error"] = _kernel.NetlinkFallbacks.LastError,
             ["detect_to_block_count"] = _kernel.DetectToBlock.Count,
             ["detect_to_block_p50_ms"] = Round(_kernel.DetectToBlock.Percentile(0.50)),
             ["detect_to_block_p99_ms"] = Round(_kernel.DetectToBlock.Percentile(0.99)),

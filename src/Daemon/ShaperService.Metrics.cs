@@ -69,6 +69,7 @@ internal sealed partial class ShaperService
         w.Counter("shaper_reloads_total", "Reloads by result.", Interlocked.Read(ref _reloadsFailed), ("result", "failure"));
         w.Gauge("shaper_detect_to_block_seconds", "Detection to block in the kernel, over the last 4096 blocks.", _kernel.DetectToBlock.Percentile(0.5) / 1000, ("quantile", "0.5"));
         w.Gauge("shaper_detect_to_block_seconds", "Detection to block in the kernel, over the last 4096 blocks.", _kernel.DetectToBlock.Percentile(0.99) / 1000, ("quantile", "0.99"));
+        w.Counter("shaper_netlink_fallbacks_total", "Block batches netlink refused that nft text installed instead.", _kernel.NetlinkFallbacks.Count);
         w.Gauge("shaper_dependency_up", "1 when a dependency works, 0 when its breaker is open.", _kernel.Healthy ? 1 : 0, ("dependency", "kernel"));
         return w;
     }

@@ -20,6 +20,7 @@ public sealed partial class NftBackend : IFirewallBackend
 
     private readonly INftRunner _nft;
     private readonly NftNetlink? _netlink;
+    private long _netlinkFallbacks;
     private readonly Lock _applyLock = new(); // apply, re-install and stop must not interleave
     private Dictionary<string, string> _objects = new(StringComparer.Ordinal);
     private List<string> _unknown = [];
@@ -30,6 +31,12 @@ public sealed partial class NftBackend : IFirewallBackend
         _nft = nft;
         _netlink = netlink;
     }
+
+    /// <summary>Batches of host blocks that netlink refused and nft text installed instead.</summary>
+    public long NetlinkFallbacks => Interlocked.Read(ref _netlinkFallbacks);
+
+    /// <summary>Why netlink last refused a batch; null when it never has.</summary>
+    public string? LastNetlinkError { get; private set; }
 
     /// <summary>The configuration last applied, for re-installing after a flush.</summary>
     public ShaperConfig? Applied { get; private set; }
@@ -122,8 +129,10 @@ public sealed partial class NftBackend : IFirewallBackend
                 (NftNetlink.CanAdd(block.Network) ? hosts : rest).Add(block);
             }
 
-            if (hosts.Count > 0 && _netlink.AddHosts(hosts) is not null)
+            if (hosts.Count > 0 && _netlink.AddHosts(hosts) is { } error)
             {
+                LastNetlinkError = error;
+                Interlocked.Increment(ref _netlinkFallbacks);
                 rest.AddRange(hosts);
             }
 

@@ -68,6 +68,28 @@ public sealed class NftNetlinkTests
     }
 
     [RootFact]
+    public void AddBlocks_NetlinkRefuses_NftTextInstallsThemAndTheFallbackIsCounted()
+    {
+        using var lab = NetworkLab.Create();
+        using var thread = new NamespaceThread(lab.B);
+        var (apply, added, fallbacks, why) = thread.Invoke(() =>
+        {
+            using var nft = LibNftables.TryOpen()!;
+            using var netlink = NftNetlink.TryOpen("nosuch")!; // a table that is not there: every batch refused
+            var backend = new NftBackend(nft, netlink);
+            var apply = backend.Apply(new ShaperConfig());
+            var added = backend.AddBlocks([(V4(1), TimeSpan.FromMinutes(1)), (V4(2), TimeSpan.FromMinutes(1))]);
+            return (apply, added, backend.NetlinkFallbacks, backend.LastNetlinkError);
+        });
+
+        Assert.Null(apply);
+        Assert.Null(added);
+        Assert.Equal(1, fallbacks);
+        Assert.StartsWith("the kernel refused the blocks: ", why, StringComparison.Ordinal);
+        Assert.Equal(2, Elements(lab, "block_v4").Count);
+    }
+
+    [RootFact]
     public void AddHosts_NoSuchTable_SaysWhyAndAddsNothing()
     {
         using var lab = NetworkLab.Create();
