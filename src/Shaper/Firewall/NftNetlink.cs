@@ -65,7 +65,7 @@ public sealed partial class NftNetlink : IDisposable
         return new NftNetlink(fd, table);
     }
 
-    /// <summary>True when every block is a host this path can add (the interval sets stay with libnftables).</summary>
+    /// <summary>True when <paramref name="network"/> is a host this path can add (prefixes go to interval sets, through libnftables).</summary>
     public static bool CanAdd(IPNetwork network) => NftScript.SetOf(network) is "block_v4" or "block_v6";
 
     /// <summary>
