@@ -29,6 +29,16 @@ internal static class DaemonBenchmark
         block_for = "10m"
         """;
 
+    private const string FloodRule = """
+        [[rule]]
+        name = "udp-flood"
+        match = { proto = "udp", dport = [9000] }
+        rate = "10/s"
+        burst = 20
+        enforce = "observe"
+        action = "log"
+        """;
+
     private const string CountRule = """
         [[rule]]
         name = "udp-count"
@@ -99,14 +109,7 @@ internal static class DaemonBenchmark
                 using var daemon = DaemonProcess.Start(lab.B, CountRule, Interface());
                 // The last step (0) is as fast as tcpreplay sends.
                 var sent = lab.Exec(lab.A, "tcpreplay", "-q", "-i", "va", pps == 0 ? "--topspeed" : $"--pps={pps}", pcap);
-                var watch = Stopwatch.StartNew();
-                JsonNode status;
-                do
-                {
-                    Thread.Sleep(100);
-                    status = daemon.SendAsync("status").GetAwaiter().GetResult().Result!;
-                }
-                while (status["engine_packets"]!.GetValue<long>() < count && watch.Elapsed < TimeSpan.FromSeconds(3));
+                var status = WaitForStatus(daemon, TimeSpan.FromSeconds(3), r => r["engine_packets"]!.GetValue<long>() >= count);
 
                 var captured = status["captured"]!.GetValue<long>();
                 var dropped = status["capture_dropped"]!.GetValue<long>() + status["handoff_dropped"]!.GetValue<long>();
@@ -138,12 +141,11 @@ internal static class DaemonBenchmark
         const int MaxKeys = 65_536;
         var count = options.Quick ? 300_000 : 1_000_000;
         var pcap = Path.Combine(Path.GetTempPath(), $"shaper-bench-flood-{Environment.ProcessId}.pcap");
-        var rng = new Random(5);
-        TrafficPcap.Write(pcap, Enumerable.Range(0, count).Select(i => new TrafficPcap.Udp(i * 1000L, (uint)rng.NextInt64(0x0B000000, 0xDF000000), 9000)));
+        TrafficPcap.Write(pcap, TrafficPcap.SpoofedFlood(count));
         try
         {
             using var lab = NetworkLab.Create();
-            using var daemon = DaemonProcess.Start(lab.B, BlockRule.Replace("block_for = \"10m\"", "", StringComparison.Ordinal).Replace("\"block\"", "\"log\"", StringComparison.Ordinal), Interface() + $"\nmax_keys = {MaxKeys}");
+            using var daemon = DaemonProcess.Start(lab.B, FloodRule, Interface() + $"\nmax_keys = {MaxKeys}");
             var before = daemon.RssBytes();
             lab.Exec(lab.A, "tcpreplay", "-q", "-i", "va", "--topspeed", pcap);
             Thread.Sleep(1000);
@@ -175,21 +177,27 @@ internal static class DaemonBenchmark
                 throw new InvalidOperationException("tcpreplay: " + sent.Error);
             }
 
-            var watch = Stopwatch.StartNew();
-            JsonNode status;
-            do
-            {
-                Thread.Sleep(50);
-                status = daemon.SendAsync("status").GetAwaiter().GetResult().Result!;
-            }
-            while (!done(status) && watch.Elapsed < wait);
-
-            return status;
+            return WaitForStatus(daemon, wait, done);
         }
         finally
         {
             File.Delete(pcap);
         }
+    }
+
+    /// <summary>Polls the daemon's status every 50 ms until <paramref name="done"/> holds or <paramref name="wait"/> passes; the last status.</summary>
+    private static JsonNode WaitForStatus(DaemonProcess daemon, TimeSpan wait, Func<JsonNode, bool> done)
+    {
+        var watch = Stopwatch.StartNew();
+        JsonNode status;
+        do
+        {
+            Thread.Sleep(50);
+            status = daemon.SendAsync("status").GetAwaiter().GetResult().Result!;
+        }
+        while (!done(status) && watch.Elapsed < wait);
+
+        return status;
     }
 
     /// <summary>tcpreplay's own report: "Rated: 1234.5 Bps, 0.01 Mbps, 99999.12 pps".</summary>

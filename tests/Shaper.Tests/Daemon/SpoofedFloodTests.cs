@@ -13,9 +13,7 @@ public sealed class SpoofedFloodTests(ITestOutputHelper output)
     {
         using var lab = NetworkLab.Create();
         var pcap = Path.Combine(Path.GetTempPath(), $"shaper-flood-{Environment.ProcessId}.pcap");
-        var rng = new Random(5);
-        TrafficPcap.Write(pcap, Enumerable.Range(0, 1_000_000).Select(i =>
-            new TrafficPcap.Udp(i * 1000L, (uint)rng.NextInt64(0x0B000000, 0xDF000000), 9000)));
+        TrafficPcap.Write(pcap, TrafficPcap.SpoofedFlood(1_000_000));
         try
         {
             using var daemon = DaemonProcess.Start(

@@ -14,6 +14,19 @@ public static class TrafficPcap
     /// <summary>One UDP packet: when (ns from the file's start), from where (IPv4 in the low 32 bits unless <paramref name="V6"/>), to which port.</summary>
     public readonly record struct Udp(long TimeNs, UInt128 Source, ushort DestinationPort, bool V6 = false);
 
+    /// <summary>
+    /// A flood from <paramref name="count"/> random (spoofed) IPv4 sources between 11.0.0.0 and 223.0.0.0, one
+    /// packet each to UDP 9000, 1 µs apart; the same seed gives the same flood.
+    /// </summary>
+    public static IEnumerable<Udp> SpoofedFlood(int count, int seed = 5)
+    {
+        var rng = new Random(seed);
+        for (var i = 0; i < count; i++)
+        {
+            yield return new Udp(i * 1000L, (uint)rng.NextInt64(0x0B000000, 0xDF000000), 9000);
+        }
+    }
+
     /// <summary>The receiver's IPv6 address, 2001:db8::2.</summary>
     public static readonly UInt128 ReceiverV6 = ((UInt128)0x20010db8 << 96) | 2;
 
