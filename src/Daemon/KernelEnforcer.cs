@@ -78,21 +78,7 @@ internal sealed class KernelEnforcer : IDisposable
                 throw new InvalidOperationException(error);
             }
 
-            _batcher = new BlockBatcher(
-                _backend.AddBlocks,
-                reason =>
-                {
-                    Healthy = false;
-                    Log.KernelFailed(_logger, "adding blocks: " + reason);
-                },
-                detectedNs =>
-                {
-                    if (detectedNs > 0)
-                    {
-                        var nowNs = (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
-                        DetectToBlock.Add((nowNs - detectedNs) / 1e6);
-                    }
-                });
+            _batcher = new BlockBatcher(_backend.AddBlocks, Committed, _time);
             ReassertBlocks();
             _backend.WarmUp();
             State = adopted ? "running (adopted an existing table)" : "running";
@@ -136,7 +122,11 @@ internal sealed class KernelEnforcer : IDisposable
         return Task.CompletedTask;
     }
 
-    public void Block(IpFamily family, UInt128 address, TimeSpan ttl, string source, long detectedNs)
+    /// <summary>
+    /// An observe rule's block, from the engine thread: only queued here (the address becomes a network on this
+    /// thread, nothing else), installed by the batcher, and recorded, measured and logged once it is in.
+    /// </summary>
+    public void Post(string rule, IpFamily family, UInt128 address, long durationNs, long detectedNs)
     {
         Span<byte> bytes = stackalloc byte[16];
         IPAddress ip;
@@ -151,13 +141,22 @@ internal sealed class KernelEnforcer : IDisposable
             ip = new IPAddress(bytes);
         }
 
-        Block(new IPNetwork(ip, family == IpFamily.V4 ? 32 : 128), ttl, source, detectedNs);
+        var request = new BlockRequest(new IPNetwork(ip, family == IpFamily.V4 ? 32 : 128), TimeSpan.FromTicks(durationNs / 100), rule, detectedNs);
+        if (_batcher is { } batcher)
+        {
+            batcher.Add(request);
+        }
+        else
+        {
+            Committed([request], null, _time.GetUtcNow()); // backend none: remembered and logged, nothing to install
+        }
     }
 
-    public void Block(IPNetwork network, TimeSpan ttl, string source, long detectedNs = 0)
+    /// <summary>An operator's block (the control socket): in the block list at once, in the kernel with the next batch.</summary>
+    public void Block(IPNetwork network, TimeSpan ttl)
     {
         _store.Add(network, ttl);
-        _batcher?.Add(network, ttl, detectedNs);
+        _batcher?.Add(new BlockRequest(network, ttl));
     }
 
     /// <summary>Detection (the capture timestamp of the packet that crossed a limit) to the block committed in the kernel.</summary>
@@ -196,6 +195,40 @@ internal sealed class KernelEnforcer : IDisposable
         _batcher?.Dispose();
         _batcher = null;
     }
+
+    /// <summary>After each batch command (on the batcher's bookkeeping thread): remember the blocks, time them, log the rules' ones.</summary>
+    private void Committed(IReadOnlyList<BlockRequest> batch, string? error, DateTimeOffset installedAt)
+    {
+        var nowNs = (installedAt - DateTimeOffset.UnixEpoch).Ticks * 100;
+        foreach (var block in batch)
+        {
+            _store.Add(block.Network, block.Ttl);
+            if (error is null && block.DetectedNs > 0 && _batcher is not null)
+            {
+                DetectToBlock.Add((nowNs - block.DetectedNs) / 1e6);
+            }
+        }
+
+        if (error is not null)
+        {
+            Healthy = false;
+            Log.KernelFailed(_logger, "adding blocks: " + error);
+        }
+
+        foreach (var block in batch)
+        {
+            if (block.Rule is { } rule)
+            {
+                Log.Blocked(_logger, rule, Describe(block.Network), block.Ttl.TotalSeconds);
+            }
+        }
+    }
+
+    /// <summary>A host as its address, a prefix in CIDR notation.</summary>
+    private static string Describe(IPNetwork network) =>
+        network.PrefixLength == (network.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128)
+            ? network.BaseAddress.ToString()
+            : network.ToString();
 
     private (IFirewallBackend Backend, string Name, IDisposable? Runner) OpenBackend(BackendKind kind)
     {

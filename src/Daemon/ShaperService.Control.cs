@@ -168,7 +168,7 @@ internal sealed partial class ShaperService
             return ControlResponse.Failure($"--for '{forText}' is not a duration such as 30s, 10m or 1h");
         }
 
-        _kernel.Block(network, ttl, "shaperctl");
+        _kernel.Block(network, ttl);
         return ControlResponse.Success(new JsonObject { ["blocked"] = network.ToString(), ["for_s"] = ttl.TotalSeconds });
     }
 

@@ -29,7 +29,6 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
     private readonly PacketRing _ring = new(RingCapacity);
     private readonly KernelEnforcer _kernel;
-    private readonly BlockIntake _intake;
     private ShaperConfig _config = new();
     private CompiledRuleSet? _rules;
     private EngineRunner? _engine;
@@ -50,9 +49,6 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         _notifier = notifier;
         _time = time;
         _kernel = kernel;
-        _intake = new BlockIntake(
-            r => _kernel.Block(r.Family, r.Address, TimeSpan.FromTicks(r.DurationNs / 100), r.Rule, r.DetectedNs),
-            r => Log.Blocked(_logger, r.Rule, Format(r.Family, r.Address), r.DurationNs / 1e9));
     }
 
     private string SocketPath => _arguments.SocketOverride ?? _config.Daemon.Socket;
@@ -129,7 +125,6 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         _capture = null;
         _engine?.Dispose();
         _engine = null;
-        _intake.Dispose(); // after the engine, so no decision is posted to a closed queue
         if (_control is not null)
         {
             await _control.DisposeAsync().ConfigureAwait(false);
@@ -194,12 +189,9 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     {
         var observed = rules.Config with { Rules = [.. rules.Config.Rules.Where(r => r.Enforce == EnforceKind.Observe)] };
         var engine = new RuleEngine(CompiledRuleSet.Compile(observed), rules.Config.Daemon.MaxKeys);
-        engine.KeyBlocked += (rule, family, key, ns, detectedNs) => _intake.Post(new(rule, family, key, ns, detectedNs));
+        engine.KeyBlocked += _kernel.Post;
         return engine;
     }
-
-    private static string Format(IpFamily family, UInt128 address) =>
-        family == IpFamily.V4 ? new Limiting.V4Key((uint)address).ToString() : new Limiting.V6Key(address).ToString();
 
     private void StartCapture(ShaperConfig config)
     {

@@ -17,6 +17,7 @@ public sealed class EngineRunner : IDisposable
     private readonly Thread _thread;
     private readonly CancellationTokenSource _stop = new();
     private readonly TimeProvider _time;
+    private readonly Func<bool> _hasWork;
     private volatile RuleEngine _engine;
 
     /// <summary>Starts the engine thread over <paramref name="ring"/> with <paramref name="engine"/>.</summary>
@@ -25,6 +26,7 @@ public sealed class EngineRunner : IDisposable
         _ring = ring;
         _engine = engine;
         _time = time;
+        _hasWork = () => !_work.IsEmpty;
         _thread = new Thread(Run) { IsBackground = true, Name = "shaper-engine" };
         _thread.Start();
     }
@@ -50,6 +52,7 @@ public sealed class EngineRunner : IDisposable
                 done.SetException(e);
             }
         });
+        _ring.Wake();
         return done.Task;
     }
 
@@ -60,6 +63,7 @@ public sealed class EngineRunner : IDisposable
     public void Dispose()
     {
         _stop.Cancel();
+        _ring.Wake();
         _thread.Join();
         _stop.Dispose();
     }
@@ -89,15 +93,15 @@ public sealed class EngineRunner : IDisposable
                 continue;
             }
 
-            // Nothing to do: spin briefly (a packet is often just behind), then sleep 1 ms at a time,
-            // which bounds the added detection latency at about a millisecond without a signal per packet.
+            // Nothing to do: spin briefly (a packet is often just behind), then sleep until the capture
+            // thread writes a packet or a query arrives; the timeout only bounds a missed wake-up.
             if (++idle < 64)
             {
                 Thread.SpinWait(20);
             }
             else
             {
-                Thread.Sleep(1);
+                _ = _ring.WaitForPackets(TimeSpan.FromMilliseconds(100), _hasWork);
             }
         }
     }

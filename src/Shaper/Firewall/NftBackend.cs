@@ -97,11 +97,14 @@ public sealed partial class NftBackend : IFirewallBackend
             (new IPNetwork(IPAddress.Parse("2001:db8::1"), 128), TimeSpan.FromMinutes(1)),
         ]);
         _nft.Run(script, check: true);
-        _netlink?.WarmUp();
+        _ = _netlink?.WarmUp();
     }
 
-    /// <summary>True when the table is in the kernel (someone may have flushed the ruleset).</summary>
-    public bool IsInstalled() => _nft.Run($"list chain {NftScript.Table} reject_any\n").Ok;
+    /// <summary>
+    /// True when the table is in the kernel (someone may have flushed the ruleset). Asked twice a second, so over
+    /// netlink when it can: <c>nft list chain</c> reads every block set whole first.
+    /// </summary>
+    public bool IsInstalled() => _netlink?.HasChain("reject_any") ?? _nft.Run($"list chain {NftScript.Table} reject_any\n").Ok;
 
     /// <summary>After a flush: the table is gone with every object in it, so the next apply creates all anew.</summary>
     public string? Reinstall()

@@ -54,4 +54,90 @@ public sealed class PacketRingTests
         Assert.True(ordered);
         Assert.Equal(total, received + ring.Dropped);
     }
+
+    [Fact]
+    public void WaitForPackets_PingPong_NeverSleepsThroughAWrite()
+    {
+        // A lost wake-up would leave the consumer asleep until its timeout: WaitForPackets returns false.
+        using var ring = new PacketRing(16);
+        const int rounds = 20_000;
+        var timedOut = 0;
+        var consumer = new Thread(() =>
+        {
+            for (var got = 0; got < rounds;)
+            {
+                if (ring.TryRead(out _))
+                {
+                    got++;
+                    continue;
+                }
+
+                if (!ring.WaitForPackets(TimeSpan.FromSeconds(10)))
+                {
+                    timedOut++;
+                }
+            }
+        });
+        consumer.Start();
+        for (var i = 0; i < rounds; i++)
+        {
+            while (ring.Count > 0)
+            {
+                Thread.SpinWait(10); // one packet in flight: the consumer sleeps between almost every pair
+            }
+
+            Assert.True(ring.TryWrite(new PacketMeta { TimestampNs = i }));
+        }
+
+        Assert.True(consumer.Join(TimeSpan.FromMinutes(2)));
+        Assert.Equal(0, timedOut);
+        Assert.Equal(0, ring.Dropped);
+    }
+
+    [Fact]
+    public void WaitForPackets_PacketAlreadyThere_ReturnsAtOnceWithoutSleeping()
+    {
+        using var ring = new PacketRing(4);
+        ring.TryWrite(default);
+        Assert.True(ring.WaitForPackets(TimeSpan.FromMinutes(5)));
+    }
+
+    [Fact]
+    public void WaitForPackets_WorkQueuedBeforeTheWait_IsNotSleptThrough()
+    {
+        using var ring = new PacketRing(4);
+        var work = true; // queued by another thread, whose Wake came before the consumer slept
+        ring.Wake();
+        Assert.True(ring.WaitForPackets(TimeSpan.FromMinutes(5), () => work));
+    }
+
+    [Fact]
+    public void Wake_SleepingConsumer_WakesItBeforeTheTimeout()
+    {
+        using var ring = new PacketRing(4);
+        using var asleep = new ManualResetEventSlim();
+        var woken = false;
+        var consumer = new Thread(() =>
+        {
+            asleep.Set();
+            woken = ring.WaitForPackets(TimeSpan.FromMinutes(5));
+        });
+        consumer.Start();
+        asleep.Wait();
+        while (consumer.ThreadState != ThreadState.WaitSleepJoin)
+        {
+            Thread.Sleep(1);
+        }
+
+        ring.Wake();
+        Assert.True(consumer.Join(TimeSpan.FromMinutes(1)));
+        Assert.True(woken);
+    }
+
+    [Fact]
+    public void WaitForPackets_NothingComes_TimesOut()
+    {
+        using var ring = new PacketRing(4);
+        Assert.False(ring.WaitForPackets(TimeSpan.FromMilliseconds(20)));
+    }
 }

@@ -10,42 +10,43 @@ public sealed class BlockBatcherTests
     [Fact]
     public void Add_WhileACommandRuns_GoesInTheNextCommandTogether()
     {
-        var batches = new List<int>();
-        var installed = new List<long>();
+        var commands = new List<int>();
+        var committed = new List<(int Count, string? Error)>();
+        var detected = new List<long>();
         using var firstStarted = new ManualResetEventSlim();
         using var releaseFirst = new ManualResetEventSlim();
-        using var done = new CountdownEvent(101);
+        using var done = new CountdownEvent(2);
         using (var batcher = new BlockBatcher(
             blocks =>
             {
-                lock (batches)
+                lock (commands)
                 {
-                    batches.Add(blocks.Count);
+                    commands.Add(blocks.Count);
                 }
 
                 firstStarted.Set();
                 releaseFirst.Wait();
                 return null;
             },
-            _ => Assert.Fail("no command failed"),
-            detected =>
+            (batch, error, _) =>
             {
-                lock (installed)
+                lock (committed)
                 {
-                    installed.Add(detected);
+                    committed.Add((batch.Count, error));
+                    detected.AddRange(batch.Select(b => b.DetectedNs));
                 }
 
                 done.Signal();
             }))
         {
             // A lone block goes at once, waiting for nothing.
-            batcher.Add(Host(0), TimeSpan.FromMinutes(1), 1);
+            batcher.Add(new(Host(0), TimeSpan.FromMinutes(1), "r", 1));
             Assert.True(firstStarted.Wait(TimeSpan.FromSeconds(10)));
 
             // 100 more while that command runs: one command for all of them once it returns.
             for (var i = 1; i <= 100; i++)
             {
-                batcher.Add(Host(i), TimeSpan.FromMinutes(1), i + 1);
+                batcher.Add(new(Host(i), TimeSpan.FromMinutes(1), "r", i + 1));
             }
 
             releaseFirst.Set();
@@ -53,23 +54,23 @@ public sealed class BlockBatcherTests
             Assert.Equal(2, batcher.Batches);
         }
 
-        Assert.Equal([1, 100], batches);
-        Assert.Equal(Enumerable.Range(1, 101).Select(i => (long)i), installed.Order());
+        Assert.Equal([1, 100], commands);
+        Assert.Equal([(1, null), (100, null)], committed);
+        Assert.Equal(Enumerable.Range(1, 101).Select(i => (long)i), detected.Order());
     }
 
     [Fact]
-    public void Add_CommandFails_ReportsWhyAndRecordsNoLatency()
+    public void Add_CommandFails_CommitHearsWhyWithItsBlocks()
     {
-        string? why = null;
-        var installed = 0;
-        using var failed = new ManualResetEventSlim();
-        using (var batcher = new BlockBatcher(_ => "nft said no", reason => { why = reason; failed.Set(); }, _ => installed++))
+        (IReadOnlyList<BlockRequest> Batch, string? Error)? heard = null;
+        using var committed = new ManualResetEventSlim();
+        using (var batcher = new BlockBatcher(_ => "nft said no", (batch, error, _) => { heard = ([.. batch], error); committed.Set(); }))
         {
-            batcher.Add(Host(1), TimeSpan.FromMinutes(1), 5);
-            Assert.True(failed.Wait(TimeSpan.FromSeconds(10)));
+            batcher.Add(new(Host(1), TimeSpan.FromMinutes(1), "r", 5));
+            Assert.True(committed.Wait(TimeSpan.FromSeconds(10)));
         }
 
-        Assert.Equal("nft said no", why);
-        Assert.Equal(0, installed);
+        Assert.Equal("nft said no", heard!.Value.Error);
+        Assert.Equal([new BlockRequest(Host(1), TimeSpan.FromMinutes(1), "r", 5)], heard.Value.Batch);
     }
 }

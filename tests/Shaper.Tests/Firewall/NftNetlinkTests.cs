@@ -103,6 +103,46 @@ public sealed class NftNetlinkTests
         Assert.StartsWith("the kernel refused the blocks: ", error, StringComparison.Ordinal);
     }
 
+    [RootFact]
+    public void HasChain_BeforeApplyAfterApplyAndAfterAFlush_TellsWhatTheKernelHas()
+    {
+        using var lab = NetworkLab.Create();
+        using var thread = new NamespaceThread(lab.B);
+        var seen = thread.Invoke(() =>
+        {
+            using var nft = LibNftables.TryOpen()!;
+            using var netlink = NftNetlink.TryOpen("shaper")!;
+            var backend = new NftBackend(nft, netlink);
+            var before = netlink.HasChain("reject_any");
+            backend.Apply(new ShaperConfig());
+            var applied = (netlink.HasChain("reject_any"), netlink.HasChain("no_such_chain"), backend.IsInstalled());
+            nft.Run("flush ruleset\n");
+            return (before, applied, netlink.HasChain("reject_any"), backend.IsInstalled());
+        });
+
+        Assert.Equal((false, (true, false, true), false, false), seen);
+    }
+
+    [RootFact]
+    public void WarmUp_SendsARealBatchTheKernelRefuses_AndChangesNothing()
+    {
+        using var lab = NetworkLab.Create();
+        using var thread = new NamespaceThread(lab.B);
+        var (apply, warmed) = thread.Invoke(() =>
+        {
+            using var nft = LibNftables.TryOpen()!;
+            using var netlink = NftNetlink.TryOpen("shaper")!;
+            var apply = new NftBackend(nft).Apply(new ShaperConfig());
+            return (apply, netlink.WarmUp());
+        });
+
+        Assert.Null(apply);
+        Assert.True(warmed); // the kernel answered "no such set": the round trip ran, all of it
+        Assert.Empty(Elements(lab, "block_v4"));
+        Assert.Empty(Elements(lab, "block_v6"));
+        Assert.DoesNotContain("warmup", lab.Exec(lab.B, "nft", "list", "ruleset").Output, StringComparison.Ordinal);
+    }
+
     /// <summary>A set's elements and the seconds each has left, from <c>nft -j</c>.</summary>
     private static Dictionary<string, long> Elements(NetworkLab lab, string set)
     {

@@ -1,0 +1,41 @@
+using System.Runtime.InteropServices;
+
+namespace Shaper.Threading;
+
+/// <summary>
+/// The calling thread's scheduling weight. On Linux a nice value belongs to a thread, not only to a process, so
+/// the daemon can let bookkeeping (logging, recording) give way to the threads that capture, decide and block
+/// when the CPUs are busy, which is exactly when an attack arrives. .NET's <c>Thread.Priority</c> does nothing
+/// on Linux, hence setpriority(2) on the thread's own id.
+/// </summary>
+public static partial class ThreadNice
+{
+    /// <summary>Sets the calling thread's nice value (-20 to 19; below 0 needs CAP_SYS_NICE); null on success, else why not.</summary>
+    public static string? Set(int nice)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return "per-thread nice values are a Linux feature";
+        }
+
+        return SetPriority(0 /* PRIO_PROCESS: with a thread id, that thread alone */, GetTid(), nice) == 0
+            ? null
+            : $"setpriority: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}";
+    }
+
+    /// <summary>The calling thread's nice value.</summary>
+    public static int Get()
+    {
+        Marshal.SetLastPInvokeError(0);
+        return GetPriority(0, GetTid());
+    }
+
+    [LibraryImport("libc", EntryPoint = "gettid")]
+    private static partial int GetTid();
+
+    [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
+    private static partial int SetPriority(int which, int who, int priority);
+
+    [LibraryImport("libc", EntryPoint = "getpriority", SetLastError = true)]
+    private static partial int GetPriority(int which, int who);
+}
