@@ -81,6 +81,7 @@ internal sealed class KernelEnforcer : IDisposable
             _batcher = new BlockBatcher(_backend.AddBlocks, Committed, _time);
             ReassertBlocks();
             _backend.WarmUp();
+            RehearseBlocks();
             State = adopted ? "running (adopted an existing table)" : "running";
             _watch = _time.CreateTimer(_ => Watch(), null, WatchPeriod, WatchPeriod);
         }
@@ -152,6 +153,24 @@ internal sealed class KernelEnforcer : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs the block path once before the first offender, which would otherwise wait for the JIT while a thousand
+    /// others cross behind it: blocks of no time (which no backend installs, and which are neither recorded nor
+    /// logged) through <see cref="Post"/>, the batcher and the backend, enough of them to grow the queue.
+    /// </summary>
+    private void RehearseBlocks()
+    {
+        var batcher = _batcher!;
+        var before = batcher.Batches;
+        for (var i = 0; i < 64; i++)
+        {
+            Post("rehearsal", IpFamily.V4, uint.MaxValue, 0, 0);
+            Post("rehearsal", IpFamily.V6, UInt128.MaxValue, 0, 0);
+        }
+
+        SpinWait.SpinUntil(() => batcher.Batches > before, TimeSpan.FromSeconds(1));
+    }
+
     /// <summary>An operator's block (the control socket): in the block list at once, in the kernel with the next batch.</summary>
     public void Block(IPNetwork network, TimeSpan ttl)
     {
@@ -202,6 +221,11 @@ internal sealed class KernelEnforcer : IDisposable
         var nowNs = (installedAt - DateTimeOffset.UnixEpoch).Ticks * 100;
         foreach (var block in batch)
         {
+            if (block.Ttl <= TimeSpan.Zero)
+            {
+                continue; // a block of no time is nothing (the start's rehearsal)
+            }
+
             _store.Add(block.Network, block.Ttl);
             if (error is null && block.DetectedNs > 0 && _batcher is not null)
             {
@@ -217,7 +241,7 @@ internal sealed class KernelEnforcer : IDisposable
 
         foreach (var block in batch)
         {
-            if (block.Rule is { } rule)
+            if (block.Rule is { } rule && block.Ttl > TimeSpan.Zero)
             {
                 Log.Blocked(_logger, rule, Describe(block.Network), block.Ttl.TotalSeconds);
             }

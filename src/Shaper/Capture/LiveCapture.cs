@@ -113,6 +113,7 @@ public sealed class LiveCapture : IDisposable
     {
         // Dispose wakes this loop with pcap_breakloop; the read timeout (1 ms) is a second bound.
         var handle = _device.Handle;
+        _ = Threading.ThreadNice.Set(Threading.ThreadNice.EnforcementPath);
         while (!_stop.IsCancellationRequested)
         {
             var status = NativePcap.NextEx(handle, out var header, out var data);

@@ -71,6 +71,7 @@ public sealed class EngineRunner : IDisposable
     private void Run()
     {
         var idle = 0;
+        _ = Threading.ThreadNice.Set(Threading.ThreadNice.EnforcementPath);
         while (!_stop.IsCancellationRequested)
         {
             var engine = _engine;

@@ -45,10 +45,13 @@ public sealed class RuleEngine
         _maxBlocked = maxKeysPerRule;
         if (_blockingRules.Length > 0)
         {
-            // The first block would otherwise JIT the table's insert on the engine thread, in the middle of the
-            // packets that cross a limit together, and delay every detection behind it.
-            _blockedUntil[(-1, 0)] = 0;
-            _blockedUntil.Remove((-1, 0));
+            // The first block would otherwise JIT the block path and grow the table on the engine thread, in the
+            // middle of the packets that cross a limit together, and delay every detection behind it. Nobody
+            // listens to KeyBlocked yet, so this rehearsal blocks nothing.
+            _blockedUntil.EnsureCapacity(Math.Min(maxKeysPerRule, 4096));
+            Block(_blockingRules[0], new PacketMeta { Family = IpFamily.V4 });
+            Block(_blockingRules[0], new PacketMeta { Family = IpFamily.V6 });
+            _blockedUntil.Clear();
         }
     }
 

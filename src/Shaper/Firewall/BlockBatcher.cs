@@ -75,6 +75,7 @@ public sealed class BlockBatcher : IDisposable
 
     private void Install()
     {
+        _ = Threading.ThreadNice.Set(Threading.ThreadNice.EnforcementPath);
         var requests = new List<BlockRequest>(MaxBatch);
         var command = new List<(IPNetwork, TimeSpan)>(MaxBatch);
         foreach (var first in _queue.GetConsumingEnumerable())

@@ -10,6 +10,13 @@ namespace Shaper.Threading;
 /// </summary>
 public static partial class ThreadNice
 {
+    /// <summary>
+    /// The nice value of the threads between a packet and its block (capture, engine, install): ahead of the rest of
+    /// the host when the CPUs are short, as an attack makes them. Needs CAP_SYS_NICE (shaperd runs as root);
+    /// without it they stay at the default.
+    /// </summary>
+    public const int EnforcementPath = -5;
+
     /// <summary>Sets the calling thread's nice value (-20 to 19; below 0 needs CAP_SYS_NICE); null on success, else why not.</summary>
     public static string? Set(int nice)
     {

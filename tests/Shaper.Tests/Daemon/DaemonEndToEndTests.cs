@@ -33,6 +33,12 @@ public sealed partial class DaemonEndToEndTests(ITestOutputHelper output)
         using var daemon = DaemonProcess.Start(lab.B, ObserveRule, $"interface = \"{NetworkLab.ReceiverInterface}\"");
         var pcap = Path.Combine(Path.GetTempPath(), $"shaper-e2e-{Environment.ProcessId}.pcap");
 
+        // The start rehearses the block path (blocks of no time): nothing of it may be blocked, listed or logged.
+        Assert.Empty((await daemon.SendAsync("block.list")).Result!["blocks"]!.AsArray());
+        Assert.DoesNotContain("elements", lab.Exec(lab.B, "nft", "list", "set", "inet", "shaper", "block_v4").Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("elements", lab.Exec(lab.B, "nft", "list", "set", "inet", "shaper", "block_v6").Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("rehearsal", daemon.Log, StringComparison.Ordinal);
+
         // Each source: 100 packets a second for 2 s, the sources interleaved 0.5 ms apart.
         TrafficPcap.Write(pcap, Enumerable.Range(0, 200).SelectMany(k => Enumerable.Range(0, Sources).Select(s =>
             new TrafficPcap.Udp((k * 10_000_000L) + (s * 500_000L), 0xC6121400u + (uint)s, 9000))));
@@ -51,6 +57,12 @@ public sealed partial class DaemonEndToEndTests(ITestOutputHelper output)
             var blocks = await daemon.SendAsync("block.list");
             var listed = blocks.Result!["blocks"]!.AsArray().Select(b => b!.GetValue<string>()).ToList();
             Assert.Equal(Sources, listed.Count);
+
+            // One log line per block, written once it is in the kernel, by the bookkeeping thread.
+            for (var s = 0; s < Sources; s++)
+            {
+                Assert.Contains($"blocked 198.18.20.{s} for 5 s", daemon.Log, StringComparison.Ordinal);
+            }
 
             // Through the kernel: the 20 the window allows, the one that crossed, and at most 3 more before the block.
             var tally = Tally.Read(lab);

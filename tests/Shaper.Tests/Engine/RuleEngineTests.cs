@@ -95,6 +95,22 @@ public sealed class RuleEngineTests
     }
 
     [Fact]
+    public void New_BlockingRule_RehearsalLeavesNoBlockBehind()
+    {
+        // The constructor runs the block path once (for the JIT) before anyone listens: address 0 of each family.
+        var rule = Bucket("blocker", 1, 2, EnforceKind.Observe) with { Action = RuleAction.Block, BlockFor = TimeSpan.FromSeconds(5) };
+        var engine = new RuleEngine(CompiledRuleSet.Compile(new ShaperConfig { Rules = [rule] }), 1024);
+        var blocked = 0;
+        engine.KeyBlocked += (_, _, _, _, _) => blocked++;
+
+        Assert.Equal(0, engine.BlocksTracked);
+        engine.Process(Udp(0, 0));
+        engine.Process(Udp(0, 0));
+        Assert.Equal((0L, 0), (engine.Blocked, blocked)); // 0.0.0.0 passes as any source would, within the burst
+        Assert.Equal(2, Rule(engine, "blocker").Passed);
+    }
+
+    [Fact]
     public void Process_MoreOffendersThanTheTableHolds_BlocksStayBoundedAndEndedOnesMakeRoom()
     {
         var rule = Bucket("blocker", 1, 1, EnforceKind.Observe) with { Action = RuleAction.Block, BlockFor = TimeSpan.FromSeconds(5) };
