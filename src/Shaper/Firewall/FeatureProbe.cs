@@ -5,7 +5,7 @@ namespace Shaper.Firewall;
 
 /// <summary>
 /// Finds out what this host's kernel and tools can do, for <c>shaperd --check</c> and the daemon's start:
-/// nft and its meters and reject, iptables with hashlimit, REJECT and NFQUEUE, ipset, IFB and HTB. A probe
+/// nft and its meters and reject, iptables with hashlimit, REJECT and NFQUEUE, ipset, IFB, HTB and thread priority. A probe
 /// that has to create something does it in a network namespace of its own (<c>shaper-probe-PID</c>), created
 /// for the probe and deleted after it; the host's namespace is only asked for versions.
 /// </summary>
@@ -40,6 +40,9 @@ public static class FeatureProbe
 
     /// <summary>The HTB qdisc.</summary>
     public const string Htb = "htb";
+
+    /// <summary>The capture, engine and block threads may run at <see cref="Threading.ThreadNice.EnforcementPath"/>.</summary>
+    public const string ThreadNice = "thread-nice";
 
     private const string Probe = "shaper_probe";
 
@@ -135,6 +138,10 @@ public static class FeatureProbe
         Add(Ifb, ifb, "ip link add type ifb", "ingress shaping through IFB with tc (no kernel rule needs it)");
         var htb = ns is null ? In("tc", []) : ProcessCommand.Run("tc", ["-n", ns, "qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb", "default", "10"]);
         Add(Htb, htb, "tc qdisc htb", "egress shaping with tc HTB (no kernel rule needs it)");
+
+        var nice = Threading.ThreadNice.Probe(Threading.ThreadNice.EnforcementPath);
+        features.Add(new Feature(ThreadNice, nice is null, nice ?? $"nice {Threading.ThreadNice.EnforcementPath} for capture, engine and block threads",
+            $"their lead over other work when the CPUs are busy, so blocks come later under load (LimitNICE={Threading.ThreadNice.EnforcementPath} or CAP_SYS_NICE allows it)"));
         return features;
     }
 

@@ -30,6 +30,16 @@ public static partial class ThreadNice
             : $"setpriority: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}";
     }
 
+    /// <summary>Whether a thread may take <paramref name="nice"/>, tried on a throwaway thread: null when it may, else why not.</summary>
+    public static string? Probe(int nice)
+    {
+        string? why = null;
+        var thread = new Thread(() => why = Set(nice)) { IsBackground = true, Name = "shaper-nice-probe" };
+        thread.Start();
+        thread.Join();
+        return why;
+    }
+
     /// <summary>The calling thread's nice value.</summary>
     public static int Get()
     {
