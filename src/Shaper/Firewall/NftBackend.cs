@@ -162,13 +162,13 @@ public sealed partial class NftBackend : IFirewallBackend
     /// <summary>nft expires block elements itself (<c>flags timeout</c>).</summary>
     public string? ExpireBlocks() => null;
 
-    /// <summary>Per kernel rule: packets it matched and packets it limited, from its named counters.</summary>
+    /// <summary>Per kernel rule: packets it matched and packets it limited, from its named counters (over netlink when it can).</summary>
     public List<(string Rule, long Passed, long Limited)> RuleCounters()
     {
-        var result = _nft.Run($"list counters table {NftScript.Table}\n");
-        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
-        if (result.Ok)
+        var counts = _netlink?.CounterPackets();
+        if (counts is null && _nft.Run($"list counters table {NftScript.Table}\n") is { Ok: true } result)
         {
+            counts = new Dictionary<string, long>(StringComparer.Ordinal);
             foreach (Match m in CounterLine().Matches(result.Output))
             {
                 counts[m.Groups[1].Value] = long.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
@@ -178,8 +178,8 @@ public sealed partial class NftBackend : IFirewallBackend
         var rules = new List<(string, long, long)>();
         foreach (var rule in Applied?.Rules.Where(r => r.Enforce == EnforceKind.Kernel) ?? [])
         {
-            var matched = counts.GetValueOrDefault($"c_{rule.Name}_matched");
-            var limited = counts.GetValueOrDefault($"c_{rule.Name}_limited");
+            var matched = counts?.GetValueOrDefault($"c_{rule.Name}_matched") ?? 0;
+            var limited = counts?.GetValueOrDefault($"c_{rule.Name}_limited") ?? 0;
             rules.Add((rule.Name, Math.Max(matched - limited, 0), limited));
         }
 

@@ -36,6 +36,10 @@ public sealed partial class NftNetlink : IDisposable
     private const ushort BatchEnd = 0x11;
     private const ushort NewSetElem = (10 << 8) | 12; // NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWSETELEM
     private const ushort GetChain = (10 << 8) | 4; // NFT_MSG_GETCHAIN
+    private const ushort NewObj = (10 << 8) | 18; // NFT_MSG_NEWOBJ: what a GETOBJ dump answers with
+    private const ushort GetObj = (10 << 8) | 19; // NFT_MSG_GETOBJ
+    private const ushort NlmFDump = 0x300; // NLM_F_ROOT | NLM_F_MATCH
+    private const ushort NlmsgDone = 3;
     private const byte NfprotoInet = 1;
     private const ushort Nested = 0x8000;
 
@@ -206,8 +210,120 @@ public sealed partial class NftNetlink : IDisposable
         }
     }
 
+    /// <summary>
+    /// The packets of every named counter in the table, by name, from one GETOBJ dump; null when netlink did not
+    /// answer. Like <see cref="HasChain"/> it costs the same at any number of blocks: <c>nft list counters</c>
+    /// reads every set whole first (0.66 s here with 100,000 blocks), on every metrics scrape.
+    /// </summary>
+    public unsafe Dictionary<string, long>? CounterPackets()
+    {
+        lock (_lock)
+        {
+            var length = 0;
+            Message(ref length, GetObj, NlmFRequest | NlmFDump, NfprotoInet, 0);
+            StringAttribute(ref length, 1, _table); // NFTA_OBJ_TABLE: the dump's filter
+            BinaryPrimitives.WriteUInt32BigEndian(Attribute(ref length, 3, 4), 1); // NFTA_OBJ_TYPE: NFT_OBJECT_COUNTER
+            EndMessage(0, length);
+            if (Send(length) is not null)
+            {
+                return null;
+            }
+
+            var seq = _seq;
+            var counters = new Dictionary<string, long>(StringComparer.Ordinal);
+            var answer = new byte[1 << 16];
+            while (true)
+            {
+                long received;
+                fixed (byte* data = answer)
+                {
+                    received = Recv(_fd, data, answer.Length, 0);
+                }
+
+                if (received <= 0)
+                {
+                    return null;
+                }
+
+                for (var at = 0; at + 16 <= received;)
+                {
+                    var size = (int)BinaryPrimitives.ReadUInt32LittleEndian(answer.AsSpan(at));
+                    var type = BinaryPrimitives.ReadUInt16LittleEndian(answer.AsSpan(at + 4));
+                    if (size < 16 || at + size > received)
+                    {
+                        return null;
+                    }
+
+                    if (BinaryPrimitives.ReadUInt32LittleEndian(answer.AsSpan(at + 8)) == seq)
+                    {
+                        switch (type)
+                        {
+                            case NlmsgDone:
+                                return counters;
+                            case NlmsgError:
+                                return BinaryPrimitives.ReadInt32LittleEndian(answer.AsSpan(at + 16)) == 0 ? counters : null;
+                            case NewObj when size > 20:
+                                ReadCounter(answer.AsSpan(at + 20, size - 20), counters);
+                                break;
+                        }
+                    }
+
+                    at += (size + 3) & ~3;
+                }
+            }
+        }
+    }
+
     /// <inheritdoc />
     public void Dispose() => _ = Close(_fd);
+
+    /// <summary>One NEWOBJ message's attributes: its name (NFTA_OBJ_NAME) and, in its data, the packet count.</summary>
+    private static void ReadCounter(ReadOnlySpan<byte> attributes, Dictionary<string, long> counters)
+    {
+        string? name = null;
+        long packets = -1;
+        foreach (var (type, value) in Attributes(attributes))
+        {
+            if (type == 2) // NFTA_OBJ_NAME, NUL-terminated
+            {
+                name = Encoding.ASCII.GetString(value.TrimEnd((byte)0));
+            }
+            else if (type == 4) // NFTA_OBJ_DATA: NFTA_COUNTER_BYTES (1), NFTA_COUNTER_PACKETS (2)
+            {
+                foreach (var (inner, count) in Attributes(value))
+                {
+                    if (inner == 2 && count.Length == 8)
+                    {
+                        packets = (long)BinaryPrimitives.ReadUInt64BigEndian(count);
+                    }
+                }
+            }
+        }
+
+        if (name is not null && packets >= 0)
+        {
+            counters[name] = packets;
+        }
+    }
+
+    /// <summary>The attributes in <paramref name="span"/>: type (without the nested flag) and value.</summary>
+    private static List<(int Type, byte[] Value)> Attributes(ReadOnlySpan<byte> span)
+    {
+        var list = new List<(int, byte[])>();
+        for (var at = 0; at + 4 <= span.Length;)
+        {
+            var length = BinaryPrimitives.ReadUInt16LittleEndian(span[at..]);
+            if (length < 4 || at + length > span.Length)
+            {
+                break;
+            }
+
+            list.Add((BinaryPrimitives.ReadUInt16LittleEndian(span[(at + 2)..]) & 0x7fff, span[(at + 4)..(at + length)].ToArray()));
+            at += (length + 3) & ~3;
+        }
+
+        return list;
+    }
 
     private void Message(ref int length, ushort type, ushort flags, byte family, ushort resId)
     {

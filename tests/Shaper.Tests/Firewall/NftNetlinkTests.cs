@@ -143,6 +143,34 @@ public sealed class NftNetlinkTests
         Assert.DoesNotContain("warmup", lab.Exec(lab.B, "nft", "list", "ruleset").Output, StringComparison.Ordinal);
     }
 
+    [RootFact]
+    public void CounterPackets_NamedCounters_ReadOverNetlinkAsNftShowsThem()
+    {
+        using var lab = NetworkLab.Create();
+        using var thread = new NamespaceThread(lab.B);
+        var (empty, counters, blocks) = thread.Invoke(() =>
+        {
+            using var nft = LibNftables.TryOpen()!;
+            using var netlink = NftNetlink.TryOpen("shaper")!;
+            var before = netlink.CounterPackets(); // no table yet: an empty answer, not a failure
+            new NftBackend(nft).Apply(new ShaperConfig());
+            nft.Run("add counter inet shaper c_web_matched { packets 42 bytes 4200 ; }\n"
+                + "add counter inet shaper c_web_limited { packets 7 bytes 700 ; }\n"
+                + "add counter inet shaper c_big { packets 5000000000 bytes 1 ; }\n");
+            var blocks = netlink.AddHosts([.. Enumerable.Range(0, 3000).Select(i => (V4(i), TimeSpan.FromMinutes(5)))]); // sets full of blocks beside
+            return (before, netlink.CounterPackets(), blocks);
+        });
+
+        Assert.NotNull(empty);
+        Assert.Empty(empty);
+        Assert.Null(blocks);
+        Assert.NotNull(counters);
+        Assert.Equal(42, counters["c_web_matched"]);
+        Assert.Equal(7, counters["c_web_limited"]);
+        Assert.Equal(5_000_000_000, counters["c_big"]); // 64-bit, network order
+        Assert.Equal(3, counters.Count);
+    }
+
     /// <summary>A set's elements and the seconds each has left, from <c>nft -j</c>.</summary>
     private static Dictionary<string, long> Elements(NetworkLab lab, string set)
     {
