@@ -127,7 +127,7 @@ internal sealed class KernelEnforcer : IDisposable
     /// An observe rule's block, from the engine thread: only queued here (the address becomes a network on this
     /// thread, nothing else), installed by the batcher, and recorded, measured and logged once it is in.
     /// </summary>
-    public void Post(string rule, IpFamily family, UInt128 address, long durationNs, long detectedNs)
+    public void Post(string rule, IpFamily family, UInt128 address, int prefixLength, long durationNs, long detectedNs)
     {
         Span<byte> bytes = stackalloc byte[16];
         IPAddress ip;
@@ -142,7 +142,7 @@ internal sealed class KernelEnforcer : IDisposable
             ip = new IPAddress(bytes);
         }
 
-        var request = new BlockRequest(new IPNetwork(ip, family == IpFamily.V4 ? 32 : 128), TimeSpan.FromTicks(durationNs / 100), rule, detectedNs);
+        var request = new BlockRequest(new IPNetwork(ip, prefixLength), TimeSpan.FromTicks(durationNs / 100), rule, detectedNs);
         if (_batcher is { } batcher)
         {
             batcher.Add(request);
@@ -164,8 +164,8 @@ internal sealed class KernelEnforcer : IDisposable
         var before = batcher.Batches;
         for (var i = 0; i < 64; i++)
         {
-            Post("rehearsal", IpFamily.V4, uint.MaxValue, 0, 0);
-            Post("rehearsal", IpFamily.V6, UInt128.MaxValue, 0, 0);
+            Post("rehearsal", IpFamily.V4, uint.MaxValue, 32, 0, 0);
+            Post("rehearsal", IpFamily.V6, UInt128.MaxValue, 128, 0, 0);
         }
 
         SpinWait.SpinUntil(() => batcher.Batches > before, TimeSpan.FromSeconds(1));

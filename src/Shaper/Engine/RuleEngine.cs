@@ -66,9 +66,10 @@ public sealed class RuleEngine
 
     /// <summary>
     /// Raised when a key is blocked: the rule, the source address (in <see cref="PacketMeta"/> encoding) and
-    /// its family, the block's length, and the timestamp of the packet that crossed the limit.
+    /// its family, the prefix length the block covers (the rule's source prefix, such as 24 for <c>per = "src/24"</c>;
+    /// else the whole address), the block's length, and the timestamp of the packet that crossed the limit.
     /// </summary>
-    public event Action<string, IpFamily, UInt128, long, long>? KeyBlocked;
+    public event Action<string, IpFamily, UInt128, int, long, long>? KeyBlocked;
 
     /// <summary>Blocks the engine remembers (to drop their packets before any rule); at most the key table's size.</summary>
     public int BlocksTracked => _blockedUntil.Count;
@@ -202,17 +203,20 @@ public sealed class RuleEngine
             _blockedUntil[(rule, key)] = packet.TimestampNs + compiled.BlockForNs;
         }
 
-        KeyBlocked?.Invoke(compiled.Rule.Name, packet.Family, key, compiled.BlockForNs, packet.TimestampNs);
+        KeyBlocked?.Invoke(compiled.Rule.Name, packet.Family, key, BlockPrefix(rule, packet.Family), compiled.BlockForNs, packet.TimestampNs);
     }
 
     /// <summary>The source prefix a block covers: the rule's source prefix, or the address for other keys.</summary>
-    private UInt128 BlockKey(int rule, in PacketMeta packet)
+    private UInt128 BlockKey(int rule, in PacketMeta packet) => packet.Family == IpFamily.V4
+        ? packet.Source & AddressSet.Mask4(BlockPrefix(rule, IpFamily.V4))
+        : packet.Source & AddressSet.Mask6(BlockPrefix(rule, IpFamily.V6));
+
+    /// <summary>The prefix length of a block by <paramref name="rule"/>: its source prefix, or the whole address for other keys.</summary>
+    private int BlockPrefix(int rule, IpFamily family)
     {
         var per = _rules.Rules[rule].Rule.Per;
         var isSourcePrefix = per.Kind == Rules.KeyKind.Source;
-        return packet.Family == IpFamily.V4
-            ? packet.Source & AddressSet.Mask4(isSourcePrefix ? per.V4Prefix : 32)
-            : packet.Source & AddressSet.Mask6(isSourcePrefix ? per.V6Prefix : 128);
+        return family == IpFamily.V4 ? (isSourcePrefix ? per.V4Prefix : 32) : (isSourcePrefix ? per.V6Prefix : 128);
     }
 
     private struct RuleTotals

@@ -79,7 +79,7 @@ public sealed class RuleEngineTests
         var rule = Bucket("blocker", 1, 2, EnforceKind.Observe) with { Action = RuleAction.Block, BlockFor = TimeSpan.FromSeconds(5) };
         var engine = new RuleEngine(CompiledRuleSet.Compile(new ShaperConfig { Rules = [rule] }), 1024);
         var blocked = new List<UInt128>();
-        engine.KeyBlocked += (_, _, key, _, _) => blocked.Add(key);
+        engine.KeyBlocked += (_, _, key, _, _, _) => blocked.Add(key);
 
         engine.Process(Udp(0xC6120101, 0));
         engine.Process(Udp(0xC6120101, 0));
@@ -95,13 +95,34 @@ public sealed class RuleEngineTests
     }
 
     [Fact]
+    public void Process_BlockBySourcePrefix_BlocksTheWholePrefix()
+    {
+        var rule = Bucket("blocker", 1, 1, EnforceKind.Observe) with
+        {
+            Action = RuleAction.Block,
+            BlockFor = TimeSpan.FromSeconds(5),
+            Per = new KeyScope(KeyKind.Source, 24, 64),
+        };
+        var engine = new RuleEngine(CompiledRuleSet.Compile(new ShaperConfig { Rules = [rule] }), 1024);
+        var blocked = new List<(UInt128 Key, int Prefix)>();
+        engine.KeyBlocked += (_, _, key, prefix, _, _) => blocked.Add((key, prefix));
+
+        engine.Process(Udp(0xC6120105, 0));
+        engine.Process(Udp(0xC61201F0, 0)); // the same /24: its second packet crosses the bucket of 1
+        engine.Process(Udp(0xC6120177, 1)); // another address of the /24: dropped by the block before any rule
+
+        Assert.Equal([((UInt128)0xC6120100, 24)], blocked); // 198.18.1.0/24, not one host
+        Assert.Equal(1, engine.Blocked);
+    }
+
+    [Fact]
     public void New_BlockingRule_RehearsalLeavesNoBlockBehind()
     {
         // The constructor runs the block path once (for the JIT) before anyone listens: address 0 of each family.
         var rule = Bucket("blocker", 1, 2, EnforceKind.Observe) with { Action = RuleAction.Block, BlockFor = TimeSpan.FromSeconds(5) };
         var engine = new RuleEngine(CompiledRuleSet.Compile(new ShaperConfig { Rules = [rule] }), 1024);
         var blocked = 0;
-        engine.KeyBlocked += (_, _, _, _, _) => blocked++;
+        engine.KeyBlocked += (_, _, _, _, _, _) => blocked++;
 
         Assert.Equal(0, engine.BlocksTracked);
         engine.Process(Udp(0, 0));
@@ -116,7 +137,7 @@ public sealed class RuleEngineTests
         var rule = Bucket("blocker", 1, 1, EnforceKind.Observe) with { Action = RuleAction.Block, BlockFor = TimeSpan.FromSeconds(5) };
         var engine = new RuleEngine(CompiledRuleSet.Compile(new ShaperConfig { Rules = [rule] }), 4);
         var blocked = 0;
-        engine.KeyBlocked += (_, _, _, _, _) => blocked++;
+        engine.KeyBlocked += (_, _, _, _, _, _) => blocked++;
 
         // 10 sources each cross at t = 0: all are blocked (the kernel set holds them), the engine remembers 4.
         for (var s = 0u; s < 10; s++)
