@@ -46,8 +46,12 @@ public sealed partial class NftNetlink : IDisposable
     private readonly Lock _lock = new(); // one socket, one batch at a time
     private readonly int _fd;
     private readonly string _table;
+    private readonly byte[] _answer = new byte[1 << 16]; // the kernel's answers, read under the lock
     private byte[] _buffer = new byte[1 << 16];
     private uint _seq;
+
+    /// <summary>One message of an answer: its type, sequence number and bytes; a result (0 or an errno) ends the reading.</summary>
+    private delegate int? AnswerHandler(ushort type, uint seq, ReadOnlySpan<byte> message);
 
     private NftNetlink(int fd, string table)
     {
@@ -215,7 +219,7 @@ public sealed partial class NftNetlink : IDisposable
     /// answer. Like <see cref="HasChain"/> it costs the same at any number of blocks: <c>nft list counters</c>
     /// reads every set whole first (0.66 s here with 100,000 blocks), on every metrics scrape.
     /// </summary>
-    public unsafe Dictionary<string, long>? CounterPackets()
+    public Dictionary<string, long>? CounterPackets()
     {
         lock (_lock)
         {
@@ -231,46 +235,29 @@ public sealed partial class NftNetlink : IDisposable
 
             var seq = _seq;
             var counters = new Dictionary<string, long>(StringComparer.Ordinal);
-            var answer = new byte[1 << 16];
-            while (true)
-            {
-                long received;
-                fixed (byte* data = answer)
+            var answered = Receive(
+                (type, from, message) =>
                 {
-                    received = Recv(_fd, data, answer.Length, 0);
-                }
-
-                if (received <= 0)
-                {
-                    return null;
-                }
-
-                for (var at = 0; at + 16 <= received;)
-                {
-                    var size = (int)BinaryPrimitives.ReadUInt32LittleEndian(answer.AsSpan(at));
-                    var type = BinaryPrimitives.ReadUInt16LittleEndian(answer.AsSpan(at + 4));
-                    if (size < 16 || at + size > received)
+                    if (from != seq)
                     {
                         return null;
                     }
 
-                    if (BinaryPrimitives.ReadUInt32LittleEndian(answer.AsSpan(at + 8)) == seq)
+                    switch (type)
                     {
-                        switch (type)
-                        {
-                            case NlmsgDone:
-                                return counters;
-                            case NlmsgError:
-                                return BinaryPrimitives.ReadInt32LittleEndian(answer.AsSpan(at + 16)) == 0 ? counters : null;
-                            case NewObj when size > 20:
-                                ReadCounter(answer.AsSpan(at + 20, size - 20), counters);
-                                break;
-                        }
+                        case NlmsgDone:
+                            return 0;
+                        case NlmsgError:
+                            return -BinaryPrimitives.ReadInt32LittleEndian(message[16..]);
+                        case NewObj when message.Length > 20:
+                            ReadCounter(message[20..], counters);
+                            break;
                     }
 
-                    at += (size + 3) & ~3;
-                }
-            }
+                    return null;
+                },
+                out _);
+            return answered == 0 ? counters : null;
         }
     }
 
@@ -393,17 +380,36 @@ public sealed partial class NftNetlink : IDisposable
     /// or the error that refused one. 0 when all are acknowledged, the errno when the kernel refused, -1 when no
     /// usable answer came (<paramref name="failure"/> says why).
     /// </summary>
-    private unsafe int Acknowledgements(uint first, int expected, out string? failure)
+    private int Acknowledgements(uint first, int expected, out string? failure)
+    {
+        var acked = 0;
+        return Receive(
+            (type, seq, message) =>
+            {
+                if (type != NlmsgError || seq < first)
+                {
+                    return null; // an answer to an earlier request, or a dump's object
+                }
+
+                var error = BinaryPrimitives.ReadInt32LittleEndian(message[16..]);
+                return error != 0 ? -error : ++acked == expected ? 0 : null;
+            },
+            out failure);
+    }
+
+    /// <summary>
+    /// Reads the kernel's messages and hands each to <paramref name="handle"/> (its type, sequence number and
+    /// bytes) until it returns a result, which this returns; -1 when no usable answer came (<paramref name="failure"/> says why).
+    /// </summary>
+    private unsafe int Receive(AnswerHandler handle, out string? failure)
     {
         failure = null;
-        var answer = new byte[8192];
-        var acked = 0;
-        while (acked < expected)
+        while (true)
         {
             long received;
-            fixed (byte* data = answer)
+            fixed (byte* data = _answer)
             {
-                received = Recv(_fd, data, answer.Length, 0);
+                received = Recv(_fd, data, _answer.Length, 0);
             }
 
             if (received <= 0)
@@ -414,31 +420,23 @@ public sealed partial class NftNetlink : IDisposable
 
             for (var at = 0; at + 16 <= received;)
             {
-                var size = (int)BinaryPrimitives.ReadUInt32LittleEndian(answer.AsSpan(at));
-                var type = BinaryPrimitives.ReadUInt16LittleEndian(answer.AsSpan(at + 4));
-                var seq = BinaryPrimitives.ReadUInt32LittleEndian(answer.AsSpan(at + 8));
-                if (size < 16)
+                var size = (int)BinaryPrimitives.ReadUInt32LittleEndian(_answer.AsSpan(at));
+                if (size < 16 || at + size > received)
                 {
                     failure = "netlink: malformed answer";
                     return -1;
                 }
 
-                if (type == NlmsgError && seq >= first)
+                var type = BinaryPrimitives.ReadUInt16LittleEndian(_answer.AsSpan(at + 4));
+                var seq = BinaryPrimitives.ReadUInt32LittleEndian(_answer.AsSpan(at + 8));
+                if (handle(type, seq, _answer.AsSpan(at, size)) is { } result)
                 {
-                    var error = BinaryPrimitives.ReadInt32LittleEndian(answer.AsSpan(at + 16));
-                    if (error != 0)
-                    {
-                        return -error;
-                    }
-
-                    acked++;
+                    return result;
                 }
 
                 at += (size + 3) & ~3;
             }
         }
-
-        return 0;
     }
 
     [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
