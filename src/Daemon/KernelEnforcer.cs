@@ -149,7 +149,7 @@ internal sealed class KernelEnforcer : IDisposable
         }
         else
         {
-            Committed([request], null, _time.GetUtcNow()); // backend none: remembered and logged, nothing to install
+            Committed([request with { DetectedNs = 0 }], null, _time.GetUtcNow()); // backend none: remembered and logged, nothing installed to time
         }
     }
 
@@ -218,6 +218,12 @@ internal sealed class KernelEnforcer : IDisposable
     /// <summary>After each batch command (on the batcher's bookkeeping thread): remember the blocks, time them, log the rules' ones.</summary>
     private void Committed(IReadOnlyList<BlockRequest> batch, string? error, DateTimeOffset installedAt)
     {
+        if (error is not null)
+        {
+            Healthy = false;
+            Log.KernelFailed(_logger, "adding blocks: " + error);
+        }
+
         var nowNs = (installedAt - DateTimeOffset.UnixEpoch).Ticks * 100;
         foreach (var block in batch)
         {
@@ -227,21 +233,12 @@ internal sealed class KernelEnforcer : IDisposable
             }
 
             _store.Add(block.Network, block.Ttl);
-            if (error is null && block.DetectedNs > 0 && _batcher is not null)
+            if (error is null && block.DetectedNs > 0)
             {
                 DetectToBlock.Add((nowNs - block.DetectedNs) / 1e6);
             }
-        }
 
-        if (error is not null)
-        {
-            Healthy = false;
-            Log.KernelFailed(_logger, "adding blocks: " + error);
-        }
-
-        foreach (var block in batch)
-        {
-            if (block.Rule is { } rule && block.Ttl > TimeSpan.Zero)
+            if (block.Rule is { } rule)
             {
                 Log.Blocked(_logger, rule, Describe(block.Network), block.Ttl.TotalSeconds);
             }
@@ -249,10 +246,7 @@ internal sealed class KernelEnforcer : IDisposable
     }
 
     /// <summary>A host as its address, a prefix in CIDR notation.</summary>
-    private static string Describe(IPNetwork network) =>
-        network.PrefixLength == (network.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? 32 : 128)
-            ? network.BaseAddress.ToString()
-            : network.ToString();
+    private static string Describe(IPNetwork network) => NftScript.IsHost(network) ? network.BaseAddress.ToString() : network.ToString();
 
     private (IFirewallBackend Backend, string Name, IDisposable? Runner) OpenBackend(BackendKind kind)
     {

@@ -210,12 +210,11 @@ public static class NftScript
     public static string DeleteBlock(IPNetwork network) => $"delete element {Table} {SetOf(network)} {{ {Element(network)} }}\n";
 
     /// <summary>The set a block of <paramref name="network"/> goes into.</summary>
-    public static string SetOf(IPNetwork network)
-    {
-        var v4 = IsV4(network);
-        var host = network.PrefixLength == (v4 ? 32 : 128) || (network.BaseAddress.IsIPv4MappedToIPv6 && network.PrefixLength == 128);
-        return (host ? "block_" : "block_net_") + (v4 ? "v4" : "v6");
-    }
+    public static string SetOf(IPNetwork network) => (IsHost(network) ? "block_" : "block_net_") + (IsV4(network) ? "v4" : "v6");
+
+    /// <summary>True when <paramref name="network"/> is one address (an IPv4-mapped /128 included), false for a prefix.</summary>
+    public static bool IsHost(IPNetwork network) =>
+        network.PrefixLength == (IsV4(network) ? 32 : 128) || (network.BaseAddress.IsIPv4MappedToIPv6 && network.PrefixLength == 128);
 
     /// <summary>A whole-number kernel limit such as <c>10/minute burst 5 packets</c>; null when nft cannot write the rate.</summary>
     public static string? KernelLimit(RateSpec rate, long burst)
