@@ -1,0 +1,21 @@
+using Shaper.Control;
+
+namespace Shaper.Daemon.Control;
+
+/// <summary><c>block.del</c>: removes a block.</summary>
+internal sealed class BlockDelHandler(ShaperService daemon) : ControlHandler
+{
+    public override string Command => "block.del";
+
+    public override Task<ControlResponse> HandleAsync(ControlArgs args, CancellationToken cancel)
+    {
+        if (!BlockAddress.TryParse(args.Text("address"), out var network, out var error))
+        {
+            return Task.FromResult(ControlResponse.Failure(error));
+        }
+
+        return Task.FromResult(daemon.Kernel.Unblock(network)
+            ? Reply(new BlockDelReply(network.ToString()), ControlJsonContext.Default.BlockDelReply)
+            : ControlResponse.Failure($"{network} is not blocked"));
+    }
+}

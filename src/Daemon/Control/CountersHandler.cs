@@ -1,0 +1,79 @@
+using Shaper.Control;
+using Shaper.Limiting;
+
+namespace Shaper.Daemon.Control;
+
+/// <summary><c>counters</c>: per rule and per key, the in-process rules' counts (read on the engine thread) and the kernel's.</summary>
+internal sealed class CountersHandler(ShaperService daemon) : ControlHandler
+{
+    public override string Command => "counters";
+
+    public override async Task<ControlResponse> HandleAsync(ControlArgs args, CancellationToken cancel)
+    {
+        var ruleName = args.Text("rule");
+        var top = args.Int("top") ?? int.MaxValue;
+        var rules = new List<RuleCountersReply>();
+        if (daemon.Engine is { } engine)
+        {
+            var config = daemon.Config;
+            var reports = await engine.QueryAsync(e => e.Report(engine.NowNs)).ConfigureAwait(false);
+            foreach (var report in reports)
+            {
+                if (ruleName is not null && report.Name != ruleName)
+                {
+                    continue;
+                }
+
+                var rule = config.Rules.First(r => r.Name == report.Name);
+                var keys = report.Keys
+                    .OrderByDescending(k => k.Counters.Limited)
+                    .ThenByDescending(k => k.Counters.Passed)
+                    .ThenBy(k => k.Key, StringComparer.Ordinal)
+                    .Take(top)
+                    .Select(k => new KeyCountersReply
+                    {
+                        Key = k.Key,
+                        Passed = k.Counters.Passed,
+                        Limited = k.Counters.Limited,
+                        Delayed = k.Counters.Delayed,
+                        Remaining = k.Remaining,
+                        Limit = k.Limit,
+                        RetryAfterMs = k.RetryAfterNs == LimitDecision.Never ? -1 : Math.Ceiling(k.RetryAfterNs / 1e6),
+                    });
+                rules.Add(new RuleCountersReply
+                {
+                    Name = report.Name,
+                    Enforce = rule.Enforce.ToString().ToLowerInvariant(),
+                    Passed = report.Passed,
+                    Limited = report.Limited,
+                    Delayed = report.Delayed,
+                    KeysTracked = report.KeysTracked,
+                    Evictions = report.Evictions,
+                    Keys = [.. keys],
+                });
+            }
+        }
+
+        foreach (var (name, passed, limited) in daemon.Kernel.RuleCounters())
+        {
+            if (ruleName is null || ruleName == name)
+            {
+                rules.Add(new RuleCountersReply
+                {
+                    Name = name,
+                    Enforce = "kernel",
+                    Passed = passed,
+                    Limited = limited,
+                    Delayed = 0,
+                    KeysTracked = 0,
+                    Evictions = 0,
+                    Keys = [],
+                });
+            }
+        }
+
+        return ruleName is not null && rules.Count == 0
+            ? ControlResponse.Failure($"no rule named '{ruleName}'; 'shaperctl rules list' shows the running rules")
+            : Reply(new CountersReply(rules), ControlJsonContext.Default.CountersReply);
+    }
+}

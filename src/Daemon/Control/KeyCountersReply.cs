@@ -1,0 +1,29 @@
+using System.Text.Json.Serialization;
+
+namespace Shaper.Daemon.Control;
+
+/// <summary>One key of a rule in the <c>counters</c> reply: its counts and the <c>X-Ratelimit-*</c> view.</summary>
+internal sealed record KeyCountersReply
+{
+    [JsonPropertyName("key")]
+    public required string Key { get; init; }
+
+    [JsonPropertyName("passed")]
+    public required long Passed { get; init; }
+
+    [JsonPropertyName("limited")]
+    public required long Limited { get; init; }
+
+    [JsonPropertyName("delayed")]
+    public required long Delayed { get; init; }
+
+    [JsonPropertyName("remaining")]
+    public required long Remaining { get; init; }
+
+    [JsonPropertyName("limit")]
+    public required long Limit { get; init; }
+
+    /// <summary>Milliseconds until the key may send again; -1 for never.</summary>
+    [JsonPropertyName("retry_after_ms")]
+    public required double RetryAfterMs { get; init; }
+}

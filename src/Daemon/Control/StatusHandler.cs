@@ -1,0 +1,45 @@
+using Shaper.Control;
+
+namespace Shaper.Daemon.Control;
+
+/// <summary><c>status</c>: the daemon's state, read without waiting on the engine or the kernel.</summary>
+internal sealed class StatusHandler(ShaperService daemon) : ControlHandler
+{
+    public override string Command => "status";
+
+    public override Task<ControlResponse> HandleAsync(ControlArgs args, CancellationToken cancel)
+    {
+        var capture = daemon.Capture?.Stats;
+        var kernel = daemon.Kernel;
+        var fallbacks = kernel.NetlinkFallbacks;
+        var reply = new StatusReply
+        {
+            Version = typeof(ShaperService).Assembly.GetName().Version?.ToString(3),
+            Config = daemon.Arguments.ConfigPath,
+            Rules = daemon.Config.Rules.Count,
+            Backend = kernel.BackendName,
+            Kernel = kernel.State,
+            Capture = daemon.Capture is null ? "off" : daemon.Config.Daemon.Interface,
+            CaptureFilter = daemon.CaptureFilter,
+            Captured = capture?.Received ?? 0,
+            CaptureDropped = (capture?.PcapDropped ?? 0) + (capture?.InterfaceDropped ?? 0),
+            HandoffDropped = daemon.Ring.Dropped,
+            EnginePackets = daemon.Engine?.Processed ?? 0,
+            Blocks = kernel.BlockCount,
+            KernelReinstalls = kernel.Reinstalls,
+            NetlinkFallbacks = fallbacks.Count,
+            NetlinkLastError = fallbacks.LastError,
+            DetectToBlockCount = kernel.DetectToBlock.Count,
+            DetectToBlockP50Ms = Round(kernel.DetectToBlock.Percentile(0.50)),
+            DetectToBlockP99Ms = Round(kernel.DetectToBlock.Percentile(0.99)),
+            ReloadsOk = daemon.ReloadsOk,
+            ReloadsFailed = daemon.ReloadsFailed,
+            LastApplyMs = Math.Round(daemon.LastApplyMs, 2),
+            UptimeS = (long)daemon.Uptime.TotalSeconds,
+        };
+        return Task.FromResult(Reply(reply, ControlJsonContext.Default.StatusReply));
+    }
+
+    /// <summary>Milliseconds to three places; -1 while there is no sample.</summary>
+    private static double Round(double value) => double.IsNaN(value) ? -1 : Math.Round(value, 3);
+}

@@ -1,0 +1,73 @@
+using System.Text.Json.Serialization;
+
+namespace Shaper.Daemon.Control;
+
+/// <summary>The <c>status</c> reply: the daemon's state in one object. Field names and order are a contract (<c>shaperctl --json status</c>).</summary>
+internal sealed record StatusReply
+{
+    [JsonPropertyName("version")]
+    public required string? Version { get; init; }
+
+    [JsonPropertyName("config")]
+    public required string Config { get; init; }
+
+    [JsonPropertyName("rules")]
+    public required int Rules { get; init; }
+
+    [JsonPropertyName("backend")]
+    public required string Backend { get; init; }
+
+    [JsonPropertyName("kernel")]
+    public required string Kernel { get; init; }
+
+    [JsonPropertyName("capture")]
+    public required string Capture { get; init; }
+
+    [JsonPropertyName("capture_filter")]
+    public required string CaptureFilter { get; init; }
+
+    [JsonPropertyName("captured")]
+    public required long Captured { get; init; }
+
+    [JsonPropertyName("capture_dropped")]
+    public required long CaptureDropped { get; init; }
+
+    [JsonPropertyName("handoff_dropped")]
+    public required long HandoffDropped { get; init; }
+
+    [JsonPropertyName("engine_packets")]
+    public required long EnginePackets { get; init; }
+
+    [JsonPropertyName("blocks")]
+    public required int Blocks { get; init; }
+
+    [JsonPropertyName("kernel_reinstalls")]
+    public required long KernelReinstalls { get; init; }
+
+    [JsonPropertyName("netlink_fallbacks")]
+    public required long NetlinkFallbacks { get; init; }
+
+    [JsonPropertyName("netlink_last_error")]
+    public required string? NetlinkLastError { get; init; }
+
+    [JsonPropertyName("detect_to_block_count")]
+    public required long DetectToBlockCount { get; init; }
+
+    [JsonPropertyName("detect_to_block_p50_ms")]
+    public required double DetectToBlockP50Ms { get; init; }
+
+    [JsonPropertyName("detect_to_block_p99_ms")]
+    public required double DetectToBlockP99Ms { get; init; }
+
+    [JsonPropertyName("reloads_ok")]
+    public required long ReloadsOk { get; init; }
+
+    [JsonPropertyName("reloads_failed")]
+    public required long ReloadsFailed { get; init; }
+
+    [JsonPropertyName("last_apply_ms")]
+    public required double LastApplyMs { get; init; }
+
+    [JsonPropertyName("uptime_s")]
+    public required long UptimeS { get; init; }
+}
