@@ -50,7 +50,7 @@ internal sealed partial class ShaperService
             w.Counter("shaper_kernel_rule_limited_total", "Packets a kernel rule limited.", dropped, ("rule", rule));
         }
 
-        foreach (var (set, elements, size) in _kernel.SetFill())
+        foreach (var (set, elements, size) in _kernel.Blocks.SetFill())
         {
             // nft fails open when a dynamic set is full: watch the fill.
             w.Gauge("shaper_set_elements", "Elements in a kernel set.", elements, ("set", set));
@@ -67,9 +67,15 @@ internal sealed partial class ShaperService
         w.Gauge("shaper_apply_duration_seconds", "How long the last kernel apply took.", _lastApplyMs / 1000);
         w.Counter("shaper_reloads_total", "Reloads by result.", Interlocked.Read(ref _reloadsOk), ("result", "success"));
         w.Counter("shaper_reloads_total", "Reloads by result.", Interlocked.Read(ref _reloadsFailed), ("result", "failure"));
-        w.Gauge("shaper_detect_to_block_seconds", "Detection to block in the kernel, over the last 4096 blocks.", _kernel.DetectToBlock.Percentile(0.5) / 1000, ("quantile", "0.5"));
-        w.Gauge("shaper_detect_to_block_seconds", "Detection to block in the kernel, over the last 4096 blocks.", _kernel.DetectToBlock.Percentile(0.99) / 1000, ("quantile", "0.99"));
+        w.Gauge("shaper_detect_to_block_seconds", "Detection to block in the kernel, over the last 4096 blocks.", _kernel.Blocks.DetectToBlock.Percentile(0.5) / 1000, ("quantile", "0.5"));
+        w.Gauge("shaper_detect_to_block_seconds", "Detection to block in the kernel, over the last 4096 blocks.", _kernel.Blocks.DetectToBlock.Percentile(0.99) / 1000, ("quantile", "0.99"));
         w.Counter("shaper_netlink_fallbacks_total", "Block batches netlink refused that nft text installed instead.", _kernel.NetlinkFallbacks.Count);
+        foreach (var (kind, count) in _kernel.Repairs)
+        {
+            w.Counter("shaper_kernel_repairs_total", "Differences between the kernel and the shaper's state, repaired, by kind.", count, ("kind", kind));
+        }
+
+        w.Counter("shaper_blocks_refused_total", "Blocks the kernel refused (the caller was told why).", _kernel.Blocks.Refused.Count);
         w.Gauge("shaper_dependency_up", "1 when a dependency works, 0 when its breaker is open.", _kernel.Healthy ? 1 : 0, ("dependency", "kernel"));
         return w;
     }

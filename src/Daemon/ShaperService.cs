@@ -189,7 +189,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     {
         var observed = rules.Config with { Rules = [.. rules.Config.Rules.Where(r => r.Enforce == EnforceKind.Observe)] };
         var engine = new RuleEngine(CompiledRuleSet.Compile(observed), rules.Config.Daemon.MaxKeys);
-        engine.KeyBlocked += _kernel.Post;
+        engine.KeyBlocked += _kernel.Blocks.Post;
         return engine;
     }
 

@@ -8,20 +8,25 @@ internal sealed class BlockAddHandler(ShaperService daemon) : ControlHandler
 {
     public override string Command => "block.add";
 
-    public override Task<ControlResponse> HandleAsync(ControlArgs args, CancellationToken cancel)
+    public override async Task<ControlResponse> HandleAsync(ControlArgs args, CancellationToken cancel)
     {
         if (!BlockAddress.TryParse(args.Text("address"), out var network, out var error))
         {
-            return Task.FromResult(ControlResponse.Failure(error));
+            return ControlResponse.Failure(error);
         }
 
         var forText = args.Text("for") ?? "10m";
         if (!DurationParser.TryParse(forText, out var ttl, out _) || ttl <= TimeSpan.Zero)
         {
-            return Task.FromResult(ControlResponse.Failure($"--for '{forText}' is not a duration such as 30s, 10m or 1h"));
+            return ControlResponse.Failure($"--for '{forText}' is not a duration such as 30s, 10m or 1h");
         }
 
-        daemon.Kernel.Block(network, ttl);
-        return Task.FromResult(Reply(new BlockAddReply(network.ToString(), ttl.TotalSeconds), ControlJsonContext.Default.BlockAddReply));
+        // Answered once the kernel holds the block, or with the kernel's reason when it refused it.
+        if (await daemon.Kernel.Blocks.AddAsync(network, ttl).ConfigureAwait(false) is { } refused)
+        {
+            return ControlResponse.Failure($"the kernel refused the block of {network}: {refused}");
+        }
+
+        return Reply(new BlockAddReply(network.ToString(), ttl.TotalSeconds), ControlJsonContext.Default.BlockAddReply);
     }
 }

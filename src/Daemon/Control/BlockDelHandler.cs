@@ -14,8 +14,11 @@ internal sealed class BlockDelHandler(ShaperService daemon) : ControlHandler
             return Task.FromResult(ControlResponse.Failure(error));
         }
 
-        return Task.FromResult(daemon.Kernel.Unblock(network)
-            ? Reply(new BlockDelReply(network.ToString()), ControlJsonContext.Default.BlockDelReply)
-            : ControlResponse.Failure($"{network} is not blocked"));
+        return Task.FromResult(daemon.Kernel.Blocks.Remove(network) switch
+        {
+            (false, _) => ControlResponse.Failure($"{network} is not blocked"),
+            (true, { } failed) => ControlResponse.Failure($"the kernel kept the block of {network}: {failed}"),
+            _ => Reply(new BlockDelReply(network.ToString()), ControlJsonContext.Default.BlockDelReply),
+        });
     }
 }

@@ -8,5 +8,5 @@ internal sealed class BlockListHandler(ShaperService daemon) : ControlHandler
     public override string Command => "block.list";
 
     public override Task<ControlResponse> HandleAsync(ControlArgs args, CancellationToken cancel) =>
-        Task.FromResult(Reply(new BlockListReply(daemon.Kernel.ListBlocks()), ControlJsonContext.Default.BlockListReply));
+        Task.FromResult(Reply(new BlockListReply(daemon.Kernel.Blocks.List()), ControlJsonContext.Default.BlockListReply));
 }

@@ -12,6 +12,7 @@ internal sealed class StatusHandler(ShaperService daemon) : ControlHandler
         var capture = daemon.Capture?.Stats;
         var kernel = daemon.Kernel;
         var fallbacks = kernel.NetlinkFallbacks;
+        var repairs = kernel.Repairs;
         var reply = new StatusReply
         {
             Version = typeof(ShaperService).Assembly.GetName().Version?.ToString(3),
@@ -25,17 +26,21 @@ internal sealed class StatusHandler(ShaperService daemon) : ControlHandler
             CaptureDropped = (capture?.PcapDropped ?? 0) + (capture?.InterfaceDropped ?? 0),
             HandoffDropped = daemon.Ring.Dropped,
             EnginePackets = daemon.Engine?.Processed ?? 0,
-            Blocks = kernel.BlockCount,
-            KernelReinstalls = kernel.Reinstalls,
+            Blocks = kernel.Blocks.Count,
+            KernelReinstalls = repairs["table"],
             NetlinkFallbacks = fallbacks.Count,
             NetlinkLastError = fallbacks.LastError,
-            DetectToBlockCount = kernel.DetectToBlock.Count,
-            DetectToBlockP50Ms = Round(kernel.DetectToBlock.Percentile(0.50)),
-            DetectToBlockP99Ms = Round(kernel.DetectToBlock.Percentile(0.99)),
+            DetectToBlockCount = kernel.Blocks.DetectToBlock.Count,
+            DetectToBlockP50Ms = Round(kernel.Blocks.DetectToBlock.Percentile(0.50)),
+            DetectToBlockP99Ms = Round(kernel.Blocks.DetectToBlock.Percentile(0.99)),
             ReloadsOk = daemon.ReloadsOk,
             ReloadsFailed = daemon.ReloadsFailed,
             LastApplyMs = Math.Round(daemon.LastApplyMs, 2),
             UptimeS = (long)daemon.Uptime.TotalSeconds,
+            BlocksRefused = kernel.Blocks.Refused.Count,
+            BlocksLastRefusal = kernel.Blocks.Refused.Last,
+            KernelRepairs = repairs.Values.Sum(),
+            KernelRepairsByKind = repairs,
         };
         return Task.FromResult(Reply(reply, ControlJsonContext.Default.StatusReply));
     }

@@ -70,4 +70,18 @@ internal sealed record StatusReply
 
     [JsonPropertyName("uptime_s")]
     public required long UptimeS { get; init; }
+
+    [JsonPropertyName("blocks_refused")]
+    public long BlocksRefused { get; init; }
+
+    [JsonPropertyName("blocks_last_refusal")]
+    public string? BlocksLastRefusal { get; init; }
+
+    /// <summary>Differences between the kernel and the daemon's state that the reconciler repaired, in all.</summary>
+    [JsonPropertyName("kernel_repairs")]
+    public long KernelRepairs { get; init; }
+
+    /// <summary>The same by kind: table, chain, rule, set, set_flushed, element, unknown.</summary>
+    [JsonPropertyName("kernel_repairs_by_kind")]
+    public IReadOnlyDictionary<string, long> KernelRepairsByKind { get; init; } = new Dictionary<string, long>();
 }

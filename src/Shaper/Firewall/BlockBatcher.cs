@@ -3,16 +3,24 @@ using System.Net;
 
 namespace Shaper.Firewall;
 
-/// <summary>A block to install: the network, how long, the rule that asked (null for an operator) and when its cause was seen (Unix ns, 0 when unknown).</summary>
-public readonly record struct BlockRequest(IPNetwork Network, TimeSpan Ttl, string? Rule = null, long DetectedNs = 0);
+/// <summary>
+/// A block to install: the network, how long, the rule that asked (null for an operator), when its cause was seen
+/// (Unix ns, 0 when unknown), and who waits to hear that the kernel holds it (null when no one waits).
+/// </summary>
+public readonly record struct BlockRequest(IPNetwork Network, TimeSpan Ttl, string? Rule = null, long DetectedNs = 0, TaskCompletionSource<string?>? Acknowledge = null);
+
+/// <summary>A block once tried: null <paramref name="Error"/> when the kernel holds it, else why it refused it.</summary>
+public readonly record struct BlockOutcome(BlockRequest Request, string? Error);
 
 /// <summary>
 /// The one hop between a block decision and the kernel. Whoever decides (the engine thread, the control
 /// socket) only queues; the install thread installs by group commit: whatever is queued (up to
 /// <see cref="MaxBatch"/>) in one command at once, and what arrives while that command runs goes in the next.
 /// A lone block waits for nothing; a thousand offenders crossing a limit together cost a few commands, not a
-/// thousand, and the first of them is not held back for the last. The bookkeeping of an installed batch
-/// (recording, logging) runs on a second thread, so it never delays a block that is still to be installed.
+/// thousand, and the first of them is not held back for the last. A command the kernel refuses is tried again
+/// in halves, down to single blocks, so one block the kernel refuses never takes the others with it, and each
+/// block's outcome is its own. The bookkeeping of an installed batch (recording, logging, acknowledging) runs
+/// on a second thread, so it never delays a block that is still to be installed.
 /// </summary>
 public sealed class BlockBatcher : IDisposable
 {
@@ -25,20 +33,21 @@ public sealed class BlockBatcher : IDisposable
     private readonly BlockingCollection<BlockRequest> _queue = new(new ConcurrentQueue<BlockRequest>());
     private readonly BlockingCollection<Installed> _done = new(new ConcurrentQueue<Installed>());
     private readonly Func<IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)>, string?> _install;
-    private readonly Action<IReadOnlyList<BlockRequest>, string?, DateTimeOffset> _committed;
+    private readonly Action<IReadOnlyList<BlockOutcome>, DateTimeOffset> _committed;
     private readonly TimeProvider _time;
     private readonly Thread _installer;
     private readonly Thread _recorder;
     private long _batches;
+    private long _splits;
 
     /// <summary>
     /// Starts the batcher: <paramref name="install"/> runs one command and returns null or why it failed;
-    /// <paramref name="committed"/> then hears, in order and on the bookkeeping thread, that command's blocks,
-    /// its error (null when they are in) and when it returned (by <paramref name="time"/>, the system clock by default).
+    /// <paramref name="committed"/> then hears, in order and on the bookkeeping thread, each block of a batch with
+    /// its outcome, and when the batch's last command returned (by <paramref name="time"/>, the system clock by default).
     /// </summary>
     public BlockBatcher(
         Func<IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)>, string?> install,
-        Action<IReadOnlyList<BlockRequest>, string?, DateTimeOffset> committed,
+        Action<IReadOnlyList<BlockOutcome>, DateTimeOffset> committed,
         TimeProvider? time = null)
     {
         _install = install;
@@ -56,8 +65,11 @@ public sealed class BlockBatcher : IDisposable
         _recorder.Start();
     }
 
-    /// <summary>Commands run so far.</summary>
+    /// <summary>Batches installed so far.</summary>
     public long Batches => Interlocked.Read(ref _batches);
+
+    /// <summary>Commands that the kernel refused and that were tried again in halves.</summary>
+    public long Splits => Interlocked.Read(ref _splits);
 
     /// <summary>Queues one block; never waits.</summary>
     public void Add(in BlockRequest request) => _queue.Add(request);
@@ -88,12 +100,43 @@ public sealed class BlockBatcher : IDisposable
             }
             while (requests.Count < MaxBatch && _queue.TryTake(out item));
 
-            var error = _install(command);
-            _done.Add(new Installed([.. requests], error, _time.GetUtcNow()));
+            var errors = new string?[requests.Count];
+            InstallOrSplit(command, 0, command.Count, errors);
+            var outcomes = new BlockOutcome[requests.Count];
+            for (var i = 0; i < outcomes.Length; i++)
+            {
+                outcomes[i] = new BlockOutcome(requests[i], errors[i]);
+            }
+
+            _done.Add(new Installed(outcomes, _time.GetUtcNow()));
             Interlocked.Increment(ref _batches);
             requests.Clear();
             command.Clear();
         }
+    }
+
+    /// <summary>
+    /// Installs <paramref name="command"/>[<paramref name="start"/>..<paramref name="end"/>); when the kernel refuses,
+    /// the two halves are tried on their own, down to single blocks, whose refusal is theirs alone.
+    /// </summary>
+    private void InstallOrSplit(List<(IPNetwork, TimeSpan)> command, int start, int end, string?[] errors)
+    {
+        var part = start == 0 && end == command.Count ? command : command.GetRange(start, end - start);
+        if (_install(part) is not { } error)
+        {
+            return;
+        }
+
+        if (end - start == 1)
+        {
+            errors[start] = error;
+            return;
+        }
+
+        Interlocked.Increment(ref _splits);
+        var middle = start + ((end - start) / 2);
+        InstallOrSplit(command, start, middle, errors);
+        InstallOrSplit(command, middle, end, errors);
     }
 
     private void Record()
@@ -102,9 +145,9 @@ public sealed class BlockBatcher : IDisposable
         _ = Threading.ThreadNice.Set(BookkeepingNice);
         foreach (var batch in _done.GetConsumingEnumerable())
         {
-            _committed(batch.Requests, batch.Error, batch.At);
+            _committed(batch.Outcomes, batch.At);
         }
     }
 
-    private readonly record struct Installed(BlockRequest[] Requests, string? Error, DateTimeOffset At);
+    private readonly record struct Installed(BlockOutcome[] Outcomes, DateTimeOffset At);
 }

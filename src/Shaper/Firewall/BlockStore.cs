@@ -11,7 +11,7 @@ namespace Shaper.Firewall;
 /// are rebuilt from it after a restart or a flush of the ruleset. Thread-safe: blocks come from the engine
 /// thread and the control socket.
 /// </summary>
-public sealed class BlockStore
+public sealed class BlockStore : IBlockStore
 {
     private readonly Lock _lock = new(); // engine thread, control socket and the watcher all touch the blocks
     private readonly Dictionary<IPNetwork, DateTimeOffset> _blocks = [];
@@ -44,11 +44,14 @@ public sealed class BlockStore
     }
 
     /// <summary>Records a block of <paramref name="network"/> for <paramref name="ttl"/> from now.</summary>
-    public void Add(IPNetwork network, TimeSpan ttl)
+    public void Add(IPNetwork network, TimeSpan ttl) => Add(network, _time.GetUtcNow() + ttl);
+
+    /// <inheritdoc />
+    public void Add(IPNetwork network, DateTimeOffset expires)
     {
         lock (_lock)
         {
-            _blocks[network] = _time.GetUtcNow() + ttl;
+            _blocks[network] = expires;
             _dirty = true;
         }
     }

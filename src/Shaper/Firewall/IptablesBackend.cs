@@ -165,14 +165,14 @@ public sealed partial class IptablesBackend : IFirewallBackend, IDisposable
             var added = new Dictionary<IPNetwork, TimeSpan>();
             foreach (var (network, ttl) in blocks.Where(b => b.Ttl > TimeSpan.Zero))
             {
-                if (_blocks.TryGetValue(network, out var had))
+                if (_blocks.ContainsKey(network))
                 {
-                    // Already a rule: only its end moves, to the later of the two.
-                    _blocks[network] = now + ttl > had ? now + ttl : had;
+                    // Already a rule: only its end moves, to what the latest block says (shorter or longer), as an nft element's does.
+                    _blocks[network] = now + ttl;
                 }
                 else
                 {
-                    added[network] = added.TryGetValue(network, out var other) && other > ttl ? other : ttl;
+                    added[network] = ttl; // the latest block of a network wins
                 }
             }
 

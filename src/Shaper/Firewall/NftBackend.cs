@@ -24,6 +24,7 @@ public sealed partial class NftBackend : IFirewallBackend
     private readonly Lock _applyLock = new(); // apply, re-install and stop must not interleave
     private Dictionary<string, string> _objects = new(StringComparer.Ordinal);
     private List<string> _unknown = [];
+    private HashSet<BlockSet> _blockSets = [];
 
     /// <summary>A backend over <paramref name="nft"/>; host blocks go through <paramref name="netlink"/> when given.</summary>
     public NftBackend(INftRunner nft, NftNetlink? netlink = null)
@@ -53,8 +54,14 @@ public sealed partial class NftBackend : IFirewallBackend
             return false;
         }
 
-        _unknown = [.. ObjectLine().Matches(listing.Output).Select(m => $"{m.Groups[1].Value} {m.Groups[2].Value}")
-            .Where(o => !o.StartsWith("set block_", StringComparison.Ordinal))];
+        var objects = ObjectLine().Matches(listing.Output).Select(m => (Kind: m.Groups[1].Value, Name: m.Groups[2].Value)).ToList();
+        lock (_applyLock)
+        {
+            // Block sets stay with their elements (the apply keeps them); an older run's interval sets are unknown and go.
+            _blockSets = [.. objects.Where(o => o.Kind == "set").Select(o => BlockSet.Parse(o.Name)).OfType<BlockSet>().Where(b => !b.IsHosts)];
+            _unknown = [.. objects.Where(o => o.Kind != "set" || BlockSet.Parse(o.Name) is null).Select(o => $"{o.Kind} {o.Name}")];
+        }
+
         return true;
     }
 
@@ -63,7 +70,7 @@ public sealed partial class NftBackend : IFirewallBackend
     {
         lock (_applyLock)
         {
-            var (script, objects) = NftScript.Apply(config, _objects, _unknown);
+            var (script, objects) = NftScript.Apply(config, _objects, _unknown, _blockSets);
             var check = _nft.Run(script, check: true);
             if (!check.Ok)
             {
@@ -92,7 +99,7 @@ public sealed partial class NftBackend : IFirewallBackend
     /// </remarks>
     public void WarmUp()
     {
-        var script = NftScript.AddBlocks([
+        var script = NftBlockSets.AddElements([
             (new IPNetwork(IPAddress.Parse("192.0.2.1"), 32), TimeSpan.FromMinutes(1)),
             (new IPNetwork(IPAddress.Parse("2001:db8::1"), 128), TimeSpan.FromMinutes(1)),
         ]);
@@ -118,31 +125,93 @@ public sealed partial class NftBackend : IFirewallBackend
         return Applied is { } config ? Apply(config) : null;
     }
 
-    /// <summary>Adds blocks in one command; null on success.</summary>
+    /// <summary>
+    /// After someone else changed objects in the table (a set or counter deleted, a rule changed): applies the
+    /// configuration again over what is there. Objects whose state may be gone are forgotten, so the apply creates
+    /// whatever is missing; the block sets, meter sets and counters that are still there keep their contents.
+    /// </summary>
+    public string? Repair() => Applied is { } config ? Apply(config) : null;
+
+    /// <summary>The prefix-length block sets the table has beside the host sets.</summary>
+    public IReadOnlyCollection<BlockSet> PrefixSets
+    {
+        get
+        {
+            lock (_applyLock)
+            {
+                return [.. _blockSets];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Makes sure the sets for <paramref name="blocks"/> exist: a prefix length not seen before gets its set and its
+    /// drop rule by applying the configuration again (one transaction, sets kept); null on success.
+    /// </summary>
+    public string? EnsureSets(IEnumerable<(IPNetwork Network, TimeSpan Ttl)> blocks)
+    {
+        ArgumentNullException.ThrowIfNull(blocks);
+        lock (_applyLock)
+        {
+            List<BlockSet>? added = null;
+            foreach (var (network, _) in blocks)
+            {
+                var set = NftBlockSets.SetOf(network);
+                if (!set.IsHosts && !_blockSets.Contains(set) && (added is null || !added.Contains(set)))
+                {
+                    (added ??= []).Add(set);
+                }
+            }
+
+            if (added is null)
+            {
+                return null;
+            }
+
+            _blockSets.UnionWith(added);
+            if (Applied is not { } config)
+            {
+                return null;
+            }
+
+            var error = Apply(config);
+            if (error is not null)
+            {
+                _blockSets.ExceptWith(added);
+            }
+
+            return error;
+        }
+    }
+
+    /// <summary>The element keys <paramref name="set"/> holds in the kernel (hex of the address bytes); null when they cannot be read.</summary>
+    public HashSet<string>? ElementsOf(BlockSet set) => _netlink?.Elements(set.Name);
+
+    /// <summary>
+    /// Adds blocks, each with its own time to live (a block already there takes the new one), in as few
+    /// transactions as fit; null when the kernel holds them all, else why. Over netlink when it can, as nft text
+    /// when netlink fails.
+    /// </summary>
     public string? AddBlocks(IEnumerable<(IPNetwork Network, TimeSpan Ttl)> blocks)
     {
-        if (_netlink is not null)
+        var all = blocks as IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)> ?? [.. blocks];
+        if (EnsureSets(all) is { } setError)
         {
-            // Hosts straight over netlink; prefixes (interval sets), and hosts when netlink fails, as nft text.
-            var all = blocks as IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)> ?? [.. blocks];
-            var hosts = new List<(IPNetwork Network, TimeSpan Ttl)>(all.Count);
-            var rest = new List<(IPNetwork Network, TimeSpan Ttl)>();
-            foreach (var block in all)
-            {
-                (NftNetlink.CanAdd(block.Network) ? hosts : rest).Add(block);
-            }
-
-            if (hosts.Count > 0 && _netlink.AddHosts(hosts) is { } error)
-            {
-                LastNetlinkError = error;
-                Interlocked.Increment(ref _netlinkFallbacks);
-                rest.AddRange(hosts);
-            }
-
-            blocks = rest;
+            return "could not add a block set: " + setError;
         }
 
-        var script = NftScript.AddBlocks(blocks);
+        if (_netlink is not null)
+        {
+            if (_netlink.AddBlocks(all) is not { } error)
+            {
+                return null;
+            }
+
+            LastNetlinkError = error;
+            Interlocked.Increment(ref _netlinkFallbacks);
+        }
+
+        var script = NftBlockSets.AddElements(all);
         if (script.Length == 0)
         {
             return null;
@@ -155,7 +224,7 @@ public sealed partial class NftBackend : IFirewallBackend
     /// <summary>Removes one block; null on success (also when the element had already expired).</summary>
     public string? RemoveBlock(IPNetwork network)
     {
-        var result = _nft.Run(NftScript.DeleteBlock(network));
+        var result = _nft.Run(NftBlockSets.DeleteElement(network));
         return result.Ok || result.Error.Contains("No such file or directory", StringComparison.Ordinal) ? null : result.Reason;
     }
 
@@ -193,6 +262,7 @@ public sealed partial class NftBackend : IFirewallBackend
         {
             _nft.Run($"delete table {NftScript.Table}\n");
             _objects = new(StringComparer.Ordinal);
+            _blockSets = [];
             Applied = null;
         }
     }

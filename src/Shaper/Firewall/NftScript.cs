@@ -19,21 +19,20 @@ public static class NftScript
     /// <summary>The table's family and name.</summary>
     public const string Table = "inet shaper";
 
-    /// <summary>The size of each block set.</summary>
-    public const int BlockSetSize = 1 << 20;
-
     private static readonly string[] FixedChains = ["input", "reject_any"];
 
     /// <summary>
     /// The transaction that makes the table match <paramref name="config"/>. <paramref name="previous"/> holds
     /// the definitions of the stateful objects (meter sets, named limits) as the last apply left them; objects
     /// in <paramref name="unknown"/> exist but their definition is not known (an adopted table) and are
-    /// recreated. Returns the script and the definitions it leaves, for the next apply.
+    /// recreated. <paramref name="blockPrefixes"/> are the prefix lengths that have a block set (the host sets
+    /// are always there). Returns the script and the definitions it leaves, for the next apply.
     /// </summary>
     public static (string Script, Dictionary<string, string> Objects) Apply(
         ShaperConfig config,
         IReadOnlyDictionary<string, string> previous,
-        IEnumerable<string> unknown)
+        IEnumerable<string> unknown,
+        IEnumerable<BlockSet>? blockPrefixes = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         var objects = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -49,10 +48,8 @@ public static class NftScript
             }
         }
 
-        rules.Add("ip saddr @block_v4 drop");
-        rules.Add("ip6 saddr @block_v6 drop");
-        rules.Add("ip saddr @block_net_v4 drop");
-        rules.Add("ip6 saddr @block_net_v6 drop");
+        var blockSets = NftBlockSets.All(blockPrefixes);
+        rules.AddRange(blockSets.Select(NftBlockSets.Rule));
 
         if (config.Global is { } global && KernelLimit(global.Rate, global.Burst) is { } globalLimit)
         {
@@ -126,9 +123,9 @@ public static class NftScript
             }
         }
 
-        foreach (var (set, definition) in BlockSets())
+        foreach (var set in blockSets)
         {
-            script.Append("add set ").Append(Table).Append(' ').Append(set).Append(' ').Append(definition).Append('\n');
+            script.Append("add set ").Append(Table).Append(' ').Append(set.Name).Append(' ').Append(NftBlockSets.Definition(set)).Append('\n');
         }
 
         foreach (var (name, definition) in objects)
@@ -153,68 +150,6 @@ public static class NftScript
 
         return (script.ToString(), objects);
     }
-
-    private static readonly string[] BlockSetNames = ["block_v4", "block_v6", "block_net_v4", "block_net_v6"];
-
-    /// <summary>The sets that hold blocks; always present, never recreated, so blocks survive every reload.</summary>
-    public static IEnumerable<(string Name, string Definition)> BlockSets() =>
-    [
-        ("block_v4", $"{{ type ipv4_addr; size {BlockSetSize}; flags timeout; }}"),
-        ("block_v6", $"{{ type ipv6_addr; size {BlockSetSize}; flags timeout; }}"),
-        ("block_net_v4", "{ type ipv4_addr; flags interval,timeout; }"),
-        ("block_net_v6", "{ type ipv6_addr; flags interval,timeout; }"),
-    ];
-
-    /// <summary>One command adding every block: hosts to block_v4/v6, prefixes to the interval sets.</summary>
-    public static string AddBlocks(IEnumerable<(IPNetwork Network, TimeSpan Ttl)> blocks)
-    {
-        // One statement per set, built in a single pass. Plain loops rather than LINQ's GroupBy over a tuple:
-        // that instantiation costs ~13 ms of JIT on first use, which the first block after start would wait for.
-        var sets = new StringBuilder?[BlockSetNames.Length];
-        foreach (var (network, ttl) in blocks)
-        {
-            if (ttl < TimeSpan.FromSeconds(1))
-            {
-                continue;
-            }
-
-            var set = Array.IndexOf(BlockSetNames, SetOf(network));
-            var script = sets[set];
-            if (script is null)
-            {
-                script = sets[set] = new StringBuilder();
-                script.Append("add element ").Append(Table).Append(' ').Append(BlockSetNames[set]).Append(" { ");
-            }
-            else
-            {
-                script.Append(", ");
-            }
-
-            script.Append(Element(network)).Append(" timeout ")
-                .Append(((long)ttl.TotalMilliseconds).ToString(CultureInfo.InvariantCulture)).Append("ms");
-        }
-
-        var all = new StringBuilder();
-        foreach (var script in sets)
-        {
-            if (script is not null)
-            {
-                all.Append(script).Append(" }\n");
-            }
-        }
-
-        return all.ToString();
-    }
-
-    /// <summary>Removes one block.</summary>
-    public static string DeleteBlock(IPNetwork network) => $"delete element {Table} {SetOf(network)} {{ {Element(network)} }}\n";
-
-    /// <summary>The set a block of <paramref name="network"/> goes into.</summary>
-    public static string SetOf(IPNetwork network) => (IsHost(network) ? "block_" : "block_net_") + (IsV4(network) ? "v4" : "v6");
-
-    /// <summary>True when <paramref name="network"/> is one address (an IPv4-mapped /128 included), false for a prefix.</summary>
-    public static bool IsHost(IPNetwork network) =>
-        network.PrefixLength == (IsV4(network) ? 32 : 128) || (network.BaseAddress.IsIPv4MappedToIPv6 && network.PrefixLength == 128);
 
     /// <summary>A whole-number kernel limit such as <c>10/minute burst 5 packets</c>; null when nft cannot write the rate.</summary>
     public static string? KernelLimit(RateSpec rate, long burst)
@@ -368,10 +303,6 @@ public static class NftScript
 
         return $"{network.BaseAddress}/{network.PrefixLength}";
     }
-
-    private static string Element(IPNetwork network) =>
-        SetOf(network).StartsWith("block_net", StringComparison.Ordinal) ? Format(network)
-        : network.BaseAddress.IsIPv4MappedToIPv6 ? network.BaseAddress.MapToIPv4().ToString() : network.BaseAddress.ToString();
 
     private static string Kind(string key) => key.Split(' ')[0];
 

@@ -28,12 +28,12 @@ public sealed class BlockBatcherTests
                 releaseFirst.Wait();
                 return null;
             },
-            (batch, error, _) =>
+            (batch, _) =>
             {
                 lock (committed)
                 {
-                    committed.Add((batch.Count, error));
-                    detected.AddRange(batch.Select(b => b.DetectedNs));
+                    committed.Add((batch.Count, batch.Select(b => b.Error).Distinct().Single()));
+                    detected.AddRange(batch.Select(b => b.Request.DetectedNs));
                 }
 
                 done.Signal();
@@ -62,15 +62,62 @@ public sealed class BlockBatcherTests
     [Fact]
     public void Add_CommandFails_CommitHearsWhyWithItsBlocks()
     {
-        (IReadOnlyList<BlockRequest> Batch, string? Error)? heard = null;
+        IReadOnlyList<BlockOutcome>? heard = null;
         using var committed = new ManualResetEventSlim();
-        using (var batcher = new BlockBatcher(_ => "nft said no", (batch, error, _) => { heard = ([.. batch], error); committed.Set(); }))
+        using (var batcher = new BlockBatcher(_ => "nft said no", (batch, _) => { heard = [.. batch]; committed.Set(); }))
         {
             batcher.Add(new(Host(1), TimeSpan.FromMinutes(1), "r", 5));
             Assert.True(committed.Wait(TimeSpan.FromSeconds(10)));
         }
 
-        Assert.Equal("nft said no", heard!.Value.Error);
-        Assert.Equal([new BlockRequest(Host(1), TimeSpan.FromMinutes(1), "r", 5)], heard.Value.Batch);
+        Assert.Equal([new BlockOutcome(new BlockRequest(Host(1), TimeSpan.FromMinutes(1), "r", 5), "nft said no")], heard);
+    }
+
+    // Issue 14: one block the kernel refuses must not take the others in its batch with it.
+    [Fact]
+    public void Add_OneBlockOfABatchRefused_TheOthersAreInAndOnlyItHearsTheReason()
+    {
+        var bad = Host(37);
+        var installed = new HashSet<IPNetwork>();
+        var commands = 0;
+        var heard = new List<BlockOutcome>();
+        using var release = new ManualResetEventSlim();
+        using var committed = new ManualResetEventSlim();
+        using (var batcher = new BlockBatcher(
+            blocks =>
+            {
+                release.Wait();
+                commands++;
+                if (blocks.Any(b => b.Network == bad))
+                {
+                    return "interval overlaps"; // the kernel aborts the whole transaction
+                }
+
+                installed.UnionWith(blocks.Select(b => b.Network));
+                return null;
+            },
+            (batch, _) =>
+            {
+                heard.AddRange(batch);
+                if (heard.Count == 100)
+                {
+                    committed.Set();
+                }
+            }))
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                batcher.Add(new(Host(i), TimeSpan.FromMinutes(1)));
+            }
+
+            release.Set();
+            Assert.True(committed.Wait(TimeSpan.FromSeconds(10)));
+        }
+
+        Assert.Equal([bad], heard.Where(o => o.Error is not null).Select(o => o.Request.Network));
+        Assert.Equal("interval overlaps", heard.Single(o => o.Request.Network == bad).Error);
+        Assert.Equal(99, installed.Count);
+        Assert.DoesNotContain(bad, installed);
+        Assert.InRange(commands, 3, 2 + (2 * 8)); // halving: two commands per level of log2(100), in at most two batches
     }
 }

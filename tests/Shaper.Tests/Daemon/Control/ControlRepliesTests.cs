@@ -53,6 +53,27 @@ public sealed class ControlRepliesTests
     }
 
     [Fact]
+    public void StatusReply_KernelRepairs_SerialisedAsAnObjectByKind()
+    {
+        var reply = new StatusReply
+        {
+            Version = "0.1.0", Config = "c", Rules = 0, Backend = "nftables", Kernel = "running", Capture = "off", CaptureFilter = "",
+            Captured = 0, CaptureDropped = 0, HandoffDropped = 0, EnginePackets = 0, Blocks = 0, KernelReinstalls = 1,
+            NetlinkFallbacks = 0, NetlinkLastError = null, DetectToBlockCount = 0, DetectToBlockP50Ms = -1, DetectToBlockP99Ms = -1,
+            ReloadsOk = 0, ReloadsFailed = 0, LastApplyMs = 0, UptimeS = 0,
+            BlocksRefused = 2, BlocksLastRefusal = "File exists", KernelRepairs = 3,
+            KernelRepairsByKind = new Dictionary<string, long> { ["table"] = 1, ["element"] = 2 },
+        };
+
+        var json = JsonSerializer.SerializeToNode(reply, ControlJsonContext.Default.StatusReply)!.AsObject();
+
+        Assert.Equal(3, json["kernel_repairs"]!.GetValue<long>());
+        Assert.Equal(2, json["kernel_repairs_by_kind"]!["element"]!.GetValue<long>());
+        Assert.Equal(2, json["blocks_refused"]!.GetValue<long>());
+        Assert.Equal("File exists", json["blocks_last_refusal"]!.GetValue<string>());
+    }
+
+    [Fact]
     public void CountersReply_Serialised_HasTheContractFields()
     {
         var key = new KeyCountersReply { Key = "198.18.0.1", Passed = 1, Limited = 2, Delayed = 0, Remaining = 3, Limit = 5, RetryAfterMs = -1 };

@@ -1,0 +1,280 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Shaper.Firewall;
+using Shaper.Metrics;
+using Shaper.Packets;
+
+namespace Shaper.Daemon;
+
+/// <summary>
+/// The daemon's blocks: every block (an operator's, an observe rule's) goes to the kernel through the
+/// <see cref="BlockBatcher"/>, and only once the kernel holds it is it recorded in the store, logged and
+/// acknowledged; a refusal reaches whoever asked, with the kernel's reason. The store and the kernel hold the
+/// same blocks with the same end: a later block of a network replaces the earlier one in both, shorter or longer.
+/// Also re-installs the store's blocks in bulk (a start, a repair) and keeps the store saved.
+/// </summary>
+internal sealed class BlockService : IDisposable
+{
+    private static readonly TimeSpan MaintainPeriod = TimeSpan.FromMilliseconds(500);
+
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly IFirewallBackend? _backend;
+    private readonly IBlockStore _store;
+    private readonly BlockBatcher? _batcher;
+    private readonly ITimer? _maintain;
+    private long _refused;
+    private string? _lastRefusal;
+    private int _maintaining;
+
+    /// <summary>Blocks into <paramref name="backend"/> (none: only remembered) and <paramref name="store"/>.</summary>
+    public BlockService(IFirewallBackend? backend, IBlockStore store, ILogger logger, TimeProvider time)
+    {
+        _backend = backend;
+        _store = store;
+        _logger = logger;
+        _time = time;
+        if (backend is not null)
+        {
+            _batcher = new BlockBatcher(backend.AddBlocks, Committed, time);
+        }
+
+        _maintain = time.CreateTimer(_ => Maintain(), null, MaintainPeriod, MaintainPeriod);
+    }
+
+    /// <summary>Blocks in force now.</summary>
+    public int Count => _store.Count;
+
+    /// <summary>Blocks the kernel refused since start, and the last reason.</summary>
+    public (long Count, string? Last) Refused => (Interlocked.Read(ref _refused), Volatile.Read(ref _lastRefusal));
+
+    /// <summary>Batches the kernel refused that were tried again in halves.</summary>
+    public long Splits => _batcher?.Splits ?? 0;
+
+    /// <summary>Detection (the capture timestamp of the packet that crossed a limit) to the block committed in the kernel.</summary>
+    public LatencyWindow DetectToBlock { get; } = new(4096);
+
+    /// <summary>
+    /// An operator's block: done when the kernel holds it (and the store has it); null then, else the kernel's
+    /// reason, and nothing changed. A block of a network already blocked replaces it, with the new time to live.
+    /// </summary>
+    public Task<string?> AddAsync(IPNetwork network, TimeSpan ttl)
+    {
+        if (_batcher is not { } batcher)
+        {
+            _store.Add(network, _time.GetUtcNow() + ttl);
+            return Task.FromResult<string?>(null);
+        }
+
+        var acknowledge = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        batcher.Add(new BlockRequest(network, ttl, Acknowledge: acknowledge));
+        return acknowledge.Task;
+    }
+
+    /// <summary>
+    /// An observe rule's block, from the engine thread: only queued here (the address becomes a network on this
+    /// thread, nothing else), installed by the batcher, and recorded, measured and logged once it is in.
+    /// </summary>
+    public void Post(string rule, IpFamily family, UInt128 address, int prefixLength, long durationNs, long detectedNs)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        IPAddress ip;
+        if (family == IpFamily.V4)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(bytes, (uint)address);
+            ip = new IPAddress(bytes[..4]);
+        }
+        else
+        {
+            BinaryPrimitives.WriteUInt128BigEndian(bytes, address);
+            ip = new IPAddress(bytes);
+        }
+
+        var request = new BlockRequest(new IPNetwork(ip, prefixLength), TimeSpan.FromTicks(durationNs / 100), rule, detectedNs);
+        if (_batcher is { } batcher)
+        {
+            batcher.Add(request);
+        }
+        else
+        {
+            Committed([new BlockOutcome(request with { DetectedNs = 0 }, null)], _time.GetUtcNow()); // backend none: remembered and logged
+        }
+    }
+
+    /// <summary>Takes a block out of the kernel, then out of the store: (false, null) when there was none; an error leaves both as they were.</summary>
+    public (bool Had, string? Error) Remove(IPNetwork network)
+    {
+        if (!_store.Active().Exists(b => b.Network == network))
+        {
+            return (false, null);
+        }
+
+        if (_backend?.RemoveBlock(network) is { } error)
+        {
+            return (true, error);
+        }
+
+        _store.Remove(network);
+        return (true, null);
+    }
+
+    /// <summary>The blocks in force with the time each has left.</summary>
+    public List<(IPNetwork Network, TimeSpan Left)> Active() => _store.Active();
+
+    /// <summary>The block list as text: a network and its time left.</summary>
+    public IReadOnlyList<string> List() =>
+        [.. _store.Active().Select(b => $"{b.Network} expires in {Math.Ceiling(b.Left.TotalSeconds)}s")];
+
+    /// <summary>Elements the store holds per kernel set.</summary>
+    public IEnumerable<(string Set, long Elements, long Size)> SetFill()
+    {
+        var counts = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        foreach (var set in NftBlockSets.HostSets)
+        {
+            counts[set.Name] = 0;
+        }
+
+        foreach (var (network, _) in _store.Active())
+        {
+            var name = NftBlockSets.SetNameOf(network);
+            counts[name] = counts.GetValueOrDefault(name) + 1;
+        }
+
+        return counts.Select(c => (c.Key, c.Value, (long)NftBlockSets.Size));
+    }
+
+    /// <summary>
+    /// Installs <paramref name="blocks"/> (the store's, after a start or a flush) in the kernel in bulk: netlink
+    /// batches of thousands of elements. When the kernel refuses some, each goes through the batcher, whose
+    /// halving finds the ones refused and installs the rest. Returns how many were given.
+    /// </summary>
+    public int Install(IReadOnlyList<(IPNetwork Network, TimeSpan Left)> blocks)
+    {
+        if (_backend is null || blocks.Count == 0)
+        {
+            return 0;
+        }
+
+        var started = _time.GetTimestamp();
+        if (_backend.AddBlocks(blocks) is { } error)
+        {
+            Log.BulkInstallFailed(_logger, blocks.Count, error);
+            foreach (var (network, left) in blocks)
+            {
+                _batcher!.Add(new BlockRequest(network, left));
+            }
+        }
+        else
+        {
+            Log.BlocksRestored(_logger, blocks.Count, _time.GetElapsedTime(started).TotalMilliseconds);
+        }
+
+        return blocks.Count;
+    }
+
+    /// <summary>
+    /// Runs the block path once before the first offender, which would otherwise wait for the JIT while a thousand
+    /// others cross behind it: the backend's warm-up, then blocks of no time (which no backend installs, and which
+    /// are neither recorded nor logged) through <see cref="Post"/>, the batcher and the backend.
+    /// </summary>
+    public void WarmUp()
+    {
+        if (_batcher is not { } batcher)
+        {
+            return;
+        }
+
+        _backend!.WarmUp();
+        var before = batcher.Batches;
+        for (var i = 0; i < 64; i++)
+        {
+            Post("rehearsal", IpFamily.V4, uint.MaxValue, 32, 0, 0);
+            Post("rehearsal", IpFamily.V6, UInt128.MaxValue, 128, 0, 0);
+        }
+
+        SpinWait.SpinUntil(() => batcher.Batches > before, TimeSpan.FromSeconds(1));
+    }
+
+    /// <summary>Installs what is queued, then saves the store.</summary>
+    public void Dispose()
+    {
+        _maintain?.Dispose();
+        _batcher?.Dispose();
+        Save();
+    }
+
+    /// <summary>A host as its address, a prefix in CIDR notation.</summary>
+    private static string Describe(IPNetwork network) => NftBlockSets.IsHost(network) ? network.BaseAddress.ToString() : network.ToString();
+
+    /// <summary>After each batch (on the batcher's bookkeeping thread): record what the kernel holds, answer who waits, log.</summary>
+    private void Committed(IReadOnlyList<BlockOutcome> outcomes, DateTimeOffset installedAt)
+    {
+        var nowNs = (installedAt - DateTimeOffset.UnixEpoch).Ticks * 100;
+        foreach (var (block, error) in outcomes)
+        {
+            if (block.Ttl <= TimeSpan.Zero)
+            {
+                block.Acknowledge?.TrySetResult(null); // a block of no time is nothing (the start's rehearsal)
+                continue;
+            }
+
+            if (error is not null)
+            {
+                Interlocked.Increment(ref _refused);
+                Volatile.Write(ref _lastRefusal, error);
+                Log.BlockRefused(_logger, Describe(block.Network), error);
+                block.Acknowledge?.TrySetResult(error);
+                continue;
+            }
+
+            _store.Add(block.Network, installedAt + block.Ttl);
+            if (block.DetectedNs > 0)
+            {
+                DetectToBlock.Add((nowNs - block.DetectedNs) / 1e6);
+            }
+
+            if (block.Rule is { } rule)
+            {
+                Log.Blocked(_logger, rule, Describe(block.Network), block.Ttl.TotalSeconds);
+            }
+
+            block.Acknowledge?.TrySetResult(null);
+        }
+    }
+
+    private void Maintain()
+    {
+        // One pass at a time; a slow disk or kernel must not stack them up.
+        if (Interlocked.Exchange(ref _maintaining, 1) == 1)
+        {
+            return;
+        }
+
+        try
+        {
+            Save();
+            if (_backend?.ExpireBlocks() is { } error)
+            {
+                Log.KernelFailed(_logger, "expiring blocks: " + error);
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _maintaining, 0);
+        }
+    }
+
+    private void Save()
+    {
+        try
+        {
+            _store.SaveIfChanged();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.SaveFailed(_logger, e.Message);
+        }
+    }
+}

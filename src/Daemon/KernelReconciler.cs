@@ -1,0 +1,250 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Shaper.Firewall;
+
+namespace Shaper.Daemon;
+
+/// <summary>
+/// Keeps the kernel as the daemon wants it: the table, its chains and rules, its sets, and every block the store
+/// holds. Four times a second it reads nftables' change notifications (what others changed, never the daemon's
+/// own transactions) and asks whether the table's fixed chain is there (one GETCHAIN, the same cost at any
+/// size); nothing more while nobody touches the table. On a difference it repairs, counts the repair by kind
+/// and logs it: a deleted table is installed again with every block; a flushed or deleted chain, a changed rule
+/// or a deleted set is applied again (one transaction that keeps the sets and their contents); deleted block
+/// elements are added again with the time they have left; lost notifications make it compare every block set
+/// with the store. On iptables it watches for a deleted ruleset only.
+/// </summary>
+internal sealed class KernelReconciler : IDisposable
+{
+    /// <summary>How often it looks.</summary>
+    public static readonly TimeSpan Period = TimeSpan.FromMilliseconds(250);
+
+    private readonly IFirewallBackend _backend;
+    private readonly NftMonitor? _monitor;
+    private readonly BlockService _blocks;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly Lock _lock = new(); // one look at a time, from the timer or a test
+    private readonly Dictionary<string, long> _repairs = new(StringComparer.Ordinal);
+    private ITimer? _timer;
+
+    public KernelReconciler(IFirewallBackend backend, NftMonitor? monitor, BlockService blocks, ILogger logger, TimeProvider time)
+    {
+        _backend = backend;
+        _monitor = monitor;
+        _blocks = blocks;
+        _logger = logger;
+        _time = time;
+    }
+
+    /// <summary>The kinds of repair, as status and the metrics name them.</summary>
+    public static IReadOnlyList<string> Kinds { get; } = ["table", "chain", "rule", "set", "set_flushed", "element", "unknown"];
+
+    /// <summary>False after a repair failed, until one succeeds.</summary>
+    public bool Healthy { get; private set; } = true;
+
+    /// <summary>Repairs since start, by kind.</summary>
+    public IReadOnlyDictionary<string, long> Repairs
+    {
+        get
+        {
+            lock (_repairs)
+            {
+                return Kinds.ToDictionary(k => k, k => _repairs.GetValueOrDefault(k), StringComparer.Ordinal);
+            }
+        }
+    }
+
+    /// <summary>Starts looking every <see cref="Period"/>.</summary>
+    public void Start() => _timer = _time.CreateTimer(_ => Reconcile(), null, Period, Period);
+
+    public void Dispose()
+    {
+        _timer?.Dispose();
+        _timer = null;
+        _monitor?.Dispose();
+    }
+
+    /// <summary>One look: notices what differs and repairs it.</summary>
+    public void Reconcile()
+    {
+        if (!_lock.TryEnter())
+        {
+            return; // a slow kernel must not stack looks up
+        }
+
+        try
+        {
+            var changes = _monitor?.Drain() ?? new NftChanges();
+            if (!_backend.IsInstalled())
+            {
+                Repair("table", "the table was deleted", () =>
+                {
+                    var error = _backend.Reinstall();
+                    if (error is null)
+                    {
+                        _blocks.Install(_blocks.Active());
+                    }
+
+                    return error;
+                });
+                return;
+            }
+
+            if (_backend is not NftBackend nft)
+            {
+                return;
+            }
+
+            var kinds = changes.Kinds;
+            var objects = kinds.Contains(NftChangeKind.ObjectChanged);
+            var unknown = kinds.Contains(NftChangeKind.Unknown);
+            if (kinds.Contains(NftChangeKind.ChainDeleted) || kinds.Contains(NftChangeKind.ChainFlushed))
+            {
+                Repair("chain", "a chain was flushed or deleted", nft.Repair);
+            }
+            else if (kinds.Contains(NftChangeKind.RuleChanged))
+            {
+                Repair("rule", "a rule was changed", nft.Repair);
+            }
+            else if (objects)
+            {
+                Repair("set", "a set or counter was deleted", nft.Repair);
+            }
+            else if (unknown)
+            {
+                // Notifications were lost (often to the daemon's own bulk install): apply again, which changes
+                // nothing when nothing differs; only missing blocks below count as a repair.
+                _ = nft.Repair();
+            }
+
+            if (objects || unknown)
+            {
+                CompareAllBlocks(nft);
+            }
+            else
+            {
+                RestoreDeleted(changes.DeletedElements);
+            }
+        }
+        finally
+        {
+            _lock.Exit();
+        }
+    }
+
+    /// <summary>Adds back the deleted elements the store still holds.</summary>
+    private void RestoreDeleted(Dictionary<string, HashSet<string>> deleted)
+    {
+        if (deleted.Count == 0)
+        {
+            return;
+        }
+
+        var started = _time.GetTimestamp();
+        var missing = new List<(IPNetwork Network, TimeSpan Left)>();
+        var flushed = false;
+        foreach (var (set, keys) in StoreBySet())
+        {
+            if (!deleted.TryGetValue(set, out var gone))
+            {
+                continue;
+            }
+
+            var before = missing.Count;
+            foreach (var (key, block) in keys)
+            {
+                if (gone.Contains(key))
+                {
+                    missing.Add(block);
+                }
+            }
+
+            flushed |= keys.Count > 1 && missing.Count - before == keys.Count;
+        }
+
+        InstallMissing(flushed ? "set_flushed" : "element", missing, started);
+    }
+
+    /// <summary>Compares every block set the store uses with what the kernel holds; adds back what is missing.</summary>
+    private void CompareAllBlocks(NftBackend nft)
+    {
+        var started = _time.GetTimestamp();
+        var missing = new List<(IPNetwork Network, TimeSpan Left)>();
+        var flushed = false;
+        foreach (var (set, keys) in StoreBySet())
+        {
+            var held = BlockSet.Parse(set) is { } parsed ? nft.ElementsOf(parsed) : null;
+            var before = missing.Count;
+            foreach (var (key, block) in keys)
+            {
+                if (held is null || !held.Contains(key))
+                {
+                    missing.Add(block);
+                }
+            }
+
+            flushed |= keys.Count > 1 && missing.Count - before == keys.Count;
+        }
+
+        InstallMissing(flushed ? "set_flushed" : "element", missing, started);
+    }
+
+    private void InstallMissing(string kind, List<(IPNetwork Network, TimeSpan Left)> missing, long started)
+    {
+        if (missing.Count == 0)
+        {
+            return;
+        }
+
+        var error = _backend.AddBlocks(missing);
+        Count(kind, error, $"{missing.Count} blocks were missing from the kernel", started);
+        if (error is not null)
+        {
+            _blocks.Install(missing); // one by one through the batcher: the refused ones alone stay out
+        }
+    }
+
+    /// <summary>The store's blocks grouped by kernel set, keyed as the kernel's notifications and dumps key them.</summary>
+    private Dictionary<string, Dictionary<string, (IPNetwork Network, TimeSpan Left)>> StoreBySet()
+    {
+        var sets = new Dictionary<string, Dictionary<string, (IPNetwork, TimeSpan)>>(StringComparer.Ordinal);
+        Span<byte> key = stackalloc byte[16];
+        foreach (var block in _blocks.Active())
+        {
+            var set = NftBlockSets.SetNameOf(block.Network);
+            if (!sets.TryGetValue(set, out var keys))
+            {
+                sets[set] = keys = new Dictionary<string, (IPNetwork, TimeSpan)>(StringComparer.Ordinal);
+            }
+
+            keys[NftChange.Hex(key[..NftBlockSets.WriteKey(block.Network, key)])] = block;
+        }
+
+        return sets;
+    }
+
+    private void Repair(string kind, string detail, Func<string?> repair)
+    {
+        var started = _time.GetTimestamp();
+        Count(kind, repair(), detail, started);
+    }
+
+    private void Count(string kind, string? error, string detail, long started)
+    {
+        if (error is not null)
+        {
+            Healthy = false;
+            Log.RepairFailed(_logger, kind, error);
+            return;
+        }
+
+        Healthy = true;
+        lock (_repairs)
+        {
+            _repairs[kind] = _repairs.GetValueOrDefault(kind) + 1;
+        }
+
+        Log.Repaired(_logger, kind, detail, _time.GetElapsedTime(started).TotalMilliseconds);
+    }
+}

@@ -1,0 +1,172 @@
+using System.Globalization;
+using Shaper.Netlink;
+
+namespace Shaper.Firewall;
+
+/// <summary>
+/// Listens to nftables' change notifications (netlink group NFNLGRP_NFTABLES, what <c>nft monitor</c> shows) and
+/// reports what other processes changed in one table. Each committed transaction ends with a NEWGEN message
+/// naming the thread that committed it; changes made by this process's own threads are left out, so the daemon's
+/// own blocks and applies cost a read and nothing more. When the socket's buffer overflows (a flush of a very
+/// large set, or the daemon's own bulk install), notifications are lost and <see cref="NftChangeKind.Unknown"/> says so.
+/// </summary>
+public sealed class NftMonitor : IDisposable
+{
+    private readonly NetlinkSocket _socket;
+    private readonly string _table;
+    private readonly byte[] _buffer = new byte[1 << 16];
+    private readonly Func<uint, bool> _isOwnThread;
+    private NftChanges _pending = new();
+    private readonly Dictionary<string, int> _deletedRules = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _addedRules = new(StringComparer.Ordinal);
+
+    private NftMonitor(NetlinkSocket socket, string table, Func<uint, bool> isOwnThread)
+    {
+        _socket = socket;
+        _table = table;
+        _isOwnThread = isOwnThread;
+    }
+
+    /// <summary>
+    /// Subscribes in the caller's network namespace to changes of <paramref name="table"/>; null when netlink is
+    /// unavailable. <paramref name="isOwnThread"/> tells a thread id of this process (by default: /proc/self/task).
+    /// </summary>
+    public static NftMonitor? TryOpen(string table, Func<uint, bool>? isOwnThread = null)
+    {
+        if (NetlinkSocket.TryOpen() is not { } socket)
+        {
+            return null;
+        }
+
+        socket.SetBuffers(1 << 16, 8 << 20);
+        if (!socket.Join(NfTables.Group))
+        {
+            socket.Dispose();
+            return null;
+        }
+
+        return new NftMonitor(socket, table, isOwnThread ?? IsThreadOfThisProcess);
+    }
+
+    /// <summary>Reads every notification waiting, without waiting for more; returns what others changed.</summary>
+    public NftChanges Drain()
+    {
+        var foreign = new NftChanges();
+        while (true)
+        {
+            var received = _socket.Receive(_buffer, wait: false);
+            if (received == 0)
+            {
+                return foreign;
+            }
+
+            if (received < 0)
+            {
+                // ENOBUFS: some notifications are lost; a transaction half seen is no longer worth its half.
+                foreign.Kinds.Add(NftChangeKind.Unknown);
+                ResetPending();
+                continue;
+            }
+
+            var messages = new NetlinkMessageEnumerator(_buffer.AsSpan(0, received));
+            while (messages.MoveNext())
+            {
+                Read(messages.Current, foreign);
+            }
+        }
+    }
+
+    public void Dispose() => _socket.Dispose();
+
+    private static bool IsThreadOfThisProcess(uint tid) => Directory.Exists("/proc/self/task/" + tid.ToString(CultureInfo.InvariantCulture));
+
+    private void Read(NetlinkMessage message, NftChanges foreign)
+    {
+        if (message.Subsystem != NfTables.Subsystem)
+        {
+            return;
+        }
+
+        if (message.Command == NfTables.NewGen)
+        {
+            var pid = message.Attributes.TryFind(NfTables.GenProcPid, out var p) ? p.UInt32BigEndian : 0;
+            if (!_isOwnThread(pid))
+            {
+                foreach (var (chain, deleted) in _deletedRules)
+                {
+                    _pending.Kinds.Add(deleted > 1 && !_addedRules.Contains(chain) ? NftChangeKind.ChainFlushed : NftChangeKind.RuleChanged);
+                }
+
+                if (_addedRules.Count > 0 && _deletedRules.Count == 0)
+                {
+                    _pending.Kinds.Add(NftChangeKind.RuleChanged);
+                }
+
+                if (_pending.Kinds.Contains(NftChangeKind.TableDeleted))
+                {
+                    // Deleting a table deletes all in it first: one repair, of the table.
+                    _pending.Kinds.Clear();
+                    _pending.Kinds.Add(NftChangeKind.TableDeleted);
+                    _pending.DeletedElements.Clear();
+                }
+
+                foreign.Add(_pending);
+            }
+
+            ResetPending();
+            return;
+        }
+
+        if (!IsOurs(message))
+        {
+            return;
+        }
+
+        switch (message.Command)
+        {
+            case NfTables.DelTable:
+                _pending.Kinds.Add(NftChangeKind.TableDeleted);
+                break;
+            case NfTables.DelChain:
+                _pending.Kinds.Add(NftChangeKind.ChainDeleted);
+                break;
+            case NfTables.NewRule:
+                _addedRules.Add(Name(message, NfTables.RuleChain));
+                break;
+            case NfTables.DelRule:
+                var chain = Name(message, NfTables.RuleChain);
+                _deletedRules[chain] = _deletedRules.GetValueOrDefault(chain) + 1;
+                break;
+            case NfTables.NewSet or NfTables.DelSet or NfTables.NewObj or NfTables.DelObj:
+                _pending.Kinds.Add(NftChangeKind.ObjectChanged);
+                break;
+            case NfTables.DelSetElem:
+                var set = Name(message, NfTables.SetElemListSet);
+                if (BlockSet.Parse(set) is not null)
+                {
+                    if (!_pending.DeletedElements.TryGetValue(set, out var keys))
+                    {
+                        _pending.DeletedElements[set] = keys = new HashSet<string>(StringComparer.Ordinal);
+                    }
+
+                    NftChange.ReadKeys(message.Attributes, keys);
+                }
+
+                break;
+        }
+    }
+
+    /// <summary>True for a message about the inet table this monitor watches (the table is attribute 1 of every object message).</summary>
+    private bool IsOurs(NetlinkMessage message) =>
+        message.Family == NfTables.FamilyInet && message.Attributes.TryFind(NfTables.TableName, out var table) && table.IsString(_table);
+
+    private static string Name(NetlinkMessage message, ushort attribute) =>
+        message.Attributes.TryFind(attribute, out var name) ? name.AsString() : "";
+
+    private void ResetPending()
+    {
+        _pending = new NftChanges();
+        _deletedRules.Clear();
+        _addedRules.Clear();
+    }
+}

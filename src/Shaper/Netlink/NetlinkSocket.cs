@@ -1,0 +1,127 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+
+namespace Shaper.Netlink;
+
+/// <summary>
+/// A raw netlink socket (<c>AF_NETLINK</c>) in the caller's network namespace: sends a written buffer to the
+/// kernel, receives datagrams into a caller's buffer, and can join multicast groups (nftables' change
+/// notifications). The socket belongs to the namespace of the thread that opened it.
+/// </summary>
+internal sealed partial class NetlinkSocket : IDisposable
+{
+    private const int AfNetlink = 16;
+    private const int SockRaw = 3;
+    private const int SockCloexec = 0x80000;
+    private const int SolSocket = 1;
+    private const int SoRcvbuf = 8;
+    private const int SoSndbuf = 7;
+    private const int SoRcvbufForce = 33;
+    private const int SoSndbufForce = 32;
+    private const int SoRcvtimeo = 20;
+    private const int SolNetlink = 270;
+    private const int NetlinkAddMembership = 1;
+    private const int MsgDontwait = 0x40;
+    private const int Eagain = 11;
+
+    private int _fd;
+
+    private NetlinkSocket(int fd) => _fd = fd;
+
+    /// <summary>Opens a socket for <paramref name="protocol"/> (12: netfilter); null when the kernel refuses.</summary>
+    public static NetlinkSocket? TryOpen(int protocol = Nl.NetlinkNetfilter)
+    {
+        var fd = Socket(AfNetlink, SockRaw | SockCloexec, protocol);
+        return fd < 0 ? null : new NetlinkSocket(fd);
+    }
+
+    /// <summary>How long a blocking receive waits before it gives up.</summary>
+    public void SetReceiveTimeout(TimeSpan timeout)
+    {
+        Span<long> value = [(long)timeout.TotalSeconds, timeout.Microseconds + (timeout.Milliseconds * 1000L)]; // struct timeval
+        _ = SetSockOpt(_fd, SolSocket, SoRcvtimeo, MemoryMarshal.AsBytes(value), 16);
+    }
+
+    /// <summary>
+    /// Sizes the send and receive buffers (above the system maximum where the process may, as root may); a bigger
+    /// send buffer lets one send carry a bigger transaction, a bigger receive buffer holds a burst of notifications.
+    /// </summary>
+    public void SetBuffers(int send, int receive)
+    {
+        Span<int> value = [send];
+        if (SetSockOpt(_fd, SolSocket, SoSndbufForce, MemoryMarshal.AsBytes(value), 4) != 0)
+        {
+            _ = SetSockOpt(_fd, SolSocket, SoSndbuf, MemoryMarshal.AsBytes(value), 4);
+        }
+
+        value[0] = receive;
+        if (SetSockOpt(_fd, SolSocket, SoRcvbufForce, MemoryMarshal.AsBytes(value), 4) != 0)
+        {
+            _ = SetSockOpt(_fd, SolSocket, SoRcvbuf, MemoryMarshal.AsBytes(value), 4);
+        }
+    }
+
+    /// <summary>Joins multicast group <paramref name="group"/>; false when the kernel refuses.</summary>
+    public bool Join(int group)
+    {
+        Span<int> value = [group];
+        return SetSockOpt(_fd, SolNetlink, NetlinkAddMembership, MemoryMarshal.AsBytes(value), 4) == 0;
+    }
+
+    /// <summary>Sends <paramref name="data"/> to the kernel in one datagram; null on success, else why.</summary>
+    public unsafe string? Send(ReadOnlySpan<byte> data)
+    {
+        Span<byte> kernel = stackalloc byte[12]; // struct sockaddr_nl, port 0: the kernel
+        kernel.Clear();
+        BinaryPrimitives.WriteUInt16LittleEndian(kernel, AfNetlink);
+        fixed (byte* bytes = data)
+        fixed (byte* to = kernel)
+        {
+            var sent = SendTo(_fd, bytes, data.Length, 0, to, 12);
+            return sent == data.Length ? null : $"netlink send failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}";
+        }
+    }
+
+    /// <summary>
+    /// Receives one datagram into <paramref name="buffer"/>: its length, 0 when <paramref name="wait"/> is false and
+    /// nothing is there, or minus the errno (ENOBUFS: notifications were lost because the buffer overflowed).
+    /// </summary>
+    public unsafe int Receive(Span<byte> buffer, bool wait = true)
+    {
+        fixed (byte* data = buffer)
+        {
+            var received = Recv(_fd, data, buffer.Length, wait ? 0 : MsgDontwait);
+            if (received >= 0)
+            {
+                return (int)received;
+            }
+
+            var errno = Marshal.GetLastPInvokeError();
+            return !wait && errno == Eagain ? 0 : -errno;
+        }
+    }
+
+    public void Dispose()
+    {
+        var fd = Interlocked.Exchange(ref _fd, -1);
+        if (fd >= 0)
+        {
+            _ = Close(fd);
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
+    private static partial int Socket(int domain, int type, int protocol);
+
+    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+    private static partial int SetSockOpt(int fd, int level, int name, ReadOnlySpan<byte> value, int length);
+
+    [LibraryImport("libc", EntryPoint = "sendto", SetLastError = true)]
+    private static unsafe partial long SendTo(int fd, byte* buffer, long length, int flags, byte* address, int addressLength);
+
+    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
+    private static unsafe partial long Recv(int fd, byte* buffer, long length, int flags);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
+}
