@@ -67,7 +67,7 @@ internal static class DaemonCommands
     private static void PrintCounters(JsonNode? result, TextWriter output)
     {
         var c = CultureInfo.InvariantCulture;
-        output.WriteLine(string.Create(c, $"{"RULE / KEY",-34} {"PASSED",10} {"LIMITED",10} {"DELAYED",9} {"REMAINING",10} {"LIMIT",8} {"RETRY-AFTER",12}"));
+        output.WriteLine(string.Create(c, $"{"RULE / KEY",-34} {"PASSED",10} {"LIMITED",10} {"DELAYED",9} {"REMAINING",10} {"LIMIT",8} {"RETRY-AFTER",12}  STATE"));
         foreach (var rule in result?["rules"]?.AsArray() ?? [])
         {
             output.WriteLine(string.Create(c, $"{rule!["name"] + " (" + rule["enforce"] + ")",-34} {rule["passed"],10} {rule["limited"],10} {rule["delayed"],9}   keys {rule["keys_tracked"]}, evicted {rule["evictions"]}"));
@@ -75,7 +75,11 @@ internal static class DaemonCommands
             {
                 var retry = key!["retry_after_ms"]!.GetValue<double>();
                 var retryText = retry < 0 ? "never" : retry == 0 ? "now" : string.Create(c, $"{retry}ms");
-                output.WriteLine(string.Create(c, $"  {key["key"],-32} {key["passed"],10} {key["limited"],10} {key["delayed"],9} {key["remaining"],10} {key["limit"],8} {retryText,12}"));
+                // A key in a kernel drop, reject or block set: which one, and for how much longer.
+                var state = key["state"]?.GetValue<string>() is { } s && s != "open"
+                    ? string.Create(c, $"  {s}, {key["state_left_ms"]}ms left")
+                    : "";
+                output.WriteLine(string.Create(c, $"  {key["key"],-32} {key["passed"],10} {key["limited"],10} {key["delayed"],9} {key["remaining"],10} {key["limit"],8} {retryText,12}{state}"));
             }
         }
     }

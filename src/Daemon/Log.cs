@@ -23,8 +23,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "stopping")]
     public static partial void Stopping(ILogger logger);
 
-    [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "rule {Rule}: key {Key} over its limit ({Limited} limited so far)")]
-    public static partial void OverLimit(ILogger logger, string rule, string key, long limited);
+    [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "rule {Rule}: key {Key} over its limit, {Outcome} ({Limited} limited, {Passed} passed so far; one line per key per {WindowSeconds} s at most)")]
+    public static partial void OverLimit(ILogger logger, string rule, string key, string outcome, long limited, long passed, double windowSeconds);
 
     [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "rule {Rule}: blocked {Address} for {Seconds} s")]
     public static partial void Blocked(ILogger logger, string rule, string address, double seconds);

@@ -35,6 +35,11 @@ internal sealed partial class ShaperService
 
         foreach (var r in reports)
         {
+            w.Counter("shaper_rule_logged_total", "Over-limit lines a logging or soft rule wrote (at most one per key per window).", r.Logged, ("rule", r.Name));
+        }
+
+        foreach (var r in reports)
+        {
             w.Gauge("shaper_limiter_keys", "Keys a rule's limiter table tracks now.", r.KeysTracked, ("rule", r.Name));
             w.Gauge("shaper_limiter_keys_max", "Keys a rule's limiter table holds at most, per address family.", _config.Daemon.MaxKeys, ("rule", r.Name));
         }

@@ -190,7 +190,23 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         var observed = rules.Config with { Rules = [.. rules.Config.Rules.Where(r => r.Enforce == EnforceKind.Observe)] };
         var engine = new RuleEngine(CompiledRuleSet.Compile(observed), rules.Config.Daemon.MaxKeys);
         engine.KeyBlocked += _kernel.Blocks.Post;
+        engine.KeyOverLimit += LogOverLimit;
         return engine;
+    }
+
+    /// <summary>A logging or soft rule's key over its limit: one line, at most once per key per window (the engine sees to that).</summary>
+    private void LogOverLimit(OverLimitNotice notice)
+    {
+        var outcome = notice.Mode == RuleMode.Soft
+            ? notice.Action switch
+            {
+                RuleAction.Drop => "would be dropped (soft mode)",
+                RuleAction.Reject => "would be rejected (soft mode)",
+                RuleAction.Block => "would be blocked (soft mode)",
+                _ => "logged (soft mode)",
+            }
+            : "logged";
+        Log.OverLimit(_logger, notice.Rule, notice.Key.ToString(), outcome, notice.Limited, notice.Passed, notice.WindowNs / 1e9);
     }
 
     private void StartCapture(ShaperConfig config)

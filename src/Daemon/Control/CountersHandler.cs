@@ -39,6 +39,8 @@ internal sealed class CountersHandler(ShaperService daemon) : ControlHandler
                         Remaining = k.Remaining,
                         Limit = k.Limit,
                         RetryAfterMs = k.RetryAfterNs == LimitDecision.Never ? -1 : Math.Ceiling(k.RetryAfterNs / 1e6),
+                        State = k.State.ToString().ToLowerInvariant(),
+                        StateLeftMs = Math.Ceiling(k.StateLeftNs / 1e6),
                     });
                 rules.Add(new RuleCountersReply
                 {
@@ -49,6 +51,7 @@ internal sealed class CountersHandler(ShaperService daemon) : ControlHandler
                     Delayed = report.Delayed,
                     KeysTracked = report.KeysTracked,
                     Evictions = report.Evictions,
+                    Logged = report.Logged,
                     Keys = [.. keys],
                 });
             }
@@ -67,6 +70,7 @@ internal sealed class CountersHandler(ShaperService daemon) : ControlHandler
                     Delayed = 0,
                     KeysTracked = 0,
                     Evictions = 0,
+                    Logged = 0,
                     Keys = [],
                 });
             }

@@ -26,4 +26,12 @@ internal sealed record KeyCountersReply
     /// <summary>Milliseconds until the key may send again; -1 for never.</summary>
     [JsonPropertyName("retry_after_ms")]
     public required double RetryAfterMs { get; init; }
+
+    /// <summary><c>open</c>, or the kernel set the key is in: <c>dropped</c>, <c>rejected</c> or <c>blocked</c>.</summary>
+    [JsonPropertyName("state")]
+    public required string State { get; init; }
+
+    /// <summary>Milliseconds the key stays in that set; 0 when open.</summary>
+    [JsonPropertyName("state_left_ms")]
+    public required double StateLeftMs { get; init; }
 }

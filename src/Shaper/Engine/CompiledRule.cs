@@ -19,4 +19,18 @@ internal sealed class CompiledRule(Rule rule)
     public bool Blocks { get; } = rule.Mode == RuleMode.Hard && rule.Action == RuleAction.Block && rule.BlockFor is not null;
 
     public long BlockForNs { get; } = (rule.BlockFor ?? TimeSpan.Zero).Ticks * 100;
+
+    /// <summary>
+    /// True when a limited key goes into the rule's kernel drop or reject set for as long as its limiter keeps
+    /// refusing it: a hard observe rule with <c>action = "drop"</c> or <c>"reject"</c>.
+    /// </summary>
+    public bool Holds { get; } = rule.Mode == RuleMode.Hard && rule.Enforce == EnforceKind.Observe && rule.Action is RuleAction.Drop or RuleAction.Reject;
+
+    /// <summary>True when a key over the limit is logged (once per key per window): <c>action = "log"</c>, or any soft rule.</summary>
+    public bool Notices { get; } = rule.Action == RuleAction.Log || rule.Mode == RuleMode.Soft;
+
+    /// <summary>The window of the log lines: the rule's window, one second for bucket rules.</summary>
+    public long NoticeWindowNs { get; } = rule.Algorithm is AlgorithmKind.FixedWindow or AlgorithmKind.SlidingLog or AlgorithmKind.SlidingWindow && rule.Window is { } window
+        ? Math.Max(window.Ticks * 100, 1)
+        : 1_000_000_000;
 }

@@ -5,5 +5,14 @@ namespace Shaper.Engine;
 /// <param name="Counters">Passed, delayed, limited and the longest delay.</param>
 /// <param name="Remaining">What is left now (tokens, window room, queue room).</param>
 /// <param name="Limit">The configured limit.</param>
-/// <param name="RetryAfterNs">Time until the next arrival would pass; 0 now.</param>
-public sealed record KeyReport(string Key, KeyCounters Counters, long Remaining, long Limit, long RetryAfterNs);
+/// <param name="RetryAfterNs">Time until the next arrival would pass; 0 now. For a key in a kernel set, at least the time it has left there.</param>
+/// <param name="State">Whether the key is in a kernel drop, reject or block set (then <paramref name="Remaining"/> is 0).</param>
+/// <param name="StateLeftNs">How long the key stays in that set; 0 when <see cref="KeyState.Open"/>.</param>
+public sealed record KeyReport(
+    string Key,
+    KeyCounters Counters,
+    long Remaining,
+    long Limit,
+    long RetryAfterNs,
+    KeyState State = KeyState.Open,
+    long StateLeftNs = 0);

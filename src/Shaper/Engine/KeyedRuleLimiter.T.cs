@@ -41,9 +41,17 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
 
     public override long MemoryBytes => (_v4?.MemoryBytes ?? 0) + (_v4Port?.MemoryBytes ?? 0) + (_v6?.MemoryBytes ?? 0);
 
-    public override LimitDecision Decide(in PacketMeta packet, long cost) => Apply(packet, cost, countAsLimited: false);
+    public override LimitDecision Decide(in PacketMeta packet, long cost) => Apply(packet, cost, Op.Decide, out _);
 
-    public override void CountBlocked(in PacketMeta packet) => Apply(packet, 0, countAsLimited: true);
+    public override void CountBlocked(in PacketMeta packet) => Apply(packet, 0, Op.CountBlocked, out _);
+
+    public override LimitDecision Refuse(in PacketMeta packet, long cost) => Apply(packet, cost, Op.Refuse, out _);
+
+    public override KeyCounters CountersOf(in PacketMeta packet)
+    {
+        Apply(packet, 0, Op.Counters, out var counters);
+        return counters;
+    }
 
     public override void Prefetch(in PacketMeta packet)
     {
@@ -78,29 +86,30 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
         }
     }
 
-    private LimitDecision Apply(in PacketMeta packet, long cost, bool countAsLimited)
+    private LimitDecision Apply(in PacketMeta packet, long cost, Op op, out KeyCounters counters)
     {
         var now = packet.TimestampNs;
         switch (_per.Kind)
         {
             case KeyKind.Rule:
-                return Apply(ref Ensure(ref _v4, 1, 1), new V4Key(0), now, cost, countAsLimited);
+                return Apply(ref Ensure(ref _v4, 1, 1), new V4Key(0), now, cost, op, out counters);
             case KeyKind.SourceAndDport:
                 return packet.Family == IpFamily.V4
-                    ? Apply(ref Ensure(ref _v4Port, _initialCapacity, _maxCapacity), new V4PortKey(packet.Source4 & _mask4, packet.DestinationPort), now, cost, countAsLimited)
-                    : Apply(ref Ensure(ref _v6, _initialCapacity, _maxCapacity), new V6Key(packet.Source & _mask6, packet.DestinationPort), now, cost, countAsLimited);
+                    ? Apply(ref Ensure(ref _v4Port, _initialCapacity, _maxCapacity), new V4PortKey(packet.Source4 & _mask4, packet.DestinationPort), now, cost, op, out counters)
+                    : Apply(ref Ensure(ref _v6, _initialCapacity, _maxCapacity), new V6Key(packet.Source & _mask6, packet.DestinationPort), now, cost, op, out counters);
             default:
                 var address = _per.Kind == KeyKind.Destination ? packet.Destination : packet.Source;
                 return packet.Family == IpFamily.V4
-                    ? Apply(ref Ensure(ref _v4, _initialCapacity, _maxCapacity), new V4Key((uint)address & _mask4), now, cost, countAsLimited)
-                    : Apply(ref Ensure(ref _v6, _initialCapacity, _maxCapacity), new V6Key(address & _mask6), now, cost, countAsLimited);
+                    ? Apply(ref Ensure(ref _v4, _initialCapacity, _maxCapacity), new V4Key((uint)address & _mask4), now, cost, op, out counters)
+                    : Apply(ref Ensure(ref _v6, _initialCapacity, _maxCapacity), new V6Key(address & _mask6), now, cost, op, out counters);
         }
     }
 
     private LimitDecision Apply<TKey>(
-        ref LimiterTable<TKey, CountedState<TState>, CountingLimiter<TState, TLimiter>> table, in TKey key, long now, long cost, bool countAsLimited)
+        ref LimiterTable<TKey, CountedState<TState>, CountingLimiter<TState, TLimiter>> table, in TKey key, long now, long cost, Op op, out KeyCounters counters)
         where TKey : unmanaged, ILimiterKey<TKey>
     {
+        counters = default;
         if (table.Count == table.Capacity && table.Capacity < _maxCapacity && !table.Contains(key))
         {
             var larger = NewTable<TKey>((int)Math.Min((long)table.Capacity * 2, _maxCapacity), _maxCapacity);
@@ -108,34 +117,51 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
             table = larger;
         }
 
-        if (!countAsLimited)
+        if (op == Op.Decide)
         {
             return table.Acquire(key, now, cost);
         }
 
-        // A packet the block set dropped never reached the limiter; it only counts against the key.
-        table.GetOrAddState(key, now).Counters.Limited++;
-        return new LimitDecision(LimitOutcome.Limited, 0);
+        ref var state = ref table.GetOrAddState(key, now);
+        switch (op)
+        {
+            case Op.Counters:
+                counters = state.Counters;
+                return default;
+            case Op.Refuse:
+                // A packet a kernel set dropped never reached the limiter: it counts against the key, and the
+                // limiter's answer for it (unchanged, as a refused arrival changes no algorithm's state) says how
+                // much longer the set must hold the key.
+                state.Counters.Limited++;
+                return new LimitDecision(LimitOutcome.Limited, table.Limiter.GetStatus(state, now, cost).RetryAfterNs);
+            default:
+                // A packet the block set dropped never reached the limiter; it only counts against the key.
+                state.Counters.Limited++;
+                return new LimitDecision(LimitOutcome.Limited, 0);
+        }
     }
 
-    public override List<KeyReport> Report(long nowNs)
+    public override List<KeyReport> Report(long nowNs, Func<HeldKey, (KeyState State, long LeftNs)>? held = null)
     {
         var reports = new List<KeyReport>(KeysTracked);
-        var suffix4 = _per.Kind != KeyKind.Rule && _per.V4Prefix < 32 ? $"/{_per.V4Prefix}" : "";
-        var suffix6 = _per.Kind != KeyKind.Rule && _per.V6Prefix < 128 ? $"/{_per.V6Prefix}" : "";
         _v4?.VisitEntries((in V4Key key, in CountedState<TState> state) =>
-            reports.Add(Build(_per.Kind == KeyKind.Rule ? "rule" : key + suffix4, state, nowNs)));
+            reports.Add(Build(new HeldKey(IpFamily.V4, key.Address, _per.V4Prefix, 0, _per.Kind), state, nowNs, held)));
         _v4Port?.VisitEntries((in V4PortKey key, in CountedState<TState> state) =>
-            reports.Add(Build(key.ToString(), state, nowNs)));
+            reports.Add(Build(new HeldKey(IpFamily.V4, key.Address, _per.V4Prefix, key.Port, _per.Kind), state, nowNs, held)));
         _v6?.VisitEntries((in V6Key key, in CountedState<TState> state) =>
-            reports.Add(Build(key + suffix6, state, nowNs)));
+            reports.Add(Build(new HeldKey(IpFamily.V6, key.Address, _per.V6Prefix, key.Port, _per.Kind), state, nowNs, held)));
         return reports;
     }
 
-    private KeyReport Build(string key, in CountedState<TState> state, long nowNs)
+    private KeyReport Build(HeldKey key, in CountedState<TState> state, long nowNs, Func<HeldKey, (KeyState State, long LeftNs)>? held)
     {
         var status = _limiter.GetStatus(state, nowNs, 1);
-        return new KeyReport(key, state.Counters, status.Remaining, status.Limit, status.RetryAfterNs);
+        var (keyState, left) = held?.Invoke(key) ?? (KeyState.Open, 0);
+
+        // In a kernel set the key's packets are stopped whatever its limiter would say: nothing remains until it leaves.
+        return keyState == KeyState.Open
+            ? new KeyReport(key.ToString(), state.Counters, status.Remaining, status.Limit, status.RetryAfterNs)
+            : new KeyReport(key.ToString(), state.Counters, 0, status.Limit, Math.Max(left, status.RetryAfterNs), keyState, left);
     }
 
     private ref LimiterTable<TKey, CountedState<TState>, CountingLimiter<TState, TLimiter>> Ensure<TKey>(
@@ -148,4 +174,12 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
 
     private LimiterTable<TKey, CountedState<TState>, CountingLimiter<TState, TLimiter>> NewTable<TKey>(int capacity, int maxCapacity)
         where TKey : unmanaged, ILimiterKey<TKey> => new(_limiter, Math.Min(capacity, maxCapacity));
+
+    private enum Op
+    {
+        Decide,
+        CountBlocked,
+        Refuse,
+        Counters,
+    }
 }

@@ -19,6 +19,15 @@ internal abstract class KeyedRuleLimiter
     /// <summary>Counts a packet the block set dropped against its key, without consulting the algorithm.</summary>
     public abstract void CountBlocked(in PacketMeta packet);
 
+    /// <summary>
+    /// Counts a packet a kernel drop or reject set dropped against its key, without consulting the algorithm, and
+    /// returns <see cref="LimitOutcome.Limited"/> with the key's retry-after for an arrival of <paramref name="cost"/>.
+    /// </summary>
+    public abstract LimitDecision Refuse(in PacketMeta packet, long cost);
+
+    /// <summary>The counters of the packet's key (added when new).</summary>
+    public abstract KeyCounters CountersOf(in PacketMeta packet);
+
     /// <summary>Keys tracked now, over both address families.</summary>
     public abstract int KeysTracked { get; }
 
@@ -28,6 +37,9 @@ internal abstract class KeyedRuleLimiter
     /// <summary>Memory fixed by the tables allocated so far.</summary>
     public abstract long MemoryBytes { get; }
 
-    /// <summary>Every tracked key with its counters and status at <paramref name="nowNs"/>.</summary>
-    public abstract List<KeyReport> Report(long nowNs);
+    /// <summary>
+    /// Every tracked key with its counters and status at <paramref name="nowNs"/>; <paramref name="held"/> says
+    /// whether a key is in a kernel set, and for how much longer.
+    /// </summary>
+    public abstract List<KeyReport> Report(long nowNs, Func<HeldKey, (KeyState State, long LeftNs)>? held = null);
 }

@@ -1,25 +1,41 @@
 using Shaper.Limiting;
 using Shaper.Packets;
+using Shaper.Rules;
 
 namespace Shaper.Engine;
 
 /// <summary>
 /// Runs a <see cref="CompiledRuleSet"/>'s limiters over packets, in the packets' own time. Rules apply
 /// in file order and every matching rule sees the packet, except that a packet a hard kernel or queue
-/// rule limits is gone, as it would be from the kernel's path, so later rules do not see it. A key
-/// that an observe rule with <c>action = "block"</c> limits is blocked for <c>block_for</c>: its
-/// packets are then dropped before any rule (the kernel block set) and counted as limited by that rule.
+/// rule limits is gone, as it would be from the kernel's path, so later rules do not see it. An observe
+/// rule over its limit acts through the kernel:
+/// <list type="bullet">
+/// <item><c>action = "block"</c>: the source is blocked for <c>block_for</c>; its packets are then dropped before
+/// any rule (the kernel block set) and counted as limited by that rule.</item>
+/// <item><c>action = "drop"</c> or <c>"reject"</c>: the key goes into the rule's kernel drop or reject set for
+/// exactly its limiter's retry-after (<see cref="KeyHeld"/>). While it is there the kernel stops the rule's packets
+/// of that key before any rule; capture still sees them, and they count against the key as limited, but never as
+/// arrivals: the kernel refused them, so a sliding log does not log them and a bucket gives them no tokens (they
+/// would change no algorithm's state anyway). While the limiter would go on refusing past the set's time, the key
+/// is held longer, at most once per half of the time it was last given, never once per packet.</item>
+/// <item><c>action = "log"</c>, and every <c>mode = "soft"</c> rule (which enforces nothing): one
+/// <see cref="KeyOverLimit"/> per key per window (the rule's window; one second for bucket rules).</item>
+/// </list>
 /// Single-threaded: one engine per engine thread.
 /// </summary>
 public sealed class RuleEngine
 {
+    /// <summary>The shortest hold worth a kernel element: nft times out elements in milliseconds.</summary>
+    private const long MinHoldNs = 1_000_000;
+
     private readonly CompiledRuleSet _rules;
     private readonly KeyedRuleLimiter[] _limiters;
     private readonly RuleTotals[] _totals;
-    private readonly Dictionary<(int Rule, UInt128 Key), long> _blockedUntil = [];
+    private readonly KeyDeadlines _blocks;
+    private readonly KeyDeadlines _holds;
+    private readonly KeyDeadlines _notices;
     private readonly int[] _blockingRules;
-    private readonly int _maxBlocked;
-    private long _nextSweepNs;
+    private readonly int[] _holdingRules;
 
     /// <summary>
     /// Creates an engine with at most <paramref name="maxKeysPerRule"/> keys per rule and address family; key
@@ -29,30 +45,52 @@ public sealed class RuleEngine
     {
         ArgumentNullException.ThrowIfNull(rules);
         _rules = rules;
-        _limiters = new KeyedRuleLimiter[rules.Rules.Length];
-        _totals = new RuleTotals[rules.Rules.Length];
+        var count = rules.Rules.Length;
+        _limiters = new KeyedRuleLimiter[count];
+        _totals = new RuleTotals[count];
+        _blocks = new KeyDeadlines(count, maxKeysPerRule);
+        _holds = new KeyDeadlines(count, maxKeysPerRule);
+        _notices = new KeyDeadlines(count, maxKeysPerRule);
         var blocking = new List<int>();
-        for (var i = 0; i < _limiters.Length; i++)
+        var holding = new List<int>();
+        for (var i = 0; i < count; i++)
         {
             _limiters[i] = LimiterFactory.Create(rules.Rules[i].Rule, initialKeysPerRule > 0 ? initialKeysPerRule : maxKeysPerRule, maxKeysPerRule);
             if (rules.Rules[i].Blocks)
             {
                 blocking.Add(i);
             }
+
+            if (rules.Rules[i].Holds)
+            {
+                holding.Add(i);
+            }
         }
 
         _blockingRules = [.. blocking];
-        _maxBlocked = maxKeysPerRule;
-        if (_blockingRules.Length > 0)
+        _holdingRules = [.. holding];
+
+        // The first block or hold would otherwise JIT its path and grow its table on the engine thread, in the
+        // middle of the packets that cross a limit together, and delay every detection behind it. Nobody
+        // listens to the events yet, so this rehearsal blocks and holds nothing.
+        foreach (var family in (ReadOnlySpan<IpFamily>)[IpFamily.V4, IpFamily.V6])
         {
-            // The first block would otherwise JIT the block path and grow the table on the engine thread, in the
-            // middle of the packets that cross a limit together, and delay every detection behind it. Nobody
-            // listens to KeyBlocked yet, so this rehearsal blocks nothing.
-            _blockedUntil.EnsureCapacity(Math.Min(maxKeysPerRule, 4096));
-            Block(_blockingRules[0], new PacketMeta { Family = IpFamily.V4 });
-            Block(_blockingRules[0], new PacketMeta { Family = IpFamily.V6 });
-            _blockedUntil.Clear();
+            var probe = new PacketMeta { Family = family, TimestampNs = 1 };
+            if (_blockingRules.Length > 0)
+            {
+                _blocks.Reserve(4096);
+                Block(_blockingRules[0], probe);
+            }
+
+            if (_holdingRules.Length > 0)
+            {
+                _holds.Reserve(4096);
+                Hold(_holdingRules[0], probe, MinHoldNs);
+            }
         }
+
+        _blocks.Clear();
+        _holds.Clear();
     }
 
     /// <summary>Packets seen.</summary>
@@ -64,6 +102,9 @@ public sealed class RuleEngine
     /// <summary>Packets dropped by a block before any rule.</summary>
     public long Blocked { get; private set; }
 
+    /// <summary>Packets a rule's kernel drop or reject set stopped before any rule.</summary>
+    public long Held { get; private set; }
+
     /// <summary>
     /// Raised when a key is blocked: the rule, the source address (in <see cref="PacketMeta"/> encoding) and
     /// its family, the prefix length the block covers (the rule's source prefix, such as 24 for <c>per = "src/24"</c>;
@@ -71,8 +112,17 @@ public sealed class RuleEngine
     /// </summary>
     public event Action<string, IpFamily, UInt128, int, long, long>? KeyBlocked;
 
+    /// <summary>Raised when a key goes into its rule's kernel drop or reject set, or must stay there longer.</summary>
+    public event Action<KeyHold>? KeyHeld;
+
+    /// <summary>Raised at most once per key per window when a logging or soft rule limits the key.</summary>
+    public event Action<OverLimitNotice>? KeyOverLimit;
+
     /// <summary>Blocks the engine remembers (to drop their packets before any rule); at most the key table's size.</summary>
-    public int BlocksTracked => _blockedUntil.Count;
+    public int BlocksTracked => _blocks.Count;
+
+    /// <summary>Keys the engine holds in kernel drop and reject sets; at most the key table's size.</summary>
+    public int HoldsTracked => _holds.Count;
 
     /// <summary>Decides one packet under every rule it matches.</summary>
     public void Process(in PacketMeta packet)
@@ -85,9 +135,15 @@ public sealed class RuleEngine
             return;
         }
 
-        if (_blockingRules.Length > 0 && IsBlocked(packet))
+        if (_blocks.Count > 0 && IsBlocked(packet))
         {
             Blocked++;
+            return;
+        }
+
+        if (_holds.Count > 0 && IsHeld(packet))
+        {
+            Held++;
             return;
         }
 
@@ -112,10 +168,21 @@ public sealed class RuleEngine
             }
 
             totals.Limited++;
+            if (rule.Notices)
+            {
+                Notice(i, packet);
+            }
+
             if (rule.Blocks)
             {
                 Block(i, packet);
                 return;
+            }
+
+            if (rule.Holds)
+            {
+                // This packet was captured on its way in and has passed; the set stops the ones after it.
+                Hold(i, packet, decision.DelayNs);
             }
 
             if (rule.Stops)
@@ -139,13 +206,14 @@ public sealed class RuleEngine
         }
     }
 
-    /// <summary>Every rule's totals and keys at <paramref name="nowNs"/>.</summary>
+    /// <summary>Every rule's totals and keys at <paramref name="nowNs"/>, each key with the kernel set it is in, if any.</summary>
     public IReadOnlyList<RuleReport> Report(long nowNs)
     {
         var reports = new RuleReport[_limiters.Length];
         for (var i = 0; i < reports.Length; i++)
         {
             var limiter = _limiters[i];
+            var rule = i;
             reports[i] = new RuleReport(
                 _rules.Rules[i].Rule.Name,
                 _totals[i].Passed,
@@ -153,70 +221,165 @@ public sealed class RuleEngine
                 _totals[i].Delayed,
                 limiter.KeysTracked,
                 limiter.Evictions,
-                limiter.Report(nowNs));
+                limiter.Report(nowNs, key => StateOf(rule, key, nowNs)),
+                _totals[i].Logged);
         }
 
         return reports;
+    }
+
+    /// <summary>Where <paramref name="key"/> of <paramref name="rule"/> stands at <paramref name="nowNs"/>: in a set (and for how long) or open.</summary>
+    private (KeyState State, long LeftNs) StateOf(int rule, HeldKey key, long nowNs)
+    {
+        var compiled = _rules.Rules[rule];
+        if (compiled.Holds && _holds.TryGet(rule, key, out var hold) && nowNs < hold.UntilNs)
+        {
+            return (compiled.Rule.Action == RuleAction.Reject ? KeyState.Rejected : KeyState.Dropped, hold.UntilNs - nowNs);
+        }
+
+        // A block covers the source (its prefix for per = "src/N"): the key of a source or source-and-port rule.
+        if (compiled.Blocks && key.Kind is KeyKind.Source or KeyKind.SourceAndDport
+            && _blocks.TryGet(rule, key with { Port = 0, Kind = KeyKind.Source }, out var block) && nowNs < block.UntilNs)
+        {
+            return (KeyState.Blocked, block.UntilNs - nowNs);
+        }
+
+        return (KeyState.Open, 0);
     }
 
     private bool IsBlocked(in PacketMeta packet)
     {
         foreach (var i in _blockingRules)
         {
-            var key = (i, BlockKey(i, packet));
-            if (_blockedUntil.TryGetValue(key, out var until))
+            var key = BlockKey(i, packet);
+            if (_blocks.TryGet(i, key, out var block))
             {
-                if (packet.TimestampNs < until)
+                if (packet.TimestampNs < block.UntilNs)
                 {
                     _totals[i].Limited++;
                     _limiters[i].CountBlocked(packet);
                     return true;
                 }
 
-                _blockedUntil.Remove(key);
+                _blocks.Remove(i, key);
             }
         }
 
         return false;
     }
 
+    /// <summary>
+    /// True when a rule's kernel drop or reject set holds the packet's key: the kernel stops the packet before any
+    /// rule. It counts as limited against the key, and the key is held longer when its limiter would refuse it past
+    /// the set's time and less than half the time last given is left.
+    /// </summary>
+    private bool IsHeld(in PacketMeta packet)
+    {
+        var rules = _rules.Rules;
+        foreach (var i in _holdingRules)
+        {
+            var rule = rules[i];
+            if (_holds.CountOf(i) == 0 || !rule.Matcher.Matches(packet))
+            {
+                continue;
+            }
+
+            var key = HeldKey.Of(rule.Rule.Per, packet);
+            if (!_holds.TryGet(i, key, out var hold))
+            {
+                continue;
+            }
+
+            var now = packet.TimestampNs;
+            if (now >= hold.UntilNs)
+            {
+                _holds.Remove(i, key);
+                continue;
+            }
+
+            _totals[i].Limited++;
+            var retry = _limiters[i].Refuse(packet, rule.CostsBytes ? packet.IpLength : 1).DelayNs;
+            if (retry != LimitDecision.Never
+                && now + retry > hold.UntilNs + MinHoldNs
+                && (hold.UntilNs - now) * 2 < hold.UntilNs - hold.SinceNs)
+            {
+                Hold(i, packet, retry);
+            }
+
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>Puts the packet's key of <paramref name="rule"/> into the rule's kernel set for <paramref name="retryAfterNs"/>.</summary>
+    private void Hold(int rule, in PacketMeta packet, long retryAfterNs)
+    {
+        // A key that can never pass at this cost is not held (a smaller packet may pass); one that passes again
+        // within a millisecond is not worth a kernel element.
+        if (retryAfterNs == LimitDecision.Never || retryAfterNs < MinHoldNs)
+        {
+            return;
+        }
+
+        var compiled = _rules.Rules[rule];
+        var key = HeldKey.Of(compiled.Rule.Per, packet);
+        var now = packet.TimestampNs;
+        var until = now + retryAfterNs;
+
+        // When the table is full of live holds the key is not held: the kernel set, sized alike, would be full too,
+        // and raising a hold that is not remembered would raise one per packet.
+        if (_holds.Set(rule, key, now, until, now))
+        {
+            KeyHeld?.Invoke(new KeyHold(compiled.Rule.Name, compiled.Rule.Action, key, until, now));
+        }
+    }
+
+    /// <summary>Raises <see cref="KeyOverLimit"/> for the packet's key unless it was raised in this window already.</summary>
+    private void Notice(int rule, in PacketMeta packet)
+    {
+        var compiled = _rules.Rules[rule];
+        var key = HeldKey.Of(compiled.Rule.Per, packet);
+        var now = packet.TimestampNs;
+        var window = now / compiled.NoticeWindowNs;
+        if (_notices.TryGet(rule, key, out var last) && last.SinceNs == window)
+        {
+            return;
+        }
+
+        // Remembered until the window ends; when the table is full of current windows, nothing is logged rather
+        // than a line per packet.
+        if (!_notices.Set(rule, key, window, (window + 1) * compiled.NoticeWindowNs, now))
+        {
+            return;
+        }
+
+        _totals[rule].Logged++;
+        if (KeyOverLimit is { } handler)
+        {
+            var counters = _limiters[rule].CountersOf(packet);
+            handler(new OverLimitNotice(compiled.Rule.Name, compiled.Rule.Action, compiled.Rule.Mode, key, counters.Limited, counters.Passed, compiled.NoticeWindowNs, now));
+        }
+    }
+
     private void Block(int rule, in PacketMeta packet)
     {
         var compiled = _rules.Rules[rule];
         var key = BlockKey(rule, packet);
-        if (_blockedUntil.Count >= _maxBlocked && packet.TimestampNs >= _nextSweepNs)
-        {
-            // Bounded like the limiter tables: forget ended blocks, at most once a second of packet time.
-            _nextSweepNs = packet.TimestampNs + 1_000_000_000;
-            foreach (var (entry, until) in _blockedUntil)
-            {
-                if (until <= packet.TimestampNs)
-                {
-                    _blockedUntil.Remove(entry);
-                }
-            }
-        }
 
-        // When still full the kernel's block set holds the block alone; the engine goes on counting the key.
-        if (_blockedUntil.Count < _maxBlocked)
-        {
-            _blockedUntil[(rule, key)] = packet.TimestampNs + compiled.BlockForNs;
-        }
-
-        KeyBlocked?.Invoke(compiled.Rule.Name, packet.Family, key, BlockPrefix(rule, packet.Family), compiled.BlockForNs, packet.TimestampNs);
+        // When the table is full the kernel's block set holds the block alone; the engine goes on counting the key.
+        _blocks.Set(rule, key, packet.TimestampNs, packet.TimestampNs + compiled.BlockForNs, packet.TimestampNs);
+        KeyBlocked?.Invoke(compiled.Rule.Name, packet.Family, key.Address, key.PrefixLength, compiled.BlockForNs, packet.TimestampNs);
     }
 
     /// <summary>The source prefix a block covers: the rule's source prefix, or the address for other keys.</summary>
-    private UInt128 BlockKey(int rule, in PacketMeta packet) => packet.Family == IpFamily.V4
-        ? packet.Source & AddressSet.Mask4(BlockPrefix(rule, IpFamily.V4))
-        : packet.Source & AddressSet.Mask6(BlockPrefix(rule, IpFamily.V6));
-
-    /// <summary>The prefix length of a block by <paramref name="rule"/>: its source prefix, or the whole address for other keys.</summary>
-    private int BlockPrefix(int rule, IpFamily family)
+    private HeldKey BlockKey(int rule, in PacketMeta packet)
     {
         var per = _rules.Rules[rule].Rule.Per;
-        var isSourcePrefix = per.Kind == Rules.KeyKind.Source;
-        return family == IpFamily.V4 ? (isSourcePrefix ? per.V4Prefix : 32) : (isSourcePrefix ? per.V6Prefix : 128);
+        var isSourcePrefix = per.Kind == KeyKind.Source;
+        return packet.Family == IpFamily.V4
+            ? new HeldKey(IpFamily.V4, packet.Source & AddressSet.Mask4(isSourcePrefix ? per.V4Prefix : 32), isSourcePrefix ? per.V4Prefix : 32, 0, KeyKind.Source)
+            : new HeldKey(IpFamily.V6, packet.Source & AddressSet.Mask6(isSourcePrefix ? per.V6Prefix : 128), isSourcePrefix ? per.V6Prefix : 128, 0, KeyKind.Source);
     }
 
     private struct RuleTotals
@@ -224,5 +387,6 @@ public sealed class RuleEngine
         public long Passed;
         public long Limited;
         public long Delayed;
+        public long Logged;
     }
 }

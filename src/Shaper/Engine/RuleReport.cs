@@ -1,6 +1,9 @@
 namespace Shaper.Engine;
 
-/// <summary>One rule's totals and its keys, as replay and <c>shaperctl counters</c> report them.</summary>
+/// <summary>
+/// One rule's totals and its keys, as replay and <c>shaperctl counters</c> report them; <see cref="Logged"/> counts
+/// the over-limit lines a logging or soft rule raised (at most one per key per window).
+/// </summary>
 public sealed record RuleReport(
     string Name,
     long Passed,
@@ -8,4 +11,5 @@ public sealed record RuleReport(
     long Delayed,
     int KeysTracked,
     long Evictions,
-    IReadOnlyList<KeyReport> Keys);
+    IReadOnlyList<KeyReport> Keys,
+    long Logged = 0);

@@ -63,7 +63,8 @@ public sealed class RuleEngineTests
     [Fact]
     public void Process_ObserveRuleLimits_LaterRulesStillSeeThePacket()
     {
-        var config = new ShaperConfig { Rules = [Bucket("first", 1, 2, EnforceKind.Observe), Bucket("second", 1000, 1000)] };
+        // A logging observe rule stops nothing: its limited packets have passed the kernel.
+        var config = new ShaperConfig { Rules = [Bucket("first", 1, 2, EnforceKind.Observe) with { Action = RuleAction.Log }, Bucket("second", 1000, 1000)] };
         var engine = new RuleEngine(CompiledRuleSet.Compile(config), 1024);
         for (var i = 0; i < 5; i++)
         {
@@ -71,6 +72,21 @@ public sealed class RuleEngineTests
         }
 
         Assert.Equal(5, Rule(engine, "second").Passed);
+    }
+
+    [Fact]
+    public void Process_ObserveDropRuleLimits_TheCrossingPacketGoesOnButTheHeldKeysLaterOnesDoNot()
+    {
+        // The packet that crosses was captured after the kernel let it in; the key's packets after it meet the drop set.
+        var config = new ShaperConfig { Rules = [Bucket("first", 1, 2, EnforceKind.Observe), Bucket("second", 1000, 1000)] };
+        var engine = new RuleEngine(CompiledRuleSet.Compile(config), 1024);
+        for (var i = 0; i < 5; i++)
+        {
+            engine.Process(Udp(0xC6120101, 0));
+        }
+
+        Assert.Equal(3, Rule(engine, "second").Passed);
+        Assert.Equal(2, engine.Held);
     }
 
     [Fact]

@@ -1,0 +1,89 @@
+namespace Shaper.Engine;
+
+/// <summary>
+/// Per rule and key, a span of packet time (since, until): how long a key stays in a kernel set, or which window
+/// it was last logged in. Bounded like the limiter tables: at most <c>max</c> entries; when full, spans that have
+/// ended are forgotten (at most once a second of packet time), and a new key that still finds no room is not
+/// tracked (<see cref="Set"/> says so). Single-threaded, like the engine; no allocation once warm.
+/// </summary>
+internal sealed class KeyDeadlines
+{
+    private readonly Dictionary<(int Rule, HeldKey Key), (long SinceNs, long UntilNs)> _entries;
+    private readonly int[] _perRule;
+    private readonly int _max;
+    private long _nextSweepNs;
+
+    /// <summary>Tracks at most <paramref name="max"/> keys over <paramref name="rules"/> rules.</summary>
+    public KeyDeadlines(int rules, int max)
+    {
+        _max = Math.Max(max, 1);
+        _perRule = new int[rules];
+        _entries = new(Math.Min(_max, 4096));
+    }
+
+    /// <summary>Keys tracked, over every rule.</summary>
+    public int Count => _entries.Count;
+
+    /// <summary>Keys tracked for <paramref name="rule"/>.</summary>
+    public int CountOf(int rule) => _perRule[rule];
+
+    /// <summary>The span of <paramref name="key"/> under <paramref name="rule"/>, if tracked.</summary>
+    public bool TryGet(int rule, in HeldKey key, out (long SinceNs, long UntilNs) span) => _entries.TryGetValue((rule, key), out span);
+
+    /// <summary>Sets the span of a key; false when the table is full of spans that have not ended.</summary>
+    public bool Set(int rule, in HeldKey key, long sinceNs, long untilNs, long nowNs)
+    {
+        ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_entries, (rule, key));
+        if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot))
+        {
+            slot = (sinceNs, untilNs);
+            return true;
+        }
+
+        if (_entries.Count >= _max && nowNs >= _nextSweepNs)
+        {
+            _nextSweepNs = nowNs + 1_000_000_000;
+            Sweep(nowNs);
+        }
+
+        if (_entries.Count >= _max)
+        {
+            return false;
+        }
+
+        _entries[(rule, key)] = (sinceNs, untilNs);
+        _perRule[rule]++;
+        return true;
+    }
+
+    /// <summary>Forgets <paramref name="key"/> under <paramref name="rule"/>.</summary>
+    public void Remove(int rule, in HeldKey key)
+    {
+        if (_entries.Remove((rule, key)))
+        {
+            _perRule[rule]--;
+        }
+    }
+
+    /// <summary>Readies the table for <paramref name="count"/> keys without allocating on the packet path later.</summary>
+    public void Reserve(int count) => _entries.EnsureCapacity(Math.Min(count, _max));
+
+    /// <summary>Forgets every span.</summary>
+    public void Clear()
+    {
+        _entries.Clear();
+        Array.Clear(_perRule);
+    }
+
+    private void Sweep(long nowNs)
+    {
+        foreach (var (entry, span) in _entries)
+        {
+            if (span.UntilNs <= nowNs)
+            {
+                _entries.Remove(entry);
+                _perRule[entry.Rule]--;
+            }
+        }
+    }
+}

@@ -1,0 +1,366 @@
+using System.Net;
+using Shaper.Engine;
+using Shaper.Limiting;
+using Shaper.Packets;
+using Shaper.Rules;
+
+namespace Shaper.Tests.Engine;
+
+/// <summary>What an observe rule over its limit does: drop and reject hold the key in a kernel set, log logs once per key per window, soft only tells.</summary>
+public sealed class RuleEngineActionTests
+{
+    private const long Ms = 1_000_000;
+    private const long Second = 1_000_000_000;
+
+    private static Rule SlidingLog(string name, long limit, RuleAction action = RuleAction.Drop) => new()
+    {
+        Name = name,
+        Algorithm = AlgorithmKind.SlidingLog,
+        Limit = limit,
+        Window = TimeSpan.FromSeconds(1),
+        Enforce = EnforceKind.Observe,
+        Action = action,
+    };
+
+    private static Rule Bucket(string name, long perSecond, long burst, RuleAction action = RuleAction.Drop) => new()
+    {
+        Name = name,
+        Rate = new RateSpec(Rate.PerSecondOf(perSecond), RateUnit.Packets, $"{perSecond}/s"),
+        Burst = burst,
+        Enforce = EnforceKind.Observe,
+        Action = action,
+    };
+
+    private static PacketMeta Udp(uint src, long t, int length = 64, ushort dport = 9000) => new()
+    {
+        TimestampNs = t,
+        Family = IpFamily.V4,
+        Protocol = 17,
+        Source = src,
+        Destination = 0xC6120002,
+        DestinationPort = dport,
+        IpLength = length,
+    };
+
+    private static RuleEngine Engine(int maxKeys = 1024, params Rule[] rules) =>
+        new(CompiledRuleSet.Compile(new ShaperConfig { Rules = rules }), maxKeys);
+
+    private static RuleReport Report(RuleEngine engine, string name, long now) => engine.Report(now).Single(r => r.Name == name);
+
+    [Fact]
+    public void Drop_SlidingLog_HoldsTheKeyForExactlyItsRetryAfter()
+    {
+        var engine = Engine(1024, SlidingLog("log3", 3));
+        var holds = new List<KeyHold>();
+        engine.KeyHeld += holds.Add;
+
+        for (var t = 0L; t < 10; t++)
+        {
+            engine.Process(Udp(0xC6120101, t * 100 * Ms)); // 0.0 … 0.9 s: three pass, the fourth crosses
+        }
+
+        engine.Process(Udp(0xC6120101, Second)); // the oldest logged arrival (t = 0) has left the window
+
+        // One hold, from the crossing packet at 0.3 s until the oldest arrival leaves the window at 1.0 s.
+        var hold = Assert.Single(holds);
+        Assert.Equal(("log3", RuleAction.Drop, 300 * Ms, Second), (hold.Rule, hold.Action, hold.DetectedNs, hold.UntilNs));
+        Assert.Equal(new HeldKey(IpFamily.V4, 0xC6120101, 32, 0, KeyKind.Source), hold.Key);
+        Assert.Equal(6, engine.Held); // 0.4 … 0.9 s: stopped by the kernel set before any rule
+        var report = Report(engine, "log3", Second);
+        Assert.Equal((4, 7), (report.Passed, report.Limited));
+    }
+
+    [Theory]
+    [InlineData(AlgorithmKind.TokenBucket)]
+    [InlineData(AlgorithmKind.LeakyBucket)]
+    [InlineData(AlgorithmKind.FixedWindow)]
+    [InlineData(AlgorithmKind.SlidingLog)]
+    [InlineData(AlgorithmKind.SlidingWindow)]
+    public void Drop_AnyAlgorithm_PassesWhatTheAlgorithmAloneWouldPass(AlgorithmKind algorithm)
+    {
+        // Held packets count as limited, never as arrivals: the same traffic through a drop rule and through a
+        // log rule (which holds nothing) passes the same packets, per key, for every algorithm.
+        Rule Make(string name, RuleAction action) => new()
+        {
+            Name = name,
+            Algorithm = algorithm,
+            Rate = algorithm is AlgorithmKind.TokenBucket or AlgorithmKind.LeakyBucket ? new RateSpec(Rate.PerSecondOf(10), RateUnit.Packets, "10/s") : null,
+            Burst = algorithm is AlgorithmKind.TokenBucket or AlgorithmKind.LeakyBucket ? 5 : null,
+            Limit = algorithm is AlgorithmKind.TokenBucket or AlgorithmKind.LeakyBucket ? null : 7,
+            Window = algorithm is AlgorithmKind.TokenBucket or AlgorithmKind.LeakyBucket ? null : TimeSpan.FromSeconds(1),
+            Enforce = EnforceKind.Observe,
+            Action = action,
+        };
+
+        var dropping = Engine(1024, Make("r", RuleAction.Drop));
+        var logging = Engine(1024, Make("r", RuleAction.Log));
+        var rng = new Random(11);
+        for (var i = 0; i < 5000; i++)
+        {
+            var packet = Udp(0xC6120100 + (uint)rng.Next(4), (i * 3 * Ms) + rng.Next(1000));
+            dropping.Process(packet);
+            logging.Process(packet);
+        }
+
+        var held = Report(dropping, "r", 20 * Second);
+        var plain = Report(logging, "r", 20 * Second);
+        Assert.True(dropping.Held > 0, "no packet was ever held");
+        Assert.Equal(plain.Passed, held.Passed);
+        Assert.Equal(plain.Limited, held.Limited);
+        Assert.Equal(
+            plain.Keys.OrderBy(k => k.Key).Select(k => (k.Key, k.Counters.Passed, k.Counters.Limited)),
+            held.Keys.OrderBy(k => k.Key).Select(k => (k.Key, k.Counters.Passed, k.Counters.Limited)));
+    }
+
+    [Fact]
+    public void Drop_FloodWhileHeld_RaisesOneHoldNotOnePerPacket()
+    {
+        var engine = Engine(1024, SlidingLog("log3", 3));
+        var holds = 0;
+        engine.KeyHeld += _ => holds++;
+
+        for (var i = 0; i < 10_000; i++)
+        {
+            engine.Process(Udp(0xC6120101, i * 50_000L)); // 20,000 a second for half a second
+        }
+
+        Assert.Equal(1, holds);
+        Assert.Equal(10_000 - 4, engine.Held);
+    }
+
+    [Fact]
+    public void Drop_BytesBucketRefusingPastTheSet_ExtendsOnlyOnceLittleTimeIsLeft()
+    {
+        // 100 bytes a second, bucket of 100 bytes.
+        var rule = Bucket("bytes", 100, 100) with { Rate = new RateSpec(Rate.PerSecondOf(100), RateUnit.Bytes, "100 bytes/s") };
+        var engine = Engine(1024, rule);
+        var holds = new List<KeyHold>();
+        engine.KeyHeld += holds.Add;
+
+        engine.Process(Udp(0xC6120101, 0, length: 100)); // passes: the bucket is empty
+        engine.Process(Udp(0xC6120101, 100 * Ms, length: 50)); // 10 bytes in the bucket: held until 0.5 s
+        engine.Process(Udp(0xC6120101, 200 * Ms, length: 100)); // needs 1.0 s, but 0.3 s of 0.4 s is left: no update yet
+        engine.Process(Udp(0xC6120101, 350 * Ms, length: 100)); // 0.15 s left, under half: held until 1.0 s
+
+        Assert.Equal([(100 * Ms, 500 * Ms), (350 * Ms, Second)], holds.Select(h => (h.DetectedNs, h.UntilNs)));
+        Assert.Equal(2, engine.Held);
+    }
+
+    [Fact]
+    public void Reject_HoldsInTheRejectSetAndReportsIt()
+    {
+        var engine = Engine(1024, SlidingLog("rej", 2, RuleAction.Reject));
+        var holds = new List<KeyHold>();
+        engine.KeyHeld += holds.Add;
+
+        engine.Process(Udp(0xC6120101, 0));
+        engine.Process(Udp(0xC6120101, 100 * Ms));
+        engine.Process(Udp(0xC6120101, 200 * Ms)); // crosses: held until 1.0 s
+
+        Assert.Equal(RuleAction.Reject, Assert.Single(holds).Action);
+        var key = Assert.Single(Report(engine, "rej", 400 * Ms).Keys);
+        Assert.Equal((KeyState.Rejected, 600 * Ms, 0L), (key.State, key.StateLeftNs, key.Remaining));
+        Assert.Equal(600 * Ms, key.RetryAfterNs);
+    }
+
+    [Fact]
+    public void Report_HeldKey_ShowsTheSetAndTimeLeftThenOpensWhenItEnds()
+    {
+        var engine = Engine(1024, Bucket("b", 10, 2));
+        engine.Process(Udp(0xC6120101, 0));
+        engine.Process(Udp(0xC6120101, 0));
+        engine.Process(Udp(0xC6120101, 0)); // over: the next token comes in 0.1 s
+
+        var held = Assert.Single(Report(engine, "b", 40 * Ms).Keys);
+        Assert.Equal((KeyState.Dropped, 60 * Ms, 0L, 60 * Ms), (held.State, held.StateLeftNs, held.Remaining, held.RetryAfterNs));
+
+        var open = Assert.Single(Report(engine, "b", 150 * Ms).Keys);
+        Assert.Equal((KeyState.Open, 0L, 0L), (open.State, open.StateLeftNs, open.RetryAfterNs));
+        Assert.Equal(1, open.Remaining);
+    }
+
+    [Fact]
+    public void Report_BlockedKey_ShowsBlockedAndTheBlocksTimeLeftNotTheRefilledBucket()
+    {
+        var rule = Bucket("blk", 100, 2, RuleAction.Block) with { BlockFor = TimeSpan.FromSeconds(10) };
+        var engine = Engine(1024, rule);
+        engine.Process(Udp(0xC6120101, 0));
+        engine.Process(Udp(0xC6120101, 0));
+        engine.Process(Udp(0xC6120101, 0)); // blocked for 10 s
+
+        // After a second the bucket is full again, but the key is in the block set for 9 s more.
+        var key = Assert.Single(Report(engine, "blk", Second).Keys);
+        Assert.Equal((KeyState.Blocked, 9 * Second, 0L, 9 * Second), (key.State, key.StateLeftNs, key.Remaining, key.RetryAfterNs));
+    }
+
+    [Fact]
+    public void Drop_PerSourcePrefix_HoldsTheSlash24AsOneKey()
+    {
+        var rule = Bucket("pfx", 1, 1) with { Per = new KeyScope(KeyKind.Source, 24, 64) };
+        var engine = Engine(1024, rule);
+        var holds = new List<KeyHold>();
+        engine.KeyHeld += holds.Add;
+
+        engine.Process(Udp(0xC6120105, 0));
+        engine.Process(Udp(0xC61201F0, 0)); // the same /24 crosses
+        engine.Process(Udp(0xC6120177, Ms)); // another host of the /24: held
+
+        var hold = Assert.Single(holds);
+        Assert.Equal(new HeldKey(IpFamily.V4, 0xC6120100, 24, 0, KeyKind.Source), hold.Key);
+        Assert.Equal("198.18.1.0/24", hold.Key.ToString());
+        Assert.Equal(1, engine.Held);
+    }
+
+    [Fact]
+    public void Drop_PerSourceAndPort_HoldsOnlyThatPort()
+    {
+        var rule = Bucket("sp", 1, 1) with { Per = KeyScope.SourceAndDport, Match = new RuleMatch { Proto = Protocol.Udp } };
+        var engine = Engine(1024, rule);
+        var holds = new List<KeyHold>();
+        engine.KeyHeld += holds.Add;
+
+        engine.Process(Udp(0xC6120101, 0, dport: 53));
+        engine.Process(Udp(0xC6120101, 0, dport: 53)); // crosses for port 53
+        engine.Process(Udp(0xC6120101, Ms, dport: 53)); // held
+        engine.Process(Udp(0xC6120101, Ms, dport: 123)); // another port: its own key, not held
+
+        Assert.Equal("198.18.1.1:53", Assert.Single(holds).Key.ToString());
+        Assert.Equal(1, engine.Held);
+        Assert.Equal(1u, Report(engine, "sp", Ms).Keys.Single(k => k.Key == "198.18.1.1:123").Counters.Passed);
+    }
+
+    [Fact]
+    public void Drop_OtherTrafficOfAHeldSource_IsNotHeld()
+    {
+        // The set stops only what the rule matches: the same source's other traffic goes on.
+        var rule = Bucket("dns", 1, 1) with { Match = new RuleMatch { Proto = Protocol.Udp, Dport = [new PortRange(53, 53)] } };
+        var engine = Engine(1024, rule, Bucket("other", 1000, 1000) with { Enforce = EnforceKind.Kernel });
+
+        engine.Process(Udp(0xC6120101, 0, dport: 53));
+        engine.Process(Udp(0xC6120101, 0, dport: 53)); // held from here
+        engine.Process(Udp(0xC6120101, Ms, dport: 53));
+        engine.Process(Udp(0xC6120101, Ms, dport: 80));
+
+        Assert.Equal(1, engine.Held);
+        Assert.Equal(3, Report(engine, "other", Ms).Passed); // the two port-53 packets before the hold, and port 80
+    }
+
+    [Fact]
+    public void Drop_AllowedSource_IsNeverHeld()
+    {
+        var config = new ShaperConfig { Allow = [IPNetwork.Parse("198.18.1.0/24")], Rules = [Bucket("b", 1, 1)] };
+        var engine = new RuleEngine(CompiledRuleSet.Compile(config), 1024);
+        var holds = 0;
+        engine.KeyHeld += _ => holds++;
+        for (var i = 0; i < 10; i++)
+        {
+            engine.Process(Udp(0xC6120101, i));
+        }
+
+        Assert.Equal((0, 0L, 10L), (holds, engine.Held, engine.Allowed));
+    }
+
+    [Fact]
+    public void Drop_MoreOffendersThanTheTableHolds_HoldsStayBoundedAndRaiseNoMore()
+    {
+        var engine = Engine(4, Bucket("b", 1, 1));
+        var holds = 0;
+        engine.KeyHeld += _ => holds++;
+
+        for (var round = 0; round < 3; round++)
+        {
+            for (var s = 0u; s < 10; s++)
+            {
+                engine.Process(Udp(0xC6120100 + s, round * Ms));
+                engine.Process(Udp(0xC6120100 + s, round * Ms));
+            }
+        }
+
+        // The first 4 offenders are held; the table has no room for the other 6, which are not raised per packet.
+        Assert.Equal(4, holds);
+        Assert.Equal(4, engine.HoldsTracked);
+    }
+
+    [Fact]
+    public void Log_ManyPacketsOverTheLimit_OneNoticePerKeyPerWindowWithItsCounts()
+    {
+        var engine = Engine(1024, Bucket("noisy", 5, 5, RuleAction.Log));
+        var notices = new List<OverLimitNotice>();
+        engine.KeyOverLimit += notices.Add;
+
+        // 3 sources, 100 packets a second each for 3 s.
+        for (var i = 0; i < 300; i++)
+        {
+            for (var s = 0u; s < 3; s++)
+            {
+                engine.Process(Udp(0xC6120101 + s, i * 10 * Ms));
+            }
+        }
+
+        // One line per source per one-second window (bucket rules log per second), never per packet.
+        Assert.Equal(9, notices.Count);
+        Assert.All(notices.GroupBy(n => (n.Key, n.TimestampNs / Second)), g => Assert.Single(g));
+        var first = notices[0];
+        Assert.Equal(("noisy", RuleAction.Log, RuleMode.Hard, 1L, 5L, Second), (first.Rule, first.Action, first.Mode, first.Limited, first.Passed, first.WindowNs));
+        Assert.Equal(9, Report(engine, "noisy", 3 * Second).Logged);
+        Assert.Equal(0L, engine.Held); // log enforces nothing
+    }
+
+    [Fact]
+    public void Log_SlidingLogRule_LogsOncePerItsOwnWindow()
+    {
+        var rule = SlidingLog("w2", 3, RuleAction.Log) with { Window = TimeSpan.FromSeconds(2) };
+        var engine = Engine(1024, rule);
+        var notices = new List<OverLimitNotice>();
+        engine.KeyOverLimit += notices.Add;
+
+        for (var i = 0; i < 400; i++)
+        {
+            engine.Process(Udp(0xC6120101, i * 10 * Ms)); // 4 s
+        }
+
+        Assert.Equal(2, notices.Count);
+        Assert.All(notices, n => Assert.Equal(2 * Second, n.WindowNs));
+    }
+
+    [Fact]
+    public void Soft_DropRule_TellsWhatItWouldDoAndHoldsNothing()
+    {
+        var engine = Engine(1024, SlidingLog("dry", 2) with { Mode = RuleMode.Soft });
+        var holds = 0;
+        var notices = new List<OverLimitNotice>();
+        engine.KeyHeld += _ => holds++;
+        engine.KeyOverLimit += notices.Add;
+
+        for (var i = 0; i < 50; i++)
+        {
+            engine.Process(Udp(0xC6120101, i * 10 * Ms));
+        }
+
+        var notice = Assert.Single(notices);
+        Assert.Equal((RuleAction.Drop, RuleMode.Soft), (notice.Action, notice.Mode));
+        Assert.Equal((0, 0L), (holds, engine.Held));
+        Assert.Equal(48, Report(engine, "dry", Second).Limited);
+    }
+
+    [Fact]
+    public void Process_HeldPackets_AllocateNothing()
+    {
+        var engine = Engine(1024, SlidingLog("log3", 3), Bucket("noisy", 5, 5, RuleAction.Log));
+        engine.KeyHeld += _ => { };
+        engine.KeyOverLimit += _ => { };
+        for (var i = 0; i < 2000; i++)
+        {
+            engine.Process(Udp(0xC6120100 + (uint)(i % 16), i * Ms)); // warm: every key held and logged once
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 2000; i < 12_000; i++)
+        {
+            engine.Process(Udp(0xC6120100 + (uint)(i % 16), i * Ms));
+        }
+
+        Assert.True(engine.Held > 0);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+}
