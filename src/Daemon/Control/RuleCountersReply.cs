@@ -26,10 +26,10 @@ internal sealed record RuleCountersReply
     [JsonPropertyName("evictions")]
     public required long Evictions { get; init; }
 
+    [JsonPropertyName("keys")]
+    public required IReadOnlyList<KeyCountersReply> Keys { get; init; }
+
     /// <summary>Over-limit lines a logging or soft rule wrote (at most one per key per window); 0 for the others.</summary>
     [JsonPropertyName("logged")]
     public required long Logged { get; init; }
-
-    [JsonPropertyName("keys")]
-    public required IReadOnlyList<KeyCountersReply> Keys { get; init; }
 }

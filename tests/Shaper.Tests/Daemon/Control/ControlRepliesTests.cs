@@ -76,8 +76,8 @@ public sealed class ControlRepliesTests
     [Fact]
     public void CountersReply_Serialised_HasTheContractFields()
     {
-        var key = new KeyCountersReply { Key = "198.18.0.1", Passed = 1, Limited = 2, Delayed = 0, Remaining = 3, Limit = 5, RetryAfterMs = -1 };
-        var rule = new RuleCountersReply { Name = "r", Enforce = "observe", Passed = 1, Limited = 2, Delayed = 0, KeysTracked = 1, Evictions = 0, Keys = [key] };
+        var key = new KeyCountersReply { Key = "198.18.0.1", Passed = 1, Limited = 2, Delayed = 0, Remaining = 0, Limit = 5, RetryAfterMs = -1, State = "dropped", StateLeftMs = 600 };
+        var rule = new RuleCountersReply { Name = "r", Enforce = "observe", Passed = 1, Limited = 2, Delayed = 0, KeysTracked = 1, Evictions = 0, Keys = [key], Logged = 0 };
 
         var json = JsonSerializer.SerializeToNode(new CountersReply([rule]), ControlJsonContext.Default.CountersReply)!;
 
@@ -85,6 +85,10 @@ public sealed class ControlRepliesTests
         Assert.Equal(["name", "enforce", "passed", "limited", "delayed", "keys_tracked", "evictions", "keys"], written.Select(p => p.Key).Take(8));
         Assert.Equal(["key", "passed", "limited", "delayed", "remaining", "limit", "retry_after_ms"], written["keys"]![0]!.AsObject().Select(p => p.Key).Take(7));
         Assert.Equal(-1, written["keys"]![0]!["retry_after_ms"]!.GetValue<double>());
+
+        // Added with the observe actions, after the older fields: the kernel set a key is in, and the rule's log lines.
+        Assert.Equal(["state", "state_left_ms"], written["keys"]![0]!.AsObject().Select(p => p.Key).Skip(7));
+        Assert.Equal(["logged"], written.Select(p => p.Key).Skip(8));
     }
 
     [Theory]
