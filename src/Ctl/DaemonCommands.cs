@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Shaper.Control;
 
 namespace Shaper.Ctl;
 
@@ -88,15 +89,26 @@ internal static class DaemonCommands
     {
         var block = new Command("block", "Block addresses or CIDRs in the kernel for a time, unblock them, list them.");
 
-        var address = new Argument<string>("ADDRESS") { Description = "An IP address or CIDR, e.g. 198.18.0.1 or 198.18.0.0/24." };
+        var address = new Argument<string>("ADDRESS") { Description = "An IP address or CIDR, e.g. 198.18.0.1 or 198.18.0.0/24 (no host bits set, no IPv4-mapped IPv6)." };
         var forOption = new Option<string>("--for") { Description = "How long, e.g. 30s, 10m, 1h.", HelpName = "DURATION", DefaultValueFactory = _ => "10m" };
-        var add = new Command("add", "Block ADDRESS for --for.") { address, forOption };
-        add.SetAction(parse => DaemonCall.Run(parse, global, "block.add", new JsonObject { ["address"] = parse.GetRequiredValue(address), ["for"] = parse.GetValue(forOption) }, DaemonCall.Fields));
+        var force = new Option<bool>("--force") { Description = $"Allow a block wider than /{BlockAddress.WidestV4} (IPv4) or /{BlockAddress.WidestV6} (IPv6)." };
+        var add = new Command("add", "Block ADDRESS for --for. Addresses in [[allow]] are never blocked: a block inside one is refused, and allowed networks inside a wider block stay exempt.") { address, forOption, force };
+        add.SetAction(parse => Checked(parse, parse.GetRequiredValue(address), adding: true, parse.GetValue(force)) ?? DaemonCall.Run(
+            parse,
+            global,
+            "block.add",
+            new JsonObject { ["address"] = parse.GetRequiredValue(address), ["for"] = parse.GetValue(forOption), ["force"] = parse.GetValue(force) },
+            DaemonCall.Fields));
         block.Subcommands.Add(add);
 
-        var delAddress = new Argument<string>("ADDRESS") { Description = "The address or CIDR to unblock." };
+        var delAddress = new Argument<string>("ADDRESS") { Description = "The address or CIDR to unblock, as it was blocked." };
         var del = new Command("del", "Remove a block.") { delAddress };
-        del.SetAction(parse => DaemonCall.Run(parse, global, "block.del", new JsonObject { ["address"] = parse.GetRequiredValue(delAddress) }, DaemonCall.Fields));
+        del.SetAction(parse => Checked(parse, parse.GetRequiredValue(delAddress), adding: false, force: false) ?? DaemonCall.Run(
+            parse,
+            global,
+            "block.del",
+            new JsonObject { ["address"] = parse.GetRequiredValue(delAddress) },
+            DaemonCall.Fields));
         block.Subcommands.Add(del);
 
         var list = new Command("list", "List active blocks with the time each has left.");
@@ -109,5 +121,17 @@ internal static class DaemonCommands
         }));
         block.Subcommands.Add(list);
         return block;
+    }
+
+    /// <summary>The address checked here, by the parser the daemon uses too: null when good, else the exit code after one line on stderr.</summary>
+    private static int? Checked(ParseResult parse, string text, bool adding, bool force)
+    {
+        if (BlockAddress.TryParse(text, adding, force, out _, out var error))
+        {
+            return null;
+        }
+
+        parse.InvocationConfiguration.Error.WriteLine($"shaperctl: {error}");
+        return ExitCodes.Failed;
     }
 }

@@ -9,7 +9,7 @@ internal sealed class BlockDelHandler(ShaperService daemon) : ControlHandler
 
     public override Task<ControlResponse> HandleAsync(ControlArgs args, CancellationToken cancel)
     {
-        if (!BlockAddress.TryParse(args.Text("address"), out var network, out var error))
+        if (!BlockAddress.TryParse(args.Text("address"), adding: false, force: false, out var network, out var error))
         {
             return Task.FromResult(ControlResponse.Failure(error));
         }

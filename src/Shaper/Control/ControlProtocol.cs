@@ -12,6 +12,9 @@ public static class ControlProtocol
     /// <summary>The largest request line accepted (a rule file travels inside <c>rules.apply</c>).</summary>
     public const int MaxRequestBytes = 1 << 20;
 
+    // A repeated key would let a request say two things at once (which "cmd" counts?): refused, as invalid JSON is.
+    private static readonly JsonDocumentOptions Strict = new() { AllowDuplicateProperties = false };
+
     /// <summary>Commands that change the daemon's state: only root and members of the <c>shaper</c> group may send them.</summary>
     public static readonly IReadOnlySet<string> WriteCommands = new HashSet<string>(StringComparer.Ordinal)
     {
@@ -53,7 +56,7 @@ public static class ControlProtocol
         request = null;
         try
         {
-            if (JsonNode.Parse(line) is not JsonObject json)
+            if (JsonNode.Parse(line, documentOptions: Strict) is not JsonObject json)
             {
                 error = "a request is a JSON object on one line";
                 return false;
@@ -93,9 +96,23 @@ public static class ControlProtocol
             error = null;
             return true;
         }
+        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException)
+        {
+            error = IsJsonWithRepeatedKey(line) ? "the request repeats a key; give each key once" : "the request is not valid JSON";
+            return false;
+        }
+    }
+
+    /// <summary>True when <paramref name="line"/> is JSON once repeated keys are allowed: so its fault is a repeated key.</summary>
+    private static bool IsJsonWithRepeatedKey(string line)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(line);
+            return true;
+        }
         catch (JsonException)
         {
-            error = "the request is not valid JSON";
             return false;
         }
     }

@@ -5,44 +5,92 @@ namespace Shaper.Control;
 
 /// <summary>
 /// Serves the control socket: accepts connections, reads one request per line (at most
-/// <see cref="ControlProtocol.MaxRequestBytes"/>, within a request timeout), checks write
-/// commands against <see cref="AccessPolicy"/> using the peer's <c>SO_PEERCRED</c>, and answers one line
-/// per request. A client that sends garbage gets an error; one that hangs or floods is dropped; neither
-/// affects other clients, and at most <see cref="MaxClients"/> are served at once.
+/// <see cref="ControlProtocol.MaxRequestBytes"/>), checks write commands against <see cref="AccessPolicy"/>
+/// using the peer's <c>SO_PEERCRED</c>, and answers one line per request. No client can stall another:
+/// <list type="bullet">
+/// <item>each connection is served on its own, so a client that is idle or slow holds no capacity others need;</item>
+/// <item>pipelining is bounded: a connection's requests are answered one at a time, in order, and the next is
+/// read only once the previous reply is written, so unread requests stay in the client's socket buffer;</item>
+/// <item>a reply that cannot be written within the write timeout (a client that pipelines and never reads)
+/// drops that client, and a request line that does not arrive within the request timeout (an idle client)
+/// does too;</item>
+/// <item>at most <see cref="MaxConnections"/> are open at once; a new one beyond that drops the client that
+/// made progress least recently, so a flood of idle connections cannot lock out the operator.</item>
+/// </list>
+/// A client that sends garbage gets an error line and may go on.
 /// </summary>
 public sealed class ControlServer : IAsyncDisposable
 {
     /// <summary>How long a client may take to send one request line, unless the caller says otherwise.</summary>
     public static readonly TimeSpan DefaultRequestTimeout = TimeSpan.FromSeconds(5);
 
-    /// <summary>Clients served at once; more wait in the listen backlog.</summary>
-    public const int MaxClients = 32;
+    /// <summary>How long a reply may wait for the client to read it before the client is dropped.</summary>
+    public static readonly TimeSpan DefaultWriteTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>Connections open at once; a new one beyond this drops the stalest.</summary>
+    public const int MaxConnections = 256;
 
     private readonly Socket _listener;
     private readonly Func<ControlRequest, PeerCredentials, CancellationToken, Task<ControlResponse>> _handler;
     private readonly AccessPolicy _policy;
-    private readonly SemaphoreSlim _slots = new(MaxClients);
     private readonly CancellationTokenSource _stop = new();
     private readonly TimeSpan _requestTimeout;
-    private Task? _acceptLoop;
+    private readonly TimeSpan _writeTimeout;
+    private readonly TimeProvider _time;
 
-    private ControlServer(Socket listener, Func<ControlRequest, PeerCredentials, CancellationToken, Task<ControlResponse>> handler, AccessPolicy policy, TimeSpan requestTimeout)
+    // Taken on accept and when a connection ends, never per request: the set is what eviction chooses from.
+    private readonly Lock _gate = new();
+    private readonly HashSet<ControlConnection> _connections = [];
+    private Task? _acceptLoop;
+    private long _writeTimeouts;
+    private long _evictions;
+
+    private ControlServer(
+        Socket listener,
+        Func<ControlRequest, PeerCredentials, CancellationToken, Task<ControlResponse>> handler,
+        AccessPolicy policy,
+        TimeSpan requestTimeout,
+        TimeSpan writeTimeout,
+        TimeProvider time)
     {
         _requestTimeout = requestTimeout;
+        _writeTimeout = writeTimeout;
         _listener = listener;
         _handler = handler;
         _policy = policy;
+        _time = time;
     }
+
+    /// <summary>Connections open now.</summary>
+    public int Connections
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _connections.Count;
+            }
+        }
+    }
+
+    /// <summary>Clients dropped so far because they did not read a reply within the write timeout.</summary>
+    public long WriteTimeouts => Interlocked.Read(ref _writeTimeouts);
+
+    /// <summary>Clients dropped so far to make room for a new connection.</summary>
+    public long Evictions => Interlocked.Read(ref _evictions);
 
     /// <summary>
     /// Binds <paramref name="path"/> (replacing a stale socket file), sets mode 0660 and, when the policy's
-    /// group exists, that group, then starts serving.
+    /// group exists, that group, then starts serving. The caller makes sure no other server owns the path
+    /// (shaperd holds its instance lock first).
     /// </summary>
     public static ControlServer Start(
         string path,
         Func<ControlRequest, PeerCredentials, CancellationToken, Task<ControlResponse>> handler,
         AccessPolicy policy,
-        TimeSpan? requestTimeout = null)
+        TimeSpan? requestTimeout = null,
+        TimeSpan? writeTimeout = null,
+        TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(policy);
@@ -65,8 +113,8 @@ public sealed class ControlServer : IAsyncDisposable
             _ = NativeChown(path, -1, (int)gid);
         }
 
-        listener.Listen(64);
-        var server = new ControlServer(listener, handler, policy, requestTimeout ?? DefaultRequestTimeout);
+        listener.Listen(MaxConnections);
+        var server = new ControlServer(listener, handler, policy, requestTimeout ?? DefaultRequestTimeout, writeTimeout ?? DefaultWriteTimeout, time ?? TimeProvider.System);
         server._acceptLoop = server.AcceptLoopAsync();
         return server;
     }
@@ -82,7 +130,6 @@ public sealed class ControlServer : IAsyncDisposable
         }
 
         _stop.Dispose();
-        _slots.Dispose();
     }
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "chown", SetLastError = true)]
@@ -95,7 +142,6 @@ public sealed class ControlServer : IAsyncDisposable
             Socket client;
             try
             {
-                await _slots.WaitAsync(_stop.Token).ConfigureAwait(false);
                 client = await _listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
@@ -103,43 +149,96 @@ public sealed class ControlServer : IAsyncDisposable
                 return;
             }
 
-            _ = ServeAsync(client);
+            var connection = new ControlConnection(client, _time.GetTimestamp(), _stop.Token);
+            ControlConnection? stalest = null;
+            lock (_gate)
+            {
+                if (_connections.Count >= MaxConnections)
+                {
+                    foreach (var open in _connections)
+                    {
+                        if (stalest is null || open.LastProgress < stalest.LastProgress)
+                        {
+                            stalest = open;
+                        }
+                    }
+
+                    _connections.Remove(stalest!);
+                }
+
+                _connections.Add(connection);
+            }
+
+            if (stalest is not null)
+            {
+                Interlocked.Increment(ref _evictions);
+                stalest.Drop();
+            }
+
+            // On the thread pool, not inline: a client whose pipelined requests are already buffered would otherwise
+            // be answered on this loop, and nobody else accepted meanwhile.
+            _ = Task.Run(() => ServeAsync(connection));
         }
     }
 
-    private async Task ServeAsync(Socket client)
+    private async Task ServeAsync(ControlConnection connection)
     {
         try
         {
-            using (client)
+            var peer = PeerCredentials.Of(connection.Socket) ?? new PeerCredentials(-1, uint.MaxValue, uint.MaxValue);
+            using var stream = new NetworkStream(connection.Socket, ownsSocket: false);
+            var buffer = new byte[4096];
+            var line = new MemoryStream();
+            while (!connection.Token.IsCancellationRequested)
             {
-                var peer = PeerCredentials.Of(client) ?? new PeerCredentials(-1, uint.MaxValue, uint.MaxValue);
-                using var stream = new NetworkStream(client, ownsSocket: false);
-                var buffer = new byte[4096];
-                var line = new MemoryStream();
-                while (!_stop.IsCancellationRequested)
+                string? request;
+                using (var idle = new CancellationTokenSource(_requestTimeout, _time))
+                using (var read = CancellationTokenSource.CreateLinkedTokenSource(connection.Token, idle.Token))
                 {
-                    using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                    timeout.CancelAfter(_requestTimeout);
-                    var request = await ReadLineAsync(stream, buffer, line, timeout.Token).ConfigureAwait(false);
-                    if (request is null)
-                    {
-                        return;
-                    }
-
-                    var response = await AnswerAsync(request, peer).ConfigureAwait(false);
-                    var bytes = Encoding.UTF8.GetBytes(ControlProtocol.Format(response) + "\n");
-                    await stream.WriteAsync(bytes, _stop.Token).ConfigureAwait(false);
+                    request = await ReadLineAsync(stream, buffer, line, read.Token).ConfigureAwait(false);
                 }
+
+                if (request is null)
+                {
+                    return;
+                }
+
+                connection.Progress(_time.GetTimestamp());
+                var response = await AnswerAsync(request, peer).ConfigureAwait(false);
+                var bytes = Encoding.UTF8.GetBytes(ControlProtocol.Format(response) + "\n");
+                using (var slow = new CancellationTokenSource(_writeTimeout, _time))
+                using (var write = CancellationTokenSource.CreateLinkedTokenSource(connection.Token, slow.Token))
+                {
+                    try
+                    {
+                        await stream.WriteAsync(bytes, write.Token).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (slow.IsCancellationRequested)
+                    {
+                        Interlocked.Increment(ref _writeTimeouts);
+                        throw;
+                    }
+                }
+
+                connection.Progress(_time.GetTimestamp());
+
+                // One request, then the back of the queue: a client with many requests buffered takes turns with
+                // the others instead of being answered all at once.
+                await Task.Yield();
             }
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
-            // A client that went away, hung past the timeout or sent too much is dropped; others go on.
+            // A client that went away, idled or stalled past a timeout, sent too much or was evicted is dropped; others go on.
         }
         finally
         {
-            _slots.Release();
+            lock (_gate)
+            {
+                _connections.Remove(connection);
+            }
+
+            connection.Dispose();
         }
     }
 

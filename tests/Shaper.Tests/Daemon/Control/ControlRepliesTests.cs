@@ -92,7 +92,7 @@ public sealed class ControlRepliesTests
     }
 
     [Theory]
-    [InlineData("{\"blocked\":\"198.18.0.0/24\",\"for_s\":600}", "block.add")] // what was blocked, for how long
+    [InlineData("{\"blocked\":\"198.18.0.0/24\",\"for_s\":600,\"exempt\":[\"198.18.0.2/32\"]}", "block.add")] // what was blocked, for how long, what stays allowed
     [InlineData("{\"removed\":\"198.18.0.1/32\"}", "block.del")]
     [InlineData("{\"blocks\":[\"198.18.0.1 expires in 10s\"]}", "block.list")]
     [InlineData("{\"message\":\"2 rules applied\"}", "reload")] // also rules.apply
@@ -100,7 +100,7 @@ public sealed class ControlRepliesTests
     {
         var json = command switch
         {
-            "block.add" => JsonSerializer.Serialize(new BlockAddReply("198.18.0.0/24", 600), ControlJsonContext.Default.BlockAddReply),
+            "block.add" => JsonSerializer.Serialize(new BlockAddReply("198.18.0.0/24", 600, ["198.18.0.2/32"]), ControlJsonContext.Default.BlockAddReply),
             "block.del" => JsonSerializer.Serialize(new BlockDelReply("198.18.0.1/32"), ControlJsonContext.Default.BlockDelReply),
             "block.list" => JsonSerializer.Serialize(new BlockListReply(["198.18.0.1 expires in 10s"]), ControlJsonContext.Default.BlockListReply),
             _ => JsonSerializer.Serialize(new MessageReply("2 rules applied"), ControlJsonContext.Default.MessageReply),
