@@ -39,6 +39,17 @@ internal static class Program
 
     private static int Run(DaemonArguments arguments)
     {
+        // One shaperd per runtime directory and per network namespace, decided before anything touches the kernel
+        // or the socket; both are held until the process ends.
+        var socketPath = arguments.SocketOverride ?? ConfigLoader.Load(arguments.ConfigPath).Config?.Daemon.Socket ?? new DaemonSettings().Socket;
+        using var instance = InstanceLock.TryAcquire(InstanceLock.PathFor(socketPath), out var locked);
+        using var table = instance is null ? null : TableGuard.TryAcquire(out locked);
+        if (instance is null || table is null)
+        {
+            Console.Error.WriteLine($"shaperd: not starting: {locked}");
+            return 1;
+        }
+
         var builder = Host.CreateApplicationBuilder();
         builder.Services.AddSystemd();
 
