@@ -29,8 +29,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "rule {Rule}: blocked {Address} for {Seconds} s")]
     public static partial void Blocked(ILogger logger, string rule, string address, double seconds);
 
-    [LoggerMessage(EventId = 9, Level = LogLevel.Error, Message = "capture on {Interface} failed: {Reason}")]
-    public static partial void CaptureFailed(ILogger logger, string @interface, string reason);
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Error, Message = "metrics endpoint {Endpoint} failed: {Reason}")]
     public static partial void MetricsFailed(ILogger logger, string endpoint, string reason);
@@ -43,4 +41,16 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 13, Level = LogLevel.Warning, Message = "the shaper's kernel rules were gone (someone flushed the ruleset); re-installed rules and blocks")]
     public static partial void Reinstalled(ILogger logger);
+
+    [LoggerMessage(EventId = 50, Level = LogLevel.Error, Message = "capture on {Interface} lost: {Reason}; retrying until it returns")]
+    public static partial void CaptureLost(ILogger logger, string @interface, string reason);
+
+    [LoggerMessage(EventId = 51, Level = LogLevel.Warning, Message = "capture on {Interface}: attempt {Attempt} failed: {Reason}; next in {Seconds:F1} s")]
+    public static partial void CaptureRetry(ILogger logger, string @interface, int attempt, string reason, double seconds);
+
+    [LoggerMessage(EventId = 52, Level = LogLevel.Information, Message = "capture on {Interface} running again after {Attempts} failed attempts")]
+    public static partial void CaptureResumed(ILogger logger, string @interface, int attempts);
+
+    [LoggerMessage(EventId = 53, Level = LogLevel.Critical, Message = "not healthy, the watchdog stops so systemd restarts the daemon: {Reason}")]
+    public static partial void Unhealthy(ILogger logger, string reason);
 }

@@ -24,7 +24,8 @@ internal sealed partial class ShaperService
 
     internal string CaptureFilter => _captureFilter;
 
-    internal PacketRing Ring => _ring;
+    /// <summary>Why the watchdog stopped (a capture thread dead or not answering), null while healthy.</summary>
+    internal string? Unhealthy => _unhealthy;
 
     internal long ReloadsOk => Interlocked.Read(ref _reloadsOk);
 

@@ -12,7 +12,7 @@ internal sealed partial class ShaperService
         if (_engine is { } runner)
         {
             // The engine thread builds the report between packets; a stuck engine must not hang the scrape.
-            var query = runner.QueryAsync(engine => engine.Report(runner.NowNs));
+            var query = runner.ReportAsync();
             if (query.Wait(TimeSpan.FromSeconds(2)))
             {
                 reports = query.Result;
@@ -67,7 +67,8 @@ internal sealed partial class ShaperService
         w.Counter("shaper_capture_packets_total", "Packets libpcap delivered.", capture?.Received ?? 0);
         w.Counter("shaper_capture_dropped_total", "Packets libpcap's buffer dropped.", capture?.PcapDropped ?? 0);
         w.Counter("shaper_capture_interface_dropped_total", "Packets the interface dropped, as libpcap reports.", capture?.InterfaceDropped ?? 0);
-        w.Counter("shaper_handoff_dropped_total", "Packets dropped because the engine fell behind capture.", _ring.Dropped);
+        w.Gauge("shaper_capture_up", "1 while capture runs, 0 while it retries a lost or missing interface.", _capture is { Running: true } ? 1 : 0);
+        w.Counter("shaper_capture_losses_total", "Times capture was lost after running.", _capture?.Losses ?? 0);
         w.Counter("shaper_engine_packets_total", "Packets the engine processed.", _engine?.Processed ?? 0);
         w.Gauge("shaper_apply_duration_seconds", "How long the last kernel apply took.", _lastApplyMs / 1000);
         w.Counter("shaper_reloads_total", "Reloads by result.", Interlocked.Read(ref _reloadsOk), ("result", "success"));

@@ -20,20 +20,18 @@ namespace Shaper.Daemon;
 /// </summary>
 internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
 {
-    private const int RingCapacity = 1 << 16;
-
     private readonly DaemonArguments _arguments;
     private readonly ILogger<ShaperService> _logger;
     private readonly ISystemdNotifier _notifier;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
-    private readonly PacketRing _ring = new(RingCapacity);
     private readonly KernelEnforcer _kernel;
     private ShaperConfig _config = new();
     private CompiledRuleSet? _rules;
     private EngineRunner? _engine;
     private LiveCapture? _capture;
     private string _captureFilter = "";
+    private string? _unhealthy;
     private ControlServer? _control;
     private MetricsServer? _metrics;
     private PosixSignalRegistration? _sighup;
@@ -76,7 +74,9 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         await _kernel.StartAsync(config, cancellationToken).ConfigureAwait(false);
         _lastApplyMs = _time.GetElapsedTime(started).TotalMilliseconds;
 
-        _engine = new EngineRunner(_ring, NewEngine(_rules), _time);
+        var lanes = config.Daemon.EffectiveCaptureThreads;
+        var rules = _rules;
+        _engine = new EngineRunner(lanes, lane => NewEngine(rules, lane, lanes), _time);
         StartCapture(config);
         _control = ControlServer.Start(SocketPath, HandleAsync, new AccessPolicy());
         if (config.Daemon.Metrics.Length > 0)
@@ -165,8 +165,9 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
             _lastApplyMs = _time.GetElapsedTime(started).TotalMilliseconds;
             _config = config;
             _rules = CompiledRuleSet.Compile(config);
-            _engine?.Swap(NewEngine(_rules));
-            if (BpfFilter.Build(config.Rules) != _captureFilter || _capture is null != (config.Daemon.Interface.Length == 0))
+            var rules = _rules;
+            _engine?.Swap(lane => NewEngine(rules, lane, _engine.Lanes.Count));
+            if (BpfFilter.Build(config.Rules) != _captureFilter || _capture?.Interface != NullIfEmpty(config.Daemon.Interface) || _capture?.Fanout is { } fanout && fanout != FanoutKey.For(config.Rules))
             {
                 _capture?.Dispose();
                 _capture = null;
@@ -184,12 +185,26 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         }
     }
 
-    /// <summary>The engine runs the observe rules over captured packets; the kernel counts its own rules.</summary>
-    private RuleEngine NewEngine(CompiledRuleSet rules)
+    private static string? NullIfEmpty(string text) => text.Length == 0 ? null : text;
+
+    /// <summary>
+    /// Lane <paramref name="lane"/>'s engine: the observe rules over the packets that lane captures; the kernel counts
+    /// its own rules. The lanes share <c>max_keys</c>, as they share the keys (one key, one lane), unless every packet
+    /// goes to the first lane.
+    /// </summary>
+    private RuleEngine NewEngine(CompiledRuleSet rules, int lane, int lanes)
     {
         var observed = rules.Config with { Rules = [.. rules.Config.Rules.Where(r => r.Enforce == EnforceKind.Observe)] };
-        var engine = new RuleEngine(CompiledRuleSet.Compile(observed), rules.Config.Daemon.MaxKeys);
-        engine.KeyBlocked += _kernel.Blocks.Post;
+        var maxKeys = rules.Config.Daemon.MaxKeys;
+        if (lanes > 1)
+        {
+            maxKeys = FanoutKey.For(observed.Rules).Field == FanoutField.None
+                ? (lane == 0 ? maxKeys : 1024)
+                : Math.Max(1024, (maxKeys + lanes - 1) / lanes);
+        }
+
+        var engine = new RuleEngine(CompiledRuleSet.Compile(observed), maxKeys);
+        engine.KeyBlocked += PostBlock;
         engine.KeyOverLimit += LogOverLimit;
         return engine;
     }
@@ -209,23 +224,26 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         Log.OverLimit(_logger, notice.Rule, notice.Key.ToString(), outcome, notice.Limited, notice.Passed, notice.WindowNs / 1e9);
     }
 
+    /// <summary>A block from a capture thread, queued for the kernel; its detection time leaves the packets' monotonic clock for the wall clock the kernel path measures with.</summary>
+    private void PostBlock(string rule, IpFamily family, UInt128 address, int prefixLength, long durationNs, long detectedNs) =>
+        _kernel.Blocks.Post(rule, family, address, prefixLength, durationNs, detectedNs == 0 ? 0 : MonotonicClock.ToUnixNs(_time, detectedNs));
+
     private void StartCapture(ShaperConfig config)
     {
         _captureFilter = BpfFilter.Build(config.Rules);
-        if (config.Daemon.Interface.Length == 0 || _captureFilter.Length == 0)
+        if (config.Daemon.Interface.Length == 0 || _captureFilter.Length == 0 || _engine is null)
         {
             return;
         }
 
-        try
+        // An interface that is missing or down is waited for: capture starts when it can, and is retried when lost.
+        var name = config.Daemon.Interface;
+        _capture = LiveCapture.Start(name, _captureFilter, FanoutKey.For(config.Rules), _engine.Lanes, _time, capture =>
         {
-            _capture = LiveCapture.Start(config.Daemon.Interface, _captureFilter, _ring);
-        }
-        catch (InvalidOperationException e)
-        {
-            Log.CaptureFailed(_logger, config.Daemon.Interface, e.Message);
-            throw;
-        }
+            capture.Lost += reason => Log.CaptureLost(_logger, name, reason);
+            capture.RetryFailed += (attempt, reason, next) => Log.CaptureRetry(_logger, name, attempt, reason, next.TotalSeconds);
+            capture.Resumed += attempts => Log.CaptureResumed(_logger, name, attempts);
+        });
     }
 
     private void StartWatchdog()
@@ -237,7 +255,28 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         }
 
         var period = TimeSpan.FromMicroseconds(usec / 2);
-        _watchdog = new Timer(_ => Notify("WATCHDOG=1"), null, period, period);
+        _watchdog = new Timer(_ => Watchdog(), null, period, period);
+    }
+
+    /// <summary>
+    /// Pings systemd only while every capture thread runs and answers (each deciding its packets): a dead or stuck
+    /// one stops the pings, and systemd restarts the daemon. Capture waiting for its interface is not dead: it
+    /// retries by itself, and a restart would not bring the interface back.
+    /// </summary>
+    private void Watchdog()
+    {
+        var why = _engine?.Probe();
+        if (why is null)
+        {
+            _unhealthy = null;
+            Notify("WATCHDOG=1");
+        }
+        else if (_unhealthy is null)
+        {
+            _unhealthy = why;
+            Log.Unhealthy(_logger, why);
+            Notify("STATUS=unhealthy: " + why);
+        }
     }
 
     private void Notify(string state)

@@ -16,7 +16,7 @@ internal sealed class CountersHandler(ShaperService daemon) : ControlHandler
         if (daemon.Engine is { } engine)
         {
             var config = daemon.Config;
-            var reports = await engine.QueryAsync(e => e.Report(engine.NowNs)).ConfigureAwait(false);
+            var reports = await engine.ReportAsync().ConfigureAwait(false);
             foreach (var report in reports)
             {
                 if (ruleName is not null && report.Name != ruleName)

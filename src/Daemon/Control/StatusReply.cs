@@ -32,6 +32,7 @@ internal sealed record StatusReply
     [JsonPropertyName("capture_dropped")]
     public required long CaptureDropped { get; init; }
 
+    /// <summary>Always 0: capture threads decide the packets they read, with no hand-off to drop at. Kept for readers of the reply.</summary>
     [JsonPropertyName("handoff_dropped")]
     public required long HandoffDropped { get; init; }
 
@@ -84,4 +85,44 @@ internal sealed record StatusReply
     /// <summary>The same by kind: table, chain, rule, set, set_flushed, element, unknown.</summary>
     [JsonPropertyName("kernel_repairs_by_kind")]
     public IReadOnlyDictionary<string, long> KernelRepairsByKind { get; init; } = new Dictionary<string, long>();
+
+    /// <summary>running, retrying (the interface is missing or capture was lost; retried with backoff), or off.</summary>
+    [JsonPropertyName("capture_state")]
+    public string CaptureState { get; init; } = "off";
+
+    /// <summary>Why capture is not running (libpcap's reason), null while it runs.</summary>
+    [JsonPropertyName("capture_error")]
+    public string? CaptureError { get; init; }
+
+    /// <summary>Failed attempts to open capture since it last ran.</summary>
+    [JsonPropertyName("capture_retries")]
+    public int CaptureRetries { get; init; }
+
+    /// <summary>Times capture was lost after running (the interface deleted, a libpcap error).</summary>
+    [JsonPropertyName("capture_losses")]
+    public long CaptureLosses { get; init; }
+
+    /// <summary>Capture threads, each deciding its share of the packets.</summary>
+    [JsonPropertyName("capture_threads")]
+    public int CaptureThreads { get; init; }
+
+    /// <summary>What the threads share packets by (PACKET_FANOUT's hash), null without capture.</summary>
+    [JsonPropertyName("capture_fanout")]
+    public string? CaptureFanout { get; init; }
+
+    /// <summary>How long the first packet of a batch waited in the kernel's capture buffer, median over recent batches (ms; -1 with none).</summary>
+    [JsonPropertyName("capture_wait_p50_ms")]
+    public double CaptureWaitP50Ms { get; init; }
+
+    /// <summary>The same, 99th percentile.</summary>
+    [JsonPropertyName("capture_wait_p99_ms")]
+    public double CaptureWaitP99Ms { get; init; }
+
+    /// <summary>False once a capture thread stopped or stopped answering; the watchdog then stops.</summary>
+    [JsonPropertyName("engine_healthy")]
+    public bool EngineHealthy { get; init; } = true;
+
+    /// <summary>Why the engine is not healthy, null while it is.</summary>
+    [JsonPropertyName("engine_unhealthy")]
+    public string? EngineUnhealthy { get; init; }
 }

@@ -1,140 +1,240 @@
-using SharpPcap;
-using SharpPcap.LibPcap;
-using Shaper.Packets;
+using System.Globalization;
+using Shaper.Resilience;
 
 namespace Shaper.Capture;
 
 /// <summary>
-/// Live capture with libpcap (SharpPcap) on one interface (or <c>any</c>): each frame's bytes are parsed in
-/// place on the capture thread (no <c>GetPacket()</c>, no per-packet allocation) and the packet goes into a
-/// <see cref="PacketRing"/> for the engine thread. Frames that do not parse are counted and skipped.
+/// Live capture on one interface, over the engine's <see cref="CaptureLane"/>s: one socket per lane, joined in a
+/// <c>PACKET_FANOUT</c> group whose program shares packets by <see cref="FanoutKey"/> so each key stays on one
+/// lane. Capture that cannot start (no such interface yet) or is lost (the interface deleted, a libpcap error) is
+/// retried with capped exponential backoff and full jitter until it works again; the lanes keep their engines, and
+/// so their keys, meanwhile. Nothing here throws at start: the state says what is wrong.
 /// </summary>
 public sealed class LiveCapture : IDisposable
 {
-    private readonly LibPcapLiveDevice _device;
-    private readonly PacketRing _ring;
-    private readonly CancellationTokenSource _stop = new();
-    private Thread? _thread;
-    private LinkKind _link;
+    /// <summary>The buffer timeout: the longest a packet waits in a partly filled block before the thread sees it.</summary>
+    public const int BufferTimeoutMs = 1;
 
-    private LiveCapture(LibPcapLiveDevice device, PacketRing ring)
+    private const int Snaplen = 192;
+    private const int BufferBytes = 32 << 20;
+    private static readonly TimeSpan RetryBase = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan RetryCap = TimeSpan.FromSeconds(5);
+    private static int s_groups;
+
+    private readonly IReadOnlyList<CaptureLane> _lanes;
+    private readonly TimeProvider _time;
+    private readonly Random _random = new();
+    private readonly object _gate = new();
+    private ITimer? _retry;
+    private int _attempt;
+    private long _openedAt;
+    private bool _running;
+    private bool _disposed;
+
+    private LiveCapture(string interfaceName, string filter, FanoutKey fanout, IReadOnlyList<CaptureLane> lanes, TimeProvider time)
     {
-        _device = device;
-        _ring = ring;
-    }
-
-    /// <summary>What the parser made of captured frames.</summary>
-    public ParseCounters Frames { get; } = new();
-
-    /// <summary>
-    /// Opens <paramref name="interfaceName"/> with <paramref name="filter"/> (a libpcap expression; empty for
-    /// everything) and starts capturing into <paramref name="ring"/>.
-    /// </summary>
-    /// <exception cref="InvalidOperationException">No such interface, no permission, a bad filter, or an unsupported link type; the message says which.</exception>
-    public static LiveCapture Start(string interfaceName, string filter, PacketRing ring)
-    {
-        ArgumentNullException.ThrowIfNull(ring);
-        LibPcapLiveDevice? device = null;
-        foreach (var candidate in LibPcapLiveDeviceList.New())
+        Interface = interfaceName;
+        Filter = filter;
+        Fanout = fanout;
+        _lanes = lanes;
+        _time = time;
+        foreach (var lane in lanes)
         {
-            if (candidate.Name == interfaceName)
-            {
-                device = candidate;
-                break;
-            }
-        }
-
-        if (device is null)
-        {
-            throw new InvalidOperationException($"no capture interface named '{interfaceName}'");
-        }
-
-        var capture = new LiveCapture(device, ring);
-        try
-        {
-            device.Open(new DeviceConfiguration
-            {
-                Mode = DeviceModes.None,
-                Snaplen = 192,
-                ReadTimeout = 1,
-                BufferSize = 32 << 20,
-                Immediate = true,
-            });
-            if (!PacketParser.TryFromLinkType((int)device.LinkType, out capture._link))
-            {
-                throw new InvalidOperationException($"interface '{interfaceName}' has link type {(int)device.LinkType}, which the parser does not read");
-            }
-
-            if (filter.Length > 0)
-            {
-                device.Filter = filter;
-            }
-
-            // Our own read loop over pcap_next_ex: the frame is parsed where libpcap holds it, nothing allocated.
-            capture._thread = new Thread(capture.ReadLoop) { IsBackground = true, Name = "shaper-capture" };
-            capture._thread.Start();
-            return capture;
-        }
-        catch (PcapException e)
-        {
-            device.Dispose();
-            throw new InvalidOperationException($"cannot capture on '{interfaceName}': {e.Message.Split('\n')[0]}", e);
+            lane.Lost += OnLost;
         }
     }
 
-    /// <summary>libpcap's and the hand-off's counts.</summary>
+    /// <summary>Raised when capture is lost (after it ran), with the reason.</summary>
+    public event Action<string>? Lost;
+
+    /// <summary>Raised when an attempt to (re)open fails: the attempt's number from 1, the reason and the delay before the next.</summary>
+    public event Action<int, string, TimeSpan>? RetryFailed;
+
+    /// <summary>Raised when capture runs again after failed attempts or a loss: how many attempts it took.</summary>
+    public event Action<int>? Resumed;
+
+    /// <summary>The interface.</summary>
+    public string Interface { get; }
+
+    /// <summary>The libpcap filter.</summary>
+    public string Filter { get; }
+
+    /// <summary>How the lanes share packets.</summary>
+    public FanoutKey Fanout { get; }
+
+    /// <summary>True while every lane reads its socket.</summary>
+    public bool Running
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _running;
+            }
+        }
+    }
+
+    /// <summary>Why capture is not running (the last failure), null while it runs.</summary>
+    public string? LastError { get; private set; }
+
+    /// <summary>Failed attempts since capture last ran.</summary>
+    public int Retries => Volatile.Read(ref _attempt);
+
+    /// <summary>Times capture was lost after running.</summary>
+    public long Losses { get; private set; }
+
+    /// <summary>The kernel's counts over every lane (its closed sockets included).</summary>
     public CaptureStats Stats
     {
         get
         {
-            var stats = _device.Statistics;
-            return new CaptureStats(
-                (long)(stats?.ReceivedPackets ?? 0),
-                (long)(stats?.DroppedPackets ?? 0),
-                (long)(stats?.InterfaceDroppedPackets ?? 0),
-                _ring.Dropped);
+            long received = 0, dropped = 0, ifDropped = 0;
+            foreach (var lane in _lanes)
+            {
+                var s = lane.Stats;
+                received += s.Received;
+                dropped += s.PcapDropped;
+                ifDropped += s.InterfaceDropped;
+            }
+
+            return new CaptureStats(received, dropped, ifDropped, 0);
         }
+    }
+
+    /// <summary>
+    /// Starts capturing <paramref name="interfaceName"/> with <paramref name="filter"/> into <paramref name="lanes"/>,
+    /// shared by <paramref name="fanout"/> when there is more than one lane. An interface that is absent or cannot be
+    /// opened yet is retried; subscribe to the events before the first retry with <paramref name="subscribe"/>.
+    /// </summary>
+    public static LiveCapture Start(string interfaceName, string filter, FanoutKey fanout, IReadOnlyList<CaptureLane> lanes, TimeProvider time, Action<LiveCapture>? subscribe = null)
+    {
+        ArgumentNullException.ThrowIfNull(lanes);
+        ArgumentNullException.ThrowIfNull(time);
+        ArgumentOutOfRangeException.ThrowIfZero(lanes.Count);
+        var capture = new LiveCapture(interfaceName, filter, fanout, lanes, time);
+        subscribe?.Invoke(capture);
+        capture.TryOpen();
+        return capture;
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
-        _stop.Cancel();
+        lock (_gate)
+        {
+            _disposed = true;
+            _running = false;
+            _retry?.Dispose();
+            _retry = null;
+        }
 
-        // With no traffic, pcap_next_ex can sit in poll() past the read timeout (seen here with immediate mode),
-        // so a stop would wait for the next packet; breakloop wakes it at once.
-        NativePcap.BreakLoop(_device.Handle);
-        _thread?.Join();
-        _device.Dispose();
-        _stop.Dispose();
+        foreach (var lane in _lanes)
+        {
+            lane.Lost -= OnLost;
+        }
+
+        Task.WaitAll([.. _lanes.Select(l => l.DetachAsync())], TimeSpan.FromSeconds(5));
     }
 
-    private unsafe void ReadLoop()
+    private void TryOpen()
     {
-        // Dispose wakes this loop with pcap_breakloop; the read timeout (1 ms) is a second bound.
-        var handle = _device.Handle;
-        _ = Threading.ThreadNice.Set(Threading.ThreadNice.EnforcementPath);
-        while (!_stop.IsCancellationRequested)
+        lock (_gate)
         {
-            var status = NativePcap.NextEx(handle, out var header, out var data);
-            if (status == 0)
-            {
-                continue;
-            }
-
-            if (status != 1)
+            if (_disposed || _running)
             {
                 return;
             }
 
-            var frame = new ReadOnlySpan<byte>(data, (int)header->CaptureLength);
-            var result = PacketParser.Parse(frame, _link, out var packet);
-            Frames.Record(result);
-            if (result == ParseResult.Ok)
+            var sockets = new List<CaptureSocket>();
+            try
             {
-                packet.TimestampNs = (header->Seconds * 1_000_000_000L) + (header->Microseconds * 1000L);
-                _ring.TryWrite(packet);
+                var buffer = Math.Max(BufferBytes / _lanes.Count, 4 << 20);
+                for (var i = 0; i < _lanes.Count; i++)
+                {
+                    sockets.Add(CaptureSocket.Open(Interface, Filter, buffer, BufferTimeoutMs, Snaplen));
+                }
+
+                if (sockets.Count > 1)
+                {
+                    JoinGroup(sockets);
+                }
             }
+            catch (Exception e) when (e is InvalidOperationException or DllNotFoundException)
+            {
+                foreach (var socket in sockets)
+                {
+                    socket.Dispose();
+                }
+
+                Fail(e.Message);
+                return;
+            }
+
+            for (var i = 0; i < sockets.Count; i++)
+            {
+                _lanes[i].Attach(sockets[i]);
+            }
+
+            var attempts = _attempt;
+            _running = true;
+            _attempt = 0;
+            LastError = null;
+            _openedAt = _time.GetTimestamp();
+            if (attempts > 0 || Losses > 0)
+            {
+                Resumed?.Invoke(attempts);
+            }
+        }
+    }
+
+    private void JoinGroup(List<CaptureSocket> sockets)
+    {
+        // Group ids are per network namespace: this process's id and a counter keep two captures apart, and a
+        // clash fails this attempt, whose retry takes the next id.
+        var group = (ushort)((Environment.ProcessId * 31) + Interlocked.Increment(ref s_groups));
+        foreach (var socket in sockets)
+        {
+            socket.JoinFanout(group);
+        }
+
+        sockets[0].SetFanoutProgram(FanoutProgram.Build(Fanout));
+    }
+
+    /// <summary>Called under the gate: records <paramref name="reason"/> and schedules the next attempt.</summary>
+    private void Fail(string reason)
+    {
+        LastError = reason;
+        var attempt = _attempt++;
+        var delay = Backoff.FullJitter(attempt, RetryBase, RetryCap, _random);
+        _retry?.Dispose();
+        _retry = _time.CreateTimer(_ => TryOpen(), null, delay, Timeout.InfiniteTimeSpan);
+        RetryFailed?.Invoke(attempt + 1, reason, delay);
+    }
+
+    private void OnLost(CaptureLane lane, string reason)
+    {
+        lock (_gate)
+        {
+            if (_disposed || !_running)
+            {
+                return;
+            }
+
+            _running = false;
+            Losses++;
+            LastError = reason;
+            foreach (var other in _lanes)
+            {
+                if (other != lane)
+                {
+                    _ = other.DetachAsync();
+                }
+            }
+
+            Lost?.Invoke(string.Create(CultureInfo.InvariantCulture, $"{reason} (after {_time.GetElapsedTime(_openedAt).TotalSeconds:F0} s of capture)"));
+            var delay = Backoff.FullJitter(0, RetryBase, RetryCap, _random);
+            _retry?.Dispose();
+            _retry = _time.CreateTimer(_ => TryOpen(), null, delay, Timeout.InfiniteTimeSpan);
         }
     }
 }

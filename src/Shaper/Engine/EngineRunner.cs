@@ -1,109 +1,143 @@
-using System.Collections.Concurrent;
 using Shaper.Capture;
-using Shaper.Packets;
+using Shaper.Metrics;
 
 namespace Shaper.Engine;
 
 /// <summary>
-/// The engine thread of the live daemon: drains the capture <see cref="PacketRing"/> into the current
-/// <see cref="RuleEngine"/>. Everything that touches the engine runs on this one thread, so the packet
-/// path takes no lock: a reload hands over a new engine, and a counters request is a closure the thread
-/// runs between packets and answers through a task.
+/// The live daemon's engines: one <see cref="RuleEngine"/> per capture thread (<see cref="CaptureLane"/>), each
+/// deciding the packets its thread reads, with its own key tables. A reload hands every lane a new engine; reports
+/// run on each lane's thread between blocks and are merged here (every key lives on one lane, so totals add up and
+/// keys do not repeat). Time is monotonic (<see cref="MonotonicClock"/>), as the lanes stamp packets.
 /// </summary>
 public sealed class EngineRunner : IDisposable
 {
-    private readonly PacketRing _ring;
-    private readonly ConcurrentQueue<Action> _work = new();
-    private readonly Thread _thread;
-    private readonly CancellationTokenSource _stop = new();
+    private readonly CaptureLane[] _lanes;
     private readonly TimeProvider _time;
-    private readonly Func<bool> _hasWork;
-    private volatile RuleEngine _engine;
 
-    /// <summary>Starts the engine thread over <paramref name="ring"/> with <paramref name="engine"/>.</summary>
-    public EngineRunner(PacketRing ring, RuleEngine engine, TimeProvider time)
+    /// <summary>Starts <paramref name="lanes"/> capture threads, lane <c>i</c> with engine <c>engines(i)</c>.</summary>
+    public EngineRunner(int lanes, Func<int, RuleEngine> engines, TimeProvider time)
     {
-        _ring = ring;
-        _engine = engine;
+        ArgumentOutOfRangeException.ThrowIfLessThan(lanes, 1);
+        ArgumentNullException.ThrowIfNull(engines);
         _time = time;
-        _hasWork = () => !_work.IsEmpty;
-        _thread = new Thread(Run) { IsBackground = true, Name = "shaper-engine" };
-        _thread.Start();
-    }
-
-    /// <summary>Packets the engine has processed, over every engine it has run.</summary>
-    public long Processed { get; private set; }
-
-    /// <summary>Swaps in a new engine (a reload); packets after the swap go to it.</summary>
-    public void Swap(RuleEngine engine) => _engine = engine;
-
-    /// <summary>Runs <paramref name="query"/> on the engine thread against the current engine.</summary>
-    public Task<T> QueryAsync<T>(Func<RuleEngine, T> query)
-    {
-        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _work.Enqueue(() =>
+        _lanes = new CaptureLane[lanes];
+        for (var i = 0; i < lanes; i++)
         {
-            try
-            {
-                done.SetResult(query(_engine));
-            }
-            catch (Exception e)
-            {
-                done.SetException(e);
-            }
-        });
-        _ring.Wake();
-        return done.Task;
+            _lanes[i] = new CaptureLane(i, engines(i), time, BufferWait);
+        }
     }
 
-    /// <summary>The current time in the packets' clock (Unix nanoseconds), for reports between packets.</summary>
-    public long NowNs => _time.GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000;
+    /// <summary>How long the first packet of each batch waited in the kernel's buffer (ms), over the last 4096 batches of every lane.</summary>
+    public LatencyWindow BufferWait { get; } = new(4096);
+
+    /// <summary>The capture threads, for <see cref="LiveCapture"/> to attach sockets to.</summary>
+    public IReadOnlyList<CaptureLane> Lanes => _lanes;
+
+    /// <summary>Packets decided, over every lane and every engine it has run.</summary>
+    public long Processed
+    {
+        get
+        {
+            long sum = 0;
+            foreach (var lane in _lanes)
+            {
+                sum += lane.Processed;
+            }
+
+            return sum;
+        }
+    }
+
+    /// <summary>Frames the lanes could not parse (not IP, truncated, malformed).</summary>
+    public long FramesSkipped
+    {
+        get
+        {
+            long sum = 0;
+            foreach (var lane in _lanes)
+            {
+                sum += lane.Frames.Skipped;
+            }
+
+            return sum;
+        }
+    }
+
+    /// <summary>Now on the packets' clock (monotonic nanoseconds), for reports between packets.</summary>
+    public long NowNs => MonotonicClock.NowNs(_time);
+
+    /// <summary>Swaps in new engines (a reload): lane <c>i</c> gets <c>engines(i)</c>, built on the caller's thread.</summary>
+    public void Swap(Func<int, RuleEngine> engines)
+    {
+        ArgumentNullException.ThrowIfNull(engines);
+        foreach (var lane in _lanes)
+        {
+            lane.Swap(engines(lane.Index));
+        }
+    }
+
+    /// <summary>Runs <paramref name="query"/> on every lane's thread against its current engine; one result per lane.</summary>
+    public Task<T[]> QueryAllAsync<T>(Func<RuleEngine, T> query) =>
+        Task.WhenAll(_lanes.Select(l => l.QueryAsync(query)));
+
+    /// <summary>Every rule's totals and keys now, merged over the lanes.</summary>
+    public async Task<IReadOnlyList<RuleReport>> ReportAsync()
+    {
+        var now = NowNs;
+        var reports = await QueryAllAsync(engine => engine.Report(now)).ConfigureAwait(false);
+        return Merge(reports);
+    }
+
+    /// <summary>Null when every lane's thread runs and answered the last probe; else why not (see <see cref="CaptureLane.Probe"/>).</summary>
+    public string? Probe()
+    {
+        string? why = null;
+        foreach (var lane in _lanes)
+        {
+            why ??= lane.Probe();
+        }
+
+        return why;
+    }
 
     /// <inheritdoc />
     public void Dispose()
     {
-        _stop.Cancel();
-        _ring.Wake();
-        _thread.Join();
-        _stop.Dispose();
+        foreach (var lane in _lanes)
+        {
+            lane.Dispose();
+        }
     }
 
-    private void Run()
+    /// <summary>Adds up per-lane reports rule by rule (the lanes run the same rules in the same order).</summary>
+    internal static IReadOnlyList<RuleReport> Merge(IReadOnlyList<IReadOnlyList<RuleReport>> perLane)
     {
-        var idle = 0;
-        _ = Threading.ThreadNice.Set(Threading.ThreadNice.EnforcementPath);
-        while (!_stop.IsCancellationRequested)
+        if (perLane.Count == 1)
         {
-            var engine = _engine;
-            var drained = 0;
-            while (drained < 4096 && _ring.TryRead(out var packet))
-            {
-                engine.Process(packet);
-                drained++;
-            }
-
-            Processed += drained;
-            while (_work.TryDequeue(out var work))
-            {
-                work();
-            }
-
-            if (drained > 0)
-            {
-                idle = 0;
-                continue;
-            }
-
-            // Nothing to do: spin briefly (a packet is often just behind), then sleep until the capture
-            // thread writes a packet or a query arrives; the timeout only bounds a missed wake-up.
-            if (++idle < 64)
-            {
-                Thread.SpinWait(20);
-            }
-            else
-            {
-                _ = _ring.WaitForPackets(TimeSpan.FromMilliseconds(100), _hasWork);
-            }
+            return perLane[0];
         }
+
+        var merged = new RuleReport[perLane[0].Count];
+        for (var rule = 0; rule < merged.Length; rule++)
+        {
+            var first = perLane[0][rule];
+            long passed = 0, limited = 0, delayed = 0, evictions = 0;
+            var keysTracked = 0;
+            var keys = new List<KeyReport>();
+            foreach (var lane in perLane)
+            {
+                var report = lane[rule];
+                passed += report.Passed;
+                limited += report.Limited;
+                delayed += report.Delayed;
+                keysTracked += report.KeysTracked;
+                evictions += report.Evictions;
+                keys.AddRange(report.Keys);
+            }
+
+            merged[rule] = new RuleReport(first.Name, passed, limited, delayed, keysTracked, evictions, keys);
+        }
+
+        return merged;
     }
 }

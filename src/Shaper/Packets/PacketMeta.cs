@@ -12,7 +12,10 @@ namespace Shaper.Packets;
 [StructLayout(LayoutKind.Auto)]
 public struct PacketMeta
 {
-    /// <summary>Capture timestamp in nanoseconds (Unix time for pcaps; the replay clock for CSV).</summary>
+    /// <summary>
+    /// Timestamp in nanoseconds: the capture's own for replay (Unix time for pcaps; the replay clock for CSV), the
+    /// monotonic clock for live capture (see <c>CaptureClock</c>), so a wall-clock step does not reach a limiter.
+    /// </summary>
     public long TimestampNs;
 
     /// <summary>IPv4 or IPv6 (of the addresses, after mapping ::ffff:0:0/96 to IPv4).</summary>
@@ -47,6 +50,9 @@ public struct PacketMeta
 
     /// <summary>The innermost 802.1Q VLAN id, 0 when untagged.</summary>
     public ushort VlanId;
+
+    /// <summary>The index of the interface the packet was captured on (live capture); 0 when unknown (replay).</summary>
+    public int InterfaceIndex;
 
     /// <summary>The IP packet's length from its header (IPv4 total length, IPv6 payload length + 40): the byte cost.</summary>
     public int IpLength;

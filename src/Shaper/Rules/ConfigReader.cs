@@ -8,7 +8,7 @@ namespace Shaper.Rules;
 internal sealed class ConfigReader(DiagnosticBag bag, string file)
 {
     private static readonly string[] RootKeys = ["daemon", "global", "allow", "rule"];
-    private static readonly string[] DaemonKeys = ["interface", "backend", "socket", "metrics", "state_dir", "keep_on_stop", "max_keys"];
+    private static readonly string[] DaemonKeys = ["interface", "backend", "socket", "metrics", "state_dir", "keep_on_stop", "max_keys", "capture_threads"];
     private static readonly string[] GlobalKeys = ["rate", "burst"];
     private static readonly string[] AllowKeys = ["cidr"];
 
@@ -140,6 +140,9 @@ internal sealed class ConfigReader(DiagnosticBag bag, string file)
                     break;
                 case "max_keys":
                     daemon = daemon with { MaxKeys = (int)(_fields.Integer(entry, subject, 1024, 1 << 24, "262144") ?? daemon.MaxKeys) };
+                    break;
+                case "capture_threads":
+                    daemon = daemon with { CaptureThreads = (int)(_fields.Integer(entry, subject, 1, DaemonSettings.MaxCaptureThreads, "2") ?? daemon.CaptureThreads) };
                     break;
                 default:
                     _fields.UnknownKey(entry, "[daemon]", DaemonKeys, Elsewhere(entry.Key, "[daemon]"));

@@ -26,4 +26,19 @@ public sealed record DaemonSettings
     /// up front and evict beyond it, so the daemon's memory does not grow with the number of sources.
     /// </summary>
     public int MaxKeys { get; init; } = 262_144;
+
+    /// <summary>The most capture threads <c>capture_threads</c> may ask for.</summary>
+    public const int MaxCaptureThreads = 64;
+
+    /// <summary>
+    /// Capture threads (each reads its share of the packets and decides them with its own key tables); 0, the
+    /// default, means <see cref="AutoCaptureThreads"/>. Takes effect at start.
+    /// </summary>
+    public int CaptureThreads { get; init; }
+
+    /// <summary>The default number of capture threads: half the cores this process may use, 1 to 4.</summary>
+    public static int AutoCaptureThreads => Math.Clamp(Environment.ProcessorCount / 2, 1, 4);
+
+    /// <summary>The capture threads to run: <see cref="CaptureThreads"/>, or the default when it is 0.</summary>
+    public int EffectiveCaptureThreads => CaptureThreads > 0 ? CaptureThreads : AutoCaptureThreads;
 }

@@ -11,8 +11,8 @@ public static class TrafficPcap
     private static readonly byte[] ReceiverMac = [0x02, 0, 0, 0, 0, 0x02];
     private static readonly byte[] SenderMac = [0x02, 0, 0, 0, 0, 0x01];
 
-    /// <summary>One UDP packet: when (ns from the file's start), from where (IPv4 in the low 32 bits unless <paramref name="V6"/>), to which port.</summary>
-    public readonly record struct Udp(long TimeNs, UInt128 Source, ushort DestinationPort, bool V6 = false);
+    /// <summary>One UDP packet: when (ns from the file's start), from where (IPv4 in the low 32 bits unless <paramref name="V6"/>), to which port, from which port.</summary>
+    public readonly record struct Udp(long TimeNs, UInt128 Source, ushort DestinationPort, bool V6 = false, ushort SourcePort = 40000);
 
     /// <summary>
     /// A flood from <paramref name="count"/> random (spoofed) IPv4 sources between 11.0.0.0 and 223.0.0.0, one
@@ -77,7 +77,7 @@ public static class TrafficPcap
             sum += sum >> 16;
             BinaryPrimitives.WriteUInt16BigEndian(ip[10..], (ushort)~sum);
             var udp = ip[20..];
-            BinaryPrimitives.WriteUInt16BigEndian(udp, 40000);
+            BinaryPrimitives.WriteUInt16BigEndian(udp, packet.SourcePort);
             BinaryPrimitives.WriteUInt16BigEndian(udp[2..], packet.DestinationPort);
             BinaryPrimitives.WriteUInt16BigEndian(udp[4..], 26);
             file.Write(record);
@@ -104,7 +104,7 @@ public static class TrafficPcap
         BinaryPrimitives.WriteUInt128BigEndian(ip[8..], packet.Source);
         BinaryPrimitives.WriteUInt128BigEndian(ip[24..], ReceiverV6);
         var udp = ip[40..];
-        BinaryPrimitives.WriteUInt16BigEndian(udp, 40000);
+        BinaryPrimitives.WriteUInt16BigEndian(udp, packet.SourcePort);
         BinaryPrimitives.WriteUInt16BigEndian(udp[2..], packet.DestinationPort);
         BinaryPrimitives.WriteUInt16BigEndian(udp[4..], 8);
         file.Write(record);
