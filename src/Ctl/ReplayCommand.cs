@@ -39,7 +39,8 @@ internal static class ReplayCommand
 
     public static int Run(string input, string? rulesPath, bool json, int top, TextWriter output, TextWriter error)
     {
-        var loaded = DefaultConfiguration.LoadOrDefault(rulesPath);
+        // Replay previews every rule whatever its enforce, so it skips the checks of which enforcer carries it out.
+        var loaded = DefaultConfiguration.LoadOrDefault(rulesPath, LoadOptions.Replay);
         foreach (var diagnostic in loaded.Diagnostics)
         {
             error.WriteLine(diagnostic);

@@ -26,12 +26,21 @@ internal static class BackendChoice
             Log.BackendUnusable(logger, Choices.NameOf(Choices.Backend, asked), why);
         }
 
-        return (kind ?? (asked == BackendKind.Iptables ? BackendKind.Iptables : BackendKind.Nftables)) switch
+        return Resolve(asked, features) switch
         {
             BackendKind.Iptables => OpenIptables(time),
             _ => OpenNftables(),
         };
     }
+
+    /// <summary>
+    /// The backend <paramref name="asked"/> comes to: none stays none; auto is nftables, iptables only when nft is
+    /// unusable; when the probe finds the asked one unusable it is tried anyway, auto as nftables. The daemon checks
+    /// its rules against this backend before it opens it.
+    /// </summary>
+    public static BackendKind Resolve(BackendKind asked, IReadOnlyList<Feature> features) =>
+        asked == BackendKind.None ? BackendKind.None
+        : FeatureProbe.Choose(asked, features, out _) ?? (asked == BackendKind.Iptables ? BackendKind.Iptables : BackendKind.Nftables);
 
     private static KernelBackend OpenIptables(TimeProvider time)
     {

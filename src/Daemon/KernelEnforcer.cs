@@ -45,11 +45,18 @@ internal sealed class KernelEnforcer : IDisposable
     public (long Count, string? LastError) NetlinkFallbacks =>
         _kernel?.Backend is NftBackend nft ? (nft.NetlinkFallbacks, nft.LastNetlinkError) : (0, null);
 
-    public Task StartAsync(ShaperConfig config, CancellationToken cancel)
+    /// <summary>The kernel backend currently enforcing: nftables, iptables, or none before start and with backend = "none".</summary>
+    public BackendKind Running { get; private set; } = BackendKind.None;
+
+    /// <summary>The backend <paramref name="configured"/> comes to on this host, as <see cref="BackendChoice"/> opens it.</summary>
+    public BackendKind Resolve(BackendKind configured) => BackendChoice.Resolve(configured, _features);
+
+    public Task StartAsync(Shaper.Plan.EnforcementPlan plan, CancellationToken cancel)
     {
+        var config = plan.Config;
         var store = new BlockStore(config.Daemon.StateDir, _time);
         store.Load();
-        if (config.Daemon.Backend == BackendKind.None)
+        if (plan.Backend == BackendKind.None)
         {
             Blocks = new BlockService(null, store, _logger, _time);
             State = "running (backend none: nothing in the kernel)";
@@ -57,9 +64,10 @@ internal sealed class KernelEnforcer : IDisposable
         }
 
         _kernel = BackendChoice.Open(config.Daemon.Backend, _features, _logger, _time);
+        Running = plan.Backend;
         var backend = _kernel.Backend;
         var adopted = backend.Adopt();
-        if (backend.Apply(config) is { } error)
+        if (backend.Apply(plan) is { } error)
         {
             Log.KernelFailed(_logger, error);
             throw new InvalidOperationException(error);
@@ -74,15 +82,15 @@ internal sealed class KernelEnforcer : IDisposable
         return Task.CompletedTask;
     }
 
-    /// <summary>Applies <paramref name="config"/>; null on success, else why the old ruleset stays.</summary>
-    public Task<string?> ReloadAsync(ShaperConfig config, CancellationToken cancel)
+    /// <summary>Applies <paramref name="plan"/>; null on success, else why the old ruleset stays.</summary>
+    public Task<string?> ReloadAsync(Shaper.Plan.EnforcementPlan plan, CancellationToken cancel)
     {
         if (_kernel is null)
         {
             return Task.FromResult<string?>(null);
         }
 
-        var error = _kernel.Backend.Apply(config);
+        var error = _kernel.Backend.Apply(plan);
         _applyFailed = error is not null;
         return Task.FromResult(error);
     }

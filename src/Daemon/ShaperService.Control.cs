@@ -2,6 +2,7 @@ using Shaper.Capture;
 using Shaper.Control;
 using Shaper.Daemon.Control;
 using Shaper.Engine;
+using Shaper.Plan;
 using Shaper.Rules;
 
 namespace Shaper.Daemon;
@@ -15,6 +16,8 @@ internal sealed partial class ShaperService
     internal DaemonArguments Arguments => _arguments;
 
     internal ShaperConfig Config => _config;
+
+    internal EnforcementPlan? Plan => _plan;
 
     internal KernelEnforcer Kernel => _kernel;
 

@@ -8,6 +8,7 @@ using Shaper.Control;
 using Shaper.Engine;
 using Shaper.Metrics;
 using Shaper.Packets;
+using Shaper.Plan;
 using Shaper.Rules;
 
 namespace Shaper.Daemon;
@@ -27,7 +28,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
     private readonly KernelEnforcer _kernel;
     private ShaperConfig _config = new();
-    private CompiledRuleSet? _rules;
+    private EnforcementPlan? _plan;
     private EngineRunner? _engine;
     private LiveCapture? _capture;
     private string _captureFilter = "";
@@ -55,7 +56,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     {
         Log.Starting(_logger, typeof(ShaperService).Assembly.GetName().Version?.ToString(3) ?? "?", _arguments.ConfigPath);
         Notify("STATUS=loading configuration");
-        var loaded = ConfigLoader.Load(_arguments.ConfigPath);
+        var loaded = ConfigLoader.Load(_arguments.ConfigPath, new LoadOptions { ResolveBackend = _kernel.Resolve });
         foreach (var diagnostic in loaded.Diagnostics)
         {
             Log.ConfigDiagnostic(_logger, diagnostic.ToString());
@@ -68,16 +69,15 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         }
 
         _config = config;
-        _rules = CompiledRuleSet.Compile(config);
+        var plan = _plan = EnforcementPlan.Compile(config, _kernel.Resolve(config.Daemon.Backend));
         Notify("STATUS=applying the kernel ruleset");
         var started = _time.GetTimestamp();
-        await _kernel.StartAsync(config, cancellationToken).ConfigureAwait(false);
+        await _kernel.StartAsync(plan, cancellationToken).ConfigureAwait(false);
         _lastApplyMs = _time.GetElapsedTime(started).TotalMilliseconds;
 
         var lanes = config.Daemon.EffectiveCaptureThreads;
-        var rules = _rules;
-        _engine = new EngineRunner(lanes, lane => NewEngine(rules, lane, lanes), _time);
-        StartCapture(config);
+        _engine = new EngineRunner(lanes, lane => NewEngine(plan, lane, lanes), _time);
+        StartCapture(plan);
         _control = ControlServer.Start(SocketPath, HandleAsync, new AccessPolicy());
         if (config.Daemon.Metrics.Length > 0)
         {
@@ -97,9 +97,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
             _ = ReloadAsync("SIGHUP", null);
         });
         StartWatchdog();
-        var kernelRules = config.Rules.Count(r => r.Enforce == EnforceKind.Kernel);
-        var observeRules = config.Rules.Count(r => r.Enforce == EnforceKind.Observe);
-        Log.Ready(_logger, config.Rules.Count, kernelRules, observeRules, _kernel.BackendName, _capture is null ? "off" : config.Daemon.Interface);
+        Log.Ready(_logger, config.Rules.Count, plan.KernelRules.Count, plan.ObservedRules.Count, _kernel.BackendName, _capture is null ? "off" : config.Daemon.Interface);
         Notify($"STATUS=running: {config.Rules.Count} rules, backend {_kernel.BackendName}");
     }
 
@@ -144,7 +142,9 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         await _reloadLock.WaitAsync().ConfigureAwait(false);
         try
         {
-            var loaded = text is null ? ConfigLoader.Load(_arguments.ConfigPath) : ConfigLoader.Parse(text, "(shaperctl rules apply)");
+            // Checked against the backend that is running: a reload does not switch backends.
+            var options = new LoadOptions { ResolveBackend = _ => _kernel.Running };
+            var loaded = text is null ? ConfigLoader.Load(_arguments.ConfigPath, options) : ConfigLoader.Parse(text, "(shaperctl rules apply)", options);
             if (loaded.Config is not { } config)
             {
                 var errors = string.Join("; ", loaded.Diagnostics.Where(d => d.IsError).Select(d => d.ToString()));
@@ -153,8 +153,9 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
                 return (false, errors);
             }
 
+            var plan = EnforcementPlan.Compile(config, _kernel.Running);
             var started = _time.GetTimestamp();
-            var applied = await _kernel.ReloadAsync(config, CancellationToken.None).ConfigureAwait(false);
+            var applied = await _kernel.ReloadAsync(plan, CancellationToken.None).ConfigureAwait(false);
             if (applied is not null)
             {
                 Log.ReloadRefused(_logger, trigger, applied);
@@ -164,14 +165,13 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
 
             _lastApplyMs = _time.GetElapsedTime(started).TotalMilliseconds;
             _config = config;
-            _rules = CompiledRuleSet.Compile(config);
-            var rules = _rules;
-            _engine?.Swap(lane => NewEngine(rules, lane, _engine.Lanes.Count));
-            if (BpfFilter.Build(config.Rules) != _captureFilter || _capture?.Interface != NullIfEmpty(config.Daemon.Interface) || _capture?.Fanout is { } fanout && fanout != FanoutKey.For(config.Rules))
+            _plan = plan;
+            _engine?.Swap(lane => NewEngine(plan, lane, _engine.Lanes.Count));
+            if (plan.CaptureFilter != _captureFilter || _capture?.Interface != NullIfEmpty(config.Daemon.Interface) || _capture?.Fanout is { } fanout && fanout != FanoutKey.For(plan.ObservedRules))
             {
                 _capture?.Dispose();
                 _capture = null;
-                StartCapture(config);
+                StartCapture(plan);
             }
 
             Interlocked.Increment(ref _reloadsOk);
@@ -188,22 +188,21 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     private static string? NullIfEmpty(string text) => text.Length == 0 ? null : text;
 
     /// <summary>
-    /// Lane <paramref name="lane"/>'s engine: the observe rules over the packets that lane captures; the kernel counts
+    /// Lane <paramref name="lane"/>'s engine: the plan's observed rules over the packets that lane captures; the kernel counts
     /// its own rules. The lanes share <c>max_keys</c>, as they share the keys (one key, one lane), unless every packet
     /// goes to the first lane.
     /// </summary>
-    private RuleEngine NewEngine(CompiledRuleSet rules, int lane, int lanes)
+    private RuleEngine NewEngine(EnforcementPlan plan, int lane, int lanes)
     {
-        var observed = rules.Config with { Rules = [.. rules.Config.Rules.Where(r => r.Enforce == EnforceKind.Observe)] };
-        var maxKeys = rules.Config.Daemon.MaxKeys;
+        var maxKeys = plan.Config.Daemon.MaxKeys;
         if (lanes > 1)
         {
-            maxKeys = FanoutKey.For(observed.Rules).Field == FanoutField.None
+            maxKeys = FanoutKey.For(plan.ObservedRules).Field == FanoutField.None
                 ? (lane == 0 ? maxKeys : 1024)
                 : Math.Max(1024, (maxKeys + lanes - 1) / lanes);
         }
 
-        var engine = new RuleEngine(CompiledRuleSet.Compile(observed), maxKeys);
+        var engine = new RuleEngine(plan.Observed, maxKeys);
         engine.KeyBlocked += PostBlock;
         engine.KeyOverLimit += LogOverLimit;
         return engine;
@@ -228,17 +227,18 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     private void PostBlock(string rule, IpFamily family, UInt128 address, int prefixLength, long durationNs, long detectedNs) =>
         _kernel.Blocks.Post(rule, family, address, prefixLength, durationNs, detectedNs == 0 ? 0 : MonotonicClock.ToUnixNs(_time, detectedNs));
 
-    private void StartCapture(ShaperConfig config)
+    private void StartCapture(EnforcementPlan plan)
     {
-        _captureFilter = BpfFilter.Build(config.Rules);
-        if (config.Daemon.Interface.Length == 0 || _captureFilter.Length == 0 || _engine is null)
+        var config = plan.Config;
+        _captureFilter = plan.CaptureFilter;
+        if (!plan.Captures || _engine is null)
         {
             return;
         }
 
         // An interface that is missing or down is waited for: capture starts when it can, and is retried when lost.
         var name = config.Daemon.Interface;
-        _capture = LiveCapture.Start(name, _captureFilter, FanoutKey.For(config.Rules), _engine.Lanes, _time, capture =>
+        _capture = LiveCapture.Start(name, _captureFilter, FanoutKey.For(plan.ObservedRules), _engine.Lanes, _time, capture =>
         {
             capture.Lost += reason => Log.CaptureLost(_logger, name, reason);
             capture.RetryFailed += (attempt, reason, next) => Log.CaptureRetry(_logger, name, attempt, reason, next.TotalSeconds);

@@ -62,7 +62,7 @@ internal static class KernelBenchmark
 
         // The fail2ban way: one nft process per block, on a table of its own.
         var table = new NftBackend(nft);
-        Check(table.Apply(new Rules.ShaperConfig()));
+        Check(table.Apply(Plan.EnforcementPlan.Compile(new Rules.ShaperConfig(), Rules.BackendKind.Nftables)));
         var process = new NftProcess();
         var baseline = new List<double>();
         var watch = Stopwatch.StartNew();
@@ -94,7 +94,7 @@ internal static class KernelBenchmark
     /// <summary>Loads 100,000 blocks into a fresh table, then times single adds on top, checking some are there.</summary>
     private static (double LoadMs, List<double> Adds) Measure(NftBackend backend, LibNftables checker, bool quick)
     {
-        Check(backend.Apply(new Rules.ShaperConfig()));
+        Check(backend.Apply(Plan.EnforcementPlan.Compile(new Rules.ShaperConfig(), Rules.BackendKind.Iptables)));
         backend.WarmUp();
 
         // Load: 100,000 distinct addresses in one batch, as re-asserting blocks after a restart does.

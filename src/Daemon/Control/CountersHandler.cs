@@ -15,7 +15,6 @@ internal sealed class CountersHandler(ShaperService daemon) : ControlHandler
         var rules = new List<RuleCountersReply>();
         if (daemon.Engine is { } engine)
         {
-            var config = daemon.Config;
             var reports = await engine.ReportAsync().ConfigureAwait(false);
             foreach (var report in reports)
             {
@@ -24,7 +23,6 @@ internal sealed class CountersHandler(ShaperService daemon) : ControlHandler
                     continue;
                 }
 
-                var rule = config.Rules.First(r => r.Name == report.Name);
                 var keys = report.Keys
                     .OrderByDescending(k => k.Counters.Limited)
                     .ThenByDescending(k => k.Counters.Passed)
@@ -45,7 +43,7 @@ internal sealed class CountersHandler(ShaperService daemon) : ControlHandler
                 rules.Add(new RuleCountersReply
                 {
                     Name = report.Name,
-                    Enforce = rule.Enforce.ToString().ToLowerInvariant(),
+                    Enforce = daemon.Plan?.Find(report.Name)?.EnforcerName ?? "observe",
                     Passed = report.Passed,
                     Limited = report.Limited,
                     Delayed = report.Delayed,

@@ -18,6 +18,8 @@ internal sealed class StatusHandler(ShaperService daemon) : ControlHandler
             Version = typeof(ShaperService).Assembly.GetName().Version?.ToString(3),
             Config = daemon.Arguments.ConfigPath,
             Rules = daemon.Config.Rules.Count,
+            KernelRules = daemon.Plan?.KernelRules.Count ?? 0,
+            ObserveRules = daemon.Plan?.ObservedRules.Count ?? 0,
             Backend = kernel.BackendName,
             Kernel = kernel.State,
             Capture = daemon.Capture is null ? "off" : daemon.Capture.Interface,

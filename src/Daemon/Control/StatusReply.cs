@@ -125,4 +125,10 @@ internal sealed record StatusReply
     /// <summary>Why the engine is not healthy, null while it is.</summary>
     [JsonPropertyName("engine_unhealthy")]
     public string? EngineUnhealthy { get; init; }
+
+    [JsonPropertyName("kernel_rules")]
+    public int KernelRules { get; init; }
+
+    [JsonPropertyName("observe_rules")]
+    public int ObserveRules { get; init; }
 }

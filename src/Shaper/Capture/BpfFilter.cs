@@ -6,24 +6,19 @@ using Shaper.Rules;
 namespace Shaper.Capture;
 
 /// <summary>
-/// Builds the libpcap filter for live capture from the observe rules, so the kernel hands the daemon only
-/// packets some observe rule could match. The filter is a coarse superset: the engine's matcher decides
+/// Builds the libpcap filter for live capture from the rules the engine observes (the enforcement plan's
+/// observed rules), so the kernel hands the daemon only packets one of them could match. The filter is a coarse superset: the engine's matcher decides
 /// exactly (TCP flags are not in the filter because libpcap cannot test them on IPv6).
 /// </summary>
 public static class BpfFilter
 {
-    /// <summary>The filter for <paramref name="rules"/>; empty when no rule observes.</summary>
+    /// <summary>The filter for the observed <paramref name="rules"/>; empty when there are none.</summary>
     public static string Build(IEnumerable<Rule> rules)
     {
         ArgumentNullException.ThrowIfNull(rules);
         var clauses = new List<string>();
         foreach (var rule in rules)
         {
-            if (rule.Enforce != EnforceKind.Observe)
-            {
-                continue;
-            }
-
             var clause = Clause(rule.Match);
             if (clause.Length == 0)
             {

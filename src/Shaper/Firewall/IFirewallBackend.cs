@@ -10,14 +10,14 @@ namespace Shaper.Firewall;
 /// </summary>
 public interface IFirewallBackend
 {
-    /// <summary>The configuration last applied, for re-installing after a flush.</summary>
-    ShaperConfig? Applied { get; }
+    /// <summary>The plan last applied, for re-installing after a flush.</summary>
+    Plan.EnforcementPlan? Applied { get; }
 
     /// <summary>Takes over what an earlier run left in the kernel (<c>keep_on_stop</c>, a crash). True when there was something.</summary>
     bool Adopt();
 
-    /// <summary>Checks and applies <paramref name="config"/>; null on success, else why (the old rules stay).</summary>
-    string? Apply(ShaperConfig config);
+    /// <summary>Checks and applies <paramref name="plan"/>'s kernel rules; null on success, else why (the old rules stay).</summary>
+    string? Apply(Plan.EnforcementPlan plan);
 
     /// <summary>True when the shaper's rules are in the kernel (someone may have flushed them).</summary>
     bool IsInstalled();

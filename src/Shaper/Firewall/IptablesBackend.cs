@@ -35,7 +35,7 @@ public sealed partial class IptablesBackend : IFirewallBackend, IDisposable
     }
 
     /// <inheritdoc />
-    public ShaperConfig? Applied { get; private set; }
+    public Plan.EnforcementPlan? Applied { get; private set; }
 
     /// <summary>Blocks this backend holds in the kernel now.</summary>
     public int BlockCount
@@ -78,12 +78,12 @@ public sealed partial class IptablesBackend : IFirewallBackend, IDisposable
     }
 
     /// <inheritdoc />
-    public string? Apply(ShaperConfig config)
+    public string? Apply(Plan.EnforcementPlan plan)
     {
-        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(plan);
         lock (_lock)
         {
-            var problems = IptablesScript.Problems(config);
+            var problems = IptablesScript.Problems(plan);
             if (problems.Count > 0)
             {
                 return "iptables cannot express the rules: " + string.Join("; ", problems);
@@ -99,7 +99,7 @@ public sealed partial class IptablesBackend : IFirewallBackend, IDisposable
                 }
 
                 var (chains, jumps) = IptablesScript.Owned(save.Output);
-                scripts[v4] = IptablesScript.Apply(config, v4, _blocks.Keys, chains, addJump: jumps == 0);
+                scripts[v4] = IptablesScript.Apply(plan, v4, _blocks.Keys, chains, addJump: jumps == 0);
                 var test = _iptables.Restore(v4, scripts[v4], test: true);
                 if (!test.Ok)
                 {
@@ -125,7 +125,7 @@ public sealed partial class IptablesBackend : IFirewallBackend, IDisposable
                 return why;
             }
 
-            Applied = config;
+            Applied = plan;
             return null;
         }
     }
@@ -143,7 +143,7 @@ public sealed partial class IptablesBackend : IFirewallBackend, IDisposable
     }
 
     /// <inheritdoc />
-    public string? Reinstall() => Applied is { } config ? Apply(config) : null;
+    public string? Reinstall() => Applied is { } plan ? Apply(plan) : null;
 
     /// <inheritdoc />
     /// <remarks>Builds (and discards) a block script per family; each real batch spawns iptables-restore anyway.</remarks>
@@ -243,7 +243,7 @@ public sealed partial class IptablesBackend : IFirewallBackend, IDisposable
         }
 
         var rules = new List<(string, long, long)>();
-        foreach (var rule in Applied?.Rules.Where(r => r.Enforce == EnforceKind.Kernel) ?? [])
+        foreach (var rule in Applied?.KernelRules ?? [])
         {
             var matched = counts.GetValueOrDefault(rule.Name + ":matched");
             var limited = counts.GetValueOrDefault(rule.Name + ":limited");
@@ -306,8 +306,8 @@ public sealed partial class IptablesBackend : IFirewallBackend, IDisposable
         return null;
     }
 
-    /// <summary>Puts one family back to <paramref name="config"/> with the blocks held now, or removes it when there is none.</summary>
-    private string? Restore(bool v4, ShaperConfig? config)
+    /// <summary>Puts one family back to <paramref name="plan"/> with the blocks held now, or removes it when there is none.</summary>
+    private string? Restore(bool v4, Plan.EnforcementPlan? plan)
     {
         var save = _iptables.Save(v4);
         if (!save.Ok)
@@ -316,7 +316,7 @@ public sealed partial class IptablesBackend : IFirewallBackend, IDisposable
         }
 
         var (chains, jumps) = IptablesScript.Owned(save.Output);
-        var script = config is null ? IptablesScript.Remove(save.Output) : IptablesScript.Apply(config, v4, _blocks.Keys, chains, jumps == 0);
+        var script = plan is null ? IptablesScript.Remove(save.Output) : IptablesScript.Apply(plan, v4, _blocks.Keys, chains, jumps == 0);
         var result = script.Length == 0 ? save : _iptables.Restore(v4, script);
         return result.Ok ? null : $"{Tool(v4)}-restore could not restore the rules: {Why(result)}";
     }

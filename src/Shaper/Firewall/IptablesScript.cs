@@ -45,13 +45,14 @@ public static class IptablesScript
     private const int MaxPortsPerRule = 15; // multiport's limit; a range counts twice
 
     /// <summary>
-    /// The transaction that makes one family's chains match <paramref name="config"/>, with
+    /// The transaction that makes one family's chains match <paramref name="plan"/>'s kernel rules, with
     /// <paramref name="blocks"/> in the block chain. <paramref name="existing"/> are the shaper's chains now in
     /// the kernel (those no longer needed go); <paramref name="addJump"/> adds the jump from INPUT.
     /// </summary>
-    public static string Apply(ShaperConfig config, bool v4, IEnumerable<IPNetwork> blocks, IEnumerable<string> existing, bool addJump)
+    public static string Apply(Plan.EnforcementPlan plan, bool v4, IEnumerable<IPNetwork> blocks, IEnumerable<string> existing, bool addJump)
     {
-        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(plan);
+        var config = plan.Config;
         var rules = new List<string>();
         var chains = new List<string> { InputChain, BlockChain, RejectChain };
         var tail = new List<string>();
@@ -62,13 +63,13 @@ public static class IptablesScript
         }
 
         rules.Add($"-j {BlockChain}");
-        var kernelRules = config.Rules.Where(r => r.Enforce == EnforceKind.Kernel && r.Rate is not null && NftScript.Families(r).Contains(v4)).ToList();
+        var kernelRules = plan.KernelRules.Where(r => r.Rate is not null && NftScript.Families(r).Contains(v4)).ToList();
         foreach (var rule in kernelRules.Where(IsBlocking))
         {
             rules.Add($"-m recent --name {RecentName(rule)} --rcheck --seconds {NftScript.Seconds(rule.BlockFor!.Value)} -j DROP");
         }
 
-        var global = config.Global is { } g ? Hashlimit(g.Rate, g.Burst, null, v4, config.Daemon.MaxKeys, "global") : null;
+        var global = kernelRules.Count > 0 && config.Global is { } g ? Hashlimit(g.Rate, g.Burst, null, v4, config.Daemon.MaxKeys, "global") : null;
         foreach (var rule in kernelRules)
         {
             var limit = Hashlimit(rule.Rate!, rule.Burst ?? 5, rule, v4, config.Daemon.MaxKeys, rule.Name);
@@ -247,17 +248,20 @@ public static class IptablesScript
         };
     }
 
-    /// <summary>Why <paramref name="config"/> cannot be written for iptables, one reason per rule; empty when it can.</summary>
-    public static List<string> Problems(ShaperConfig config)
+    /// <summary>
+    /// Why <paramref name="plan"/> cannot be written for iptables, one reason per rule; empty when it can. The
+    /// validator refuses these already when it checks for iptables; this guards a plan compiled for another backend.
+    /// </summary>
+    public static List<string> Problems(Plan.EnforcementPlan plan)
     {
-        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(plan);
         var problems = new List<string>();
-        if (config.Global is { } global && Rate(global.Rate, out var globalError) is null)
+        if (plan.KernelRules.Count > 0 && plan.Config.Global is { } global && Rate(global.Rate, out var globalError) is null)
         {
             problems.Add("[global]: " + globalError);
         }
 
-        foreach (var rule in config.Rules.Where(r => r.Enforce == EnforceKind.Kernel && r.Rate is not null))
+        foreach (var rule in plan.KernelRules.Where(r => r.Rate is not null))
         {
             if (Rate(rule.Rate!, out var error) is null)
             {

@@ -39,8 +39,8 @@ public sealed partial class NftBackend : IFirewallBackend
     /// <summary>Why netlink last refused a batch; null when it never has.</summary>
     public string? LastNetlinkError { get; private set; }
 
-    /// <summary>The configuration last applied, for re-installing after a flush.</summary>
-    public ShaperConfig? Applied { get; private set; }
+    /// <summary>The plan last applied, for re-installing after a flush.</summary>
+    public Plan.EnforcementPlan? Applied { get; private set; }
 
     /// <summary>
     /// Takes over a table left by an earlier run (<c>keep_on_stop</c>, a crash): its block sets stay, its
@@ -65,12 +65,13 @@ public sealed partial class NftBackend : IFirewallBackend
         return true;
     }
 
-    /// <summary>Checks and applies <paramref name="config"/>; null on success, else why (the old ruleset stays).</summary>
-    public string? Apply(ShaperConfig config)
+    /// <summary>Checks and applies <paramref name="plan"/>; null on success, else why (the old ruleset stays).</summary>
+    public string? Apply(Plan.EnforcementPlan plan)
     {
+        ArgumentNullException.ThrowIfNull(plan);
         lock (_applyLock)
         {
-            var (script, objects) = NftScript.Apply(config, _objects, _unknown, _blockSets);
+            var (script, objects) = NftScript.Apply(plan, _objects, _unknown, _blockSets);
             var check = _nft.Run(script, check: true);
             if (!check.Ok)
             {
@@ -85,7 +86,7 @@ public sealed partial class NftBackend : IFirewallBackend
 
             _objects = objects;
             _unknown = [];
-            Applied = config;
+            Applied = plan;
             return null;
         }
     }
@@ -122,7 +123,7 @@ public sealed partial class NftBackend : IFirewallBackend
             _unknown = [];
         }
 
-        return Applied is { } config ? Apply(config) : null;
+        return Applied is { } plan ? Apply(plan) : null;
     }
 
     /// <summary>
@@ -245,7 +246,7 @@ public sealed partial class NftBackend : IFirewallBackend
         }
 
         var rules = new List<(string, long, long)>();
-        foreach (var rule in Applied?.Rules.Where(r => r.Enforce == EnforceKind.Kernel) ?? [])
+        foreach (var rule in Applied?.KernelRules ?? [])
         {
             var matched = counts?.GetValueOrDefault($"c_{rule.Name}_matched") ?? 0;
             var limited = counts?.GetValueOrDefault($"c_{rule.Name}_limited") ?? 0;

@@ -22,19 +22,20 @@ public static class NftScript
     private static readonly string[] FixedChains = ["input", "reject_any"];
 
     /// <summary>
-    /// The transaction that makes the table match <paramref name="config"/>. <paramref name="previous"/> holds
+    /// The transaction that makes the table match <paramref name="plan"/>: its kernel rules and the <c>[global]</c> cap. <paramref name="previous"/> holds
     /// the definitions of the stateful objects (meter sets, named limits) as the last apply left them; objects
     /// in <paramref name="unknown"/> exist but their definition is not known (an adopted table) and are
     /// recreated. <paramref name="blockPrefixes"/> are the prefix lengths that have a block set (the host sets
     /// are always there). Returns the script and the definitions it leaves, for the next apply.
     /// </summary>
     public static (string Script, Dictionary<string, string> Objects) Apply(
-        ShaperConfig config,
+        Plan.EnforcementPlan plan,
         IReadOnlyDictionary<string, string> previous,
         IEnumerable<string> unknown,
         IEnumerable<BlockSet>? blockPrefixes = null)
     {
-        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(plan);
+        var config = plan.Config;
         var objects = new Dictionary<string, string>(StringComparer.Ordinal);
         var rules = new List<string>();
         var logChains = new List<string>();
@@ -51,14 +52,14 @@ public static class NftScript
         var blockSets = NftBlockSets.All(blockPrefixes);
         rules.AddRange(blockSets.Select(NftBlockSets.Rule));
 
-        if (config.Global is { } global && KernelLimit(global.Rate, global.Burst) is { } globalLimit)
+        if (plan.KernelRules.Count > 0 && config.Global is { } global && KernelLimit(global.Rate, global.Burst) is { } globalLimit)
         {
             objects["limit l_global"] = $"{{ rate over {globalLimit} }}";
             objects["counter c_global_limited"] = "";
         }
 
         var maxKeys = config.Daemon.MaxKeys;
-        foreach (var rule in config.Rules.Where(r => r.Enforce == EnforceKind.Kernel))
+        foreach (var rule in plan.KernelRules)
         {
             if (rule.Rate is not { } rate || KernelLimit(rate, rule.Burst ?? 5) is not { } limit)
             {

@@ -1,31 +1,108 @@
 using System.Net;
+using Shaper.Plan;
 
 namespace Shaper.Rules;
 
 /// <summary>
 /// Checks that need the whole file: unique rule names, the <c>[global]</c> cap (a rule above it is held
 /// at it, as API Gateway holds a route limit at the account limit), rules that the allow list makes dead,
-/// and rules whose enforcement the daemon settings switch off.
+/// and rules no enforcer of the daemon's settings can carry out (<see cref="EnforcerChoice"/> decides, the same
+/// decision the daemon's <see cref="EnforcementPlan"/> assigns by).
 /// </summary>
-internal sealed class ConfigChecks(DiagnosticBag bag)
+internal sealed class ConfigChecks(DiagnosticBag bag, LoadOptions options)
 {
     private readonly DiagnosticBag _bag = bag;
+    private readonly LoadOptions _options = options;
 
     /// <summary>Runs every check and returns the rules with rates and bursts held at the global cap.</summary>
-    public List<Rule> Run(IReadOnlyList<RuleRead> rules, GlobalLimit? global, IReadOnlyList<IPNetwork> allow, DaemonSettings daemon)
+    public List<Rule> Run(IReadOnlyList<RuleRead> rules, GlobalLimit? global, SourceLocation? globalRateLocation, IReadOnlyList<IPNetwork> allow, DaemonSettings daemon)
     {
         CheckNames(rules);
         var result = new List<Rule>(rules.Count);
+        var backends = Backends(daemon.Backend);
+        var kernelBackends = new HashSet<BackendKind>();
         foreach (var read in rules)
         {
             var rule = global is null ? read.Rule : Cap(read, global);
             CheckDead(read, allow);
-            CheckDaemon(read, daemon);
+            if (_options.CheckEnforcement && !read.HasErrors)
+            {
+                CheckEnforcement(read with { Rule = rule }, daemon, backends, kernelBackends);
+            }
+
             result.Add(rule);
+        }
+
+        if (global is not null && globalRateLocation is { } at)
+        {
+            foreach (var (backend, fallback) in backends)
+            {
+                if (kernelBackends.Contains(backend) && EnforcerChoice.GlobalRefusal(global, backend) is { } refusal)
+                {
+                    Report(at, refusal, fallback);
+                }
+            }
         }
 
         return result;
     }
+
+    /// <summary>The backends to check against, each with whether it is auto's fallback (its refusals are warnings).</summary>
+    private List<(BackendKind Backend, bool Fallback)> Backends(BackendKind configured)
+    {
+        if (_options.ResolveBackend is { } resolve)
+        {
+            return [(resolve(configured), false)];
+        }
+
+        return configured == BackendKind.Auto
+            ? [(BackendKind.Nftables, false), (BackendKind.Iptables, true)]
+            : [(configured, false)];
+    }
+
+    private void CheckEnforcement(RuleRead read, DaemonSettings daemon, List<(BackendKind Backend, bool Fallback)> backends, HashSet<BackendKind> kernelBackends)
+    {
+        string? first = null;
+        foreach (var (backend, fallback) in backends)
+        {
+            if (EnforcerChoice.Assign(read.Rule, read.Subject, daemon, backend, out var refusal) is { } enforcer)
+            {
+                if (enforcer == Enforcer.Kernel)
+                {
+                    kernelBackends.Add(backend);
+                }
+
+                continue;
+            }
+
+            // The same refusal under the fallback (no capture, a queue rule) is said once, as the error.
+            if (refusal!.Message == first)
+            {
+                continue;
+            }
+
+            first ??= refusal.Message;
+            Report(Where(read, refusal.Field), refusal, fallback);
+        }
+    }
+
+    private void Report(SourceLocation at, Refusal refusal, bool fallback)
+    {
+        if (fallback)
+        {
+            _bag.Warning(
+                at,
+                $"{refusal.Message} (backend = \"auto\" uses iptables where nftables is unusable)",
+                $"set backend = \"nftables\" to rule iptables out; else {refusal.Hint}");
+        }
+        else
+        {
+            _bag.Error(at, refusal.Message, refusal.Hint);
+        }
+    }
+
+    private static SourceLocation Where(RuleRead read, string field) =>
+        field == "enforce" ? read.EnforceLocation : read.Fields.TryGetValue(field, out var at) ? at : read.Rule.Location;
 
     private void CheckNames(IReadOnlyList<RuleRead> rules)
     {
@@ -95,25 +172,6 @@ internal sealed class ConfigChecks(DiagnosticBag bag)
             at,
             $"{read.Subject} can never act: every address in its match.src is in [[allow]]",
             "allowed sources are never limited; narrow [[allow]] or change match.src");
-    }
-
-    private void CheckDaemon(RuleRead read, DaemonSettings daemon)
-    {
-        var rule = read.Rule;
-        if (rule.Enforce == EnforceKind.Observe && daemon.Interface.Length == 0)
-        {
-            _bag.Warning(
-                read.EnforceLocation,
-                $"{read.Subject} uses enforce = \"observe\" but [daemon] interface is \"\" (no capture), so it never sees a packet",
-                "set [daemon] interface = \"eth0\" (the interface to watch), or use enforce = \"kernel\"");
-        }
-        else if (rule.Enforce is EnforceKind.Kernel or EnforceKind.Queue && daemon.Backend == BackendKind.None)
-        {
-            _bag.Warning(
-                read.EnforceLocation,
-                $"{read.Subject} is enforced by the kernel but [daemon] backend = \"none\" installs nothing",
-                "set backend = \"auto\", or use enforce = \"observe\"");
-        }
     }
 
     /// <summary>a/p &gt; b/q, exactly.</summary>

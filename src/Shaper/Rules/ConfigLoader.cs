@@ -25,7 +25,8 @@ public static partial class ConfigLoader
 
     /// <summary>Reads and loads the file at <paramref name="path"/>; an unreadable file is one diagnostic.</summary>
     /// <param name="path">The file; diagnostics name it as given.</param>
-    public static LoadResult Load(string path)
+    /// <param name="options">What to check it against; <see cref="LoadOptions.Default"/> when null.</param>
+    public static LoadResult Load(string path, LoadOptions? options = null)
     {
         // A path may hold a newline; diagnostics stay one line each.
         var name = string.IsNullOrEmpty(path) ? "(no file)" : MessageText.OneLine(path, maxLength: 4096);
@@ -64,11 +65,11 @@ public static partial class ConfigLoader
             return Failed(invalid, "the file is not valid UTF-8 here", "save the file as UTF-8 text");
         }
 
-        return Parse(text, name);
+        return Parse(text, name, options);
     }
 
     /// <summary>Loads configuration text; <paramref name="fileName"/> is the file name diagnostics show.</summary>
-    public static LoadResult Parse(string text, string fileName)
+    public static LoadResult Parse(string text, string fileName, LoadOptions? options = null)
     {
         var bag = new DiagnosticBag();
         try
@@ -79,7 +80,7 @@ public static partial class ConfigLoader
                 return new LoadResult(null, bag.Sorted());
             }
 
-            var config = new ConfigReader(bag, fileName).Read(root);
+            var config = new ConfigReader(bag, fileName, options ?? LoadOptions.Default).Read(root);
             return new LoadResult(bag.HasErrors ? null : config, bag.Sorted());
         }
 #pragma warning disable CA1031 // The contract is "no exception reaches the user": a bug here must still come out as one clear line.

@@ -5,7 +5,7 @@ using Shaper.Rules.Toml;
 namespace Shaper.Rules;
 
 /// <summary>Reads the document's tables into a <see cref="ShaperConfig"/>, reporting every problem into the bag.</summary>
-internal sealed class ConfigReader(DiagnosticBag bag, string file)
+internal sealed class ConfigReader(DiagnosticBag bag, string file, LoadOptions options)
 {
     private static readonly string[] RootKeys = ["daemon", "global", "allow", "rule"];
     private static readonly string[] DaemonKeys = ["interface", "backend", "socket", "metrics", "state_dir", "keep_on_stop", "max_keys", "capture_threads"];
@@ -18,6 +18,8 @@ internal sealed class ConfigReader(DiagnosticBag bag, string file)
     private readonly DiagnosticBag _bag = bag;
     private readonly string _file = file;
     private readonly FieldReader _fields = new(bag);
+    private readonly LoadOptions _options = options;
+    private SourceLocation? _globalRateLocation;
 
     public ShaperConfig Read(TomlTable root)
     {
@@ -64,7 +66,7 @@ internal sealed class ConfigReader(DiagnosticBag bag, string file)
             }
         }
 
-        var checkedRules = new ConfigChecks(_bag).Run(rules, global, allow, daemon);
+        var checkedRules = new ConfigChecks(_bag, _options).Run(rules, global, _globalRateLocation, allow, daemon);
         return new ShaperConfig
         {
             Daemon = daemon,
@@ -165,6 +167,7 @@ internal sealed class ConfigReader(DiagnosticBag bag, string file)
             {
                 case "rate":
                     rateSeen = true;
+                    _globalRateLocation = entry.Value.Location;
                     rate = _fields.Rate(entry, subject);
                     break;
                 case "burst":

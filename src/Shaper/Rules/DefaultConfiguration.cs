@@ -24,8 +24,8 @@ public static class DefaultConfiguration
     /// <summary>
     /// Loads <paramref name="path"/> when given; otherwise <see cref="Path"/> when it exists, else the built-in copy.
     /// </summary>
-    public static LoadResult LoadOrDefault(string? path) =>
-        path is not null ? ConfigLoader.Load(path)
-        : File.Exists(Path) ? ConfigLoader.Load(Path)
-        : ConfigLoader.Parse(Text, BuiltInName);
+    public static LoadResult LoadOrDefault(string? path, LoadOptions? options = null) =>
+        path is not null ? ConfigLoader.Load(path, options)
+        : File.Exists(Path) ? ConfigLoader.Load(Path, options)
+        : ConfigLoader.Parse(Text, BuiltInName, options);
 }

@@ -5,12 +5,15 @@ internal sealed class DiagnosticBag
 {
     private readonly List<Diagnostic> _items = [];
 
-    public bool HasErrors { get; private set; }
+    public bool HasErrors => ErrorCount > 0;
+
+    /// <summary>Errors so far, so a reader can tell whether one part of the file added any.</summary>
+    public int ErrorCount { get; private set; }
 
     public void Error(SourceLocation at, string message, string hint)
     {
         _items.Add(new Diagnostic(DiagnosticSeverity.Error, at, MessageText.OneLine(message), MessageText.OneLine(hint)));
-        HasErrors = true;
+        ErrorCount++;
     }
 
     public void Warning(SourceLocation at, string message, string hint) =>

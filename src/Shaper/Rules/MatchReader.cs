@@ -11,8 +11,8 @@ internal sealed class MatchReader(FieldReader fields)
 
     private readonly FieldReader _fields = fields;
 
-    /// <summary>The match, and where match.src is written (for the dead-rule check).</summary>
-    public (RuleMatch Match, SourceLocation? SrcLocation) Read(TomlTable table, string rule)
+    /// <summary>The match, and where match.src is written (for the dead-rule check); each field's value location goes into <paramref name="locations"/> as <c>match.NAME</c>.</summary>
+    public (RuleMatch Match, SourceLocation? SrcLocation) Read(TomlTable table, string rule, Dictionary<string, SourceLocation> locations)
     {
         var bag = _fields.Bag;
         var where = $"match of {rule}";
@@ -26,6 +26,7 @@ internal sealed class MatchReader(FieldReader fields)
         foreach (var entry in table.Entries)
         {
             var subject = $"match.{entry.Key} of {rule}";
+            locations[$"match.{entry.Key}"] = entry.Value.Location;
             switch (entry.Key)
             {
                 case "proto":

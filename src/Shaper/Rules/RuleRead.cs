@@ -8,6 +8,8 @@ namespace Shaper.Rules;
 /// <param name="BurstLocation">Where the burst is written, if it is.</param>
 /// <param name="SrcLocation">Where match.src is written, if it is.</param>
 /// <param name="EnforceLocation">Where enforce is written (the rule's header when it is the default).</param>
+/// <param name="Fields">Where each field's value is written, by name (<c>rate</c>, <c>match.iface</c>, …).</param>
+/// <param name="HasErrors">True when reading the rule found errors: the checks that need a whole rule skip it.</param>
 internal sealed record RuleRead(
     Rule Rule,
     string Subject,
@@ -15,4 +17,6 @@ internal sealed record RuleRead(
     SourceLocation? RateLocation,
     SourceLocation? BurstLocation,
     SourceLocation? SrcLocation,
-    SourceLocation EnforceLocation);
+    SourceLocation EnforceLocation,
+    IReadOnlyDictionary<string, SourceLocation> Fields,
+    bool HasErrors);

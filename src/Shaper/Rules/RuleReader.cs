@@ -29,12 +29,14 @@ internal sealed class RuleReader(FieldReader fields)
     public RuleRead Read(TomlTable table, int index)
     {
         var bag = _fields.Bag;
+        var errorsBefore = bag.ErrorCount;
         var nameEntry = table.Find("name");
         var nameText = nameEntry?.Value is TomlScalar { Kind: TomlValueKind.String, Value: string n } ? n : null;
         var rule = nameText is null ? $"[[rule]] #{index}" : $"[[rule]] '{MessageText.Short(nameText)}'";
         var seen = new Dictionary<string, TomlEntry>();
         var result = new Rule { Name = nameText ?? "", Location = table.Location };
         SourceLocation? srcLocation = null;
+        var fieldLocations = new Dictionary<string, SourceLocation>(StringComparer.Ordinal);
         var broken = new HashSet<string>();
         var misspelt = new HashSet<string>();
 
@@ -58,7 +60,7 @@ internal sealed class RuleReader(FieldReader fields)
                 case "match":
                     if (entry.Value is TomlTable matchTable)
                     {
-                        (var match, srcLocation) = _matches.Read(matchTable, rule);
+                        (var match, srcLocation) = _matches.Read(matchTable, rule, fieldLocations);
                         result = result with { Match = match };
                     }
                     else
@@ -141,7 +143,19 @@ internal sealed class RuleReader(FieldReader fields)
             seen.GetValueOrDefault("rate")?.Value.Location,
             seen.GetValueOrDefault("burst")?.Value.Location,
             srcLocation,
-            seen.GetValueOrDefault("enforce")?.Value.Location ?? table.Location);
+            seen.GetValueOrDefault("enforce")?.Value.Location ?? table.Location,
+            Locations(seen, fieldLocations),
+            bag.ErrorCount > errorsBefore);
+    }
+
+    private static Dictionary<string, SourceLocation> Locations(Dictionary<string, TomlEntry> seen, Dictionary<string, SourceLocation> match)
+    {
+        foreach (var (key, entry) in seen)
+        {
+            match[key] = entry.Value.Location;
+        }
+
+        return match;
     }
 
     /// <summary>What the algorithm needs, what does not apply to it, and whether it can run where <c>enforce</c> puts it.</summary>

@@ -7,13 +7,12 @@ namespace Shaper.Tests.Capture;
 public sealed class BpfFilterTests
 {
     [Fact]
-    public void Build_ObserveRules_UnionOfTheirMatches()
+    public void Build_ObservedRules_UnionOfTheirMatches()
     {
         Rule[] rules =
         [
             new() { Name = "ssh", Enforce = EnforceKind.Observe, Match = new RuleMatch { Proto = Protocol.Tcp, Dport = [new PortRange(22, 22)], Syn = true } },
             new() { Name = "dns", Enforce = EnforceKind.Observe, Match = new RuleMatch { Proto = Protocol.Udp, Dport = [new PortRange(53, 53), new PortRange(5300, 5399)], Src = [IPNetwork.Parse("198.18.0.0/15")] } },
-            new() { Name = "kernel-only", Enforce = EnforceKind.Kernel, Match = new RuleMatch { Proto = Protocol.Icmp } },
         ];
 
         Assert.Equal(
@@ -28,8 +27,8 @@ public sealed class BpfFilterTests
     }
 
     [Fact]
-    public void Build_NoObserveRules_Empty()
+    public void Build_NoObservedRules_Empty()
     {
-        Assert.Equal("", BpfFilter.Build([new Rule { Name = "k" }]));
+        Assert.Equal("", BpfFilter.Build([]));
     }
 }

@@ -1,6 +1,7 @@
-using Shaper.Tests.Lab;
 using Shaper.Firewall;
+using Shaper.Plan;
 using Shaper.Rules;
+using Shaper.Tests.Lab;
 
 namespace Shaper.Tests.Firewall;
 
@@ -22,7 +23,7 @@ public sealed class IptablesBackendTests
     {
         var iptables = new FakeIptables { V4Counters = Counted };
         var backend = new IptablesBackend(iptables, TimeProvider.System);
-        Assert.Null(backend.Apply(ConfigLoader.Parse("[[rule]]\nname = \"r\"\nmatch = { proto = \"udp\", dport = [9000] }\nrate = \"10/s\"\nburst = 5\n", "t.toml").Config!));
+        Assert.Null(backend.Apply(EnforcementPlan.Compile(ConfigLoader.Parse("[[rule]]\nname = \"r\"\nmatch = { proto = \"udp\", dport = [9000] }\nrate = \"10/s\"\nburst = 5\n", "t.toml").Config!, BackendKind.Iptables)));
 
         Assert.Equal([("r", 5L, 25L)], backend.RuleCounters());
     }

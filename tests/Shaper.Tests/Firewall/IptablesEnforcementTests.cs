@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.RegularExpressions;
 using Shaper.Firewall;
+using Shaper.Plan;
 using Shaper.Rules;
 using Shaper.Tests.Lab;
 using Xunit.Abstractions;
@@ -74,7 +75,7 @@ public sealed partial class IptablesEnforcementTests(ITestOutputHelper output)
         using var thread = new NamespaceThread(lab.B);
         var backend = new IptablesBackend(new IptablesProcess(), TimeProvider.System);
         var good = ConfigLoader.Parse(Rules, "t.toml").Config!;
-        Assert.Null(thread.Invoke(() => backend.Apply(good)));
+        Assert.Null(thread.Invoke(() => backend.Apply(EnforcementPlan.Compile(good, Shaper.Rules.BackendKind.Iptables))));
         Assert.Null(thread.Invoke(() => backend.AddBlocks([(IPNetwork.Parse("198.18.9.9/32"), TimeSpan.FromMinutes(1))])));
         var before = Filter(lab);
         Assert.Contains("--hashlimit-above 10/sec", before.V4, StringComparison.Ordinal);
@@ -86,7 +87,7 @@ public sealed partial class IptablesEnforcementTests(ITestOutputHelper output)
             broken = broken with { Rules = [.. broken.Rules.Take(broken.Rules.Count - 1), rule with { Match = rule.Match with { Iface = "bad name" } }] };
         }
 
-        var error = thread.Invoke(() => backend.Apply(broken));
+        var error = thread.Invoke(() => backend.Apply(EnforcementPlan.Compile(broken, Shaper.Rules.BackendKind.Iptables)));
 
         output.WriteLine($"{how}: {error}");
         Assert.NotNull(error);

@@ -1,5 +1,6 @@
 using System.Net;
 using Shaper.Firewall;
+using Shaper.Plan;
 using Shaper.Rules;
 
 namespace Shaper.Tests.Firewall;
@@ -43,7 +44,7 @@ public sealed class IptablesScriptTests
     [InlineData("src+dport", true, "--hashlimit-mode srcip,dstport ")]
     public void Apply_Per_BecomesTheHashlimitKey(string per, bool v4, string expected)
     {
-        var script = IptablesScript.Apply(Config($"per = \"{per}\""), v4, [], [], addJump: true);
+        var script = IptablesScript.Apply(Plan($"per = \"{per}\""), v4, [], [], addJump: true);
 
         Assert.Contains(expected, script, StringComparison.Ordinal);
     }
@@ -51,7 +52,7 @@ public sealed class IptablesScriptTests
     [Fact]
     public void Apply_PerRule_OneBucketWithoutAKey()
     {
-        var script = IptablesScript.Apply(Config("per = \"rule\""), true, [], [], addJump: false);
+        var script = IptablesScript.Apply(Plan("per = \"rule\""), true, [], [], addJump: false);
 
         Assert.Contains("--hashlimit-above 10/sec --hashlimit-burst 5 --hashlimit-htable", script, StringComparison.Ordinal);
         Assert.DoesNotContain("--hashlimit-mode", script, StringComparison.Ordinal);
@@ -64,7 +65,7 @@ public sealed class IptablesScriptTests
         // multiport takes 15 ports, a range counting as two: 13 ports and one range fill the first rule.
         var ports = string.Join(", ", Enumerable.Range(1, 13).Select(p => p.ToString(System.Globalization.CultureInfo.InvariantCulture))) + ", \"8000-8100\", 443";
         var config = ConfigLoader.Parse($"[[rule]]\nname = \"r\"\nmatch = {{ proto = \"tcp\", dport = [{ports}] }}\nper = \"src+dport\"\nrate = \"10/s\"\nburst = 5\n", "t.toml").Config!;
-        var lines = IptablesScript.Apply(config, true, [], [], addJump: true).Split('\n').Where(l => l.Contains("limited", StringComparison.Ordinal)).ToList();
+        var lines = IptablesScript.Apply(EnforcementPlan.Compile(config, BackendKind.Iptables), true, [], [], addJump: true).Split('\n').Where(l => l.Contains("limited", StringComparison.Ordinal)).ToList();
 
         Assert.Equal(2, lines.Count);
         Assert.Contains("-p tcp -m multiport --dports 1,2,3,4,5,6,7,8,9,10,11,12,13,8000:8100 -m hashlimit", lines[0], StringComparison.Ordinal);
@@ -76,7 +77,7 @@ public sealed class IptablesScriptTests
     public void Apply_AllowBlocksAndCaps_InOrderBeforeTheRules()
     {
         var config = ConfigLoader.Parse("[global]\nrate = \"1000/s\"\nburst = 2000\n[[allow]]\ncidr = [\"198.18.0.1/32\"]\n[[rule]]\nname = \"r\"\nmatch = { proto = \"udp\" }\nrate = \"10/s\"\nburst = 5\naction = \"block\"\nblock_for = \"2m\"\n", "t.toml").Config!;
-        var lines = IptablesScript.Apply(config, true, [IPNetwork.Parse("198.18.9.0/24"), IPNetwork.Parse("2001:db8::/64")], ["SHAPER-INPUT", "SHAPER-LOG-old"], addJump: true).Split('\n');
+        var lines = IptablesScript.Apply(EnforcementPlan.Compile(config, BackendKind.Iptables), true, [IPNetwork.Parse("198.18.9.0/24"), IPNetwork.Parse("2001:db8::/64")], ["SHAPER-INPUT", "SHAPER-LOG-old"], addJump: true).Split('\n');
 
         Assert.Equal(
             [
@@ -96,7 +97,7 @@ public sealed class IptablesScriptTests
     [Fact]
     public void TableName_SameDefinitionSameName_ChangedDefinitionAnother()
     {
-        string Name(string rate) => IptablesScript.Apply(Config("", rate), true, [], [], addJump: false).Split("--hashlimit-name ")[1].Split(' ')[0];
+        string Name(string rate) => IptablesScript.Apply(Plan("", rate), true, [], [], addJump: false).Split("--hashlimit-name ")[1].Split(' ')[0];
 
         Assert.Equal(Name("10/s"), Name("10/s")); // a reload keeps the buckets
         Assert.NotEqual(Name("10/s"), Name("20/s")); // a changed limit starts afresh
@@ -122,6 +123,8 @@ public sealed class IptablesScriptTests
         Assert.Equal("*filter\n-D INPUT -j SHAPER-INPUT\n-F SHAPER-BLOCK\n-F SHAPER-INPUT\n-X SHAPER-BLOCK\n-X SHAPER-INPUT\nCOMMIT\n", IptablesScript.Remove(Save));
         Assert.Equal("", IptablesScript.Remove("*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n"));
     }
+
+    private static EnforcementPlan Plan(string per, string rate = "10/s") => EnforcementPlan.Compile(Config(per, rate), BackendKind.Iptables);
 
     private static ShaperConfig Config(string per, string rate = "10/s") =>
         ConfigLoader.Parse($"[[rule]]\nname = \"r\"\nmatch = {{ proto = \"udp\", dport = [9000] }}\n{per}\nrate = \"{rate}\"\nburst = 5\n", "t.toml").Config!;

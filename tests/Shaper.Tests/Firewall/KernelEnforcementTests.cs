@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using Shaper.Firewall;
+using Shaper.Plan;
 using Shaper.Rules;
 using Shaper.Tests.Lab;
 using Xunit.Abstractions;
@@ -75,12 +76,12 @@ public sealed class KernelEnforcementTests(ITestOutputHelper output)
             var nft = (INftRunner?)LibNftables.TryOpen() ?? new NftProcess();
             return (new NftBackend(nft), nft);
         });
-        Assert.Null(thread.Invoke(() => backend.Apply(good)));
+        Assert.Null(thread.Invoke(() => backend.Apply(EnforcementPlan.Compile(good, BackendKind.Nftables))));
         var before = lab.Exec(lab.B, "nft", "list", "table", "inet", "shaper").Output;
 
         // A rule the validator would never let through (a space in its name) makes nft refuse the script.
         var broken = good with { Rules = [.. good.Rules, good.Rules[0] with { Name = "bad name" }] };
-        var error = thread.Invoke(() => backend.Apply(broken));
+        var error = thread.Invoke(() => backend.Apply(EnforcementPlan.Compile(broken, BackendKind.Nftables)));
 
         Assert.NotNull(error);
         Assert.StartsWith("nft refused the ruleset: ", error);

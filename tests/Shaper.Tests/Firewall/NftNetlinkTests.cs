@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json.Nodes;
 using Shaper.Firewall;
+using Shaper.Plan;
 using Shaper.Rules;
 using Shaper.Tests.Lab;
 
@@ -21,7 +22,7 @@ public sealed class NftNetlinkTests
             using var nft = LibNftables.TryOpen()!;
             using var netlink = NftNetlink.TryOpen("shaper")!;
             var backend = new NftBackend(nft, netlink);
-            var apply = backend.Apply(new ShaperConfig());
+            var apply = backend.Apply(EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables));
             List<(IPNetwork, TimeSpan)> blocks =
             [
                 .. Enumerable.Range(0, 2500).Select(i => (V4(i), TimeSpan.FromMinutes(10))), // three messages' worth
@@ -55,7 +56,7 @@ public sealed class NftNetlinkTests
         {
             using var nft = LibNftables.TryOpen()!;
             using var netlink = NftNetlink.TryOpen("shaper")!;
-            var apply = new NftBackend(nft).Apply(new ShaperConfig());
+            var apply = new NftBackend(nft).Apply(EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables));
 
             // 20,000 IPv6 hosts: 800 KB of messages, four times what one send may carry.
             var hosts = Enumerable.Range(0, 20_000).Select(i =>
@@ -77,7 +78,7 @@ public sealed class NftNetlinkTests
             using var nft = LibNftables.TryOpen()!;
             using var netlink = NftNetlink.TryOpen("nosuch")!; // a table that is not there: every batch refused
             var backend = new NftBackend(nft, netlink);
-            var apply = backend.Apply(new ShaperConfig());
+            var apply = backend.Apply(EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables));
             var added = backend.AddBlocks([(V4(1), TimeSpan.FromMinutes(1)), (V4(2), TimeSpan.FromMinutes(1))]);
             return (apply, added, backend.NetlinkFallbacks, backend.LastNetlinkError);
         });
@@ -114,7 +115,7 @@ public sealed class NftNetlinkTests
             using var netlink = NftNetlink.TryOpen("shaper")!;
             var backend = new NftBackend(nft, netlink);
             var before = netlink.HasChain("reject_any");
-            backend.Apply(new ShaperConfig());
+            backend.Apply(EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables));
             var applied = (netlink.HasChain("reject_any"), netlink.HasChain("no_such_chain"), backend.IsInstalled());
             nft.Run("flush ruleset\n");
             return (before, applied, netlink.HasChain("reject_any"), backend.IsInstalled());
@@ -132,7 +133,7 @@ public sealed class NftNetlinkTests
         {
             using var nft = LibNftables.TryOpen()!;
             using var netlink = NftNetlink.TryOpen("shaper")!;
-            var apply = new NftBackend(nft).Apply(new ShaperConfig());
+            var apply = new NftBackend(nft).Apply(EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables));
             return (apply, netlink.WarmUp());
         });
 
@@ -153,7 +154,7 @@ public sealed class NftNetlinkTests
             using var nft = LibNftables.TryOpen()!;
             using var netlink = NftNetlink.TryOpen("shaper")!;
             var before = netlink.CounterPackets(); // no table yet: an empty answer, not a failure
-            new NftBackend(nft).Apply(new ShaperConfig());
+            new NftBackend(nft).Apply(EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables));
             nft.Run("add counter inet shaper c_web_matched { packets 42 bytes 4200 ; }\n"
                 + "add counter inet shaper c_web_limited { packets 7 bytes 700 ; }\n"
                 + "add counter inet shaper c_big { packets 5000000000 bytes 1 ; }\n");

@@ -162,7 +162,6 @@ public sealed class ConfigLoaderTests
 
     [Theory]
     [InlineData("leaky_bucket", "observe", "rate = \"5/s\"\nburst = 3\n")] // the meter
-    [InlineData("leaky_bucket", "queue", "rate = \"5/s\"\nqueue = 50\n")] // the queue
     [InlineData("fixed_window", "observe", "limit = 100\nwindow = \"1m\"\n")] // a window
     [InlineData("sliding_log", "observe", "limit = 100\nwindow = \"1m\"\n")] // a window
     [InlineData("sliding_window", "observe", "limit = 100\nwindow = \"1m\"\n")] // a window

@@ -121,6 +121,10 @@ public sealed class ConfigValidationTests
         { R + "action = \"block\"\nblock_for = \"10m\"\nper = \"dst\"\n", "shaper.toml:7:7: action = \"block\" of [[rule]] 'r1' blocks sources, but per = \"dst\" counts per destination; use per = \"src\" (or src/N) with block, or another action" },
         { R + "match = { proto = \"icmp\" }\nper = \"src+dport\"\n", "shaper.toml:6:7: per = \"src+dport\" of [[rule]] 'r1' needs ports, but match.proto has none; use per = \"src\", or match proto = \"tcp\" or \"udp\"" },
 
+        // Rules no enforcer carries out: observe with no capture interface, kernel with no backend.
+        { "[[rule]]\nname = \"r1\"\nalgorithm = \"sliding_log\"\nenforce = \"observe\"\nlimit = 1\nwindow = \"1s\"\n", "shaper.toml:4:11: [[rule]] 'r1' uses enforce = \"observe\" but [daemon] interface is \"\" (no capture), so it never sees a packet; set [daemon] interface = \"eth0\" (the interface to watch), or use enforce = \"kernel\"" },
+        { "[daemon]\nbackend = \"none\"\n" + R, "shaper.toml:3:1: [[rule]] 'r1' is enforced by the kernel but [daemon] backend = \"none\" installs nothing; set backend = \"auto\", or use enforce = \"observe\"" },
+
         // [global] needs both halves.
         { "[global]\nrate = \"100/s\"\n", "shaper.toml:1:1: [global] has no burst; add burst = 40000 (the host-wide bucket size), or remove [global]" },
     };
@@ -129,7 +133,7 @@ public sealed class ConfigValidationTests
     {
         // A field the algorithm does not use.
         { R + "limit = 10\n", "shaper.toml:5:1: warning: limit does not apply to token_bucket in [[rule]] 'r1'; remove it; token_bucket uses rate and burst" },
-        { Eth0 + "[[rule]]\nname = \"r1\"\nalgorithm = \"leaky_bucket\"\nenforce = \"queue\"\nrate = \"5/s\"\nqueue = 5\nburst = 3\n", "shaper.toml:9:1: warning: burst does not apply to leaky_bucket as a queue (enforce = \"queue\") in [[rule]] 'r1'; remove it; leaky_bucket as a queue (enforce = \"queue\") uses rate and queue" },
+        { Eth0 + "[[rule]]\nname = \"r1\"\nalgorithm = \"leaky_bucket\"\nenforce = \"observe\"\nrate = \"5/s\"\nburst = 3\nqueue = 5\n", "shaper.toml:9:1: warning: queue does not apply to leaky_bucket as a meter in [[rule]] 'r1'; remove it; leaky_bucket as a meter uses rate and burst" },
 
         // block_for without block.
         { R + "block_for = \"10m\"\n", "shaper.toml:5:1: warning: block_for of [[rule]] 'r1' applies only to action = \"block\"; remove it, or set action = \"block\"" },
@@ -147,9 +151,6 @@ public sealed class ConfigValidationTests
         // Block with one shared bucket.
         { R + "action = \"block\"\nblock_for = \"10m\"\nper = \"rule\"\n", "shaper.toml:7:7: warning: action = \"block\" with per = \"rule\" in [[rule]] 'r1' blocks whichever source sends when the shared bucket is empty; use per = \"src\" to block only the sources over their own limit" },
 
-        // Observe rules with no capture interface, kernel rules with no backend.
-        { "[[rule]]\nname = \"r1\"\nalgorithm = \"sliding_log\"\nenforce = \"observe\"\nlimit = 1\nwindow = \"1s\"\n", "shaper.toml:4:11: warning: [[rule]] 'r1' uses enforce = \"observe\" but [daemon] interface is \"\" (no capture), so it never sees a packet; set [daemon] interface = \"eth0\" (the interface to watch), or use enforce = \"kernel\"" },
-        { "[daemon]\nbackend = \"none\"\n" + R, "shaper.toml:3:1: warning: [[rule]] 'r1' is enforced by the kernel but [daemon] backend = \"none\" installs nothing; set backend = \"auto\", or use enforce = \"observe\"" },
     };
 
     [Theory]

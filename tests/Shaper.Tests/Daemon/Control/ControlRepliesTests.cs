@@ -34,6 +34,8 @@ public sealed class ControlRepliesTests
             ReloadsFailed = 10,
             LastApplyMs = 1.25,
             UptimeS = 11,
+            KernelRules = 1,
+            ObserveRules = 1,
         };
 
         var json = JsonSerializer.SerializeToNode(reply, ControlJsonContext.Default.StatusReply)!.AsObject();
@@ -50,6 +52,8 @@ public sealed class ControlRepliesTests
         Assert.Null(json["netlink_last_error"]);
         Assert.Equal(2, json["rules"]!.GetValue<int>());
         Assert.Equal(1.25, json["last_apply_ms"]!.GetValue<double>());
+        Assert.Equal(1, json["kernel_rules"]!.GetValue<int>());
+        Assert.Equal(1, json["observe_rules"]!.GetValue<int>());
     }
 
     [Fact]

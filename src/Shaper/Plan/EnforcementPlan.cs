@@ -1,0 +1,110 @@
+using Shaper.Capture;
+using Shaper.Engine;
+using Shaper.Rules;
+
+namespace Shaper.Plan;
+
+/// <summary>
+/// A validated configuration compiled for the running daemon: each rule assigned to exactly one enforcer (the
+/// kernel backend's meters, or the in-process engine over captured packets), with what each needs. The kernel
+/// scripts, the capture filter, the engine, counters, status and the start-up log read it; none of them filters
+/// <c>enforce</c> itself. Immutable: a reload compiles a new plan and swaps it in whole.
+/// </summary>
+public sealed class EnforcementPlan
+{
+    private EnforcementPlan(ShaperConfig config, BackendKind backend, PlannedRule[] rules)
+    {
+        Config = config;
+        Backend = backend;
+        Rules = rules;
+        KernelRules = [.. rules.Where(r => r.Enforcer == Enforcer.Kernel).Select(r => r.Rule)];
+        ObservedRules = [.. rules.Where(r => r.Enforcer == Enforcer.Observe).Select(r => r.Rule)];
+        Observed = CompiledRuleSet.Compile(config with { Rules = ObservedRules });
+        CaptureFilter = BpfFilter.Build(ObservedRules);
+    }
+
+    /// <summary>The configuration the plan was compiled from.</summary>
+    public ShaperConfig Config { get; }
+
+    /// <summary>The kernel backend the plan was checked against: nftables, iptables or none.</summary>
+    public BackendKind Backend { get; }
+
+    /// <summary>Every rule, in file order, with its enforcer.</summary>
+    public IReadOnlyList<PlannedRule> Rules { get; }
+
+    /// <summary>The rules the kernel backend enforces, in file order.</summary>
+    public IReadOnlyList<Rule> KernelRules { get; }
+
+    /// <summary>The rules the engine runs over captured packets, in file order.</summary>
+    public IReadOnlyList<Rule> ObservedRules { get; }
+
+    /// <summary>The engine's rule set: the observed rules compiled for the packet path.</summary>
+    public CompiledRuleSet Observed { get; }
+
+    /// <summary>The capture's libpcap filter; empty when no rule is observed (then nothing is captured).</summary>
+    public string CaptureFilter { get; }
+
+    /// <summary>True when the capture runs: an interface is set and some rule is observed.</summary>
+    public bool Captures => Config.Daemon.Interface.Length > 0 && CaptureFilter.Length > 0;
+
+    /// <summary>The planned rule named <paramref name="name"/>, or null.</summary>
+    public PlannedRule? Find(string name)
+    {
+        foreach (var rule in Rules)
+        {
+            if (rule.Rule.Name == name)
+            {
+                return rule;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Compiles <paramref name="config"/> for the kernel backend <paramref name="backend"/> (nftables, iptables or
+    /// none; auto counts as nftables, what the daemon picks wherever nftables works).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">A rule has no enforcer: the configuration was not validated for this backend.</exception>
+    public static EnforcementPlan Compile(ShaperConfig config, BackendKind backend)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        backend = backend == BackendKind.Auto ? BackendKind.Nftables : backend;
+        var rules = new PlannedRule[config.Rules.Count];
+        var problems = new List<string>();
+        var anyKernel = false;
+        for (var i = 0; i < rules.Length; i++)
+        {
+            var rule = config.Rules[i];
+            var enforcer = EnforcerChoice.Assign(rule, $"[[rule]] '{rule.Name}'", config.Daemon, backend, out var refusal);
+            if (enforcer is { } assigned)
+            {
+                rules[i] = new PlannedRule(rule, i, assigned);
+                anyKernel |= assigned == Enforcer.Kernel;
+            }
+            else
+            {
+                problems.Add($"{refusal!.Message}; {refusal.Hint}");
+            }
+        }
+
+        if (anyKernel && config.Global is { } global && EnforcerChoice.GlobalRefusal(global, backend) is { } globalRefusal)
+        {
+            problems.Add($"{globalRefusal.Message}; {globalRefusal.Hint}");
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new InvalidOperationException(string.Join("; ", problems));
+        }
+
+        return new EnforcementPlan(config, backend, rules);
+    }
+
+    /// <summary>Compiles <paramref name="config"/> for the backend it names.</summary>
+    public static EnforcementPlan Compile(ShaperConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return Compile(config, config.Daemon.Backend);
+    }
+}

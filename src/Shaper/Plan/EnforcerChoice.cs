@@ -1,0 +1,107 @@
+using Shaper.Firewall;
+using Shaper.Rules;
+
+namespace Shaper.Plan;
+
+/// <summary>
+/// The one place that decides which enforcer carries a rule out under a daemon's settings and kernel backend, or
+/// why none can. The validator (<c>shaperctl rules validate</c> and the daemon's loader) reports the refusals
+/// with the place in the file; <see cref="EnforcementPlan"/> assigns by the same decision.
+/// </summary>
+public static class EnforcerChoice
+{
+    /// <summary>
+    /// The enforcer of <paramref name="rule"/> when the daemon runs with <paramref name="daemon"/> and the kernel
+    /// backend <paramref name="backend"/> (nftables, iptables or none; not auto); null with the reason when none can.
+    /// <paramref name="subject"/> names the rule in messages (<c>[[rule]] 'ssh-new'</c>).
+    /// </summary>
+    public static Enforcer? Assign(Rule rule, string subject, DaemonSettings daemon, BackendKind backend, out Refusal? refusal)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        ArgumentNullException.ThrowIfNull(daemon);
+        refusal = rule.Enforce switch
+        {
+            EnforceKind.Queue => new Refusal(
+                "enforce",
+                $"enforce = \"queue\" of {subject} has no enforcer yet: the NFQUEUE queue is not built, so nothing would hold its packets",
+                "use enforce = \"observe\" (leaky_bucket as a meter, with rate and burst); preview the queue offline with shaperctl replay --rules FILE INPUT"),
+            EnforceKind.Kernel => KernelRefusal(rule, subject, backend),
+            _ => ObserveRefusal(rule, subject, daemon),
+        };
+        if (refusal is not null)
+        {
+            return null;
+        }
+
+        return rule.Enforce == EnforceKind.Kernel ? Enforcer.Kernel : Enforcer.Observe;
+    }
+
+    /// <summary>Why the kernel backend cannot write the <c>[global]</c> cap it must hold kernel rules to; null when it can.</summary>
+    public static Refusal? GlobalRefusal(GlobalLimit global, BackendKind backend)
+    {
+        ArgumentNullException.ThrowIfNull(global);
+        switch (backend)
+        {
+            case BackendKind.Nftables when NftScript.KernelLimit(global.Rate, global.Burst) is null:
+                return new Refusal(
+                    "[global] rate",
+                    $"[global] rate '{global.Rate.Text}' is not a whole number per second, minute, hour or day, so nftables cannot write the cap it holds kernel rules to",
+                    "write a rate such as \"20000/s\" or \"30/minute\"");
+            case BackendKind.Iptables when IptablesScript.Rate(global.Rate, out var error) is null:
+                return new Refusal("[global] rate", $"[global] {error}, so iptables cannot write the cap it holds kernel rules to", IptablesRateHint(global.Rate));
+            default:
+                return null;
+        }
+    }
+
+    private static Refusal? KernelRefusal(Rule rule, string subject, BackendKind backend)
+    {
+        if (backend == BackendKind.None)
+        {
+            return new Refusal(
+                "enforce",
+                $"{subject} is enforced by the kernel but [daemon] backend = \"none\" installs nothing",
+                "set backend = \"auto\", or use enforce = \"observe\"");
+        }
+
+        if (rule.Rate is not { } rate)
+        {
+            return null;
+        }
+
+        if (backend == BackendKind.Iptables && IptablesScript.Rate(rate, out var error) is null)
+        {
+            return new Refusal("rate", $"{error}, so iptables cannot enforce {subject}", IptablesRateHint(rate));
+        }
+
+        return null;
+    }
+
+    private static Refusal? ObserveRefusal(Rule rule, string subject, DaemonSettings daemon)
+    {
+        var capture = daemon.Interface;
+        if (capture.Length == 0)
+        {
+            return new Refusal(
+                "enforce",
+                $"{subject} uses enforce = \"observe\" but [daemon] interface is \"\" (no capture), so it never sees a packet",
+                "set [daemon] interface = \"eth0\" (the interface to watch), or use enforce = \"kernel\"");
+        }
+
+        if (rule.Match.Iface is { } iface && iface != capture)
+        {
+            return new Refusal(
+                "match.iface",
+                $"match.iface = \"{iface}\" of {subject} is not what the capture sees ([daemon] interface = \"{capture}\"), so the engine cannot tell its packets",
+                iface.EndsWith('*')
+                    ? $"name one interface, the captured \"{capture}\", or use enforce = \"kernel\", which matches \"{iface}\" in the kernel"
+                    : $"set [daemon] interface = \"{iface}\", remove match.iface, or use enforce = \"kernel\"");
+        }
+
+        return null;
+    }
+
+    private static string IptablesRateHint(RateSpec rate) => rate.Unit == RateUnit.Bytes
+        ? "write a whole number of bytes per second, e.g. \"125000 bytes/s\" (hashlimit counts bytes per second only), or set backend = \"nftables\""
+        : "write a whole number per second, minute, hour or day up to 1000000/s, or set backend = \"nftables\"";
+}
