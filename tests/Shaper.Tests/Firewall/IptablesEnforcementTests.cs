@@ -75,7 +75,8 @@ public sealed partial class IptablesEnforcementTests(ITestOutputHelper output)
         using var thread = new NamespaceThread(lab.B);
         var backend = new IptablesBackend(new IptablesProcess(), TimeProvider.System);
         var good = ConfigLoader.Parse(Rules, "t.toml").Config!;
-        Assert.Null(thread.Invoke(() => backend.Apply(EnforcementPlan.Compile(good, Shaper.Rules.BackendKind.Iptables))));
+        var goodPlan = EnforcementPlan.Compile(good, Shaper.Rules.BackendKind.Iptables);
+        Assert.Null(thread.Invoke(() => backend.Apply(goodPlan)));
         Assert.Null(thread.Invoke(() => backend.AddBlocks([(IPNetwork.Parse("198.18.9.9/32"), TimeSpan.FromMinutes(1))])));
         var before = Filter(lab);
         Assert.Contains("--hashlimit-above 10/sec", before.V4, StringComparison.Ordinal);
@@ -93,7 +94,7 @@ public sealed partial class IptablesEnforcementTests(ITestOutputHelper output)
         Assert.NotNull(error);
         Assert.Matches(how == "parse" ? "^iptables-restore refused the rules: " : how == "kernel-v4" ? "^iptables-restore could not apply" : "^ip6tables-restore could not apply", error);
         Assert.Equal(before, Filter(lab));
-        Assert.Same(good, backend.Applied);
+        Assert.Same(goodPlan, backend.Applied);
     }
 
     [RootFact]
