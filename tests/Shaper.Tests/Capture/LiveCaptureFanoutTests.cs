@@ -13,6 +13,9 @@ namespace Shaper.Tests.Capture;
 public sealed class LiveCaptureFanoutTests
 {
     private const string Rules = """
+        [daemon]
+        interface = "eth0"
+
         [[rule]]
         name = "count"
         match = { proto = "udp", dport = [9000] }

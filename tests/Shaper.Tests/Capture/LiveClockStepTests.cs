@@ -16,6 +16,9 @@ public sealed class LiveClockStepTests
     private const long Second = 1_000_000_000;
 
     private const string Rules = """
+        [daemon]
+        interface = "eth0"
+
         [[rule]]
         name = "polite"
         match = { proto = "udp", dport = [9000] }
