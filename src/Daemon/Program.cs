@@ -25,7 +25,7 @@ internal static class Program
         };
         var check = new Option<bool>("--check")
         {
-            Description = "Probe what this host supports (nft, meters, reject, iptables hashlimit, NFQUEUE, ipset, IFB, HTB, thread priority) in a throwaway network namespace, print one line per feature, and exit: 0 when the configured backend is usable.",
+            Description = "Probe what this host supports (nft, meters, reject, iptables hashlimit, NFQUEUE, ipset, IFB, HTB, thread priority) in this network namespace, committing nothing that stays, print one line per feature, and exit: 0 when the configured backend is usable.",
         };
         var root = new RootCommand("shaperd: the Shaper daemon. Installs per-IP rate limits into the kernel, watches live traffic for observe rules and blocks offenders. Runs in the foreground; under systemd as Type=notify.")
         {

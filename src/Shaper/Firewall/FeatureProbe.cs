@@ -5,9 +5,21 @@ namespace Shaper.Firewall;
 
 /// <summary>
 /// Finds out what this host's kernel and tools can do, for <c>shaperd --check</c> and the daemon's start:
-/// nft and its meters and reject, iptables with hashlimit, REJECT and NFQUEUE, ipset, IFB, HTB and thread priority. A probe
-/// that has to create something does it in a network namespace of its own (<c>shaper-probe-PID</c>), created
-/// for the probe and deleted after it; the host's namespace is only asked for versions.
+/// nft and its meters and reject, iptables with hashlimit, REJECT and NFQUEUE, ipset, IFB, HTB and thread priority.
+/// <para>Everything is probed in the daemon's own network namespace with nothing but CAP_NET_ADMIN, so that it works
+/// under the shipped unit (exactly CAP_NET_ADMIN and CAP_NET_RAW, no new privileges, <c>RestrictNamespaces=yes</c>),
+/// where a throwaway namespace cannot be made: creating one takes CAP_SYS_ADMIN. Relaxing the unit for the probe
+/// would give the daemon the right to make namespaces for its whole life, for a check that lasts a second.</para>
+/// <list type="bullet">
+/// <item>nft: each probe is a transaction sent with <c>nft --check</c>: the kernel builds and validates every object
+/// (so a missing module or an unsupported expression fails as it would for real) and then aborts the transaction,
+/// so nothing is ever committed.</item>
+/// <item>iptables has no such mode (<c>iptables-restore --test</c> never asks the kernel: a hashlimit the kernel
+/// refuses passes it), so the probe commits a user chain <c>SHAPER-PROBE</c> that no built-in chain jumps to (no
+/// packet ever reaches it), and deletes it; with iptables-nft, an empty <c>filter</c> table the probe had to create
+/// is deleted too.</item>
+/// <item>IFB and HTB: a device <c>shaper-probe0</c> that is down, carries no address and is deleted at once.</item>
+/// </list>
 /// </summary>
 public static class FeatureProbe
 {
@@ -45,24 +57,11 @@ public static class FeatureProbe
     public const string ThreadNice = "thread-nice";
 
     private const string Probe = "shaper_probe";
+    private const string ProbeChain = "SHAPER-PROBE";
+    private const string ProbeDevice = "shaper-probe0";
 
-    /// <summary>Probes every feature, in a throwaway namespace. Takes about half a second.</summary>
-    public static IReadOnlyList<Feature> Run()
-    {
-        var ns = string.Create(CultureInfo.InvariantCulture, $"shaper-probe-{Environment.ProcessId}");
-        var created = ProcessCommand.Run("ip", ["netns", "add", ns]);
-        try
-        {
-            return Probes(created.Ok ? ns : null, created.Ok ? "" : "cannot create a probe namespace: " + created.Reason);
-        }
-        finally
-        {
-            if (created.Ok)
-            {
-                ProcessCommand.Run("ip", ["netns", "del", ns]);
-            }
-        }
-    }
+    /// <summary>Probes every feature in this network namespace, leaving nothing behind. Takes about half a second.</summary>
+    public static IReadOnlyList<Feature> Run() => Probes();
 
     /// <summary>True when nft can hold the shaper's kernel rules.</summary>
     public static bool NftUsable(IReadOnlyList<Feature> features) => Works(features, Nft) && Works(features, NftMeters);
@@ -98,46 +97,73 @@ public static class FeatureProbe
 
     private static bool Works(IReadOnlyList<Feature> features, string name) => features.Any(f => f.Name == name && f.Works);
 
-    private static List<Feature> Probes(string? ns, string noNamespace)
+    private static List<Feature> Probes()
     {
         var features = new List<Feature>();
         void Add(string name, NftResult result, string detail, string disables) =>
             features.Add(new Feature(name, result.Ok, result.Ok ? detail : Why(result), disables));
 
-        NftResult In(string program, string[] args, string? stdin = null) =>
-            ns is null ? new NftResult(false, "", noNamespace) : ProcessCommand.Run("ip", ["netns", "exec", ns, program, .. args], stdin, TimeSpan.FromSeconds(10));
+        static NftResult Command(string program, string[] args, string? stdin = null) =>
+            ProcessCommand.Run(program, args, stdin, TimeSpan.FromSeconds(10));
 
-        var nftVersion = ProcessCommand.Run("nft", ["--version"]);
+        // nft: checked by the kernel, never committed.
+        var nftVersion = Command("nft", ["--version"]);
         var table = $"add table inet {Probe}\nadd chain inet {Probe} input {{ type filter hook input priority 0; policy accept; }}\n";
-        var nft = nftVersion.Ok ? In("nft", ["-f", "-"], table) : nftVersion;
+        NftResult Check(string script) => Command("nft", ["--check", "-f", "-"], table + script);
+        var nft = nftVersion.Ok ? Check("") : nftVersion;
         Add(Nft, nft, nftVersion.Output.Trim(), "backend nftables (auto falls back to iptables)");
-        Add(NftMeters, nft.Ok ? In("nft", ["-f", "-"], $"add set inet {Probe} m {{ type ipv4_addr; size 16; flags dynamic,timeout; timeout 60s; }}\n"
+        Add(NftMeters, nft.Ok ? Check($"add set inet {Probe} m {{ type ipv4_addr; size 16; flags dynamic,timeout; timeout 60s; }}\n"
             + $"add rule inet {Probe} input update @m {{ ip saddr limit rate over 10/second burst 5 packets }} drop\n") : nft,
             "dynamic sets with per-key limits", "kernel rules on nftables");
-        Add(NftReject, nft.Ok ? In("nft", ["-f", "-"], $"add rule inet {Probe} input meta l4proto tcp reject with tcp reset\n"
+        Add(NftReject, nft.Ok ? Check($"add rule inet {Probe} input meta l4proto tcp reject with tcp reset\n"
             + $"add rule inet {Probe} input reject with icmpx type port-unreachable\n") : nft,
             "reject with tcp reset / icmpx", "action = \"reject\" on nftables");
 
-        var iptablesVersion = ProcessCommand.Run("iptables", ["--version"]);
-        var chain = $"*filter\n:SHAPER-PROBE - [0:0]\nCOMMIT\n";
-        var iptables = iptablesVersion.Ok ? Both(In, chain) : iptablesVersion;
-        Add(Iptables, iptables, iptablesVersion.Output.Trim(), "backend iptables, and enforce = \"queue\" (NFQUEUE is an iptables target)");
-        Add(Hashlimit, iptables.Ok ? Both(In, "*filter\n-A SHAPER-PROBE -m hashlimit --hashlimit-above 10/sec --hashlimit-burst 5 --hashlimit-mode srcip --hashlimit-name shaper-probe -j DROP\nCOMMIT\n") : iptables,
-            "per-key limits in iptables", "kernel rules on iptables");
-        Add(IptablesReject, iptables.Ok ? In("iptables-restore", ["--noflush"], "*filter\n-A SHAPER-PROBE -p tcp -j REJECT --reject-with tcp-reset\n-A SHAPER-PROBE -j REJECT\nCOMMIT\n") : iptables,
-            "REJECT target", "action = \"reject\" on iptables");
-        Add(Nfqueue, iptables.Ok ? In("iptables-restore", ["--noflush"], "*filter\n-A SHAPER-PROBE -j NFQUEUE --queue-num 0 --queue-bypass\nCOMMIT\n") : iptables,
-            "NFQUEUE target with --queue-bypass", "enforce = \"queue\"");
+        // iptables: a chain nothing jumps to, committed and removed.
+        var iptablesVersion = Command("iptables", ["--version"]);
+        var iptablesNft = iptablesVersion.Output.Contains("nf_tables", StringComparison.Ordinal);
+        var hadFilter = iptablesNft ? FilterTables() : [];
+        var iptables = iptablesVersion.Ok ? Both($"*filter\n:{ProbeChain} - [0:0]\nCOMMIT\n") : iptablesVersion;
+        try
+        {
+            Add(Iptables, iptables, iptablesVersion.Output.Trim(), "backend iptables, and enforce = \"queue\" (NFQUEUE is an iptables target)");
+            Add(Hashlimit, iptables.Ok ? Both($"*filter\n-A {ProbeChain} -m hashlimit --hashlimit-above 10/sec --hashlimit-burst 5 --hashlimit-mode srcip --hashlimit-name shaper-probe -j DROP\nCOMMIT\n") : iptables,
+                "per-key limits in iptables", "kernel rules on iptables");
+            Add(IptablesReject, iptables.Ok ? Restore("iptables-restore", $"*filter\n-A {ProbeChain} -p tcp -j REJECT --reject-with tcp-reset\n-A {ProbeChain} -j REJECT\nCOMMIT\n") : iptables,
+                "REJECT target", "action = \"reject\" on iptables");
+            Add(Nfqueue, iptables.Ok ? Restore("iptables-restore", $"*filter\n-A {ProbeChain} -j NFQUEUE --queue-num 0 --queue-bypass\nCOMMIT\n") : iptables,
+                "NFQUEUE target with --queue-bypass", "enforce = \"queue\"");
+        }
+        finally
+        {
+            if (iptablesVersion.Ok)
+            {
+                RemoveProbeChain(iptablesNft, hadFilter);
+            }
+        }
 
         var ipset = new[] { Environment.GetEnvironmentVariable("PATH") ?? "", "/usr/sbin:/sbin" }
             .SelectMany(p => p.Split(':', StringSplitOptions.RemoveEmptyEntries)).Select(d => Path.Combine(d, "ipset")).FirstOrDefault(File.Exists);
         features.Add(new Feature(Ipset, ipset is not null, ipset ?? "ipset is not installed",
             "nothing: iptables blocks are a chain of per-address DROP rules, which slows down beyond some thousands of blocks"));
 
-        var ifb = ns is null ? In("ip", []) : ProcessCommand.Run("ip", ["-n", ns, "link", "add", "shaper-ifb0", "type", "ifb"]);
-        Add(Ifb, ifb, "ip link add type ifb", "ingress shaping through IFB with tc (no kernel rule needs it)");
-        var htb = ns is null ? In("tc", []) : ProcessCommand.Run("tc", ["-n", ns, "qdisc", "add", "dev", "lo", "root", "handle", "1:", "htb", "default", "10"]);
-        Add(Htb, htb, "tc qdisc htb", "egress shaping with tc HTB (no kernel rule needs it)");
+        // IFB and HTB: a device that is down, has no address and lives a few milliseconds.
+        Command("ip", ["link", "del", ProbeDevice]); // one a crashed probe left
+        var ifb = Command("ip", ["link", "add", ProbeDevice, "type", "ifb"]);
+        var device = ifb.Ok || Command("ip", ["link", "add", ProbeDevice, "type", "dummy"]).Ok;
+        try
+        {
+            Add(Ifb, ifb, "ip link add type ifb", "ingress shaping through IFB with tc (no kernel rule needs it)");
+            var htb = device ? Command("tc", ["qdisc", "add", "dev", ProbeDevice, "root", "handle", "1:", "htb", "default", "10"]) : ifb;
+            Add(Htb, htb, "tc qdisc htb", "egress shaping with tc HTB (no kernel rule needs it)");
+        }
+        finally
+        {
+            if (device)
+            {
+                Command("ip", ["link", "del", ProbeDevice]);
+            }
+        }
 
         var nice = Threading.ThreadNice.Probe(Threading.ThreadNice.EnforcementPath);
         features.Add(new Feature(ThreadNice, nice is null, nice ?? $"nice {Threading.ThreadNice.EnforcementPath} for capture, engine and block threads",
@@ -145,10 +171,44 @@ public static class FeatureProbe
         return features;
     }
 
-    private static NftResult Both(Func<string, string[], string?, NftResult> run, string script)
+    private static NftResult Restore(string program, string script) =>
+        ProcessCommand.Run(program, ["--noflush"], script, TimeSpan.FromSeconds(10));
+
+    private static NftResult Both(string script)
     {
-        var v4 = run("iptables-restore", ["--noflush"], script);
-        return v4.Ok ? run("ip6tables-restore", ["--noflush"], script) : v4;
+        var v4 = Restore("iptables-restore", script);
+        return v4.Ok ? Restore("ip6tables-restore", script) : v4;
+    }
+
+    /// <summary>The families whose iptables-nft <c>filter</c> table exists now (nft lists it).</summary>
+    private static HashSet<string> FilterTables()
+    {
+        var tables = ProcessCommand.Run("nft", ["list", "tables"], deadline: TimeSpan.FromSeconds(10));
+        return [.. new[] { "ip", "ip6" }.Where(family => tables.Ok && tables.Output.Contains($"table {family} filter\n", StringComparison.Ordinal))];
+    }
+
+    /// <summary>
+    /// Removes the probe chain; with iptables-nft, a <c>filter</c> table that did not exist before the probe is
+    /// removed too, provided it is still empty (nothing else put a chain in it meanwhile).
+    /// </summary>
+    private static void RemoveProbeChain(bool iptablesNft, HashSet<string> hadFilter)
+    {
+        var remove = $"*filter\n-F {ProbeChain}\n-X {ProbeChain}\nCOMMIT\n";
+        Restore("iptables-restore", remove);
+        Restore("ip6tables-restore", remove);
+        if (!iptablesNft)
+        {
+            return;
+        }
+
+        foreach (var family in new[] { "ip", "ip6" }.Where(f => !hadFilter.Contains(f)))
+        {
+            var listed = ProcessCommand.Run("nft", ["list", "table", family, "filter"], deadline: TimeSpan.FromSeconds(10));
+            if (listed.Ok && !listed.Output.Contains("chain ", StringComparison.Ordinal))
+            {
+                ProcessCommand.Run("nft", ["delete", "table", family, "filter"], deadline: TimeSpan.FromSeconds(10));
+            }
+        }
     }
 
     private static string Why(NftResult result) =>

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using System.Diagnostics;
 using Shaper.Firewall;
 using Shaper.Tests.Lab;
@@ -7,7 +8,7 @@ namespace Shaper.Tests.Daemon;
 
 /// <summary>
 /// <c>shaperd --check</c> on this host, run in a lab namespace: one line per feature, the backend the
-/// configuration comes to, the exit code, and its probe namespace gone afterwards. Hiding nft (a PATH without
+/// configuration comes to, the exit code, and nothing left behind in the namespace. Hiding nft (a PATH without
 /// it) shows auto falling back to iptables and a forced nftables failing.
 /// </summary>
 [Collection(KernelTrafficCollection.Name)]
@@ -33,7 +34,8 @@ public sealed class CheckCommandTests(ITestOutputHelper output)
         {
             var config = Path.Combine(directory, "shaper.toml");
             File.WriteAllText(config, $"[daemon]\nbackend = \"{backend}\"\n");
-            var (code, stdout, pid) = Check(lab, config, withNft ? null : ToolsWithoutNft(directory));
+            var before = Ruleset(lab, withNft);
+            var (code, stdout) = Check(lab, config, withNft ? null : UnitSandbox.ToolsWithoutNft(directory));
             output.WriteLine(stdout);
 
             var lines = stdout.TrimEnd('\n').Split('\n');
@@ -48,7 +50,7 @@ public sealed class CheckCommandTests(ITestOutputHelper output)
             Assert.StartsWith("thread-nice      works", lines[^2], StringComparison.Ordinal); // root may: CAP_SYS_NICE
             Assert.Equal(last, lines[^1]);
             Assert.Equal(exitCode, code);
-            Assert.DoesNotContain($"shaper-probe-{pid}", Run.Command("ip", ["netns", "list"]).Output, StringComparison.Ordinal);
+            Assert.Equal(before, Ruleset(lab, withNft)); // the probe leaves nothing behind: no table, chain or device
         }
         finally
         {
@@ -71,7 +73,7 @@ public sealed class CheckCommandTests(ITestOutputHelper output)
         {
             var config = Path.Combine(directory, "shaper.toml");
             File.WriteAllText(config, "[daemon]\n");
-            var (_, stdout, _) = Check(lab, config, null, ["prlimit", "--nice=0:0", "setpriv", "--bounding-set=-sys_nice", "--inh-caps=-sys_nice"]);
+            var (_, stdout) = Check(lab, config, null, ["prlimit", "--nice=0:0", "setpriv", "--bounding-set=-sys_nice", "--inh-caps=-sys_nice"]);
             output.WriteLine(stdout);
             Assert.Matches($"(?m)^{FeatureProbe.ThreadNice} +missing +setpriority: Permission denied; disables .*LimitNICE=-5", stdout);
         }
@@ -81,7 +83,28 @@ public sealed class CheckCommandTests(ITestOutputHelper output)
         }
     }
 
-    private static (int Code, string Output, int Pid) Check(NetworkLab lab, string config, string? path, string[]? wrapper = null)
+    /// <summary>
+    /// The namespace's whole netfilter ruleset and its links' names. With <paramref name="emptyFilterTables"/> false,
+    /// iptables-nft's empty <c>filter</c> tables are left out: the probe removes one it made with nft, so where nft
+    /// is missing one stays (it has no chain, so no hook, and sees no packet).
+    /// </summary>
+    internal static string Ruleset(NetworkLab lab, bool emptyFilterTables = true)
+    {
+        var nft = lab.Exec(lab.B, "nft", "list", "ruleset").Output;
+        if (!emptyFilterTables)
+        {
+            nft = nft.Replace("table ip filter {\n}\n", "", StringComparison.Ordinal).Replace("table ip6 filter {\n}\n", "", StringComparison.Ordinal);
+        }
+
+        var links = lab.Exec(lab.B, "ip", "-o", "link").Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(':')[1].Trim());
+        var iptables = new[] { lab.Exec(lab.B, "iptables-save").Output, lab.Exec(lab.B, "ip6tables-save").Output }
+            .SelectMany(o => o.Split('\n'))
+            .Where(l => !l.StartsWith('#')) // iptables-save's comments carry the time
+            .Where(l => emptyFilterTables || !(l is "*filter" or "COMMIT" || Regex.IsMatch(l, @"^:(INPUT|FORWARD|OUTPUT) ACCEPT \[\d+:\d+\]$")));
+        return string.Join('\n', nft.Split('\n').Concat(iptables).Concat(links));
+    }
+
+    internal static (int Code, string Output) Check(NetworkLab lab, string config, string? path, string[]? wrapper = null)
     {
         var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in new[] { "netns", "exec", lab.B }.Concat(wrapper ?? []).Concat(["dotnet", Path.Combine(AppContext.BaseDirectory, "shaperd.dll"), "--check", "--config", config]))
@@ -100,21 +123,6 @@ public sealed class CheckCommandTests(ITestOutputHelper output)
         Assert.True(process.WaitForExit(TimeSpan.FromSeconds(60)), "shaperd --check did not finish in 60 s");
         process.WaitForExit();
         Assert.True(stderr.Result.Length == 0, stderr.Result);
-
-        // ip netns exec execs shaperd in its own process: the pid names the probe namespace.
-        return (process.ExitCode, stdout.Result, process.Id);
-    }
-
-    /// <summary>A PATH of one directory holding every tool the probe uses but nft.</summary>
-    private static string ToolsWithoutNft(string directory)
-    {
-        var bin = Directory.CreateDirectory(Path.Combine(directory, "bin")).FullName;
-        foreach (var tool in new[] { "dotnet", "ip", "tc", "iptables", "ip6tables", "iptables-restore", "ip6tables-restore", "iptables-save", "ip6tables-save" })
-        {
-            var found = Environment.GetEnvironmentVariable("PATH")!.Split(':').Select(d => Path.Combine(d, tool)).First(File.Exists);
-            File.CreateSymbolicLink(Path.Combine(bin, tool), Path.GetFullPath(found));
-        }
-
-        return bin;
+        return (process.ExitCode, stdout.Result);
     }
 }

@@ -37,17 +37,25 @@ public sealed class DaemonProcess : IDisposable
         }
     }
 
-    /// <summary>Starts shaperd in <paramref name="ns"/> with <paramref name="config"/>, whose [daemon] table this fills in.</summary>
-    public static DaemonProcess Start(string ns, string config, string daemonTable = "")
+    /// <summary>
+    /// Starts shaperd in <paramref name="ns"/> with <paramref name="config"/>, whose [daemon] table this fills in;
+    /// <paramref name="wrapper"/> is a command prefix (e.g. <see cref="UnitSandbox.Wrapper"/>), <paramref name="path"/> a PATH.
+    /// </summary>
+    public static DaemonProcess Start(string ns, string config, string daemonTable = "", string[]? wrapper = null, string? path = null)
     {
         var directory = System.IO.Directory.CreateTempSubdirectory("shaper-lab-").FullName;
         var socket = Path.Combine(directory, "shaperd.sock");
-        var path = Path.Combine(directory, "shaper.toml");
-        File.WriteAllText(path, $"[daemon]\nsocket = \"{socket}\"\nstate_dir = \"{directory}/state\"\nmetrics = \"\"\n{daemonTable}\n{config}");
+        var file = Path.Combine(directory, "shaper.toml");
+        File.WriteAllText(file, $"[daemon]\nsocket = \"{socket}\"\nstate_dir = \"{directory}/state\"\nmetrics = \"\"\n{daemonTable}\n{config}");
         var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { "netns", "exec", ns, "dotnet", Path.Combine(AppContext.BaseDirectory, "shaperd.dll"), "--config", path })
+        foreach (var arg in new[] { "netns", "exec", ns }.Concat(wrapper ?? []).Concat(["dotnet", Path.Combine(AppContext.BaseDirectory, "shaperd.dll"), "--config", file]))
         {
             start.ArgumentList.Add(arg);
+        }
+
+        if (path is not null)
+        {
+            start.Environment["PATH"] = path;
         }
 
         var process = Process.Start(start)!;
