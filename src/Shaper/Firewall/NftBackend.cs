@@ -33,10 +33,10 @@ public sealed partial class NftBackend : IFirewallBackend
         _netlink = netlink;
     }
 
-    /// <summary>Batches of host blocks that netlink refused and nft text installed instead.</summary>
+    /// <summary>Batches of blocks that netlink could not deliver (no answer) and nft text installed instead.</summary>
     public long NetlinkFallbacks => Interlocked.Read(ref _netlinkFallbacks);
 
-    /// <summary>Why netlink last refused a batch; null when it never has.</summary>
+    /// <summary>Why netlink last failed to deliver a batch; null when it never has.</summary>
     public string? LastNetlinkError { get; private set; }
 
     /// <summary>The plan last applied, for re-installing after a flush.</summary>
@@ -191,7 +191,7 @@ public sealed partial class NftBackend : IFirewallBackend
     /// <summary>
     /// Adds blocks, each with its own time to live (a block already there takes the new one), in as few
     /// transactions as fit; null when the kernel holds them all, else why. Over netlink when it can, as nft text
-    /// when netlink fails.
+    /// when netlink gets no answer; a refusal from the kernel is final.
     /// </summary>
     public string? AddBlocks(IEnumerable<(IPNetwork Network, TimeSpan Ttl)> blocks)
     {
@@ -206,6 +206,11 @@ public sealed partial class NftBackend : IFirewallBackend
             if (_netlink.AddBlocks(all) is not { } error)
             {
                 return null;
+            }
+
+            if (error.StartsWith(NftNetlink.RefusedPrefix, StringComparison.Ordinal))
+            {
+                return error; // the kernel answered: nft text would be refused the same
             }
 
             LastNetlinkError = error;

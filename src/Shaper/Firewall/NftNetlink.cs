@@ -27,6 +27,9 @@ public sealed class NftNetlink : IDisposable
     /// <summary>The send buffer asked for, so that one send carries a whole batch.</summary>
     public const int SendBuffer = 4 << 20;
 
+    /// <summary>How an error starts when the kernel answered and refused (as opposed to netlink not answering).</summary>
+    public const string RefusedPrefix = "the kernel refused the blocks: ";
+
     private readonly Lock _lock = new(); // one socket, one request at a time
     private readonly NetlinkSocket _socket;
     private readonly string _table;
@@ -341,7 +344,7 @@ public sealed class NftNetlink : IDisposable
             return Acknowledgements(first, messages, out var failure) switch
             {
                 0 => null,
-                > 0 and var errno => $"the kernel refused the blocks: {Marshal.GetPInvokeErrorMessage(errno)}",
+                > 0 and var errno => RefusedPrefix + Marshal.GetPInvokeErrorMessage(errno),
                 _ => failure,
             };
         }
