@@ -28,7 +28,7 @@ public readonly record struct BlockSet(bool V4, int PrefixLength, string Kind = 
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(kind);
-        if (!name.StartsWith(kind + "_v", StringComparison.Ordinal) || name.Length < kind.Length + 4)
+        if (!name.StartsWith(kind + "_v", StringComparison.Ordinal) || name.Length < kind.Length + 3)
         {
             return null;
         }

@@ -61,9 +61,23 @@ internal sealed partial class NetlinkSocket : IDisposable
         }
     }
 
-    /// <summary>Joins multicast group <paramref name="group"/>; false when the kernel refuses.</summary>
-    public bool Join(int group)
+    /// <summary>
+    /// Binds the socket (the kernel picks its port id) and joins multicast group <paramref name="group"/>; false
+    /// when the kernel refuses. A socket that is not bound hears no multicast.
+    /// </summary>
+    public unsafe bool Join(int group)
     {
+        Span<byte> local = stackalloc byte[12]; // struct sockaddr_nl: family, pad, pid 0 (the kernel assigns one), groups
+        local.Clear();
+        BinaryPrimitives.WriteUInt16LittleEndian(local, AfNetlink);
+        fixed (byte* address = local)
+        {
+            if (Bind(_fd, address, 12) != 0)
+            {
+                return false;
+            }
+        }
+
         Span<int> value = [group];
         return SetSockOpt(_fd, SolNetlink, NetlinkAddMembership, MemoryMarshal.AsBytes(value), 4) == 0;
     }
@@ -115,6 +129,9 @@ internal sealed partial class NetlinkSocket : IDisposable
 
     [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
     private static partial int SetSockOpt(int fd, int level, int name, ReadOnlySpan<byte> value, int length);
+
+    [LibraryImport("libc", EntryPoint = "bind", SetLastError = true)]
+    private static unsafe partial int Bind(int fd, byte* address, int addressLength);
 
     [LibraryImport("libc", EntryPoint = "sendto", SetLastError = true)]
     private static unsafe partial long SendTo(int fd, byte* buffer, long length, int flags, byte* address, int addressLength);
