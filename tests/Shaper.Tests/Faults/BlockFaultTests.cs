@@ -119,7 +119,7 @@ public sealed class BlockFaultTests(ITestOutputHelper output)
             using var nft = Shaper.Firewall.LibNftables.TryOpen()!;
             using var netlink = Shaper.Firewall.NftNetlink.TryOpen("shaper")!;
             var backend = new Shaper.Firewall.NftBackend(nft, netlink);
-            Assert.Null(backend.Apply(new Shaper.Rules.ShaperConfig()));
+            Assert.Null(backend.Apply(Shaper.Plan.EnforcementPlan.Compile(new Shaper.Rules.ShaperConfig(), Shaper.Rules.BackendKind.Nftables)));
             var store = new Shaper.Firewall.BlockStore(null, TimeProvider.System);
             using var blocks = new Shaper.Daemon.BlockService(backend, store, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, TimeProvider.System);
 

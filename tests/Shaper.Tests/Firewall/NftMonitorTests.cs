@@ -19,7 +19,7 @@ public sealed class NftMonitorTests
             using var netlink = NftNetlink.TryOpen("shaper")!;
             using var monitor = NftMonitor.TryOpen("shaper")!;
             var backend = new NftBackend(nft, netlink);
-            Assert.Null(backend.Apply(new ShaperConfig()));
+            Assert.Null(backend.Apply(Shaper.Plan.EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables)));
             Assert.Null(backend.AddBlocks([(IPNetwork.Parse("198.18.9.9/32"), TimeSpan.FromMinutes(5)), (IPNetwork.Parse("198.18.9.10/32"), TimeSpan.FromMinutes(5))]));
             var own = monitor.Drain();
 
