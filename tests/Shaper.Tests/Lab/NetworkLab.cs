@@ -33,22 +33,30 @@ public sealed class NetworkLab : IDisposable
         {
             lab.Ip("netns", "add", lab.A);
             lab.Ip("netns", "add", lab.B);
-            lab.Ip("link", "add", "va", "netns", lab.A, "type", "veth", "peer", "name", "vb", "netns", lab.B);
-            lab.IpIn(lab.B, "link", "set", "dev", "vb", "address", ReceiverMac);
-            foreach (var (ns, dev, v4, v6) in new[] { (lab.A, "va", "198.18.0.1/15", "2001:db8::1/64"), (lab.B, "vb", "198.18.0.2/15", "2001:db8::2/64") })
-            {
-                lab.IpIn(ns, "link", "set", "lo", "up");
-                lab.IpIn(ns, "addr", "add", v4, "dev", dev);
-                lab.IpIn(ns, "addr", "add", v6, "dev", dev, "nodad");
-                lab.IpIn(ns, "link", "set", dev, "up");
-            }
-
+            lab.AddLink();
             return lab;
         }
         catch
         {
             lab.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Deletes the veth pair (both ends go), as an operator's <c>ip link del</c> or a vanished device would.</summary>
+    public void DeleteLink() => IpIn(B, "link", "del", "vb");
+
+    /// <summary>The veth pair, va in A and vb in B, addressed and up: as <see cref="Create"/> makes it, again after <see cref="DeleteLink"/>.</summary>
+    public void AddLink()
+    {
+        Ip("link", "add", "va", "netns", A, "type", "veth", "peer", "name", "vb", "netns", B);
+        IpIn(B, "link", "set", "dev", "vb", "address", ReceiverMac);
+        foreach (var (ns, dev, v4, v6) in new[] { (A, "va", "198.18.0.1/15", "2001:db8::1/64"), (B, "vb", "198.18.0.2/15", "2001:db8::2/64") })
+        {
+            IpIn(ns, "link", "set", "lo", "up");
+            IpIn(ns, "addr", "add", v4, "dev", dev);
+            IpIn(ns, "addr", "add", v6, "dev", dev, "nodad");
+            IpIn(ns, "link", "set", dev, "up");
         }
     }
 
