@@ -50,7 +50,7 @@ public static class EnforcerChoice
             case BackendKind.Iptables when IptablesScript.Rate(global.Rate, out var error) is null:
                 return new Refusal("[global] rate", $"[global] {error}, so iptables cannot write the cap it holds kernel rules to", IptablesRateHint(global.Rate));
             default:
-                return null;
+                return KernelLimits.BurstRefusal(global.Rate, global.Burst, backend, "[global]", "[global] burst");
         }
     }
 
@@ -74,7 +74,7 @@ public static class EnforcerChoice
             return new Refusal("rate", $"{error}, so iptables cannot enforce {subject}", IptablesRateHint(rate));
         }
 
-        return null;
+        return rule.Burst is { } burst ? KernelLimits.BurstRefusal(rate, burst, backend, subject, "burst") : null;
     }
 
     private static Refusal? ObserveRefusal(Rule rule, string subject, DaemonSettings daemon)

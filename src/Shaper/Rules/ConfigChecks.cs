@@ -15,7 +15,7 @@ internal sealed class ConfigChecks(DiagnosticBag bag, LoadOptions options)
     private readonly LoadOptions _options = options;
 
     /// <summary>Runs every check and returns the rules with rates and bursts held at the global cap.</summary>
-    public List<Rule> Run(IReadOnlyList<RuleRead> rules, GlobalLimit? global, SourceLocation? globalRateLocation, IReadOnlyList<IPNetwork> allow, DaemonSettings daemon)
+    public List<Rule> Run(IReadOnlyList<RuleRead> rules, GlobalLimit? global, IReadOnlyDictionary<string, SourceLocation> globalLocations, IReadOnlyList<IPNetwork> allow, DaemonSettings daemon)
     {
         CheckNames(rules);
         var result = new List<Rule>(rules.Count);
@@ -33,11 +33,11 @@ internal sealed class ConfigChecks(DiagnosticBag bag, LoadOptions options)
             result.Add(rule);
         }
 
-        if (global is not null && globalRateLocation is { } at)
+        if (global is not null)
         {
             foreach (var (backend, fallback) in backends)
             {
-                if (kernelBackends.Contains(backend) && EnforcerChoice.GlobalRefusal(global, backend) is { } refusal)
+                if (kernelBackends.Contains(backend) && EnforcerChoice.GlobalRefusal(global, backend) is { } refusal && globalLocations.TryGetValue(refusal.Field, out var at))
                 {
                     Report(at, refusal, fallback);
                 }

@@ -19,7 +19,7 @@ internal sealed class ConfigReader(DiagnosticBag bag, string file, LoadOptions o
     private readonly string _file = file;
     private readonly FieldReader _fields = new(bag);
     private readonly LoadOptions _options = options;
-    private SourceLocation? _globalRateLocation;
+    private readonly Dictionary<string, SourceLocation> _globalLocations = new(StringComparer.Ordinal);
 
     public ShaperConfig Read(TomlTable root)
     {
@@ -66,7 +66,7 @@ internal sealed class ConfigReader(DiagnosticBag bag, string file, LoadOptions o
             }
         }
 
-        var checkedRules = new ConfigChecks(_bag, _options).Run(rules, global, _globalRateLocation, allow, daemon);
+        var checkedRules = new ConfigChecks(_bag, _options).Run(rules, global, _globalLocations, allow, daemon);
         return new ShaperConfig
         {
             Daemon = daemon,
@@ -167,11 +167,12 @@ internal sealed class ConfigReader(DiagnosticBag bag, string file, LoadOptions o
             {
                 case "rate":
                     rateSeen = true;
-                    _globalRateLocation = entry.Value.Location;
+                    _globalLocations["[global] rate"] = entry.Value.Location;
                     rate = _fields.Rate(entry, subject);
                     break;
                 case "burst":
                     burstSeen = true;
+                    _globalLocations["[global] burst"] = entry.Value.Location;
                     burst = _fields.Integer(entry, subject, 1, uint.MaxValue, "40000");
                     break;
                 default:

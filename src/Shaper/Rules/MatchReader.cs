@@ -132,6 +132,18 @@ internal sealed class MatchReader(FieldReader fields)
             return null;
         }
 
+        if (name is not null && name.EndsWith('+'))
+        {
+            // One meaning on every backend: a trailing '*' is the prefix wildcard (nft's iifname "v*", iptables' -i v+);
+            // a trailing '+' would be a wildcard to iptables and a literal name to nftables.
+            var stem = name[..^1];
+            _fields.Bag.Error(
+                entry.Value.Location,
+                $"{subject}: '{name}' ends in '+', which iptables reads as every interface starting with '{stem}' and nftables as the name '{name}'",
+                $"write \"{stem}*\" for every interface whose name starts with '{stem}' (the same on every backend), or the interface's full name");
+            return null;
+        }
+
         return name;
     }
 
