@@ -25,6 +25,7 @@ internal sealed class KernelEnforcer : IDisposable
         _time = time;
         _features = features;
         Blocks = new BlockService(null, new BlockStore(null, time), logger, time);
+        Holds = new HoldService(null, logger, time);
     }
 
     public string BackendName => _kernel?.Name ?? "none";
@@ -36,6 +37,9 @@ internal sealed class KernelEnforcer : IDisposable
 
     /// <summary>The blocks: add, remove, list; what the kernel refused.</summary>
     public BlockService Blocks { get; private set; }
+
+    /// <summary>The observe rules' drop and reject sets.</summary>
+    public HoldService Holds { get; private set; }
 
     /// <summary>Repairs of the kernel state since start, by kind (all zero before start and with backend none).</summary>
     public IReadOnlyDictionary<string, long> Repairs =>
@@ -74,6 +78,8 @@ internal sealed class KernelEnforcer : IDisposable
         }
 
         Blocks = new BlockService(backend, store, _logger, _time);
+        Holds = new HoldService(backend as NftBackend, _logger, _time);
+        Holds.Prepare(config);
         Blocks.Install(store.Active());
         Blocks.WarmUp();
         _reconciler = new KernelReconciler(backend, _kernel.Monitor, Blocks, _logger, _time);
@@ -92,6 +98,11 @@ internal sealed class KernelEnforcer : IDisposable
 
         var error = _kernel.Backend.Apply(plan);
         _applyFailed = error is not null;
+        if (error is null)
+        {
+            Holds.Prepare(config);
+        }
+
         return Task.FromResult(error);
     }
 
@@ -116,6 +127,7 @@ internal sealed class KernelEnforcer : IDisposable
     {
         _reconciler?.Dispose();
         _reconciler = null;
+        Holds.Dispose();
         Blocks.Dispose();
     }
 }

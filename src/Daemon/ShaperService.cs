@@ -204,6 +204,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
 
         var engine = new RuleEngine(plan.Observed, maxKeys);
         engine.KeyBlocked += PostBlock;
+        engine.KeyHeld += PostHold;
         engine.KeyOverLimit += LogOverLimit;
         return engine;
     }
@@ -226,6 +227,10 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     /// <summary>A block from a capture thread, queued for the kernel; its detection time leaves the packets' monotonic clock for the wall clock the kernel path measures with.</summary>
     private void PostBlock(string rule, IpFamily family, UInt128 address, int prefixLength, long durationNs, long detectedNs) =>
         _kernel.Blocks.Post(rule, family, address, prefixLength, durationNs, detectedNs == 0 ? 0 : MonotonicClock.ToUnixNs(_time, detectedNs));
+
+    /// <summary>A hold from a capture thread, its times moved from the packets' monotonic clock to the wall clock the kernel path measures with.</summary>
+    private void PostHold(KeyHold hold) =>
+        _kernel.Holds.Post(hold with { UntilNs = MonotonicClock.ToUnixNs(_time, hold.UntilNs), DetectedNs = MonotonicClock.ToUnixNs(_time, hold.DetectedNs) });
 
     private void StartCapture(EnforcementPlan plan)
     {

@@ -53,6 +53,10 @@ internal sealed class StatusHandler(ShaperService daemon) : ControlHandler
             CaptureWaitP99Ms = Round(daemon.Engine?.BufferWait.Percentile(0.99) ?? double.NaN),
             EngineHealthy = daemon.Unhealthy is null,
             EngineUnhealthy = daemon.Unhealthy,
+            HoldsInstalled = kernel.Holds.Installed,
+            HoldsRefused = kernel.Holds.Refused,
+            DetectToHoldP50Ms = Round(kernel.Holds.DetectToHold.Percentile(0.50)),
+            DetectToHoldP99Ms = Round(kernel.Holds.DetectToHold.Percentile(0.99)),
         };
         return Task.FromResult(Reply(reply, ControlJsonContext.Default.StatusReply));
     }

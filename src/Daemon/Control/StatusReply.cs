@@ -131,4 +131,19 @@ internal sealed record StatusReply
 
     [JsonPropertyName("observe_rules")]
     public int ObserveRules { get; init; }
+
+    /// <summary>Keys observe rules put into (or kept longer in) their drop and reject sets since start.</summary>
+    [JsonPropertyName("holds_installed")]
+    public long HoldsInstalled { get; init; }
+
+    /// <summary>Of those, the keys the kernel refused.</summary>
+    [JsonPropertyName("holds_refused")]
+    public long HoldsRefused { get; init; }
+
+    /// <summary>Capture of the packet that crossed to its key held in the kernel, over the last 4096 holds (median).</summary>
+    [JsonPropertyName("detect_to_hold_p50_ms")]
+    public double DetectToHoldP50Ms { get; init; }
+
+    [JsonPropertyName("detect_to_hold_p99_ms")]
+    public double DetectToHoldP99Ms { get; init; }
 }

@@ -22,9 +22,9 @@ internal sealed class CompiledRule(Rule rule)
 
     /// <summary>
     /// True when a limited key goes into the rule's kernel drop or reject set for as long as its limiter keeps
-    /// refusing it: a hard observe rule with <c>action = "drop"</c> or <c>"reject"</c>.
+    /// refusing it: a hard observe rule with <c>action = "drop"</c> or <c>"reject"</c> whose key a set can hold.
     /// </summary>
-    public bool Holds { get; } = rule.Mode == RuleMode.Hard && rule.Enforce == EnforceKind.Observe && rule.Action is RuleAction.Drop or RuleAction.Reject;
+    public bool Holds { get; } = Firewall.NftHoldSets.Holds(rule);
 
     /// <summary>True when a key over the limit is logged (once per key per window): <c>action = "log"</c>, or any soft rule.</summary>
     public bool Notices { get; } = rule.Action == RuleAction.Log || rule.Mode == RuleMode.Soft;

@@ -227,6 +227,52 @@ public sealed partial class NftBackend : IFirewallBackend
         return result.Ok ? null : result.Reason;
     }
 
+    /// <summary>
+    /// Adds keys to an observe rule's drop or reject sets (of <paramref name="kind"/>, see <see cref="NftHoldSets"/>),
+    /// each with its own time to live (a key already there takes the new one); null when the kernel holds them all,
+    /// else why. Over netlink when it can, as nft text when netlink fails. The sets exist once the rule is applied.
+    /// </summary>
+    public string? AddHolds(string kind, IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)> holds)
+    {
+        ArgumentNullException.ThrowIfNull(holds);
+        if (_netlink is not null)
+        {
+            if (_netlink.AddBlocks(holds, kind) is not { } error)
+            {
+                return null;
+            }
+
+            LastNetlinkError = error;
+            Interlocked.Increment(ref _netlinkFallbacks);
+        }
+
+        var script = NftBlockSets.AddElements(holds, kind);
+        if (script.Length == 0)
+        {
+            return null;
+        }
+
+        var result = RunWithRetry(script);
+        return result.Ok ? null : result.Reason;
+    }
+
+    /// <summary>
+    /// Takes keys out of an observe rule's sets at the moment their hold ends, more precisely than the kernel's
+    /// element timeout (counted in jiffies, 4 ms at HZ = 250); false when that needs netlink and there is none
+    /// (the elements then expire by their timeout). A key already gone is no error.
+    /// </summary>
+    public bool TryReleaseHolds(string kind, IReadOnlyList<IPNetwork> holds, out string? error)
+    {
+        error = null;
+        if (_netlink is null)
+        {
+            return false;
+        }
+
+        error = _netlink.DestroyElements(holds, kind);
+        return true;
+    }
+
     /// <summary>Removes one block; null on success (also when the element had already expired).</summary>
     public string? RemoveBlock(IPNetwork network)
     {

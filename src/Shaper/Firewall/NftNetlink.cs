@@ -68,7 +68,31 @@ public sealed class NftNetlink : IDisposable
         ArgumentNullException.ThrowIfNull(blocks);
         for (var offset = 0; offset < blocks.Count; offset += ElementsPerTransaction)
         {
-            if (AddTransaction(blocks, offset, Math.Min(blocks.Count, offset + ElementsPerTransaction), kind, null) is { } error)
+            if (AddTransaction(blocks, offset, Math.Min(blocks.Count, offset + ElementsPerTransaction), kind, null, destroy: false) is { } error)
+            {
+                return error;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Takes elements out of the sets of <paramref name="kind"/> (DESTROYSETELEM: one already gone, expired or never
+    /// added, is no error), in one transaction per <see cref="ElementsPerTransaction"/>; null on success, else why.
+    /// </summary>
+    public string? DestroyElements(IReadOnlyList<IPNetwork> networks, string kind)
+    {
+        ArgumentNullException.ThrowIfNull(networks);
+        var elements = new (IPNetwork, TimeSpan)[networks.Count];
+        for (var i = 0; i < elements.Length; i++)
+        {
+            elements[i] = (networks[i], TimeSpan.Zero);
+        }
+
+        for (var offset = 0; offset < elements.Length; offset += ElementsPerTransaction)
+        {
+            if (AddTransaction(elements, offset, Math.Min(elements.Length, offset + ElementsPerTransaction), kind, null, destroy: true) is { } error)
             {
                 return error;
             }
@@ -90,7 +114,7 @@ public sealed class NftNetlink : IDisposable
             (new IPNetwork(new IPAddress([192, 0, 2, 1]), 32), TimeSpan.FromMinutes(1)),
             (new IPNetwork(IPAddress.Parse("2001:db8::1"), 128), TimeSpan.FromMinutes(1)),
         ];
-        var answer = AddTransaction(probe, 0, probe.Length, BlockSet.Blocks, "shaper_warmup_absent");
+        var answer = AddTransaction(probe, 0, probe.Length, BlockSet.Blocks, "shaper_warmup_absent", destroy: false);
         return answer is not null && answer.EndsWith(Marshal.GetPInvokeErrorMessage(2), StringComparison.Ordinal);
     }
 
@@ -269,7 +293,7 @@ public sealed class NftNetlink : IDisposable
     /// <summary>One message's worth of answer handling: a result (0 or an errno) ends the reading.</summary>
     private delegate int? AnswerHandler(NetlinkMessage message);
 
-    private string? AddTransaction(IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)> blocks, int offset, int end, string kind, string? warmUpSet)
+    private string? AddTransaction(IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)> blocks, int offset, int end, string kind, string? warmUpSet, bool destroy)
     {
         lock (_lock)
         {
@@ -285,7 +309,7 @@ public sealed class NftNetlink : IDisposable
             var count = 0;
             for (var i = offset; i < end; i++)
             {
-                if (NftBlockSets.TimeoutMs(blocks[i].Ttl) is not null)
+                if (destroy || NftBlockSets.TimeoutMs(blocks[i].Ttl) is not null)
                 {
                     names[count] = warmUpSet ?? NftBlockSets.SetNameOf(blocks[i].Network, kind);
                     order[count++] = i;
@@ -308,7 +332,9 @@ public sealed class NftNetlink : IDisposable
 
                 if (inMessage == 0)
                 {
-                    message = _writer.BeginMessage(NfTables.Type(NfTables.NewSetElem), Nl.Request | Nl.Create | Nl.Ack, NfTables.FamilyInet);
+                    message = destroy
+                        ? _writer.BeginMessage(NfTables.Type(NfTables.DestroySetElem), Nl.Request | Nl.Ack, NfTables.FamilyInet)
+                        : _writer.BeginMessage(NfTables.Type(NfTables.NewSetElem), Nl.Request | Nl.Create | Nl.Ack, NfTables.FamilyInet);
                     _writer.String(NfTables.SetElemListTable, _table);
                     _writer.String(NfTables.SetElemListSet, names[n]);
                     elements = _writer.BeginNest(NfTables.SetElemListElements);
@@ -319,7 +345,11 @@ public sealed class NftNetlink : IDisposable
                 var keyNest = _writer.BeginNest(NfTables.SetElemKey);
                 _writer.Bytes(NfTables.DataValue, key[..NftBlockSets.WriteKey(network, key)]);
                 _writer.EndNest(keyNest);
-                _writer.UInt64BigEndian(NfTables.SetElemTimeout, NftBlockSets.TimeoutMs(ttl)!.Value);
+                if (!destroy)
+                {
+                    _writer.UInt64BigEndian(NfTables.SetElemTimeout, NftBlockSets.TimeoutMs(ttl)!.Value);
+                }
+
                 _writer.EndNest(element);
                 inMessage++;
             }

@@ -52,6 +52,17 @@ public static class NftScript
         var blockSets = NftBlockSets.All(blockPrefixes);
         rules.AddRange(blockSets.Select(NftBlockSets.Rule));
 
+        // Observe rules' drop and reject sets, after the blocks and before any kernel rule (as the engine models them).
+        foreach (var rule in config.Rules.Where(NftHoldSets.Holds))
+        {
+            foreach (var v4 in Families(rule))
+            {
+                var set = NftHoldSets.SetOf(rule, v4);
+                objects[$"set {set.Name}"] = NftHoldSets.Definition(set, config.Daemon.MaxKeys);
+                rules.Add(NftHoldSets.ChainRule(rule, set, Match(rule, v4)));
+            }
+        }
+
         if (plan.KernelRules.Count > 0 && config.Global is { } global && KernelLimit(global.Rate, global.Burst) is { } globalLimit)
         {
             objects["limit l_global"] = $"{{ rate over {globalLimit} }}";

@@ -30,6 +30,9 @@ internal static class NfTables
     public const byte NewSetElem = 12;
     public const byte GetSetElem = 13;
     public const byte DelSetElem = 14;
+
+    /// <summary>NFT_MSG_DESTROYSETELEM (Linux 6.3): a delete that is no error when the element is already gone.</summary>
+    public const byte DestroySetElem = 30;
     public const byte NewGen = 15;
     public const byte GetGen = 16;
     public const byte NewObj = 18;

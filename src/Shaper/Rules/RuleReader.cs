@@ -270,6 +270,12 @@ internal sealed class RuleReader(FieldReader fields)
             bag.Warning(per.Value.Location, $"action = \"block\" with per = \"rule\" in {subject} blocks whichever source sends when the shared bucket is empty", "use per = \"src\" to block only the sources over their own limit");
         }
 
+        if (rule.Per.Kind == KeyKind.SourceAndDport && rule.Enforce == EnforceKind.Observe && rule.Mode == RuleMode.Hard && rule.Action is RuleAction.Drop or RuleAction.Reject)
+        {
+            var action = rule.Action == RuleAction.Drop ? "drop" : "reject";
+            bag.Error(per.Value.Location, $"action = \"{action}\" of observe {subject} holds each key in a kernel set of addresses, which per = \"src+dport\" cannot key", "use per = \"src\" (or src/N), or action = \"log\"");
+        }
+
         if (rule.Per.Kind == KeyKind.SourceAndDport && rule.Match.Proto is Protocol.Icmp or Protocol.Icmpv6)
         {
             bag.Error(per.Value.Location, $"per = \"src+dport\" of {subject} needs ports, but match.proto has none", "use per = \"src\", or match proto = \"tcp\" or \"udp\"");

@@ -119,6 +119,8 @@ public sealed class ConfigValidationTests
         // Block needs block_for, and a source to block.
         { R + "action = \"block\"\n", "shaper.toml:5:10: action = \"block\" of [[rule]] 'r1' has no block_for; add block_for = \"10m\" (how long an offender stays blocked)" },
         { R + "action = \"block\"\nblock_for = \"10m\"\nper = \"dst\"\n", "shaper.toml:7:7: action = \"block\" of [[rule]] 'r1' blocks sources, but per = \"dst\" counts per destination; use per = \"src\" (or src/N) with block, or another action" },
+        // An observe drop or reject holds keys in a kernel set of addresses: a source-and-port key has no set.
+        { R + "enforce = \"observe\"\naction = \"reject\"\nper = \"src+dport\"\n", "shaper.toml:7:7: action = \"reject\" of observe [[rule]] 'r1' holds each key in a kernel set of addresses, which per = \"src+dport\" cannot key; use per = \"src\" (or src/N), or action = \"log\"" },
         { R + "match = { proto = \"icmp\" }\nper = \"src+dport\"\n", "shaper.toml:6:7: per = \"src+dport\" of [[rule]] 'r1' needs ports, but match.proto has none; use per = \"src\", or match proto = \"tcp\" or \"udp\"" },
 
         // Rules no enforcer carries out: observe with no capture interface, kernel with no backend.
