@@ -100,7 +100,7 @@ internal sealed class KernelEnforcer : IDisposable
         _applyFailed = error is not null;
         if (error is null)
         {
-            Holds.Prepare(config);
+            Holds.Prepare(plan.Config);
         }
 
         return Task.FromResult(error);

@@ -271,7 +271,7 @@ public static class IptablesScript
 
         // An observe rule's drop or reject holds each key for its own retry-after, in milliseconds, in a kernel set
         // with per-element timeouts; iptables without ipset has no such thing.
-        foreach (var rule in config.Rules.Where(NftHoldSets.Holds))
+        foreach (var rule in plan.Config.Rules.Where(NftHoldSets.Holds))
         {
             problems.Add($"rule {rule.Name}: action = \"{(rule.Action == RuleAction.Reject ? "reject" : "drop")}\" of an observe rule needs nftables' drop and reject sets; use backend = \"nftables\", or action = \"block\" or \"log\"");
         }

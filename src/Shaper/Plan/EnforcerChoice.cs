@@ -26,7 +26,7 @@ public static class EnforcerChoice
                 $"enforce = \"queue\" of {subject} has no enforcer yet: the NFQUEUE queue is not built, so nothing would hold its packets",
                 "use enforce = \"observe\" (leaky_bucket as a meter, with rate and burst); preview the queue offline with shaperctl replay --rules FILE INPUT"),
             EnforceKind.Kernel => KernelRefusal(rule, subject, backend),
-            _ => ObserveRefusal(rule, subject, daemon),
+            _ => ObserveRefusal(rule, subject, daemon) ?? HoldRefusal(rule, subject, backend),
         };
         if (refusal is not null)
         {
@@ -99,6 +99,24 @@ public static class EnforcerChoice
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// An observe rule that drops or rejects puts its keys into the kernel's drop or reject sets, for each key's own
+    /// retry-after: nftables sets with per-element timeouts. iptables (without ipset) has none, and backend none
+    /// installs nothing, so the rule would count its limit and stop nothing.
+    /// </summary>
+    private static Refusal? HoldRefusal(Rule rule, string subject, BackendKind backend)
+    {
+        if (!NftHoldSets.Holds(rule) || backend is not (BackendKind.Iptables or BackendKind.None))
+        {
+            return null;
+        }
+
+        var action = rule.Action == RuleAction.Reject ? "reject" : "drop";
+        return backend == BackendKind.Iptables
+            ? new Refusal("action", $"action = \"{action}\" of observe {subject} holds keys in nftables drop and reject sets, which iptables has no equivalent of", "set [daemon] backend = \"nftables\" (or \"auto\"), or use action = \"block\" or \"log\"")
+            : new Refusal("action", $"action = \"{action}\" of observe {subject} stops keys in the kernel, but [daemon] backend = \"none\" installs nothing", "set [daemon] backend = \"auto\", or use action = \"log\" (or mode = \"soft\") to only count and log");
     }
 
     private static string IptablesRateHint(RateSpec rate) => rate.Unit == RateUnit.Bytes

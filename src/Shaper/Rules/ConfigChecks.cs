@@ -81,6 +81,13 @@ internal sealed class ConfigChecks(DiagnosticBag bag, LoadOptions options)
                 continue;
             }
 
+            // Observe drop and reject need nftables' sets: with auto that is every such rule on every host, so it is
+            // not warned of; a host that falls back to iptables refuses them when it applies, saying why.
+            if (fallback && refusal.Field == "action")
+            {
+                continue;
+            }
+
             first ??= refusal.Message;
             Report(Where(read, refusal.Field), refusal, fallback);
         }

@@ -126,6 +126,9 @@ public sealed class ConfigValidationTests
         // Rules no enforcer carries out: observe with no capture interface, kernel with no backend.
         { "[[rule]]\nname = \"r1\"\nalgorithm = \"sliding_log\"\nenforce = \"observe\"\nlimit = 1\nwindow = \"1s\"\n", "shaper.toml:4:11: [[rule]] 'r1' uses enforce = \"observe\" but [daemon] interface is \"\" (no capture), so it never sees a packet; set [daemon] interface = \"eth0\" (the interface to watch), or use enforce = \"kernel\"" },
         { "[daemon]\nbackend = \"none\"\n" + R, "shaper.toml:3:1: [[rule]] 'r1' is enforced by the kernel but [daemon] backend = \"none\" installs nothing; set backend = \"auto\", or use enforce = \"observe\"" },
+        // Observe drop and reject hold keys in nftables sets: iptables has none, and backend none installs nothing.
+        { "[daemon]\nbackend = \"iptables\"\ninterface = \"eth0\"\n[[rule]]\nname = \"r1\"\nalgorithm = \"sliding_log\"\nlimit = 1\nwindow = \"1s\"\nenforce = \"observe\"\n", "shaper.toml:4:1: action = \"drop\" of observe [[rule]] 'r1' holds keys in nftables drop and reject sets, which iptables has no equivalent of; set [daemon] backend = \"nftables\" (or \"auto\"), or use action = \"block\" or \"log\"" },
+        { "[daemon]\nbackend = \"none\"\ninterface = \"eth0\"\n[[rule]]\nname = \"r1\"\nalgorithm = \"sliding_log\"\nlimit = 1\nwindow = \"1s\"\nenforce = \"observe\"\naction = \"reject\"\n", "shaper.toml:10:10: action = \"reject\" of observe [[rule]] 'r1' stops keys in the kernel, but [daemon] backend = \"none\" installs nothing; set [daemon] backend = \"auto\", or use action = \"log\" (or mode = \"soft\") to only count and log" },
 
         // [global] needs both halves.
         { "[global]\nrate = \"100/s\"\n", "shaper.toml:1:1: [global] has no burst; add burst = 40000 (the host-wide bucket size), or remove [global]" },
