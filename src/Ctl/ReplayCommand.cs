@@ -79,6 +79,12 @@ internal static class ReplayCommand
                 ReplayReportWriter.WriteTable(result, output, top);
             }
 
+            // The replay of what came before the cut stands; the cut is said once, on stderr, and counted.
+            if (source.CutOff is { } cut)
+            {
+                error.WriteLine($"shaperctl: replay: warning: {input}: {cut}; the capture was cut off, the frames before the cut were replayed and the cut one is counted as truncated");
+            }
+
             return ExitCodes.Ok;
         }
         catch (ReplayInputException e)

@@ -54,7 +54,13 @@ public sealed class CaptureFileReplaySource : IReplaySource
             var status = _device.GetNextPacket(out var capture);
             if (status != GetPacketStatus.PacketRead)
             {
-                if (status == GetPacketStatus.Error)
+                if (status == GetPacketStatus.Error && _device.LastError is { } why && why.Contains("truncated", StringComparison.Ordinal))
+                {
+                    // libpcap's "truncated ... dump file; tried to read N bytes, only got M": cut off, as by a full disk.
+                    Counters.Record(ParseResult.Truncated);
+                    CutOff = $"the file ends inside frame {Counters.Total} ({FirstLine(why)})";
+                }
+                else if (status == GetPacketStatus.Error)
                 {
                     throw new ReplayInputException($"{_path}: the capture is corrupt after {Counters.Total} frames");
                 }
@@ -73,6 +79,9 @@ public sealed class CaptureFileReplaySource : IReplaySource
             }
         }
     }
+
+    /// <inheritdoc />
+    public string? CutOff { get; private set; }
 
     /// <inheritdoc />
     public void Dispose() => _device.Dispose();

@@ -10,11 +10,21 @@ namespace Shaper.Replay;
 /// Reads DESIGN.md's replay CSV: a header row, then one event per row. <c>time</c> (seconds, decimal)
 /// and <c>src</c> are required; <c>dst</c>, <c>proto</c>, <c>sport</c>, <c>dport</c>, <c>len</c> and
 /// <c>flags</c> default to 0.0.0.0, udp, 0, 0, 64 and none (<c>S</c> marks a SYN). The clock is the
-/// <c>time</c> column, starting wherever the file starts.
+/// <c>time</c> column, starting wherever the file starts. A row longer than <see cref="MaxLineChars"/> is an error:
+/// a file that is one endless line must not grow memory without bound.
 /// </summary>
 public sealed class CsvReplaySource : IReplaySource
 {
+    /// <summary>The longest row read; a full row with IPv6 addresses is under 150 characters.</summary>
+    public const int MaxLineChars = 4096;
+
     private static readonly string[] Known = ["time", "src", "dst", "proto", "sport", "dport", "len", "flags"];
+
+    // Rows are read into this one buffer and parsed in place: no string per row, and never more than it holds.
+    private readonly char[] _chars = new char[MaxLineChars * 2];
+    private int _start;
+    private int _end;
+    private bool _endOfFile;
 
     private readonly TextReader _reader;
     private readonly string _name;
@@ -34,8 +44,12 @@ public sealed class CsvReplaySource : IReplaySource
         _reader = reader;
         _name = name;
         Array.Fill(_column, -1);
-        var header = reader.ReadLine() ?? throw new ReplayInputException($"{name}: empty file; expected a header row such as time,src,dst,proto,sport,dport,len,flags");
-        var names = header.Split(',');
+        if (!TryReadLine(out var headerLine))
+        {
+            throw new ReplayInputException($"{name}: empty file; expected a header row such as time,src,dst,proto,sport,dport,len,flags");
+        }
+
+        var names = headerLine.ToString().Split(',');
         _columns = names.Length;
         for (var i = 0; i < names.Length; i++)
         {
@@ -67,20 +81,18 @@ public sealed class CsvReplaySource : IReplaySource
     public bool TryRead(out PacketMeta packet)
     {
         packet = default;
-        string? line;
+        ReadOnlySpan<char> span;
         do
         {
-            line = _reader.ReadLine();
             _row++;
-            if (line is null)
+            if (!TryReadLine(out span))
             {
                 return false;
             }
         }
-        while (string.IsNullOrWhiteSpace(line));
+        while (span.IsWhiteSpace());
 
         Span<Range> ranges = stackalloc Range[Known.Length + 1];
-        var span = line.AsSpan();
         var count = span.Split(ranges, ',');
         if (count != _columns)
         {
@@ -116,6 +128,41 @@ public sealed class CsvReplaySource : IReplaySource
 
     /// <inheritdoc />
     public void Dispose() => _reader.Dispose();
+
+    /// <summary>The next line without its end (<c>\n</c> or <c>\r\n</c>), pointing into the buffer; false at the end.</summary>
+    private bool TryReadLine(out ReadOnlySpan<char> line)
+    {
+        while (true)
+        {
+            var pending = _chars.AsSpan(_start, _end - _start);
+            var newline = pending.IndexOf('\n');
+            if (newline >= 0 && newline <= MaxLineChars)
+            {
+                line = pending[..newline].TrimEnd('\r');
+                _start += newline + 1;
+                return true;
+            }
+
+            if (pending.Length > MaxLineChars)
+            {
+                throw Bad($"the row is longer than {MaxLineChars} characters; a row is time,src,dst,proto,sport,dport,len,flags");
+            }
+
+            if (_endOfFile)
+            {
+                line = pending.TrimEnd('\r');
+                _start = _end;
+                return pending.Length > 0;
+            }
+
+            pending.CopyTo(_chars);
+            _end = pending.Length;
+            _start = 0;
+            var read = _reader.Read(_chars, _end, _chars.Length - _end);
+            _endOfFile = read == 0;
+            _end += read;
+        }
+    }
 
     private ReadOnlySpan<char> Field(ReadOnlySpan<char> line, ReadOnlySpan<Range> ranges, int column) =>
         _column[column] < 0 ? default : line[ranges[_column[column]]].Trim();

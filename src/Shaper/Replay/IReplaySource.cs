@@ -11,4 +11,10 @@ public interface IReplaySource : IDisposable
 
     /// <summary>What the parser made of the frames read so far.</summary>
     ParseCounters Counters { get; }
+
+    /// <summary>
+    /// Null while the input ends where a record ends; once the end came inside a record (a capture cut off, say by
+    /// a full disk), what was cut. The frames before the cut were replayed; the cut one is counted as truncated.
+    /// </summary>
+    string? CutOff => null;
 }

@@ -78,6 +78,12 @@ public sealed class PcapFileReplaySource : IReplaySource
         {
             if (!Fill(16))
             {
+                if (_end > _start)
+                {
+                    // The file ends inside a record header: that frame is cut too.
+                    Cut($"the file ends inside the header of frame {_frames + 1} ({_end - _start} of 16 bytes)");
+                }
+
                 packet = default;
                 return false;
             }
@@ -94,7 +100,7 @@ public sealed class PcapFileReplaySource : IReplaySource
             if (!Fill(16 + (int)captured))
             {
                 // The file ends inside a frame, as a capture cut off by a full disk does: count it and stop.
-                Counters.Record(ParseResult.Truncated);
+                Cut($"the file ends inside frame {_frames + 1} ({_end - _start - 16} of its {captured} bytes)");
                 packet = default;
                 return false;
             }
@@ -113,7 +119,20 @@ public sealed class PcapFileReplaySource : IReplaySource
     }
 
     /// <inheritdoc />
+    public string? CutOff { get; private set; }
+
+    /// <inheritdoc />
     public void Dispose() => _stream.Dispose();
+
+    private void Cut(string what)
+    {
+        if (CutOff is null)
+        {
+            Counters.Record(ParseResult.Truncated);
+            _start = _end; // the cut bytes are read once
+            CutOff = what;
+        }
+    }
 
     private uint U32(ReadOnlySpan<byte> bytes) =>
         _swapped ? BinaryPrimitives.ReadUInt32BigEndian(bytes) : BinaryPrimitives.ReadUInt32LittleEndian(bytes);

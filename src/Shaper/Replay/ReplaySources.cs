@@ -18,6 +18,12 @@ public static class ReplaySources
             throw new ReplayInputException($"{path}: no such file");
         }
 
+        // Opening a FIFO would wait for a writer forever; a device or socket is no capture either.
+        if (Files.RegularFile.NotRegular(path) is { } kind)
+        {
+            throw new ReplayInputException($"{path}: is {kind}; give a .pcap, .pcapng or .csv file");
+        }
+
         var extension = Path.GetExtension(path).ToLowerInvariant();
         return extension switch
         {

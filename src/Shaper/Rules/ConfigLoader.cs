@@ -39,6 +39,12 @@ public static partial class ConfigLoader
                 return Failed(at, "cannot read the file: it is a directory", "give the path of a TOML file, e.g. /etc/shaper/shaper.toml");
             }
 
+            // Opening a FIFO would wait for a writer forever.
+            if (Files.RegularFile.NotRegular(path) is { } kind)
+            {
+                return Failed(at, $"cannot read the file: it is {kind}", "give the path of a regular TOML file, e.g. /etc/shaper/shaper.toml");
+            }
+
             using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, bufferSize: 1);
             bytes = ReadAtMost(stream, MaxFileBytes + 1);
         }

@@ -114,19 +114,24 @@ public sealed class ReplayCommandTests : IDisposable
     }
 
     [Fact]
-    public void Replay_CaptureCutInsideAFrame_ReplaysTheWholeFrames()
+    public void Replay_CaptureCutInsideAFrame_ReplaysTheWholeFramesAndWarns()
     {
         // A capture that ends part way through its last record (a full disk) is not an error: the whole
-        // frames replay, and the cut one is counted as truncated. burst 5: 4 whole packets all pass.
+        // frames replay, the cut one is counted as truncated, and one warning says so. burst 5: 4 whole packets pass.
         var rules = _capture.Rule("rate = \"1/s\"\nburst = 5\n");
         var whole = _capture.Pcap(At(0, 5));
         var bytes = File.ReadAllBytes(whole);
         var cut = _capture.File("cut.pcap", "");
         File.WriteAllBytes(cut, bytes[..^10]);
 
-        var rule = ReplayOneRule(rules, cut);
+        var (code, output, error) = Run("replay", "--rules", rules, "--json", cut);
 
+        Assert.Equal(0, code);
+        using var json = JsonDocument.Parse(output);
+        var rule = json.RootElement.GetProperty("rules")[0];
         Assert.Equal((4, 0), (rule.GetProperty("passed").GetInt32(), rule.GetProperty("limited").GetInt32()));
+        Assert.Equal($"shaperctl: replay: warning: {cut}: the file ends inside frame 5 (", error[..(error.IndexOf('(', StringComparison.Ordinal) + 1)]);
+        Assert.EndsWith("the frames before the cut were replayed and the cut one is counted as truncated\n", error, StringComparison.Ordinal);
     }
 
     private static string[] Names(JsonElement element) => [.. element.EnumerateObject().Select(p => p.Name)];
