@@ -40,9 +40,17 @@ internal sealed class InstanceLock : IDisposable
     {
         error = "";
         var directory = System.IO.Path.GetDirectoryName(path);
-        if (!string.IsNullOrEmpty(directory))
+        try
         {
-            Directory.CreateDirectory(directory);
+            if (!string.IsNullOrEmpty(directory))
+            {
+                Directory.CreateDirectory(directory);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error = $"cannot create the runtime directory {directory}: {e.Message}";
+            return null;
         }
 
         if (new FileInfo(path).LinkTarget is not null)

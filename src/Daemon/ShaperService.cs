@@ -75,28 +75,40 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         await _kernel.StartAsync(plan, cancellationToken).ConfigureAwait(false);
         _lastApplyMs = _time.GetElapsedTime(started).TotalMilliseconds;
 
-        var lanes = config.Daemon.EffectiveCaptureThreads;
-        _engine = new EngineRunner(lanes, lane => NewEngine(plan, lane, lanes), _time);
-        StartCapture(plan);
-        _control = ControlServer.Start(SocketPath, HandleAsync, new AccessPolicy());
-        if (config.Daemon.Metrics.Length > 0)
+        try
         {
-            try
+            var lanes = config.Daemon.EffectiveCaptureThreads;
+            _engine = new EngineRunner(lanes, lane => NewEngine(plan, lane, lanes), _time);
+            StartCapture(plan);
+            _control = ControlServer.Start(SocketPath, HandleAsync, new AccessPolicy());
+            if (config.Daemon.Metrics.Length > 0)
             {
-                _metrics = MetricsServer.Start(config.Daemon.Metrics, CollectMetrics);
+                try
+                {
+                    _metrics = MetricsServer.Start(config.Daemon.Metrics, CollectMetrics);
+                }
+                catch (HttpListenerException e)
+                {
+                    Log.MetricsFailed(_logger, config.Daemon.Metrics, e.Message);
+                }
             }
-            catch (HttpListenerException e)
+
+            _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
             {
-                Log.MetricsFailed(_logger, config.Daemon.Metrics, e.Message);
-            }
+                context.Cancel = true;
+                _ = ReloadAsync("SIGHUP", null);
+            });
+            StartWatchdog();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A daemon that is not running leaves nothing enforced behind it: the ruleset it applied goes again.
+            Log.StartFailed(_logger, $"{e.Message}; not starting, and the kernel ruleset just applied is removed");
+            await DisposeAsync().ConfigureAwait(false);
+            await _kernel.StopAsync(config, CancellationToken.None).ConfigureAwait(false);
+            throw new InvalidOperationException("the start failed", e);
         }
 
-        _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
-        {
-            context.Cancel = true;
-            _ = ReloadAsync("SIGHUP", null);
-        });
-        StartWatchdog();
         Log.Ready(_logger, config.Rules.Count, plan.KernelRules.Count, plan.ObservedRules.Count, _kernel.BackendName, _capture is null ? "off" : config.Daemon.Interface);
         Notify($"STATUS=running: {config.Rules.Count} rules, backend {_kernel.BackendName}");
     }
