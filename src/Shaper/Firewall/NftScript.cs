@@ -53,7 +53,7 @@ public static class NftScript
         rules.AddRange(blockSets.Select(NftBlockSets.Rule));
 
         // Observe rules' drop and reject sets, after the blocks and before any kernel rule (as the engine models them).
-        foreach (var rule in config.Rules.Where(NftHoldSets.Holds))
+        foreach (var rule in plan.ObservedRules.Where(NftHoldSets.Holds))
         {
             foreach (var v4 in Families(rule))
             {
