@@ -102,7 +102,7 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
                 var through = tally.GetValueOrDefault(source);
                 var may = allowed[source];
                 var crossed = crossings.GetValueOrDefault(source);
-                output.WriteLine($"{source}: received {through}, the sliding log allows {may} of {Seconds * PerSecond} sent, crossing its limit {crossed} times (with the packets sent within 2 ms after)");
+                output.WriteLine($"{source}: received {through}, the sliding log allows {may} of {Seconds * PerSecond} sent, crossing its limit {crossedAt.Count(c => c.Key == source)} times ({crossed} with the packets sent within 2 ms after)");
 
                 // At least what the log allows minus 2. At most that plus the crossing packets (each passed the kernel
                 // before its key was in the set, as did any sent within 2 ms after it), and at most one more per crossing:
@@ -115,7 +115,8 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
             }
 
             Assert.True(failures.Count == 0, string.Join("; ", failures));
-            Assert.True(status["holds_installed"]!.GetValue<long>() >= crossings.Values.Sum() * 9 / 10, "fewer holds than crossings");
+            // One hold per crossing the daemon saw; its capture's timestamps differ a little from the sender's.
+            Assert.True(status["holds_installed"]!.GetValue<long>() >= crossedAt.Count * 8 / 10, $"{status["holds_installed"]} holds for {crossedAt.Count} crossings");
             Assert.Equal(0, status["holds_refused"]!.GetValue<long>());
 
             // The drop set is not the block list: the operator's list stays empty.
