@@ -138,6 +138,21 @@ public sealed class ReplayAlgorithmTests : IDisposable
         AssertKey(rule, "2001:db8:0:1::/64", passed: 1, limited: 0, delayed: 0, maxDelayMs: 0);
     }
 
+    [Fact]
+    public void Replay_TimestampGoesBackwards_CountsAsNoTimePassing()
+    {
+        // burst 5, rate 1/s. t=100: 5 packets empty the bucket. Then the capture's clock goes back 60 s (a stepped
+        // clock or a merged capture does this): 3 packets at t=40 refill nothing, as no time passed, and are limited.
+        // t=101: 1 s after the latest time the key saw, 1 token: 1 of 2 passes.
+        // passed 5 + 1 = 6, limited 3 + 1 = 4.
+        var rules = _capture.Rule("algorithm = \"token_bucket\"\nrate = \"1/s\"\nburst = 5\n");
+        var input = _capture.Pcap(At(100, 5), At(40, 3), At(101, 2));
+
+        var rule = ReplayOneRule(rules, input);
+
+        AssertCounts(rule, "r", passed: 6, limited: 4, delayed: 0);
+    }
+
     private static void AssertCounts(JsonElement rule, string name, long passed, long limited, long delayed)
     {
         Assert.Equal(name, rule.GetProperty("name").GetString());
