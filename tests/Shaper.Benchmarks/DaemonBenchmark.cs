@@ -74,7 +74,7 @@ internal static class DaemonBenchmark
         TrafficPcap.Write(pcap, Enumerable.Range(0, Sources).Select(i => new TrafficPcap.Udp(i * 1_000L, Source(i), 9000)));
         try
         {
-            Idle(result);
+            Idle(pcap, result);
             CpuPerPacket(options, pcap, result);
             NoDropRate(options, pcap, result);
         }
@@ -118,20 +118,24 @@ internal static class DaemonBenchmark
         Console.WriteLine($"daemon: {Offenders:N0} offenders crossing at once: detection to kernel block p50 {result["detect_to_block_p50_ms"]} ms, p99 {result["detect_to_block_p99_ms"]} ms ({inKernel} blocks in the kernel set); capture buffer wait p50 {result["capture_wait_p50_ms"]} ms, p99 {result["capture_wait_p99_ms"]} ms");
     }
 
-    /// <summary>Five seconds of no traffic: CPU per second of the daemon (one observe rule, capture on) and of tcpdump.</summary>
-    private static void Idle(JsonObject result)
+    /// <summary>Ten seconds of no traffic (after a warm-up): CPU per second of the daemon (one observe rule, capture on) and of tcpdump.</summary>
+    private static void Idle(string pcap, JsonObject result)
     {
         using var lab = NetworkLab.Create();
         using var daemon = DaemonProcess.Start(lab.B, CountRule, Interface() + "\ncapture_threads = 1");
         using var tcpdump = Tcpdump.Start(lab);
-        Thread.Sleep(1000);
-        var (daemonBefore, dumpBefore) = (CpuSeconds(daemon.Pid), CpuSeconds(tcpdump.Pid));
+
+        // Past the start's JIT work: some traffic, then quiet.
+        Send(lab, pcap, 10_000, 1);
+        Thread.Sleep(3000);
+        var (daemonBefore, dumpBefore, captureBefore) = (CpuSeconds(daemon.Pid), CpuSeconds(tcpdump.Pid), CaptureThreadSeconds(daemon.Pid));
         var watch = Stopwatch.StartNew();
-        Thread.Sleep(5000);
+        Thread.Sleep(10_000);
         var seconds = watch.Elapsed.TotalSeconds;
+        result["idle_capture_threads_cpu_per_s"] = Math.Round((CaptureThreadSeconds(daemon.Pid) - captureBefore) / seconds, 6);
         result["idle_cpu_per_s"] = Math.Round((CpuSeconds(daemon.Pid) - daemonBefore) / seconds, 5);
         result["tcpdump_idle_cpu_per_s"] = Math.Round((CpuSeconds(tcpdump.Pid) - dumpBefore) / seconds, 5);
-        Console.WriteLine($"daemon: idle CPU {(double)result["idle_cpu_per_s"]! * 100:F2}% of a core (tcpdump {(double)result["tcpdump_idle_cpu_per_s"]! * 100:F2}%)");
+        Console.WriteLine($"daemon: idle CPU {(double)result["idle_cpu_per_s"]! * 100:F2}% of a core, its capture threads {(double)result["idle_capture_threads_cpu_per_s"]! * 100:F3}% (tcpdump {(double)result["tcpdump_idle_cpu_per_s"]! * 100:F2}%)");
     }
 
     /// <summary>
@@ -148,15 +152,24 @@ internal static class DaemonBenchmark
             using var lab = NetworkLab.Create();
             using var daemon = DaemonProcess.Start(lab.B, CountRule, Interface() + "\ncapture_threads = 1");
             using var tcpdump = Tcpdump.Start(lab);
+
+            // A second of the same traffic first, so the JIT's work at start is not counted; then the measured run,
+            // CPU read once the last block is in (the buffer timeout is 1 ms) and before any status request.
+            Send(lab, pcap, pps == 0 ? 10_000 : pps, pps == 0 ? 1 : Math.Max(1, pps / Sources));
             Thread.Sleep(500);
             var before = Status(daemon);
-            var (daemonCpu, dumpCpu) = (CpuSeconds(daemon.Pid), CpuSeconds(tcpdump.Pid));
+            var dumpBefore = tcpdump.Stats();
+            var (daemonCpu, dumpCpu, captureCpu) = (CpuSeconds(daemon.Pid), CpuSeconds(tcpdump.Pid), CaptureThreadSeconds(daemon.Pid));
             var sent = Send(lab, pcap, pps, loops);
+            Thread.Sleep(200);
+            daemonCpu = CpuSeconds(daemon.Pid) - daemonCpu;
+            captureCpu = CaptureThreadSeconds(daemon.Pid) - captureCpu;
+            dumpCpu = CpuSeconds(tcpdump.Pid) - dumpCpu;
             var expected = (long)loops * Sources;
             var after = WaitForStatus(daemon, TimeSpan.FromSeconds(3), r => r["engine_packets"]!.GetValue<long>() - before["engine_packets"]!.GetValue<long>() >= expected);
-            daemonCpu = CpuSeconds(daemon.Pid) - daemonCpu;
-            dumpCpu = CpuSeconds(tcpdump.Pid) - dumpCpu;
             var (dumpCaptured, dumpDropped) = tcpdump.Stop();
+            dumpCaptured -= dumpBefore.Captured;
+            dumpDropped -= dumpBefore.Dropped;
             var engine = after["engine_packets"]!.GetValue<long>() - before["engine_packets"]!.GetValue<long>();
             var dropped = after["capture_dropped"]!.GetValue<long>() - before["capture_dropped"]!.GetValue<long>();
             var row = new JsonObject
@@ -168,6 +181,7 @@ internal static class DaemonBenchmark
                 ["capture_dropped"] = dropped,
                 ["cpu_s"] = Math.Round(daemonCpu, 3),
                 ["cpu_us_per_packet"] = engine == 0 ? -1 : Math.Round(daemonCpu * 1e6 / engine, 3),
+                ["capture_threads_cpu_us_per_packet"] = engine == 0 ? -1 : Math.Round(captureCpu * 1e6 / engine, 3),
                 ["tcpdump_packets"] = dumpCaptured,
                 ["tcpdump_dropped"] = dumpDropped,
                 ["tcpdump_cpu_s"] = Math.Round(dumpCpu, 3),
@@ -175,7 +189,7 @@ internal static class DaemonBenchmark
                 ["capture_wait_p99_ms"] = after["capture_wait_p99_ms"]!.GetValue<double>(),
             };
             rates.Add(row);
-            Console.WriteLine($"daemon: {(pps == 0 ? "top speed" : pps.ToString("N0", CultureInfo.InvariantCulture) + " pps")} asked, {sent:N0} sent: daemon {row["cpu_us_per_packet"]} µs CPU per packet over {engine:N0} packets ({dropped} dropped); tcpdump {row["tcpdump_cpu_us_per_packet"]} µs over {dumpCaptured:N0} ({dumpDropped} dropped)");
+            Console.WriteLine($"daemon: {(pps == 0 ? "top speed" : pps.ToString("N0", CultureInfo.InvariantCulture) + " pps")} asked, {sent:N0} sent: daemon {row["cpu_us_per_packet"]} µs CPU per packet (its capture threads {row["capture_threads_cpu_us_per_packet"]} µs) over {engine:N0} packets ({dropped} dropped); tcpdump {row["tcpdump_cpu_us_per_packet"]} µs over {dumpCaptured:N0} ({dumpDropped} dropped)");
         }
 
         result["cpu_per_packet"] = rates;
@@ -297,9 +311,26 @@ internal static class DaemonBenchmark
     }
 
     /// <summary>A process's user and system CPU time so far (fields 14 and 15 of /proc/PID/stat), in seconds.</summary>
-    private static double CpuSeconds(int pid)
+    private static double CpuSeconds(int pid) => StatSeconds($"/proc/{pid}/stat");
+
+    /// <summary>The CPU time so far of the daemon's capture threads (named shaper-capture-N), from the scheduler's own count (schedstat, ns).</summary>
+    private static double CaptureThreadSeconds(int pid)
     {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        long ns = 0;
+        foreach (var task in Directory.GetDirectories($"/proc/{pid}/task"))
+        {
+            if (File.ReadAllText(Path.Combine(task, "comm")).StartsWith("shaper-capture", StringComparison.Ordinal))
+            {
+                ns += long.Parse(File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ')[0], CultureInfo.InvariantCulture);
+            }
+        }
+
+        return ns / 1e9;
+    }
+
+    private static double StatSeconds(string path)
+    {
+        var stat = File.ReadAllText(path);
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / (double)ClockTicks;
     }
@@ -329,12 +360,19 @@ internal static class DaemonBenchmark
     private sealed class Tcpdump : IDisposable
     {
         private readonly Process _process;
-        private readonly Task<string> _stderr;
+        private readonly System.Text.StringBuilder _stderr = new();
 
         private Tcpdump(Process process)
         {
             _process = process;
-            _stderr = process.StandardError.ReadToEndAsync();
+            process.ErrorDataReceived += (_, e) =>
+            {
+                lock (_stderr)
+                {
+                    _stderr.AppendLine(e.Data);
+                }
+            };
+            process.BeginErrorReadLine();
         }
 
         public int Pid => _process.Id;
@@ -348,8 +386,25 @@ internal static class DaemonBenchmark
             }
 
             var dump = new Tcpdump(Process.Start(start)!);
-            Thread.Sleep(500); // tcpdump says "listening on" once its socket is open
+            for (var waited = 0; !dump.Text().Contains("listening on", StringComparison.Ordinal) && waited < 50; waited++)
+            {
+                Thread.Sleep(100);
+            }
+
             return dump;
+        }
+
+        /// <summary>Its counts so far: SIGUSR1 makes tcpdump print them.</summary>
+        public (long Captured, long Dropped) Stats()
+        {
+            var reports = Count(Text());
+            Shaper.Tests.Lab.Run.Command("kill", ["-USR1", Pid.ToString(CultureInfo.InvariantCulture)]);
+            for (var waited = 0; Count(Text()) == reports && waited < 50; waited++)
+            {
+                Thread.Sleep(20);
+            }
+
+            return Parse(Text());
         }
 
         /// <summary>Stops with SIGINT; the packets it captured and those the kernel dropped, from its closing report.</summary>
@@ -357,21 +412,8 @@ internal static class DaemonBenchmark
         {
             Shaper.Tests.Lab.Run.Command("kill", ["-INT", Pid.ToString(CultureInfo.InvariantCulture)]);
             _process.WaitForExit(5000);
-            long captured = 0, dropped = 0;
-            foreach (var line in _stderr.Result.Split('\n'))
-            {
-                var words = line.Trim().Split(' ');
-                if (line.Contains("packets captured", StringComparison.Ordinal))
-                {
-                    captured = long.Parse(words[0], CultureInfo.InvariantCulture);
-                }
-                else if (line.Contains("dropped by kernel", StringComparison.Ordinal))
-                {
-                    dropped = long.Parse(words[0], CultureInfo.InvariantCulture);
-                }
-            }
-
-            return (captured, dropped);
+            _process.WaitForExit();
+            return Parse(Text());
         }
 
         public void Dispose()
@@ -382,6 +424,26 @@ internal static class DaemonBenchmark
             }
 
             _process.Dispose();
+        }
+
+        private static int Count(string text) => text.Split("packets captured").Length - 1;
+
+        /// <summary>The last report's "N packets captured" and "N packets dropped by kernel" (one line after SIGUSR1, lines at exit).</summary>
+        private static (long Captured, long Dropped) Parse(string text)
+        {
+            var captured = System.Text.RegularExpressions.Regex.Matches(text, @"(\d+) packets? captured");
+            var dropped = System.Text.RegularExpressions.Regex.Matches(text, @"(\d+) packets? dropped by kernel");
+            return (
+                captured.Count == 0 ? 0 : long.Parse(captured[^1].Groups[1].Value, CultureInfo.InvariantCulture),
+                dropped.Count == 0 ? 0 : long.Parse(dropped[^1].Groups[1].Value, CultureInfo.InvariantCulture));
+        }
+
+        private string Text()
+        {
+            lock (_stderr)
+            {
+                return _stderr.ToString();
+            }
         }
     }
 }
