@@ -13,7 +13,9 @@ namespace Shaper.Daemon;
 /// <see cref="BlockBatcher"/>, and only once the kernel holds it is it recorded in the store, logged and
 /// acknowledged; a refusal reaches whoever asked, with the kernel's reason. The store and the kernel hold the
 /// same blocks with the same end: a later block of a network replaces the earlier one in both, shorter or longer.
-/// Also re-installs the store's blocks in bulk (a start, a repair) and keeps the store saved.
+/// Also re-installs the store's blocks in bulk (a start, a repair), sweeps ended blocks from the store, and holds
+/// the blocks under <c>max_blocks</c>: beyond it an operator's block is refused with the reason and an observe
+/// rule's is counted and logged.
 /// </summary>
 internal sealed class BlockService : IDisposable
 {
@@ -27,6 +29,8 @@ internal sealed class BlockService : IDisposable
     private readonly ITimer? _maintain;
     private long _refused;
     private string? _lastRefusal;
+    private long _overCap;
+    private long _overCapLogged;
     private int _maintaining;
 
     /// <summary>Blocks into <paramref name="backend"/> (none: only remembered) and <paramref name="store"/>.</summary>
@@ -47,6 +51,17 @@ internal sealed class BlockService : IDisposable
     /// <summary>Blocks in force now.</summary>
     public int Count => _store.Count;
 
+    /// <summary>Observe-rule blocks refused at <c>max_blocks</c> since start.</summary>
+    public long OverCap => Interlocked.Read(ref _overCap);
+
+    /// <summary>Where blocks are kept: "saved", or why they are not (yet) on disk.</summary>
+    public string StoreState => _store.NotSaved is { } why ? "memory only: " + why
+        : _store.Backlog > 0 ? "saving failed, retrying: " + _store.LastError
+        : "saved";
+
+    /// <summary>Block changes waiting in memory for a write that failed.</summary>
+    public int StoreBacklog => _store.Backlog;
+
     /// <summary>Blocks the kernel refused since start, and the last reason.</summary>
     public (long Count, string? Last) Refused => (Interlocked.Read(ref _refused), Volatile.Read(ref _lastRefusal));
 
@@ -62,14 +77,24 @@ internal sealed class BlockService : IDisposable
     /// </summary>
     public Task<string?> AddAsync(IPNetwork network, TimeSpan ttl)
     {
-        if (_batcher is not { } batcher)
+        if (!_store.TryReserve(network, exact: true))
         {
-            _store.Add(network, _time.GetUtcNow() + ttl);
-            return Task.FromResult<string?>(null);
+            return Task.FromResult<string?>(
+                $"refused: {_store.Count} blocks are in force, the most max_blocks = {_store.MaxBlocks} allows; "
+                + $"remove some with 'shaperctl block del' or raise max_blocks in [daemon] (at most {NftBlockSets.Size}, the kernel set's size)");
         }
 
         var acknowledge = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        batcher.Add(new BlockRequest(network, ttl, Acknowledge: acknowledge));
+        var request = new BlockRequest(network, ttl, Acknowledge: acknowledge);
+        if (_batcher is { } batcher)
+        {
+            batcher.Add(request);
+        }
+        else
+        {
+            Committed([new BlockOutcome(request, null)], _time.GetUtcNow()); // backend none: recorded, nothing installed
+        }
+
         return acknowledge.Task;
     }
 
@@ -93,6 +118,12 @@ internal sealed class BlockService : IDisposable
         }
 
         var request = new BlockRequest(new IPNetwork(ip, prefixLength), TimeSpan.FromTicks(durationNs / 100), rule, detectedNs);
+        if (durationNs > 0 && !_store.TryReserve(request.Network, exact: false))
+        {
+            Interlocked.Increment(ref _overCap); // logged by the maintenance timer, not here on the engine thread
+            return;
+        }
+
         if (_batcher is { } batcher)
         {
             batcher.Add(request);
@@ -106,7 +137,7 @@ internal sealed class BlockService : IDisposable
     /// <summary>Takes a block out of the kernel, then out of the store: (false, null) when there was none; an error leaves both as they were.</summary>
     public (bool Had, string? Error) Remove(IPNetwork network)
     {
-        if (!_store.Active().Exists(b => b.Network == network))
+        if (!_store.Contains(network))
         {
             return (false, null);
         }
@@ -136,7 +167,13 @@ internal sealed class BlockService : IDisposable
             counts[set.Name] = 0;
         }
 
-        foreach (var (network, _) in _store.Active())
+        // Hosts by the store's counts (a million of them are not read for a scrape); prefixes are few, listed.
+        foreach (var set in NftBlockSets.HostSets)
+        {
+            counts[set.Name] = _store.CountOf(v4: set.Name.EndsWith("v4", StringComparison.Ordinal), host: true);
+        }
+
+        foreach (var (network, _) in _store.Active(prefixesOnly: true))
         {
             var name = NftBlockSets.SetNameOf(network);
             counts[name] = counts.GetValueOrDefault(name) + 1;
@@ -158,20 +195,32 @@ internal sealed class BlockService : IDisposable
         }
 
         var started = _time.GetTimestamp();
-        if (_backend.AddBlocks(blocks) is { } error)
-        {
-            Log.BulkInstallFailed(_logger, blocks.Count, error);
-            foreach (var (network, left) in blocks)
-            {
-                _batcher!.Add(new BlockRequest(network, left));
-            }
-        }
-        else
+        if (InstallQuietly(blocks))
         {
             Log.BlocksRestored(_logger, blocks.Count, _time.GetElapsedTime(started).TotalMilliseconds);
         }
 
         return blocks.Count;
+    }
+
+    /// <summary>
+    /// Opens the store and installs its blocks as they are read (one pass over the file, a few thousand blocks at
+    /// a time, so a million are never all in memory); with backend none, only opens it.
+    /// </summary>
+    public void Restore()
+    {
+        var started = _time.GetTimestamp();
+        var count = 0;
+        var ok = true;
+        _store.Open(_backend is null ? null : chunk =>
+        {
+            count += chunk.Count;
+            ok &= InstallQuietly(chunk);
+        });
+        if (count > 0 && ok)
+        {
+            Log.BlocksRestored(_logger, count, _time.GetElapsedTime(started).TotalMilliseconds);
+        }
     }
 
     /// <summary>
@@ -197,12 +246,32 @@ internal sealed class BlockService : IDisposable
         SpinWait.SpinUntil(() => batcher.Batches > before, TimeSpan.FromSeconds(1));
     }
 
-    /// <summary>Installs what is queued, then saves the store.</summary>
+    /// <summary>Installs what is queued, then closes the store (saying what it could not save).</summary>
     public void Dispose()
     {
         _maintain?.Dispose();
         _batcher?.Dispose();
-        Save();
+        if (_store.Close() is { } lost)
+        {
+            Log.StoreUnsaved(_logger, lost);
+        }
+    }
+
+    /// <summary>Installs in bulk; when the kernel refuses, each block goes through the batcher, whose halving finds the refused ones.</summary>
+    private bool InstallQuietly(IReadOnlyList<(IPNetwork Network, TimeSpan Left)> blocks)
+    {
+        if (_backend!.AddBlocks(blocks) is not { } error)
+        {
+            return true;
+        }
+
+        Log.BulkInstallFailed(_logger, blocks.Count, error);
+        foreach (var (network, left) in blocks)
+        {
+            _batcher!.Add(new BlockRequest(network, left));
+        }
+
+        return false;
     }
 
     /// <summary>A host as its address, a prefix in CIDR notation.</summary>
@@ -211,6 +280,25 @@ internal sealed class BlockService : IDisposable
     /// <summary>After each batch (on the batcher's bookkeeping thread): record what the kernel holds, answer who waits, log.</summary>
     private void Committed(IReadOnlyList<BlockOutcome> outcomes, DateTimeOffset installedAt)
     {
+        // What the kernel took goes to disk in one transaction, and only then is anyone told: an acknowledged block
+        // is in the kernel and survives kill -9. Admissions under max_blocks are returned either way.
+        var records = new List<(IPNetwork, DateTimeOffset)>(outcomes.Count);
+        var admitted = 0;
+        foreach (var (block, error) in outcomes)
+        {
+            if (block.Ttl > TimeSpan.Zero && (block.Rule is not null || block.Acknowledge is not null))
+            {
+                admitted++;
+            }
+
+            if (block.Ttl > TimeSpan.Zero && error is null)
+            {
+                records.Add((block.Network, installedAt + block.Ttl));
+            }
+        }
+
+        var unsaved = _store.Commit(records);
+        _store.Release(admitted);
         var nowNs = (installedAt - DateTimeOffset.UnixEpoch).Ticks * 100;
         foreach (var (block, error) in outcomes)
         {
@@ -229,7 +317,6 @@ internal sealed class BlockService : IDisposable
                 continue;
             }
 
-            _store.Add(block.Network, installedAt + block.Ttl);
             if (block.DetectedNs > 0)
             {
                 DetectToBlock.Add((nowNs - block.DetectedNs) / 1e6);
@@ -240,7 +327,8 @@ internal sealed class BlockService : IDisposable
                 Log.Blocked(_logger, rule, Describe(block.Network), block.Ttl.TotalSeconds);
             }
 
-            block.Acknowledge?.TrySetResult(null);
+            block.Acknowledge?.TrySetResult(unsaved is null ? null
+                : $"blocked in the kernel, but not saved to state_dir yet ({unsaved}); the write is retried, and until it succeeds a crash would lose this block");
         }
     }
 
@@ -254,7 +342,13 @@ internal sealed class BlockService : IDisposable
 
         try
         {
-            Save();
+            _store.Sweep();
+            if (Interlocked.Read(ref _overCap) is var overCap && overCap != _overCapLogged)
+            {
+                _overCapLogged = overCap;
+                Log.BlocksOverCap(_logger, overCap, _store.Count, _store.MaxBlocks);
+            }
+
             if (_backend?.ExpireBlocks() is { } error)
             {
                 Log.KernelFailed(_logger, "expiring blocks: " + error);
@@ -263,18 +357,6 @@ internal sealed class BlockService : IDisposable
         finally
         {
             Volatile.Write(ref _maintaining, 0);
-        }
-    }
-
-    private void Save()
-    {
-        try
-        {
-            _store.SaveIfChanged();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Log.SaveFailed(_logger, e.Message);
         }
     }
 }

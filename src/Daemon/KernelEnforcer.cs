@@ -24,7 +24,8 @@ internal sealed class KernelEnforcer : IDisposable
         _logger = logger;
         _time = time;
         _features = features;
-        Blocks = new BlockService(null, new BlockStore(null, time), logger, time);
+        Blocks = new BlockService(null, new BlockStore(null, NftBlockSets.Size, time), logger, time);
+        Blocks.Restore();
         Holds = new HoldService(null, logger, time);
     }
 
@@ -58,11 +59,12 @@ internal sealed class KernelEnforcer : IDisposable
     public Task StartAsync(Shaper.Plan.EnforcementPlan plan, CancellationToken cancel)
     {
         var config = plan.Config;
-        var store = new BlockStore(config.Daemon.StateDir, _time);
-        store.Load();
+        Blocks.Dispose();
+        var store = new BlockStore(config.Daemon.StateDir, config.Daemon.MaxBlocks, _time, notice => Log.StoreNotice(_logger, notice));
         if (plan.Backend == BackendKind.None)
         {
             Blocks = new BlockService(null, store, _logger, _time);
+            Blocks.Restore();
             State = "running (backend none: nothing in the kernel)";
             return Task.CompletedTask;
         }
@@ -80,7 +82,7 @@ internal sealed class KernelEnforcer : IDisposable
         Blocks = new BlockService(backend, store, _logger, _time);
         Holds = new HoldService(backend as NftBackend, _logger, _time);
         Holds.Prepare(config);
-        Blocks.Install(store.Active());
+        Blocks.Restore();
         Blocks.WarmUp();
         _reconciler = new KernelReconciler(backend, _kernel.Monitor, Blocks, _logger, _time);
         _reconciler.Start();

@@ -82,6 +82,9 @@ internal sealed partial class ShaperService
         }
 
         w.Counter("shaper_blocks_refused_total", "Blocks the kernel refused (the caller was told why).", _kernel.Blocks.Refused.Count);
+        w.Gauge("shaper_blocks", "Blocks recorded (in the kernel and on disk, or waiting to be saved).", _kernel.Blocks.Count);
+        w.Counter("shaper_blocks_over_max_total", "Observe-rule blocks refused at max_blocks.", _kernel.Blocks.OverCap);
+        w.Gauge("shaper_block_store_backlog", "Block changes waiting in memory because saving them failed; retried with backoff.", _kernel.Blocks.StoreBacklog);
         w.Gauge("shaper_dependency_up", "1 when a dependency works, 0 when its breaker is open.", _kernel.Healthy ? 1 : 0, ("dependency", "kernel"));
         return w;
     }

@@ -78,6 +78,18 @@ internal sealed record StatusReply
     [JsonPropertyName("blocks_last_refusal")]
     public string? BlocksLastRefusal { get; init; }
 
+    /// <summary>Observe-rule blocks refused at max_blocks since start.</summary>
+    [JsonPropertyName("blocks_over_max")]
+    public long BlocksOverMax { get; init; }
+
+    /// <summary>Where blocks are kept: "saved", "saving failed, retrying: why", or "memory only: why".</summary>
+    [JsonPropertyName("store")]
+    public string Store { get; init; } = "saved";
+
+    /// <summary>Block changes waiting in memory for a write that failed; retried with backoff.</summary>
+    [JsonPropertyName("store_backlog")]
+    public int StoreBacklog { get; init; }
+
     /// <summary>Differences between the kernel and the daemon's state that the reconciler repaired, in all.</summary>
     [JsonPropertyName("kernel_repairs")]
     public long KernelRepairs { get; init; }

@@ -1,155 +1,844 @@
-using System.Globalization;
 using System.Net;
-using System.Text.Json;
-using System.Text.Json.Nodes;
+using System.Net.Sockets;
+using Microsoft.Data.Sqlite;
+using SQLitePCL;
+using Shaper.Resilience;
+using Shaper.Rules;
 
 namespace Shaper.Firewall;
 
 /// <summary>
-/// The daemon's own record of its blocks, with absolute expiry times, persisted in <c>state_dir/blocks.json</c>
-/// (written to a temporary file and renamed, so a crash never leaves half a file). The kernel's block sets
-/// are rebuilt from it after a restart or a flush of the ruleset. Thread-safe: blocks come from the engine
-/// thread and the control socket.
+/// The daemon's record of its blocks with their absolute expiry, in SQLite (<c>state_dir/blocks.db</c>, the way
+/// fail2ban keeps its bans): write-ahead log with <c>synchronous = FULL</c>, so a block is on disk when
+/// <see cref="Commit"/> returns null and survives <c>kill -9</c> and a power cut; one transaction per batch (group
+/// commit). A write that fails (disk full, read-only file system) keeps its blocks in a backlog in memory, retried
+/// with capped exponential backoff and jitter, and never throws; <see cref="Backlog"/> and <see cref="LastError"/>
+/// show it. Damaged records are skipped and removed with a notice; a database SQLite cannot read is moved aside.
+/// Nothing per block stays in memory but the backlog: counts per kind, the rest is read from the file when needed,
+/// so a million blocks cost the daemon no more than a few. At most <see cref="MaxBlocks"/> blocks are kept.
 /// </summary>
 public sealed class BlockStore : IBlockStore
 {
-    private readonly Lock _lock = new(); // engine thread, control socket and the watcher all touch the blocks
-    private readonly Dictionary<IPNetwork, DateTimeOffset> _blocks = [];
-    private readonly string? _path;
+    /// <summary>The database's file name in state_dir.</summary>
+    public const string DatabaseName = "blocks.db";
+
+    /// <summary>The file of the JSON store before this one, imported once and renamed.</summary>
+    public const string LegacyName = "blocks.json";
+
+    private const long Removed = long.MinValue;
+    private const int ChunkSize = 4096;
+
+    // Another process holding the file (sqlite3 run by an operator) makes a write wait this long, then fail into the backlog.
+    private const int BusyTimeoutSeconds = 1;
+    private static readonly TimeSpan RetryBase = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan RetryCap = TimeSpan.FromSeconds(30);
+
+    private readonly Lock _lock = new(); // one SQLite connection, shared by the control socket, the bookkeeping thread and the watch timer
+    private readonly string? _directory;
     private readonly TimeProvider _time;
-    private bool _dirty;
+    private readonly Action<BlockStoreNotice> _notice;
+    private readonly Dictionary<IPNetwork, long> _pending = []; // what the file has not taken yet: expiry (Unix ms) or Removed
+    private readonly long[] _counts = new long[4];             // by KindOf
+    private readonly Random _jitter = new();
+    private readonly byte[] _v4 = new byte[4];
+    private readonly byte[] _v6 = new byte[16];
+    private SqliteConnection? _db;
+    private SqliteCommand? _insert, _update, _delete, _exists;
+    private bool _writable;
+    private ITimer? _retry;
+    private bool _retryArmed;
+    private int _attempt;
+    private long _total;    // sum of _counts, readable without the lock
+    private long _reserved; // admitted by TryReserve, not yet committed or released
 
-    /// <summary>A store persisted under <paramref name="stateDir"/> (null: memory only).</summary>
-    public BlockStore(string? stateDir, TimeProvider time)
+    /// <summary>A store in <paramref name="stateDir"/> (null: in memory only) holding at most <paramref name="maxBlocks"/> blocks.</summary>
+    public BlockStore(string? stateDir, int maxBlocks, TimeProvider time, Action<BlockStoreNotice>? notice = null)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBlocks, 1);
+        _directory = stateDir;
+        MaxBlocks = maxBlocks;
         _time = time;
-        _path = stateDir is null ? null : Path.Combine(stateDir, "blocks.json");
-
-        // Compile the insert now: the first block after start would otherwise pay for it while offenders wait.
-        _blocks[default] = default;
-        _blocks.Remove(default);
+        _notice = notice ?? (_ => { });
     }
 
-    /// <summary>Blocks in force now.</summary>
-    public int Count
+    /// <summary>The most blocks kept; more are refused.</summary>
+    public int MaxBlocks { get; }
+
+    /// <summary>Blocks recorded (saved or in the backlog), including any that ended since the last <see cref="Sweep"/>.</summary>
+    public int Count => (int)Volatile.Read(ref _total);
+
+    /// <summary>Writes waiting in memory because the file refused them.</summary>
+    public int Backlog
     {
         get
         {
             lock (_lock)
             {
-                Expire();
-                return _blocks.Count;
+                return _pending.Count;
             }
         }
     }
 
-    /// <summary>Records a block of <paramref name="network"/> for <paramref name="ttl"/> from now.</summary>
-    public void Add(IPNetwork network, TimeSpan ttl) => Add(network, _time.GetUtcNow() + ttl);
+    /// <summary>Why the last write failed, while the backlog is not empty; null otherwise.</summary>
+    public string? LastError { get; private set; }
 
-    /// <inheritdoc />
-    public void Add(IPNetwork network, DateTimeOffset expires)
+    /// <summary>Why blocks are kept in memory only (state_dir unset or unsafe); null when they are saved.</summary>
+    public string? NotSaved { get; private set; }
+
+    /// <summary>Blocks recorded of one kind: IPv4 or IPv6, one host or a wider prefix.</summary>
+    public long CountOf(bool v4, bool host)
     {
         lock (_lock)
         {
-            _blocks[network] = expires;
-            _dirty = true;
+            return _counts[(v4 ? 0 : 2) + (host ? 0 : 1)];
         }
     }
 
-    /// <summary>Forgets a block; false when there was none.</summary>
+    /// <summary>
+    /// Opens (or creates) the database after checking that state_dir is safe, imports an old blocks.json, removes
+    /// ended and damaged records, and counts the rest in one pass that also hands them to <paramref name="restore"/>
+    /// (a few thousand at a time, as <see cref="ForEachActive(Action{IReadOnlyList{ValueTuple{IPNetwork, TimeSpan}}})"/>).
+    /// Never throws for a bad file or directory: it says so through the notices and keeps what it can.
+    /// </summary>
+    public void Open(Action<IReadOnlyList<(IPNetwork Network, TimeSpan Left)>>? restore = null)
+    {
+        lock (_lock)
+        {
+            string? path = null;
+            if (_directory is null)
+            {
+                NotSaved = "no state_dir";
+            }
+            else if (StateDirectory.Prepare(_directory, [DatabaseName, DatabaseName + "-wal", DatabaseName + "-shm", LegacyName]) is { } unsafeReason)
+            {
+                NotSaved = unsafeReason;
+                _notice(new(BlockStoreNoticeKind.UnsafeDirectory, unsafeReason + "; blocks are kept in memory only and will not survive a restart"));
+            }
+            else
+            {
+                path = Path.Combine(_directory, DatabaseName);
+            }
+
+            OpenDatabase(path);
+            if (path is not null)
+            {
+                ImportLegacy(Path.Combine(_directory!, LegacyName));
+            }
+
+            SweepLocked();
+            Array.Clear(_counts);
+            Scan(restore ?? (_ => { }), int.MaxValue, ordered: false, count: true);
+            Volatile.Write(ref _total, _counts.Sum());
+        }
+    }
+
+    /// <summary>
+    /// Admits one new block under <see cref="MaxBlocks"/>, to be followed by <see cref="Release"/> once it is
+    /// committed or failed. Without <paramref name="exact"/> (the engine thread) this takes no lock and reads no
+    /// file, so at the cap it refuses even a renewal; with it, a block already recorded is admitted at the cap.
+    /// </summary>
+    public bool TryReserve(IPNetwork network, bool exact)
+    {
+        if (Interlocked.Increment(ref _reserved) + Volatile.Read(ref _total) <= MaxBlocks)
+        {
+            return true;
+        }
+
+        if (exact)
+        {
+            lock (_lock)
+            {
+                if (Has(network))
+                {
+                    return true;
+                }
+            }
+        }
+
+        Interlocked.Decrement(ref _reserved);
+        return false;
+    }
+
+    /// <summary>Returns <paramref name="count"/> admissions from <see cref="TryReserve"/>.</summary>
+    public void Release(int count) => Interlocked.Add(ref _reserved, -count);
+
+    /// <summary>
+    /// Records blocks (each replacing any earlier block of the same network) in one transaction; null once they
+    /// are on disk, else why not: they are then in the backlog, counted and listed, and retried.
+    /// </summary>
+    public string? Commit(IReadOnlyList<(IPNetwork Network, DateTimeOffset Until)> blocks)
+    {
+        lock (_lock)
+        {
+            if (blocks.Count == 0)
+            {
+                return null;
+            }
+
+            if (_pending.Count == 0 && _writable && TryWrite(blocks))
+            {
+                return null;
+            }
+
+            foreach (var (network, until) in blocks)
+            {
+                Queue(network, until.ToUnixTimeMilliseconds());
+            }
+
+            ScheduleRetry();
+            return LastError;
+        }
+    }
+
+    /// <summary>Forgets a block; false when there was none. A failed delete waits in the backlog like a failed add.</summary>
     public bool Remove(IPNetwork network)
     {
         lock (_lock)
         {
-            var removed = _blocks.Remove(network);
-            _dirty |= removed;
-            return removed;
+            if (!Has(network))
+            {
+                return false;
+            }
+
+            if (_pending.Count == 0 && _writable)
+            {
+                try
+                {
+                    Bind(_delete!, network, 0);
+                    _delete!.Transaction = null;
+                    if (_delete.ExecuteNonQuery() > 0)
+                    {
+                        Adjust(network, -1);
+                    }
+
+                    return true;
+                }
+                catch (SqliteException e)
+                {
+                    Failed(e);
+                }
+            }
+
+            Queue(network, Removed);
+            ScheduleRetry();
+            return true;
         }
     }
 
-    /// <summary>The blocks in force with the time each has left, soonest to end first.</summary>
-    public List<(IPNetwork Network, TimeSpan Left)> Active()
+    /// <summary>Removes the blocks that have ended; how many.</summary>
+    public int Sweep()
     {
         lock (_lock)
         {
-            Expire();
-            var now = _time.GetUtcNow();
-            return [.. _blocks.OrderBy(b => b.Value).Select(b => (b.Key, b.Value - now))];
+            return SweepLocked();
         }
     }
 
-    /// <summary>Reads the persisted blocks, dropping those that ended while the daemon was away; a damaged file counts as empty.</summary>
-    public void Load()
+    /// <summary>The blocks in force with the time each has left, soonest to end first (then the backlog's); only those wider than a host with <paramref name="prefixesOnly"/>.</summary>
+    public List<(IPNetwork Network, TimeSpan Left)> Active(bool prefixesOnly = false)
     {
-        if (_path is null || !File.Exists(_path))
+        var result = new List<(IPNetwork, TimeSpan)>();
+        lock (_lock)
         {
+            Scan(chunk => result.AddRange(chunk), int.MaxValue, ordered: true, count: false, prefixesOnly);
+        }
+
+        return result;
+    }
+
+    /// <summary>Whether a block of <paramref name="network"/> is recorded (in the backlog or the file).</summary>
+    public bool Contains(IPNetwork network)
+    {
+        lock (_lock)
+        {
+            return Has(network);
+        }
+    }
+
+    /// <summary>
+    /// Hands every block in force to <paramref name="chunk"/>, a few thousand at a time (for installing them in the
+    /// kernel after a start or a flush), without holding them all in memory. The list is reused between calls.
+    /// </summary>
+    public void ForEachActive(Action<IReadOnlyList<(IPNetwork Network, TimeSpan Left)>> chunk)
+    {
+        lock (_lock)
+        {
+            Scan(chunk, int.MaxValue, ordered: false, count: false);
+        }
+    }
+
+    /// <summary>Tries once more to save the backlog and closes the file; null when nothing is left unsaved, else what is lost and why.</summary>
+    public string? Close()
+    {
+        lock (_lock)
+        {
+            _retry?.Dispose();
+            _retry = null;
+            if (_pending.Count > 0)
+            {
+                Flush(schedule: false);
+            }
+
+            var unsaved = _pending.Count;
+            var reason = LastError;
+            CloseDatabase();
+            return unsaved == 0 ? null : $"{unsaved} block changes could not be saved to {_directory} ({reason}); they are lost with this stop";
+        }
+    }
+
+    /// <inheritdoc/>
+    public void Dispose() => Close();
+
+    private static int KindOf(IPNetwork network) =>
+        (network.BaseAddress.AddressFamily == AddressFamily.InterNetwork ? 0 : 2) + (NftBlockSets.IsHost(network) ? 0 : 1);
+
+    /// <summary>
+    /// Reads the blocks in force (the backlog's word over the file's) into <paramref name="chunk"/>; with
+    /// <paramref name="count"/> adds them to the counts. Rows no daemon could have written are skipped and removed.
+    /// Straight through SQLite's C API: the ADO.NET reader's GetBytes opens an incremental blob handle per call,
+    /// which made a million rows take 27 s of CPU against 0.7 s this way.
+    /// </summary>
+    private void Scan(Action<IReadOnlyList<(IPNetwork Network, TimeSpan Left)>> chunk, int limit, bool ordered, bool count, bool prefixesOnly = false)
+    {
+        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var latest = LatestExpiry();
+        var buffer = new List<(IPNetwork Network, TimeSpan Left)>(Math.Min(limit, ChunkSize));
+        var given = 0;
+        var damaged = 0;
+        var hostBits = new List<(byte[] Address, int Prefix)>();
+        if (_db is not null)
+        {
+            var sql = "SELECT addr, prefix, expires_ms FROM blocks WHERE expires_ms > ?1"
+                + (prefixesOnly ? " AND prefix <> 8 * length(addr)" : "") + (ordered ? " ORDER BY expires_ms" : "");
+            var rc = raw.sqlite3_prepare_v2(_db.Handle, sql, out var statement);
+            using (statement)
+            {
+                if (rc == raw.SQLITE_OK)
+                {
+                    raw.sqlite3_bind_int64(statement, 1, nowMs);
+                    while (given < limit && (rc = raw.sqlite3_step(statement)) == raw.SQLITE_ROW)
+                    {
+                        var bytes = raw.sqlite3_column_type(statement, 0) == raw.SQLITE_BLOB ? raw.sqlite3_column_blob(statement, 0) : default;
+                        var prefix = raw.sqlite3_column_type(statement, 1) == raw.SQLITE_INTEGER ? raw.sqlite3_column_int64(statement, 1) : -1;
+                        var expires = raw.sqlite3_column_type(statement, 2) == raw.SQLITE_INTEGER ? raw.sqlite3_column_int64(statement, 2) : long.MaxValue;
+                        if (bytes.Length is not (4 or 16) || prefix < 0 || prefix > bytes.Length * 8 || expires > latest)
+                        {
+                            damaged++;
+                            continue;
+                        }
+
+                        if (!HostBitsClear(bytes, (int)prefix))
+                        {
+                            damaged++;
+                            hostBits.Add((bytes.ToArray(), (int)prefix));
+                            continue;
+                        }
+
+                        var network = new IPNetwork(new IPAddress(bytes), (int)prefix);
+                        if (_pending.Count > 0 && _pending.ContainsKey(network))
+                        {
+                            continue; // the backlog's word is newer, and counted already
+                        }
+
+                        if (count)
+                        {
+                            _counts[KindOf(network)]++;
+                        }
+
+                        buffer.Add((network, TimeSpan.FromMilliseconds(expires - nowMs)));
+                        given++;
+                        if (buffer.Count == ChunkSize)
+                        {
+                            chunk(buffer);
+                            buffer.Clear();
+                        }
+                    }
+                }
+
+                if (rc is not (raw.SQLITE_DONE or raw.SQLITE_ROW))
+                {
+                    _notice(new(BlockStoreNoticeKind.DamagedRecords, $"reading {DatabaseName} stopped after {given} blocks: {raw.sqlite3_errmsg(_db.Handle).utf8_to_string()}; the rest are not restored"));
+                }
+            }
+        }
+
+        foreach (var (network, expires) in _pending)
+        {
+            if (given < limit && expires != Removed && expires > nowMs && !(prefixesOnly && NftBlockSets.IsHost(network)))
+            {
+                buffer.Add((network, TimeSpan.FromMilliseconds(expires - nowMs)));
+                given++;
+            }
+        }
+
+        if (buffer.Count > 0)
+        {
+            chunk(buffer);
+        }
+
+        if (damaged > 0)
+        {
+            RemoveDamaged(damaged, hostBits, latest);
+        }
+    }
+
+    private static bool HostBitsClear(ReadOnlySpan<byte> address, int prefix)
+    {
+        for (var bit = prefix; bit < address.Length * 8; bit++)
+        {
+            if ((address[bit >> 3] & (0x80 >> (bit & 7))) != 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>The latest expiry a block can have: the longest duration a block may be given, plus a day for clock steps.</summary>
+    private long LatestExpiry() => (_time.GetUtcNow() + DurationParser.Max + TimeSpan.FromDays(1)).ToUnixTimeMilliseconds();
+
+    private void OpenDatabase(string? path)
+    {
+        if (path is null)
+        {
+            Connect("Data Source=:memory:");
             return;
         }
 
-        lock (_lock)
+        var builder = new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false, DefaultTimeout = BusyTimeoutSeconds };
+        try
+        {
+            Connect(builder.ToString());
+            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode is 11 or 26) // SQLITE_CORRUPT, SQLITE_NOTADB
+        {
+            CloseDatabase();
+            var aside = $"{path}.damaged-{_time.GetUtcNow().ToUnixTimeSeconds()}";
+            File.Move(path, aside, overwrite: true);
+            foreach (var suffix in new[] { "-wal", "-shm" })
+            {
+                File.Delete(path + suffix);
+            }
+
+            _notice(new(BlockStoreNoticeKind.DamagedDatabase, $"{path} could not be read ({e.Message}); moved it to {aside} and started an empty one"));
+            try
+            {
+                Connect(builder.ToString());
+            }
+            catch (SqliteException again)
+            {
+                OpenReadOnly(path, again);
+            }
+        }
+        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            OpenReadOnly(path, e);
+        }
+    }
+
+    /// <summary>The file cannot be written (a read-only file system): read what it holds, and queue every change until it can.</summary>
+    private void OpenReadOnly(string path, Exception why)
+    {
+        CloseDatabase();
+        LastError = Describe(why);
+        _notice(new(BlockStoreNoticeKind.WriteFailed, $"cannot write {path} ({LastError}); reading what it holds, keeping new blocks in memory and retrying"));
+        foreach (var source in new[] { $"Data Source={path};Mode=ReadOnly;Pooling=False", $"Data Source=file:{path}?immutable=1;Mode=ReadOnly;Pooling=False" })
         {
             try
             {
-                foreach (var node in JsonNode.Parse(File.ReadAllText(_path))?["blocks"]?.AsArray() ?? [])
+                if (File.Exists(path))
                 {
-                    if (IPNetwork.TryParse(node?["cidr"]?.GetValue<string>(), out var network)
-                        && node?["expires_unix_ms"]?.GetValue<long>() is { } expires)
-                    {
-                        _blocks[network] = DateTimeOffset.FromUnixTimeMilliseconds(expires);
-                    }
+                    Connect(source, writable: false);
+                    return;
                 }
             }
-            catch (Exception e) when (e is JsonException or InvalidOperationException or IOException or FormatException)
+            catch (SqliteException)
             {
-                // A damaged state file must not stop the daemon; the blocks in it are lost.
+                CloseDatabase();
             }
-
-            Expire();
         }
     }
 
-    /// <summary>Writes the blocks if they changed since the last save.</summary>
-    public void SaveIfChanged()
+    private void Connect(string connectionString, bool writable = true)
     {
-        if (_path is null)
+        var db = new SqliteConnection(connectionString);
+        try
+        {
+            db.Open();
+            using (var setup = db.CreateCommand())
+            {
+                // WAL with synchronous FULL: a commit returns once its log frame is fsynced, so it survives kill -9 and a power cut.
+                setup.CommandText = writable
+                    ? """
+                      PRAGMA journal_mode = WAL;
+                      PRAGMA synchronous = FULL;
+                      CREATE TABLE IF NOT EXISTS blocks (addr BLOB NOT NULL, prefix INTEGER NOT NULL, expires_ms INTEGER NOT NULL, PRIMARY KEY (addr, prefix)) WITHOUT ROWID;
+                      CREATE INDEX IF NOT EXISTS blocks_by_expiry ON blocks (expires_ms);
+                      """
+                    : "SELECT count(*) FROM blocks;";
+                setup.ExecuteNonQuery();
+            }
+        }
+        catch
+        {
+            db.Dispose();
+            throw;
+        }
+
+        _db = db;
+        _writable = writable;
+        _insert = Command("INSERT OR IGNORE INTO blocks (addr, prefix, expires_ms) VALUES ($a, $p, $e)");
+        _update = Command("UPDATE blocks SET expires_ms = $e WHERE addr = $a AND prefix = $p");
+        _delete = Command("DELETE FROM blocks WHERE addr = $a AND prefix = $p");
+        _exists = Command("SELECT 1 FROM blocks WHERE addr = $a AND prefix = $p");
+    }
+
+    private SqliteCommand Command(string text)
+    {
+        var command = _db!.CreateCommand();
+        command.CommandText = text;
+        foreach (var name in new[] { "$a", "$p", "$e" })
+        {
+            if (text.Contains(name, StringComparison.Ordinal))
+            {
+                command.Parameters.Add(new SqliteParameter { ParameterName = name });
+            }
+        }
+
+        command.Prepare();
+        return command;
+    }
+
+    private void CloseDatabase()
+    {
+        foreach (var command in new[] { _insert, _update, _delete, _exists })
+        {
+            command?.Dispose();
+        }
+
+        _insert = _update = _delete = _exists = null;
+        _db?.Dispose();
+        _db = null;
+        _writable = false;
+    }
+
+    private int SweepLocked()
+    {
+        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+        var swept = 0;
+        if (_pending.Count > 0)
+        {
+            foreach (var (network, expires) in _pending.ToList())
+            {
+                if (expires != Removed && expires <= nowMs)
+                {
+                    _pending[network] = Removed;
+                    Adjust(network, -1);
+                    swept++;
+                }
+            }
+
+            return swept; // the file's ended records go once the backlog is saved
+        }
+
+        if (!_writable)
+        {
+            return swept;
+        }
+
+        try
+        {
+            using var sweep = _db!.CreateCommand();
+            sweep.CommandText = "DELETE FROM blocks WHERE expires_ms <= $now RETURNING length(addr) = 4, prefix = 8 * length(addr)";
+            sweep.Parameters.AddWithValue("$now", nowMs);
+            using var reader = sweep.ExecuteReader();
+            while (reader.Read())
+            {
+                _counts[(reader.GetInt64(0) == 1 ? 0 : 2) + (reader.GetInt64(1) == 1 ? 0 : 1)]--;
+                swept++;
+            }
+        }
+        catch (SqliteException e)
+        {
+            // Ended blocks are harmless where they are: the kernel has dropped them; the next sweep tries again.
+            LastError = Describe(e);
+        }
+
+        Volatile.Write(ref _total, _counts.Sum());
+        return swept;
+    }
+
+    private bool TryWrite(IReadOnlyList<(IPNetwork Network, DateTimeOffset Until)> blocks)
+    {
+        Span<long> added = stackalloc long[4];
+        try
+        {
+            using var transaction = _db!.BeginTransaction();
+            _insert!.Transaction = _update!.Transaction = transaction;
+            foreach (var (network, until) in blocks)
+            {
+                var expires = until.ToUnixTimeMilliseconds();
+                Bind(_insert, network, expires);
+                if (_insert.ExecuteNonQuery() == 1)
+                {
+                    added[KindOf(network)]++;
+                }
+                else
+                {
+                    Bind(_update, network, expires);
+                    _update.ExecuteNonQuery();
+                }
+            }
+
+            transaction.Commit();
+        }
+        catch (SqliteException e)
+        {
+            Failed(e);
+            return false;
+        }
+
+        for (var kind = 0; kind < 4; kind++)
+        {
+            _counts[kind] += added[kind];
+        }
+
+        Volatile.Write(ref _total, _counts.Sum());
+        return true;
+    }
+
+    /// <summary>Saves the backlog in one transaction; on failure it stays and (with <paramref name="schedule"/>) is retried later.</summary>
+    private void Flush(bool schedule)
+    {
+        if (_pending.Count == 0)
         {
             return;
         }
 
-        JsonObject json;
-        lock (_lock)
+        try
         {
-            if (!_dirty)
+            if (!_writable && _directory is not null && NotSaved is null)
             {
-                return;
+                CloseDatabase();
+                Connect(new SqliteConnectionStringBuilder { DataSource = Path.Combine(_directory, DatabaseName), Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false, DefaultTimeout = BusyTimeoutSeconds }.ToString());
             }
 
-            Expire();
-            json = new JsonObject
+            using (var transaction = _db!.BeginTransaction())
             {
-                ["version"] = 1,
-                ["blocks"] = new JsonArray([.. _blocks.Select(b => (JsonNode)new JsonObject
+                _insert!.Transaction = _update!.Transaction = _delete!.Transaction = transaction;
+                foreach (var (network, expires) in _pending)
                 {
-                    ["cidr"] = b.Key.ToString(),
-                    ["expires_unix_ms"] = b.Value.ToUnixTimeMilliseconds(),
-                })]),
-            };
-            _dirty = false;
-        }
+                    if (expires == Removed)
+                    {
+                        Bind(_delete, network, 0);
+                        _delete.ExecuteNonQuery();
+                    }
+                    else
+                    {
+                        Bind(_insert, network, expires);
+                        if (_insert.ExecuteNonQuery() == 0)
+                        {
+                            Bind(_update, network, expires);
+                            _update.ExecuteNonQuery();
+                        }
+                    }
+                }
 
-        Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
-        var temp = _path + "." + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + ".tmp";
-        File.WriteAllText(temp, json.ToJsonString());
-        File.Move(temp, _path, overwrite: true);
+                transaction.Commit();
+            }
+
+            _delete.Transaction = null;
+            var saved = _pending.Count;
+            _pending.Clear();
+            _attempt = 0;
+            _notice(new(BlockStoreNoticeKind.WriteRecovered, $"saved {saved} block changes that had waited (the last failure: {LastError}); nothing is waiting now"));
+            LastError = null;
+        }
+        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            if (_db is null || e is InvalidOperationException)
+            {
+                CloseDatabase(); // reopening failed half-way: start over next time
+            }
+
+            LastError = Describe(e);
+            if (schedule)
+            {
+                ScheduleRetry();
+            }
+        }
     }
 
-    private void Expire()
+    /// <summary>Arms one retry of the backlog (if none is armed), later with each failure in a row.</summary>
+    private void ScheduleRetry()
     {
-        var now = _time.GetUtcNow();
-        foreach (var (network, until) in _blocks.Where(b => b.Value <= now).ToList())
+        if (_retryArmed || _pending.Count == 0)
         {
-            _blocks.Remove(network);
-            _dirty = true;
+            return;
         }
+
+        _retry?.Dispose();
+        _retryArmed = true;
+        _retry = _time.CreateTimer(
+            _ =>
+            {
+                lock (_lock)
+                {
+                    _retryArmed = false;
+                    Flush(schedule: true);
+                }
+            },
+            null,
+            Backoff.FullJitter(_attempt++, RetryBase, RetryCap, _jitter),
+            Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>Puts one change in the backlog, keeping the counts of what is recorded.</summary>
+    private void Queue(IPNetwork network, long expires)
+    {
+        var existed = Has(network);
+        if (expires == Removed && existed)
+        {
+            Adjust(network, -1);
+        }
+        else if (expires != Removed && !existed)
+        {
+            Adjust(network, +1);
+        }
+
+        _pending[network] = expires;
+    }
+
+    /// <summary>Whether a block of <paramref name="network"/> is recorded (in the backlog or the file).</summary>
+    private bool Has(IPNetwork network)
+    {
+        if (_pending.TryGetValue(network, out var pending))
+        {
+            return pending != Removed;
+        }
+
+        if (_db is null)
+        {
+            return false;
+        }
+
+        try
+        {
+            Bind(_exists!, network, 0);
+            return _exists!.ExecuteScalar() is not null;
+        }
+        catch (SqliteException)
+        {
+            return false; // unreadable: counted as new, so the count errs high and the cap early
+        }
+    }
+
+    private void Adjust(IPNetwork network, int by)
+    {
+        _counts[KindOf(network)] += by;
+        Volatile.Write(ref _total, _total + by);
+    }
+
+    private void Failed(Exception e)
+    {
+        var first = LastError is null;
+        LastError = Describe(e);
+        if (first)
+        {
+            _notice(new(BlockStoreNoticeKind.WriteFailed, $"saving blocks to {_directory} failed ({LastError}); they are enforced and kept in memory, and the write is retried"));
+        }
+    }
+
+    private string Describe(Exception e) =>
+        _directory is not null && StateDirectory.IsReadOnly(_directory) ? "the file system is read-only"
+        : e is SqliteException sqlite ? sqlite.SqliteErrorCode switch
+        {
+            13 => "the disk is full",
+            8 => "the database is read-only",
+            _ => sqlite.Message.Replace("SQLite Error ", "SQLite error ", StringComparison.Ordinal),
+        }
+        : e.Message;
+
+    private void Bind(SqliteCommand command, IPNetwork network, long expires)
+    {
+        var address = network.BaseAddress.AddressFamily == AddressFamily.InterNetwork ? _v4 : _v6;
+        network.BaseAddress.TryWriteBytes(address, out _);
+        command.Parameters[0].Value = address;
+        if (command.Parameters.Count > 1)
+        {
+            command.Parameters[1].Value = network.PrefixLength;
+        }
+
+        if (command.Parameters.Count > 2)
+        {
+            command.Parameters[2].Value = expires;
+        }
+    }
+
+    /// <summary>Removes the damaged rows a scan found (never counted): those of the wrong type or range by one statement, those with host bits one by one.</summary>
+    private void RemoveDamaged(int damaged, List<(byte[] Address, int Prefix)> hostBits, long latest)
+    {
+        _notice(new(BlockStoreNoticeKind.DamagedRecords, $"skipped {damaged} damaged records in {DatabaseName} (bad address, prefix or expiry); they are removed"));
+        if (!_writable || _pending.Count > 0)
+        {
+            return;
+        }
+
+        try
+        {
+            using var transaction = _db!.BeginTransaction();
+            using var purge = _db.CreateCommand();
+            purge.Transaction = transaction;
+            purge.CommandText = """
+                DELETE FROM blocks WHERE typeof(addr) <> 'blob' OR length(addr) NOT IN (4, 16) OR typeof(prefix) <> 'integer'
+                    OR prefix < 0 OR prefix > 8 * length(addr) OR typeof(expires_ms) <> 'integer' OR expires_ms > $latest
+                """;
+            purge.Parameters.AddWithValue("$latest", latest);
+            purge.ExecuteNonQuery();
+            purge.CommandText = "DELETE FROM blocks WHERE addr = $a AND prefix = $p";
+            var a = purge.Parameters.Add("$a", SqliteType.Blob);
+            var p = purge.Parameters.Add("$p", SqliteType.Integer);
+            foreach (var (address, prefix) in hostBits)
+            {
+                a.Value = address;
+                p.Value = prefix;
+                purge.ExecuteNonQuery();
+            }
+
+            transaction.Commit();
+        }
+        catch (SqliteException e)
+        {
+            LastError = Describe(e);
+        }
+    }
+
+    /// <summary>Imports an old blocks.json once, entry by entry (a damaged entry is skipped), then renames it.</summary>
+    private void ImportLegacy(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        var (blocks, skipped) = LegacyBlocksFile.Read(path, _time.GetUtcNow(), LatestExpiry());
+        var error = Commit(blocks);
+        var suffix = blocks.Count == 0 && skipped > 0 ? ".damaged" : ".imported";
+        if (error is null)
+        {
+            try
+            {
+                File.Move(path, path + suffix, overwrite: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                error = e.Message; // imported again next start: a replace changes nothing
+            }
+        }
+
+        _notice(new(BlockStoreNoticeKind.Imported, $"imported {blocks.Count} blocks from {path}" + (skipped > 0 ? $", skipped {skipped} damaged entries" : "")
+            + (error is null ? $"; renamed it to {LegacyName}{suffix}" : $"; kept it for the next start ({error})")));
     }
 }

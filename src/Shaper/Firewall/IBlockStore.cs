@@ -5,25 +5,53 @@ namespace Shaper.Firewall;
 /// <summary>
 /// Where the daemon keeps its blocks with their absolute expiry, so that they survive a restart and the kernel's
 /// sets can be rebuilt after a flush. The block service records a block here only once the kernel holds it, and
-/// takes it out only once the kernel no longer does, so the two never disagree. Thread-safe.
+/// takes it out only once the kernel no longer does, so the two never disagree; it acknowledges a block only once
+/// <see cref="Commit"/> says it is on disk. At most <see cref="MaxBlocks"/> are kept. Thread-safe.
 /// </summary>
-public interface IBlockStore
+public interface IBlockStore : IDisposable
 {
-    /// <summary>Blocks in force now.</summary>
+    /// <summary>Blocks recorded (on disk or in the backlog).</summary>
     int Count { get; }
 
-    /// <summary>Records a block of <paramref name="network"/> until <paramref name="expires"/>, replacing any earlier one of it.</summary>
-    void Add(IPNetwork network, DateTimeOffset expires);
+    /// <summary>The most blocks kept; more are refused.</summary>
+    int MaxBlocks { get; }
+
+    /// <summary>Writes waiting in memory because the disk refused them (retried with backoff).</summary>
+    int Backlog { get; }
+
+    /// <summary>Why the last write failed, while the backlog is not empty.</summary>
+    string? LastError { get; }
+
+    /// <summary>Why blocks are kept in memory only (no or an unsafe state_dir); null when they are saved.</summary>
+    string? NotSaved { get; }
+
+    /// <summary>Opens what an earlier run left, handing its blocks in force to <paramref name="restore"/> a few thousand at a time.</summary>
+    void Open(Action<IReadOnlyList<(IPNetwork Network, TimeSpan Left)>>? restore = null);
+
+    /// <summary>Admits one new block under <see cref="MaxBlocks"/> (exact: a block already recorded is no new one); <see cref="Release"/> follows.</summary>
+    bool TryReserve(IPNetwork network, bool exact);
+
+    /// <summary>Returns admissions from <see cref="TryReserve"/> once their blocks are committed or refused.</summary>
+    void Release(int count);
+
+    /// <summary>Records blocks, each replacing any earlier one of its network, in one transaction; null once on disk, else why not (they wait in the backlog).</summary>
+    string? Commit(IReadOnlyList<(IPNetwork Network, DateTimeOffset Until)> blocks);
+
+    /// <summary>Whether a block of <paramref name="network"/> is recorded.</summary>
+    bool Contains(IPNetwork network);
 
     /// <summary>Forgets a block; false when there was none.</summary>
     bool Remove(IPNetwork network);
 
-    /// <summary>The blocks in force with the time each has left, soonest to end first.</summary>
-    List<(IPNetwork Network, TimeSpan Left)> Active();
+    /// <summary>The blocks in force with the time each has left (only those wider than one host with <paramref name="prefixesOnly"/>).</summary>
+    List<(IPNetwork Network, TimeSpan Left)> Active(bool prefixesOnly = false);
 
-    /// <summary>Reads what an earlier run left.</summary>
-    void Load();
+    /// <summary>Blocks recorded of one kind: IPv4 or IPv6, one host or a wider prefix.</summary>
+    long CountOf(bool v4, bool host);
 
-    /// <summary>Writes what changed since the last call, if anything.</summary>
-    void SaveIfChanged();
+    /// <summary>Removes the blocks that have ended; how many.</summary>
+    int Sweep();
+
+    /// <summary>Tries once more to save the backlog and closes; null when nothing is lost, else what and why.</summary>
+    string? Close();
 }

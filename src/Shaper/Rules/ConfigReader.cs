@@ -8,7 +8,7 @@ namespace Shaper.Rules;
 internal sealed class ConfigReader(DiagnosticBag bag, string file, LoadOptions options)
 {
     private static readonly string[] RootKeys = ["daemon", "global", "allow", "rule"];
-    private static readonly string[] DaemonKeys = ["interface", "backend", "socket", "metrics", "state_dir", "keep_on_stop", "max_keys", "capture_threads"];
+    private static readonly string[] DaemonKeys = ["interface", "backend", "socket", "metrics", "state_dir", "keep_on_stop", "max_keys", "capture_threads", "max_blocks"];
     private static readonly string[] GlobalKeys = ["rate", "burst"];
     private static readonly string[] AllowKeys = ["cidr"];
 
@@ -142,6 +142,10 @@ internal sealed class ConfigReader(DiagnosticBag bag, string file, LoadOptions o
                     break;
                 case "max_keys":
                     daemon = daemon with { MaxKeys = (int)(_fields.Integer(entry, subject, 1024, 1 << 24, "262144") ?? daemon.MaxKeys) };
+                    break;
+                case "max_blocks":
+                    // No more than a kernel block set holds: a block past it would be acknowledged and not enforced.
+                    daemon = daemon with { MaxBlocks = (int)(_fields.Integer(entry, subject, 1, Firewall.NftBlockSets.Size, "1048576") ?? daemon.MaxBlocks) };
                     break;
                 case "capture_threads":
                     daemon = daemon with { CaptureThreads = (int)(_fields.Integer(entry, subject, 1, DaemonSettings.MaxCaptureThreads, "2") ?? daemon.CaptureThreads) };

@@ -27,6 +27,12 @@ public sealed record DaemonSettings
     /// </summary>
     public int MaxKeys { get; init; } = 262_144;
 
+    /// <summary>
+    /// Blocks kept at once (operator's and observe rules' together); more are refused. At most, and by default,
+    /// the size of a kernel block set, so every acknowledged block fits in the kernel.
+    /// </summary>
+    public int MaxBlocks { get; init; } = Firewall.NftBlockSets.Size;
+
     /// <summary>The most capture threads <c>capture_threads</c> may ask for.</summary>
     public const int MaxCaptureThreads = 64;
 

@@ -13,11 +13,14 @@ public sealed class DaemonProcess : IDisposable
     private readonly Process _process;
     private readonly System.Text.StringBuilder _log = new();
 
-    private DaemonProcess(Process process, string directory, string socket)
+    private readonly bool _ownsDirectory;
+
+    private DaemonProcess(Process process, string directory, string socket, bool ownsDirectory)
     {
         _process = process;
         Directory = directory;
         Socket = socket;
+        _ownsDirectory = ownsDirectory;
     }
 
     public string Directory { get; }
@@ -40,10 +43,13 @@ public sealed class DaemonProcess : IDisposable
     /// <summary>
     /// Starts shaperd in <paramref name="ns"/> with <paramref name="config"/>, whose [daemon] table this fills in;
     /// <paramref name="wrapper"/> is a command prefix (e.g. <see cref="UnitSandbox.Wrapper"/>), <paramref name="path"/> a PATH.
+    /// With <paramref name="directory"/> (the caller's, kept on dispose) a restart finds the state the last run left in
+    /// <c>directory/state</c>.
     /// </summary>
-    public static DaemonProcess Start(string ns, string config, string daemonTable = "", string[]? wrapper = null, string? path = null)
+    public static DaemonProcess Start(string ns, string config, string daemonTable = "", string[]? wrapper = null, string? path = null, string? directory = null)
     {
-        var directory = System.IO.Directory.CreateTempSubdirectory("shaper-lab-").FullName;
+        var owns = directory is null;
+        directory ??= System.IO.Directory.CreateTempSubdirectory("shaper-lab-").FullName;
         var socket = Path.Combine(directory, "shaperd.sock");
         var file = Path.Combine(directory, "shaper.toml");
         File.WriteAllText(file, $"[daemon]\nsocket = \"{socket}\"\nstate_dir = \"{directory}/state\"\nmetrics = \"\"\n{daemonTable}\n{config}");
@@ -59,7 +65,7 @@ public sealed class DaemonProcess : IDisposable
         }
 
         var process = Process.Start(start)!;
-        var daemon = new DaemonProcess(process, directory, socket);
+        var daemon = new DaemonProcess(process, directory, socket, owns);
         process.OutputDataReceived += (_, e) => daemon.Append(e.Data);
         process.ErrorDataReceived += (_, e) => daemon.Append(e.Data);
         process.BeginOutputReadLine();
@@ -93,6 +99,19 @@ public sealed class DaemonProcess : IDisposable
     /// <summary>The daemon's resident memory now (VmRSS), in bytes.</summary>
     public long RssBytes() => StatusKb("VmRSS:") * 1024;
 
+    /// <summary>Whether the daemon has exited.</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>The exit status once the daemon has exited (after <see cref="Stop"/> or <see cref="Kill"/>).</summary>
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Ends the daemon with SIGKILL (no chance to save anything) and waits for it to be gone.</summary>
+    public void Kill()
+    {
+        Run.Command("kill", ["-KILL", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        _process.WaitForExit();
+    }
+
     /// <summary>Stops with SIGTERM and returns how long the daemon took to exit.</summary>
     public TimeSpan Stop()
     {
@@ -115,6 +134,11 @@ public sealed class DaemonProcess : IDisposable
     {
         Stop();
         _process.Dispose();
+        if (!_ownsDirectory)
+        {
+            return;
+        }
+
         try
         {
             System.IO.Directory.Delete(Directory, recursive: true);
