@@ -32,6 +32,7 @@ internal sealed class BlockService : IDisposable
     private long _overCap;
     private long _overCapLogged;
     private int _maintaining;
+    private int _disposed;
 
     /// <summary>Blocks into <paramref name="backend"/> (none: only remembered) and <paramref name="store"/>.</summary>
     public BlockService(IFirewallBackend? backend, IBlockStore store, ILogger logger, TimeProvider time)
@@ -249,6 +250,12 @@ internal sealed class BlockService : IDisposable
     /// <summary>Installs what is queued, then closes the store (saying what it could not save).</summary>
     public void Dispose()
     {
+        // Once: the daemon's stop disposes it, and the host disposes the enforcer that holds it again.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         _maintain?.Dispose();
         _batcher?.Dispose();
         if (_store.Close() is { } lost)

@@ -305,7 +305,7 @@ public sealed partial class BlockStateFaultTests(ITestOutputHelper output) : IDi
 
         // Listing or even querying a million-element set takes nft minutes (it reads the whole set first): the
         // kernel's word is the netlink acknowledgement of every transaction, with no fallback and no error.
-        Assert.Contains($"restored {Blocks} blocks into the kernel", daemon.Log, StringComparison.Ordinal);
+        Assert.Contains($"kernel: {Blocks} blocks installed in", daemon.Log, StringComparison.Ordinal);
         Assert.DoesNotContain("restoring blocks", daemon.Log, StringComparison.Ordinal);
         Assert.Equal(0, status["netlink_fallbacks"]!.GetValue<long>());
         Assert.True(perBlock <= 150, $"{perBlock:F0} bytes a block");
@@ -333,6 +333,6 @@ public sealed partial class BlockStateFaultTests(ITestOutputHelper output) : IDi
     private static string KernelSet(NetworkLab lab, string set) =>
         lab.Exec(lab.B, "nft", "list", "set", "inet", "shaper", set).EnsureSuccess("listing " + set).Output;
 
-    [GeneratedRegex(@"restored \d+ blocks into the kernel in \d+ ms")]
+    [GeneratedRegex(@"kernel: \d+ blocks installed in [\d.]+ ms")]
     private static partial Regex RestoredLine();
 }
