@@ -32,6 +32,9 @@ public sealed partial class PackageTests(DebPackage package, ITestOutputHelper o
 
             // Self-contained (see the README): the runtime travels with the programs.
             "./usr/lib/shaper/libcoreclr.so",
+
+            // The block store's SQLite, native and bundled (Microsoft.Data.Sqlite's e_sqlite3).
+            "./usr/lib/shaper/libe_sqlite3.so",
         })
         {
             Assert.True(paths.Contains(path), $"the package lacks {path}:\n{listing}");
