@@ -625,7 +625,12 @@ public sealed class BlockStore : IBlockStore
                 Connect(new SqliteConnectionStringBuilder { DataSource = Path.Combine(_directory, DatabaseName), Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false, DefaultTimeout = BusyTimeoutSeconds }.ToString());
             }
 
-            using (var transaction = _db!.BeginTransaction())
+            if (_db is null)
+            {
+                throw new InvalidOperationException("the database is not open");
+            }
+
+            using (var transaction = _db.BeginTransaction())
             {
                 _insert!.Transaction = _update!.Transaction = _delete!.Transaction = transaction;
                 foreach (var (network, expires) in _pending)

@@ -120,7 +120,8 @@ public sealed class BlockFaultTests(ITestOutputHelper output)
             using var netlink = Shaper.Firewall.NftNetlink.TryOpen("shaper")!;
             var backend = new Shaper.Firewall.NftBackend(nft, netlink);
             Assert.Null(backend.Apply(Shaper.Plan.EnforcementPlan.Compile(new Shaper.Rules.ShaperConfig(), Shaper.Rules.BackendKind.Nftables)));
-            var store = new Shaper.Firewall.BlockStore(null, TimeProvider.System);
+            var store = new Shaper.Firewall.BlockStore(null, Shaper.Firewall.NftBlockSets.Size, TimeProvider.System);
+            store.Open();
             using var blocks = new Shaper.Daemon.BlockService(backend, store, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, TimeProvider.System);
 
             // Past what the kernel's element timeout can hold (milliseconds counted in 64-bit nanoseconds: about 584 years).
