@@ -492,7 +492,7 @@ public sealed class BlockStore : IBlockStore
         _insert = Command("INSERT OR IGNORE INTO blocks (addr, prefix, expires_ms) VALUES ($a, $p, $e)");
         _update = Command("UPDATE blocks SET expires_ms = $e WHERE addr = $a AND prefix = $p");
         _delete = Command("DELETE FROM blocks WHERE addr = $a AND prefix = $p");
-        _exists = Command("SELECT 1 FROM blocks WHERE addr = $a AND prefix = $p");
+        _exists = Command("SELECT 1 FROM blocks WHERE addr = $a AND prefix = $p AND expires_ms > $e");
     }
 
     private SqliteCommand Command(string text)
@@ -716,12 +716,13 @@ public sealed class BlockStore : IBlockStore
         _pending[network] = expires;
     }
 
-    /// <summary>Whether a block of <paramref name="network"/> is recorded (in the backlog or the file).</summary>
+    /// <summary>Whether a block of <paramref name="network"/> is recorded (in the backlog or the file) and has not ended.</summary>
     private bool Has(IPNetwork network)
     {
+        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
         if (_pending.TryGetValue(network, out var pending))
         {
-            return pending != Removed;
+            return pending != Removed && pending > nowMs;
         }
 
         if (_db is null)
@@ -731,7 +732,7 @@ public sealed class BlockStore : IBlockStore
 
         try
         {
-            Bind(_exists!, network, 0);
+            Bind(_exists!, network, nowMs);
             return _exists!.ExecuteScalar() is not null;
         }
         catch (SqliteException)
