@@ -14,8 +14,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 3, Level = LogLevel.Warning, Message = "{Diagnostic}")]
     public static partial void ConfigDiagnostic(ILogger logger, string diagnostic);
 
-    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "reload ({Trigger}): {Rules} rules applied in {Milliseconds:F1} ms")]
-    public static partial void Reloaded(ILogger logger, string trigger, int rules, double milliseconds);
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "reload ({Trigger}): {Rules} rules applied in {Milliseconds:F1} ms; {Resets}")]
+    public static partial void Reloaded(ILogger logger, string trigger, int rules, double milliseconds, string resets);
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Error, Message = "reload ({Trigger}) refused, the running rules stay: {Reason}")]
     public static partial void ReloadRefused(ILogger logger, string trigger, string reason);

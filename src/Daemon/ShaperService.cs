@@ -176,9 +176,10 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
             }
 
             _lastApplyMs = _time.GetElapsedTime(started).TotalMilliseconds;
+            var resets = LimiterChange.Resets(_plan, plan);
             _config = config;
             _plan = plan;
-            _engine?.Swap(lane => NewEngine(plan, lane, _engine.Lanes.Count));
+            _engine?.Swap(lane => NewEngine(plan, lane, _engine.Lanes.Count, _engine.Lanes[lane].Engine));
             if (plan.CaptureFilter != _captureFilter || _capture?.Interface != NullIfEmpty(config.Daemon.Interface) || _capture?.Fanout is { } fanout && fanout != FanoutKey.For(plan.ObservedRules))
             {
                 _capture?.Dispose();
@@ -187,9 +188,11 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
             }
 
             Interlocked.Increment(ref _reloadsOk);
-            Log.Reloaded(_logger, trigger, config.Rules.Count, _lastApplyMs);
+            // Unchanged rules keep their state (the kernel's meter sets and the engine's key tables); say which did not.
+            var reset = resets.Count == 0 ? "no rule reset" : "reset (fresh state): " + string.Join(", ", resets.Select(r => $"{r.Rule} ({r.Reason})"));
+            Log.Reloaded(_logger, trigger, config.Rules.Count, _lastApplyMs, reset);
             Notify($"STATUS=running: {config.Rules.Count} rules, backend {_kernel.BackendName}");
-            return (true, $"{config.Rules.Count} rules applied");
+            return (true, $"{config.Rules.Count} rules applied; {reset}");
         }
         finally
         {
@@ -204,7 +207,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     /// its own rules. The lanes share <c>max_keys</c>, as they share the keys (one key, one lane), unless every packet
     /// goes to the first lane.
     /// </summary>
-    private RuleEngine NewEngine(EnforcementPlan plan, int lane, int lanes)
+    private RuleEngine NewEngine(EnforcementPlan plan, int lane, int lanes, RuleEngine? previous = null)
     {
         var maxKeys = plan.Config.Daemon.MaxKeys;
         if (lanes > 1)
@@ -214,7 +217,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
                 : Math.Max(1024, (maxKeys + lanes - 1) / lanes);
         }
 
-        var engine = new RuleEngine(plan.Observed, maxKeys);
+        var engine = new RuleEngine(plan.Observed, maxKeys, previous: previous);
         engine.KeyBlocked += PostBlock;
         engine.KeyHeld += PostHold;
         engine.KeyOverLimit += LogOverLimit;

@@ -84,6 +84,9 @@ public sealed unsafe class CaptureLane : IDisposable
         }
     }
 
+    /// <summary>The engine deciding this lane's packets now.</summary>
+    public RuleEngine Engine => _engine;
+
     /// <summary>Swaps in a new engine (a reload); packets read after the swap go to it.</summary>
     public void Swap(RuleEngine engine)
     {

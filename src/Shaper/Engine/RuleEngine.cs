@@ -31,6 +31,7 @@ public sealed class RuleEngine
     private readonly CompiledRuleSet _rules;
     private readonly KeyedRuleLimiter[] _limiters;
     private readonly RuleTotals[] _totals;
+    private readonly int _maxKeysPerRule;
     private readonly KeyDeadlines _blocks;
     private readonly KeyDeadlines _holds;
     private readonly KeyDeadlines _notices;
@@ -40,11 +41,16 @@ public sealed class RuleEngine
     /// <summary>
     /// Creates an engine with at most <paramref name="maxKeysPerRule"/> keys per rule and address family; key
     /// tables start at <paramref name="initialKeysPerRule"/> (by default the maximum, so memory is fixed up front).
+    /// A reload passes the running engine as <paramref name="previous"/>: each rule whose name, enforcer, algorithm,
+    /// key and limits did not change (<see cref="Plan.LimiterChange"/>) takes over its key table and totals (tokens,
+    /// windows, logs, counters), so a reload hands no key a fresh burst. The previous engine must see no packet after
+    /// this one sees its first (the capture thread swaps them between packets).
     /// </summary>
-    public RuleEngine(CompiledRuleSet rules, int maxKeysPerRule, int initialKeysPerRule = 0)
+    public RuleEngine(CompiledRuleSet rules, int maxKeysPerRule, int initialKeysPerRule = 0, RuleEngine? previous = null)
     {
         ArgumentNullException.ThrowIfNull(rules);
         _rules = rules;
+        _maxKeysPerRule = maxKeysPerRule;
         var count = rules.Rules.Length;
         _limiters = new KeyedRuleLimiter[count];
         _totals = new RuleTotals[count];
@@ -55,7 +61,17 @@ public sealed class RuleEngine
         var holding = new List<int>();
         for (var i = 0; i < count; i++)
         {
-            _limiters[i] = LimiterFactory.Create(rules.Rules[i].Rule, initialKeysPerRule > 0 ? initialKeysPerRule : maxKeysPerRule, maxKeysPerRule);
+            if (previous?.Kept(rules.Rules[i].Rule, maxKeysPerRule) is { } kept)
+            {
+                _limiters[i] = previous._limiters[kept];
+                _totals[i] = previous._totals[kept];
+            }
+            else
+            {
+                _limiters[i] = LimiterFactory.Create(rules.Rules[i].Rule, initialKeysPerRule > 0 ? initialKeysPerRule : maxKeysPerRule, maxKeysPerRule);
+                _totals[i] = new RuleTotals();
+            }
+
             if (rules.Rules[i].Blocks)
             {
                 blocking.Add(i);
@@ -382,7 +398,28 @@ public sealed class RuleEngine
             : new HeldKey(IpFamily.V6, packet.Source & AddressSet.Mask6(isSourcePrefix ? per.V6Prefix : 128), isSourcePrefix ? per.V6Prefix : 128, 0, KeyKind.Source);
     }
 
-    private struct RuleTotals
+    /// <summary>The index of this engine's rule whose state <paramref name="rule"/> may keep, or null.</summary>
+    private int? Kept(Rules.Rule rule, int maxKeysPerRule)
+    {
+        if (maxKeysPerRule != _maxKeysPerRule)
+        {
+            return null;
+        }
+
+        var rules = _rules.Rules;
+        for (var i = 0; i < rules.Length; i++)
+        {
+            if (rules[i].Rule.Name == rule.Name)
+            {
+                return Plan.LimiterChange.Reason(rules[i].Rule, rule) is null ? i : null;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A class, so a reload can hand one rule's totals to the next engine by reference.</summary>
+    private sealed class RuleTotals
     {
         public long Passed;
         public long Limited;
