@@ -128,8 +128,9 @@ public sealed partial class NftBackend : IFirewallBackend
 
     /// <summary>
     /// After someone else changed objects in the table (a set or counter deleted, a rule changed): applies the
-    /// configuration again over what is there. Objects whose state may be gone are forgotten, so the apply creates
-    /// whatever is missing; the block sets, meter sets and counters that are still there keep their contents.
+    /// configuration again over what is there. The apply refills the chains and adds every set and counter it
+    /// needs (adding one that exists changes nothing), so whatever is missing comes back and the block sets,
+    /// meter sets and counters still there keep their contents.
     /// </summary>
     public string? Repair() => Applied is { } config ? Apply(config) : null;
 

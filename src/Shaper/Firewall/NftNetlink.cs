@@ -303,27 +303,29 @@ public sealed class NftNetlink : IDisposable
             var messages = 0;
             Span<byte> key = stackalloc byte[16];
 
-            // Elements grouped by set: one NEWSETELEM message per run of up to ElementsPerMessage of one set.
+            // Elements grouped by set: one NEWSETELEM message per run of up to ElementsPerMessage of one set. The
+            // set is sorted by as a number (family and prefix length), its name made once per message.
             var order = new int[end - offset];
-            var names = new string[end - offset];
+            var sets = new int[end - offset];
             var count = 0;
             for (var i = offset; i < end; i++)
             {
                 if (destroy || NftBlockSets.TimeoutMs(blocks[i].Ttl) is not null)
                 {
-                    names[count] = warmUpSet ?? NftBlockSets.SetNameOf(blocks[i].Network, kind);
+                    var set = NftBlockSets.SetOf(blocks[i].Network, kind);
+                    sets[count] = ((set.V4 ? 0 : 1) << 8) | set.PrefixLength;
                     order[count++] = i;
                 }
             }
 
-            Array.Sort(names, order, 0, count, StringComparer.Ordinal);
+            Array.Sort(sets, order, 0, count);
             var inMessage = 0;
             var message = -1;
             var elements = -1;
             for (var n = 0; n < count; n++)
             {
                 var (network, ttl) = blocks[order[n]];
-                if (inMessage > 0 && (inMessage == ElementsPerMessage || names[n] != names[n - 1]))
+                if (inMessage > 0 && (inMessage == ElementsPerMessage || sets[n] != sets[n - 1]))
                 {
                     _writer.EndNest(elements);
                     _writer.EndMessage(message);
@@ -336,7 +338,7 @@ public sealed class NftNetlink : IDisposable
                         ? _writer.BeginMessage(NfTables.Type(NfTables.DestroySetElem), Nl.Request | Nl.Ack, NfTables.FamilyInet)
                         : _writer.BeginMessage(NfTables.Type(NfTables.NewSetElem), Nl.Request | Nl.Create | Nl.Ack, NfTables.FamilyInet);
                     _writer.String(NfTables.SetElemListTable, _table);
-                    _writer.String(NfTables.SetElemListSet, names[n]);
+                    _writer.String(NfTables.SetElemListSet, warmUpSet ?? NftBlockSets.SetNameOf(network, kind));
                     elements = _writer.BeginNest(NfTables.SetElemListElements);
                     messages++;
                 }
