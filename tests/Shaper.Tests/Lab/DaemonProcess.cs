@@ -127,7 +127,11 @@ public sealed class DaemonProcess : IDisposable
             _process.Kill(entireProcessTree: true);
         }
 
-        return watch.Elapsed;
+        var elapsed = watch.Elapsed;
+        // The timed overload returns before the redirected output is drained; the untimed one waits for it,
+        // so the last lines the daemon wrote while stopping are in Log.
+        _process.WaitForExit();
+        return elapsed;
     }
 
     public void Dispose()
