@@ -204,35 +204,8 @@ public sealed class NftNetlink : IDisposable
                 return null;
             }
 
-            var seq = _writer.Sequence;
             var keys = new HashSet<string>(StringComparer.Ordinal);
-            var answered = Receive(
-                message =>
-                {
-                    if (message.Sequence != seq)
-                    {
-                        return null;
-                    }
-
-                    if (message.Type == Nl.Done)
-                    {
-                        return 0;
-                    }
-
-                    if (message.TryGetError(out var errno, out _))
-                    {
-                        return errno;
-                    }
-
-                    if (message.Command == NfTables.NewSetElem)
-                    {
-                        NftChange.ReadKeys(message.Attributes, keys);
-                    }
-
-                    return null;
-                },
-                out _);
-            return answered == 0 ? keys : null;
+            return ReceiveDump(NfTables.NewSetElem, message => NftChange.ReadKeys(message.Attributes, keys)) ? keys : null;
         }
     }
 
@@ -255,40 +228,49 @@ public sealed class NftNetlink : IDisposable
                 return null;
             }
 
-            var seq = _writer.Sequence;
             var counters = new Dictionary<string, long>(StringComparer.Ordinal);
-            var answered = Receive(
-                message =>
-                {
-                    if (message.Sequence != seq)
-                    {
-                        return null;
-                    }
-
-                    if (message.Type == Nl.Done)
-                    {
-                        return 0;
-                    }
-
-                    if (message.TryGetError(out var errno, out _))
-                    {
-                        return errno;
-                    }
-
-                    if (message.Command == NfTables.NewObj)
-                    {
-                        ReadCounter(message, counters);
-                    }
-
-                    return null;
-                },
-                out _);
-            return answered == 0 ? counters : null;
+            return ReceiveDump(NfTables.NewObj, message => ReadCounter(message, counters)) ? counters : null;
         }
     }
 
     /// <inheritdoc />
     public void Dispose() => _socket.Dispose();
+
+    /// <summary>
+    /// Reads the answer to the dump request just sent: each message of <paramref name="command"/> goes to
+    /// <paramref name="item"/>; true once the dump ends, false on an error or no answer.
+    /// </summary>
+    private bool ReceiveDump(byte command, Action<NetlinkMessage> item)
+    {
+        var seq = _writer.Sequence;
+        var answered = Receive(
+            message =>
+            {
+                if (message.Sequence != seq)
+                {
+                    return null;
+                }
+
+                if (message.Type == Nl.Done)
+                {
+                    return 0;
+                }
+
+                if (message.TryGetError(out var errno, out _))
+                {
+                    return errno;
+                }
+
+                if (message.Command == command)
+                {
+                    item(message);
+                }
+
+                return null;
+            },
+            out _);
+        return answered == 0;
+    }
 
     /// <summary>One message's worth of answer handling: a result (0 or an errno) ends the reading.</summary>
     private delegate int? AnswerHandler(NetlinkMessage message);
