@@ -93,7 +93,17 @@ public sealed class NftNetlinkTests(Xunit.Abstractions.ITestOutputHelper output)
             var added = backend.AddBlocks(blocks);
             process.Refresh();
             var ms = (watch.Elapsed.TotalMilliseconds, (process.UserProcessorTime - user).TotalMilliseconds, (process.PrivilegedProcessorTime - system).TotalMilliseconds);
-            return (apply, added, netlink.Elements("block_v6")?.Count, ms);
+            // A dump walks the set's hash table, and a walk that meets the table's background resize (it grows
+            // while a million elements go in) can miss elements: what the kernel holds is what a later walk sees
+            // (each walk of a million elements takes long enough for the resize to finish).
+            int? held = null;
+            for (var attempt = 0; attempt < 20 && held != 1_000_000; attempt++)
+            {
+                held = netlink.Elements("block_v6")?.Count;
+                output.WriteLine($"dump {attempt + 1}: {held} elements");
+            }
+
+            return (apply, added, held, ms);
         });
 
         output.WriteLine($"1,000,000 host blocks installed over netlink in {ms.Item1:F0} ms (CPU: {ms.Item2:F0} ms user, {ms.Item3:F0} ms system, the kernel's work)");
