@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Time.Testing;
 using Shaper.Firewall;
 using Shaper.Tests.Lab;
 
@@ -14,7 +15,7 @@ public sealed class BlockStoreTests : IDisposable
     private static readonly IPNetwork D = IPNetwork.Parse("2001:db8:5::/48");
 
     private readonly string _dir = Path.Combine(Directory.CreateTempSubdirectory("shaper-store-").FullName, "state");
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new();
     private readonly List<BlockStoreNotice> _notices = [];
 
     public void Dispose() => Directory.Delete(Path.GetDirectoryName(_dir)!, recursive: true);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Time.Testing;
 using Shaper.Firewall;
 using Shaper.Plan;
 using Shaper.Rules;
@@ -31,7 +32,7 @@ public sealed class IptablesBackendTests
     [Fact]
     public void Blocks_ExpireWhenTheirTimeToLiveIsOver_OneDeleteEach()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         var iptables = new FakeIptables();
         var backend = new IptablesBackend(iptables, time);
         Assert.Null(backend.AddBlocks([(System.Net.IPNetwork.Parse("198.18.9.9/32"), TimeSpan.FromSeconds(2)), (System.Net.IPNetwork.Parse("2001:db8::7/128"), TimeSpan.FromSeconds(5))]));
