@@ -36,6 +36,9 @@ internal sealed partial class ShaperService
 
     internal double LastApplyMs => _lastApplyMs;
 
+    /// <summary>The last reload or rules apply that failed (and left the running rules), null when none has.</summary>
+    internal ReloadFailure? LastReloadFailure => _lastReloadFailure;
+
     internal TimeSpan Uptime => TimeSpan.FromMilliseconds(Environment.TickCount64 - _startedAt);
 
     private Task<ControlResponse> HandleAsync(ControlRequest request, PeerCredentials peer, CancellationToken cancel)

@@ -40,6 +40,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     private long _reloadsOk;
     private long _reloadsFailed;
     private double _lastApplyMs;
+    private ReloadFailure? _lastReloadFailure;
 
     public ShaperService(DaemonArguments arguments, ILogger<ShaperService> logger, ISystemdNotifier notifier, TimeProvider time, KernelEnforcer kernel)
     {
@@ -148,7 +149,11 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         }
     }
 
-    /// <summary>Re-reads the configuration file (or applies <paramref name="text"/>); a bad file keeps the running rules.</summary>
+    /// <summary>
+    /// Re-reads the configuration file (or applies <paramref name="text"/>) as one transaction across the capture, the
+    /// kernel and the engine: a file with errors, a capture that cannot open the new interface or a ruleset the kernel
+    /// refuses leaves the running capture, kernel rules and engine as they were, counts the failure and keeps its reason.
+    /// </summary>
     public async Task<(bool Ok, string Message)> ReloadAsync(string trigger, string? text)
     {
         await _reloadLock.WaitAsync().ConfigureAwait(false);
@@ -159,34 +164,43 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
             var loaded = text is null ? ConfigLoader.Load(_arguments.ConfigPath, options) : ConfigLoader.Parse(text, "(shaperctl rules apply)", options);
             if (loaded.Config is not { } config)
             {
-                var errors = string.Join("; ", loaded.Diagnostics.Where(d => d.IsError).Select(d => d.ToString()));
-                Log.ReloadRefused(_logger, trigger, errors);
-                Interlocked.Increment(ref _reloadsFailed);
-                return (false, errors);
+                return Refuse(trigger, string.Join("; ", loaded.Diagnostics.Where(d => d.IsError).Select(d => d.ToString())));
             }
 
             var plan = EnforcementPlan.Compile(config, _kernel.Running);
+            var previous = _plan!;
             var started = _time.GetTimestamp();
+
+            // Capture first: reopening it touches nothing else, so undoing it is reopening the old one. Undoing a kernel
+            // apply would recreate the changed rules' meters a second time.
+            var recapture = plan.CaptureFilter != _captureFilter || _capture?.Interface != CaptureInterface(plan) || _capture?.Fanout is { } fanout && fanout != FanoutKey.For(plan.ObservedRules);
+            // An interface that is not there is refused before anything is touched; one that fails to open is found by opening it.
+            if (recapture && CaptureInterface(plan) is { } name && name != _capture?.Interface && name != "any" && NativePcap.InterfaceIndex(name) == 0)
+            {
+                return Refuse(trigger, $"[daemon] interface \"{name}\" does not exist; the running rules and capture are kept");
+            }
+
+            if (recapture && Recapture(previous, plan) is { } captureError)
+            {
+                return Refuse(trigger, captureError);
+            }
+
             var applied = await _kernel.ReloadAsync(plan, CancellationToken.None).ConfigureAwait(false);
             if (applied is not null)
             {
-                Log.ReloadRefused(_logger, trigger, applied);
-                Interlocked.Increment(ref _reloadsFailed);
-                return (false, applied);
+                if (recapture)
+                {
+                    RestartCapture(previous);
+                }
+
+                return Refuse(trigger, applied);
             }
 
             _lastApplyMs = _time.GetElapsedTime(started).TotalMilliseconds;
-            var resets = LimiterChange.Resets(_plan, plan);
+            var resets = LimiterChange.Resets(previous, plan);
             _config = config;
             _plan = plan;
             _engine?.Swap(lane => NewEngine(plan, lane, _engine.Lanes.Count, _engine.Lanes[lane].Engine));
-            if (plan.CaptureFilter != _captureFilter || _capture?.Interface != NullIfEmpty(config.Daemon.Interface) || _capture?.Fanout is { } fanout && fanout != FanoutKey.For(plan.ObservedRules))
-            {
-                _capture?.Dispose();
-                _capture = null;
-                StartCapture(plan);
-            }
-
             Interlocked.Increment(ref _reloadsOk);
             // Unchanged rules keep their state (the kernel's meter sets and the engine's key tables); say which did not.
             var reset = resets.Count == 0 ? "no rule reset" : "reset (fresh state): " + string.Join(", ", resets.Select(r => $"{r.Rule} ({r.Reason})"));
@@ -200,7 +214,53 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         }
     }
 
-    private static string? NullIfEmpty(string text) => text.Length == 0 ? null : text;
+    /// <summary>A reload that changes nothing: logged, counted, and kept as the last failure for <c>status</c>.</summary>
+    private (bool Ok, string Message) Refuse(string trigger, string reason)
+    {
+        Log.ReloadRefused(_logger, trigger, reason);
+        Interlocked.Increment(ref _reloadsFailed);
+        _lastReloadFailure = new ReloadFailure(trigger, reason, _time.GetUtcNow());
+        return (false, reason);
+    }
+
+    /// <summary>
+    /// Swaps the capture for <paramref name="plan"/>'s; null on success. A capture on another interface that does not
+    /// open (the interface is missing or down) puts <paramref name="previous"/>'s back and says why. On the same interface
+    /// (a new filter) it is not refused: it retries by itself, as the capture it replaces did.
+    /// </summary>
+    private string? Recapture(EnforcementPlan previous, EnforcementPlan plan)
+    {
+        var before = _capture?.Interface;
+        var name = CaptureInterface(plan);
+        try
+        {
+            RestartCapture(plan);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            RestartCapture(previous);
+            return $"capture on {name} could not start: {e.Message}";
+        }
+
+        if (_capture is { Running: false } capture && capture.Interface != before)
+        {
+            var why = capture.LastError ?? "it did not open";
+            RestartCapture(previous);
+            return $"capture on {name} could not start ({why}); the running rules and capture are kept";
+        }
+
+        return null;
+    }
+
+    private void RestartCapture(EnforcementPlan plan)
+    {
+        _capture?.Dispose();
+        _capture = null;
+        StartCapture(plan);
+    }
+
+    /// <summary>The interface <paramref name="plan"/> captures on, null when it captures nothing.</summary>
+    private string? CaptureInterface(EnforcementPlan plan) => plan.Captures && _engine is not null ? plan.Config.Daemon.Interface : null;
 
     /// <summary>
     /// Lane <paramref name="lane"/>'s engine: the plan's observed rules over the packets that lane captures; the kernel counts

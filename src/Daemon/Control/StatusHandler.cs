@@ -60,6 +60,8 @@ internal sealed class StatusHandler(ShaperService daemon) : ControlHandler
             HoldsRefused = kernel.Holds.Refused,
             DetectToHoldP50Ms = Round(kernel.Holds.DetectToHold.Percentile(0.50)),
             DetectToHoldP99Ms = Round(kernel.Holds.DetectToHold.Percentile(0.99)),
+            LastReloadError = daemon.LastReloadFailure is { } failed ? $"{failed.Trigger}: {failed.Reason}" : null,
+            LastReloadErrorAt = daemon.LastReloadFailure?.At.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture),
         };
         return Task.FromResult(Reply(reply, ControlJsonContext.Default.StatusReply));
     }

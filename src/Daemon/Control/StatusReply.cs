@@ -158,4 +158,12 @@ internal sealed record StatusReply
 
     [JsonPropertyName("detect_to_hold_p99_ms")]
     public double DetectToHoldP99Ms { get; init; }
+
+    /// <summary>Why the last reload or rules apply failed (the running rules, capture and engine stayed), null when none has.</summary>
+    [JsonPropertyName("last_reload_error")]
+    public string? LastReloadError { get; init; }
+
+    /// <summary>When that was (UTC, ISO 8601), null when no reload has failed.</summary>
+    [JsonPropertyName("last_reload_error_at")]
+    public string? LastReloadErrorAt { get; init; }
 }
