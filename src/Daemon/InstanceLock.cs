@@ -3,6 +3,8 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 
+using Shaper.Interop;
+
 namespace Shaper.Daemon;
 
 /// <summary>
@@ -59,7 +61,7 @@ internal sealed class InstanceLock : IDisposable
             return null;
         }
 
-        var fd = Open(path, ORdWr | OCreat | OCloExec, 0b110_100_000);
+        var fd = LibC.Open(path, ORdWr | OCreat | OCloExec, 0b110_100_000);
         if (fd < 0)
         {
             error = $"cannot open the lock file {path}: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}";
@@ -67,7 +69,7 @@ internal sealed class InstanceLock : IDisposable
         }
 
         var handle = new SafeFileHandle(fd, ownsHandle: true);
-        if (Flock(fd, LockEx | LockNb) != 0)
+        if (LibC.Flock(fd, LockEx | LockNb) != 0)
         {
             var errno = Marshal.GetLastPInvokeError();
             var holder = ReadPid(handle);
@@ -79,7 +81,7 @@ internal sealed class InstanceLock : IDisposable
         }
 
         var pid = Encoding.ASCII.GetBytes(Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "\n");
-        _ = Ftruncate(fd, 0);
+        _ = LibC.Ftruncate(fd, 0);
         RandomAccess.Write(handle, pid, 0);
         return new InstanceLock(handle, path);
     }
@@ -92,13 +94,4 @@ internal sealed class InstanceLock : IDisposable
         var read = RandomAccess.Read(handle, buffer, 0);
         return int.TryParse(Encoding.ASCII.GetString(buffer, 0, read).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : null;
     }
-
-    [DllImport("libc", EntryPoint = "open", SetLastError = true)]
-    private static extern int Open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, int mode);
-
-    [DllImport("libc", EntryPoint = "flock", SetLastError = true)]
-    private static extern int Flock(int fd, int operation);
-
-    [DllImport("libc", EntryPoint = "ftruncate", SetLastError = true)]
-    private static extern int Ftruncate(int fd, long length);
 }

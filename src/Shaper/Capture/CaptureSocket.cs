@@ -1,6 +1,8 @@
 using System.Runtime.InteropServices;
 using Shaper.Packets;
 
+using Shaper.Interop;
+
 namespace Shaper.Capture;
 
 /// <summary>
@@ -80,7 +82,7 @@ internal sealed unsafe class CaptureSocket : IDisposable
                 }
             }
 
-            return new CaptureSocket(handle, link, (int)NativePcap.InterfaceIndex(interfaceName));
+            return new CaptureSocket(handle, link, (int)LibC.IfNameToIndex(interfaceName));
         }
         catch
         {
@@ -93,7 +95,7 @@ internal sealed unsafe class CaptureSocket : IDisposable
     public void JoinFanout(ushort group)
     {
         var argument = group | (PacketFanoutCbpf << 16);
-        if (NativePcap.SetSockOpt(NativePcap.FileNo(Handle), SolPacket, PacketFanout, &argument, sizeof(int)) != 0)
+        if (LibC.SetSockOpt(NativePcap.FileNo(Handle), SolPacket, PacketFanout, &argument, sizeof(int)) != 0)
         {
             throw new InvalidOperationException($"PACKET_FANOUT: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
         }
@@ -105,7 +107,7 @@ internal sealed unsafe class CaptureSocket : IDisposable
         fixed (SockFilter* instructions = program)
         {
             var fprog = new SockFprog { Length = (ushort)program.Length, Filter = instructions };
-            if (NativePcap.SetSockOpt(NativePcap.FileNo(Handle), SolPacket, PacketFanoutData, &fprog, (uint)sizeof(SockFprog)) != 0)
+            if (LibC.SetSockOpt(NativePcap.FileNo(Handle), SolPacket, PacketFanoutData, &fprog, (uint)sizeof(SockFprog)) != 0)
             {
                 throw new InvalidOperationException($"PACKET_FANOUT_DATA: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
             }

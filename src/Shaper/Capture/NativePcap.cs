@@ -17,7 +17,6 @@ internal static unsafe partial class NativePcap
     public const int ErrorBufferSize = 256;
 
     private const string Library = "shaper-pcap";
-    private const string LibC = "libc";
 
     static NativePcap()
     {
@@ -81,12 +80,6 @@ internal static unsafe partial class NativePcap
 
     [LibraryImport(Library, EntryPoint = "pcap_close")]
     public static partial void Close(nint pcap);
-
-    [LibraryImport(LibC, EntryPoint = "setsockopt", SetLastError = true)]
-    public static partial int SetSockOpt(int socket, int level, int name, void* value, uint length);
-
-    [LibraryImport(LibC, EntryPoint = "if_nametoindex", StringMarshalling = StringMarshalling.Utf8)]
-    public static partial uint InterfaceIndex(string name);
 
     /// <summary>A C string from libpcap as text.</summary>
     public static string Text(byte* text) => text is null ? "" : Marshal.PtrToStringUTF8((nint)text) ?? "";

@@ -1,6 +1,8 @@
 using System.Net.Sockets;
 using System.Text;
 
+using Shaper.Interop;
+
 namespace Shaper.Control;
 
 /// <summary>
@@ -110,7 +112,7 @@ public sealed class ControlServer : IAsyncDisposable
         File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite);
         if (policy.GroupId is { } gid)
         {
-            _ = NativeChown(path, -1, (int)gid);
+            _ = LibC.Chown(path, -1, (int)gid);
         }
 
         listener.Listen(MaxConnections);
@@ -131,9 +133,6 @@ public sealed class ControlServer : IAsyncDisposable
 
         _stop.Dispose();
     }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "chown", SetLastError = true)]
-    private static extern int NativeChown(string path, int owner, int group);
 
     private async Task AcceptLoopAsync()
     {

@@ -1,4 +1,4 @@
-using System.Runtime.InteropServices;
+using Shaper.Interop;
 
 namespace Shaper.Files;
 
@@ -22,7 +22,7 @@ internal static class RegularFile
     {
         ArgumentNullException.ThrowIfNull(path);
         var buffer = stackalloc byte[256];
-        if (Statx(AtFdCwd, path, 0, StatxType, buffer) != 0)
+        if (LibC.Statx(AtFdCwd, path, 0, StatxType, buffer) != 0)
         {
             return null;
         }
@@ -38,7 +38,4 @@ internal static class RegularFile
             _ => "not a regular file",
         };
     }
-
-    [DllImport("libc", EntryPoint = "statx", SetLastError = true)]
-    private static extern unsafe int Statx(int dirfd, [MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags, uint mask, byte* buffer);
 }

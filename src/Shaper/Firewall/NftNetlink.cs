@@ -127,12 +127,7 @@ public sealed class NftNetlink : IDisposable
     {
         lock (_lock)
         {
-            _writer.Clear();
-            var start = _writer.BeginMessage(NfTables.Type(NfTables.GetChain), Nl.Request | Nl.Ack, NfTables.FamilyInet);
-            _writer.String(NfTables.ChainTable, _table);
-            _writer.String(NfTables.ChainName, chain);
-            _writer.EndMessage(start);
-            if (_socket.Send(_writer.Written) is not null)
+            if (!SendRequest(NfTables.GetChain, Nl.Ack, (NfTables.ChainTable, _table), (NfTables.ChainName, chain)))
             {
                 return null;
             }
@@ -151,9 +146,7 @@ public sealed class NftNetlink : IDisposable
     {
         lock (_lock)
         {
-            _writer.Clear();
-            _writer.Message(NfTables.Type(NfTables.GetGen), Nl.Request);
-            if (_socket.Send(_writer.Written) is not null)
+            if (!SendRequest(NfTables.GetGen, 0, family: 0))
             {
                 return null;
             }
@@ -194,12 +187,7 @@ public sealed class NftNetlink : IDisposable
     {
         lock (_lock)
         {
-            _writer.Clear();
-            var start = _writer.BeginMessage(NfTables.Type(NfTables.GetSetElem), Nl.Request | Nl.Dump, NfTables.FamilyInet);
-            _writer.String(NfTables.SetElemListTable, _table);
-            _writer.String(NfTables.SetElemListSet, set);
-            _writer.EndMessage(start);
-            if (_socket.Send(_writer.Written) is not null)
+            if (!SendRequest(NfTables.GetSetElem, Nl.Dump, (NfTables.SetElemListTable, _table), (NfTables.SetElemListSet, set)))
             {
                 return null;
             }
@@ -218,12 +206,7 @@ public sealed class NftNetlink : IDisposable
     {
         lock (_lock)
         {
-            _writer.Clear();
-            var start = _writer.BeginMessage(NfTables.Type(NfTables.GetObj), Nl.Request | Nl.Dump, NfTables.FamilyInet);
-            _writer.String(NfTables.ObjTable, _table); // the dump's filter
-            _writer.UInt32BigEndian(NfTables.ObjType, NfTables.ObjectCounter);
-            _writer.EndMessage(start);
-            if (_socket.Send(_writer.Written) is not null)
+            if (!SendRequest(NfTables.GetObj, Nl.Dump, (NfTables.ObjTable, _table), objectType: NfTables.ObjectCounter)) // the table is the dump's filter
             {
                 return null;
             }
@@ -235,6 +218,32 @@ public sealed class NftNetlink : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _socket.Dispose();
+
+    /// <summary>
+    /// Writes and sends one request, called under the lock: <paramref name="command"/> with NLM_F_REQUEST and
+    /// <paramref name="flags"/>, the string attributes in order, then the object type when given. False when the
+    /// send failed; the answer is for the caller to read.
+    /// </summary>
+    private bool SendRequest(byte command, ushort flags, (ushort Type, string? Value) first = default, (ushort Type, string? Value) second = default, uint? objectType = null, byte family = NfTables.FamilyInet)
+    {
+        _writer.Clear();
+        var start = _writer.BeginMessage(NfTables.Type(command), (ushort)(Nl.Request | flags), family);
+        foreach (var (type, value) in (ReadOnlySpan<(ushort Type, string? Value)>)[first, second])
+        {
+            if (value is not null)
+            {
+                _writer.String(type, value);
+            }
+        }
+
+        if (objectType is { } obj)
+        {
+            _writer.UInt32BigEndian(NfTables.ObjType, obj);
+        }
+
+        _writer.EndMessage(start);
+        return _socket.Send(_writer.Written) is null;
+    }
 
     /// <summary>
     /// Reads the answer to the dump request just sent: each message of <paramref name="command"/> goes to

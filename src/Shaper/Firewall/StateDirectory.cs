@@ -1,5 +1,7 @@
 using System.Runtime.InteropServices;
 
+using Shaper.Interop;
+
 namespace Shaper.Firewall;
 
 /// <summary>
@@ -30,7 +32,7 @@ internal static partial class StateDirectory
             return $"state_dir '{path}' is not an absolute path";
         }
 
-        var uid = Geteuid();
+        var uid = LibC.GetEuid();
         try
         {
             if (Lstat(path) is null)
@@ -115,7 +117,7 @@ internal static partial class StateDirectory
     }
 
     /// <summary>Whether <paramref name="path"/> is on a file system mounted read-only (access(2) answers EROFS, even to root).</summary>
-    public static bool IsReadOnly(string path) => Access(path, 2 /* W_OK */) != 0 && Marshal.GetLastPInvokeError() == 30 /* EROFS */;
+    public static bool IsReadOnly(string path) => LibC.Access(path, 2 /* W_OK */) != 0 && Marshal.GetLastPInvokeError() == 30 /* EROFS */;
 
     private static string Kind(int mode) => (mode & TypeMask) switch
     {
@@ -128,24 +130,15 @@ internal static partial class StateDirectory
     private static string Octal(int mode) => Convert.ToString(mode & 0xFFF, 8).PadLeft(4, '0');
 
     /// <summary>The type, mode and owner of <paramref name="path"/> itself (a symlink is not followed); null when it does not exist.</summary>
-    private static (int Mode, uint Uid)? Lstat(string path)
+    private static unsafe (int Mode, uint Uid)? Lstat(string path)
     {
         // struct statx is the same on every architecture (uapi/linux/stat.h): stx_uid at byte 20, stx_mode at 28.
-        Span<byte> buffer = stackalloc byte[256];
-        if (Statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType | StatxMode | StatxUid, ref MemoryMarshal.GetReference(buffer)) != 0)
+        var buffer = stackalloc byte[256];
+        if (LibC.Statx(AtFdCwd, path, AtSymlinkNoFollow, StatxType | StatxMode | StatxUid, buffer) != 0)
         {
             return null;
         }
 
-        return (BitConverter.ToUInt16(buffer[28..30]), BitConverter.ToUInt32(buffer[20..24]));
+        return (*(ushort*)(buffer + 28), *(uint*)(buffer + 20));
     }
-
-    [LibraryImport("libc", EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int Statx(int dirfd, string path, int flags, uint mask, ref byte buffer);
-
-    [LibraryImport("libc", EntryPoint = "access", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
-    private static partial int Access(string path, int mode);
-
-    [LibraryImport("libc", EntryPoint = "geteuid")]
-    private static partial uint Geteuid();
 }

@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 
+using Shaper.Interop;
+
 namespace Shaper.Netlink;
 
 /// <summary>
@@ -31,15 +33,15 @@ internal sealed partial class NetlinkSocket : IDisposable
     /// <summary>Opens a socket for <paramref name="protocol"/> (12: netfilter); null when the kernel refuses.</summary>
     public static NetlinkSocket? TryOpen(int protocol = Nl.NetlinkNetfilter)
     {
-        var fd = Socket(AfNetlink, SockRaw | SockCloexec, protocol);
+        var fd = LibC.Socket(AfNetlink, SockRaw | SockCloexec, protocol);
         return fd < 0 ? null : new NetlinkSocket(fd);
     }
 
     /// <summary>How long a blocking receive waits before it gives up.</summary>
-    public void SetReceiveTimeout(TimeSpan timeout)
+    public unsafe void SetReceiveTimeout(TimeSpan timeout)
     {
-        Span<long> value = [(long)timeout.TotalSeconds, timeout.Microseconds + (timeout.Milliseconds * 1000L)]; // struct timeval
-        _ = SetSockOpt(_fd, SolSocket, SoRcvtimeo, MemoryMarshal.AsBytes(value), 16);
+        var value = stackalloc long[] { (long)timeout.TotalSeconds, timeout.Microseconds + (timeout.Milliseconds * 1000L) }; // struct timeval
+        _ = LibC.SetSockOpt(_fd, SolSocket, SoRcvtimeo, value, 16);
     }
 
     /// <summary>
@@ -48,16 +50,14 @@ internal sealed partial class NetlinkSocket : IDisposable
     /// </summary>
     public void SetBuffers(int send, int receive)
     {
-        Span<int> value = [send];
-        if (SetSockOpt(_fd, SolSocket, SoSndbufForce, MemoryMarshal.AsBytes(value), 4) != 0)
+        if (!SetInt(SolSocket, SoSndbufForce, send))
         {
-            _ = SetSockOpt(_fd, SolSocket, SoSndbuf, MemoryMarshal.AsBytes(value), 4);
+            _ = SetInt(SolSocket, SoSndbuf, send);
         }
 
-        value[0] = receive;
-        if (SetSockOpt(_fd, SolSocket, SoRcvbufForce, MemoryMarshal.AsBytes(value), 4) != 0)
+        if (!SetInt(SolSocket, SoRcvbufForce, receive))
         {
-            _ = SetSockOpt(_fd, SolSocket, SoRcvbuf, MemoryMarshal.AsBytes(value), 4);
+            _ = SetInt(SolSocket, SoRcvbuf, receive);
         }
     }
 
@@ -72,15 +72,17 @@ internal sealed partial class NetlinkSocket : IDisposable
         BinaryPrimitives.WriteUInt16LittleEndian(local, AfNetlink);
         fixed (byte* address = local)
         {
-            if (Bind(_fd, address, 12) != 0)
+            if (LibC.Bind(_fd, address, 12) != 0)
             {
                 return false;
             }
         }
 
-        Span<int> value = [group];
-        return SetSockOpt(_fd, SolNetlink, NetlinkAddMembership, MemoryMarshal.AsBytes(value), 4) == 0;
+        return SetInt(SolNetlink, NetlinkAddMembership, group);
     }
+
+    /// <summary>Sets an integer socket option; false when the kernel refuses it.</summary>
+    public unsafe bool SetInt(int level, int name, int value) => LibC.SetSockOpt(_fd, level, name, &value, sizeof(int)) == 0;
 
     /// <summary>Sends <paramref name="data"/> to the kernel in one datagram; null on success, else why.</summary>
     public unsafe string? Send(ReadOnlySpan<byte> data)
@@ -91,7 +93,7 @@ internal sealed partial class NetlinkSocket : IDisposable
         fixed (byte* bytes = data)
         fixed (byte* to = kernel)
         {
-            var sent = SendTo(_fd, bytes, data.Length, 0, to, 12);
+            var sent = LibC.SendTo(_fd, bytes, data.Length, 0, to, 12);
             return sent == data.Length ? null : $"netlink send failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}";
         }
     }
@@ -104,7 +106,7 @@ internal sealed partial class NetlinkSocket : IDisposable
     {
         fixed (byte* data = buffer)
         {
-            var received = Recv(_fd, data, buffer.Length, wait ? 0 : MsgDontwait);
+            var received = LibC.Recv(_fd, data, buffer.Length, wait ? 0 : MsgDontwait);
             if (received >= 0)
             {
                 return (int)received;
@@ -120,25 +122,7 @@ internal sealed partial class NetlinkSocket : IDisposable
         var fd = Interlocked.Exchange(ref _fd, -1);
         if (fd >= 0)
         {
-            _ = Close(fd);
+            _ = LibC.Close(fd);
         }
     }
-
-    [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
-    private static partial int Socket(int domain, int type, int protocol);
-
-    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
-    private static partial int SetSockOpt(int fd, int level, int name, ReadOnlySpan<byte> value, int length);
-
-    [LibraryImport("libc", EntryPoint = "bind", SetLastError = true)]
-    private static unsafe partial int Bind(int fd, byte* address, int addressLength);
-
-    [LibraryImport("libc", EntryPoint = "sendto", SetLastError = true)]
-    private static unsafe partial long SendTo(int fd, byte* buffer, long length, int flags, byte* address, int addressLength);
-
-    [LibraryImport("libc", EntryPoint = "recv", SetLastError = true)]
-    private static unsafe partial long Recv(int fd, byte* buffer, long length, int flags);
-
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    private static partial int Close(int fd);
 }

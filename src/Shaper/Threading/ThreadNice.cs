@@ -1,5 +1,7 @@
 using System.Runtime.InteropServices;
 
+using Shaper.Interop;
+
 namespace Shaper.Threading;
 
 /// <summary>
@@ -8,7 +10,7 @@ namespace Shaper.Threading;
 /// when the CPUs are busy, which is exactly when an attack arrives. .NET's <c>Thread.Priority</c> does nothing
 /// on Linux, hence setpriority(2) on the thread's own id.
 /// </summary>
-public static partial class ThreadNice
+public static class ThreadNice
 {
     /// <summary>
     /// The nice value of the threads between a packet and its block (capture, engine, install): ahead of the rest of
@@ -25,7 +27,7 @@ public static partial class ThreadNice
             return "per-thread nice values are a Linux feature";
         }
 
-        return SetPriority(0 /* PRIO_PROCESS: with a thread id, that thread alone */, GetTid(), nice) == 0
+        return LibC.SetPriority(0 /* PRIO_PROCESS: with a thread id, that thread alone */, LibC.GetTid(), nice) == 0
             ? null
             : $"setpriority: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}";
     }
@@ -44,15 +46,6 @@ public static partial class ThreadNice
     public static int Get()
     {
         Marshal.SetLastPInvokeError(0);
-        return GetPriority(0, GetTid());
+        return LibC.GetPriority(0, LibC.GetTid());
     }
-
-    [LibraryImport("libc", EntryPoint = "gettid")]
-    private static partial int GetTid();
-
-    [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
-    private static partial int SetPriority(int which, int who, int priority);
-
-    [LibraryImport("libc", EntryPoint = "getpriority", SetLastError = true)]
-    private static partial int GetPriority(int which, int who);
 }

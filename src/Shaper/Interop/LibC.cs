@@ -1,0 +1,68 @@
+using System.Runtime.InteropServices;
+
+namespace Shaper.Interop;
+
+/// <summary>
+/// The C library calls the daemon makes that .NET has no managed form for (netlink and packet sockets, statx,
+/// flock, per-thread priority), declared once. Each returns what the C function returns; callers read errno
+/// with <see cref="Marshal.GetLastPInvokeError"/> where the import sets it.
+/// </summary>
+internal static unsafe partial class LibC
+{
+    private const string Library = "libc";
+
+    [LibraryImport(Library, EntryPoint = "socket", SetLastError = true)]
+    public static partial int Socket(int domain, int type, int protocol);
+
+    [LibraryImport(Library, EntryPoint = "setsockopt", SetLastError = true)]
+    public static partial int SetSockOpt(int fd, int level, int name, void* value, uint length);
+
+    [LibraryImport(Library, EntryPoint = "getsockopt", SetLastError = true)]
+    public static partial int GetSockOpt(int fd, int level, int name, void* value, ref int length);
+
+    [LibraryImport(Library, EntryPoint = "bind", SetLastError = true)]
+    public static partial int Bind(int fd, byte* address, int addressLength);
+
+    [LibraryImport(Library, EntryPoint = "sendto", SetLastError = true)]
+    public static partial long SendTo(int fd, byte* buffer, long length, int flags, byte* address, int addressLength);
+
+    [LibraryImport(Library, EntryPoint = "recv", SetLastError = true)]
+    public static partial long Recv(int fd, byte* buffer, long length, int flags);
+
+    [LibraryImport(Library, EntryPoint = "close", SetLastError = true)]
+    public static partial int Close(int fd);
+
+    [LibraryImport(Library, EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Open(string path, int flags, int mode);
+
+    [LibraryImport(Library, EntryPoint = "flock", SetLastError = true)]
+    public static partial int Flock(int fd, int operation);
+
+    [LibraryImport(Library, EntryPoint = "ftruncate", SetLastError = true)]
+    public static partial int Ftruncate(int fd, long length);
+
+    [LibraryImport(Library, EntryPoint = "chown", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Chown(string path, int owner, int group);
+
+    [LibraryImport(Library, EntryPoint = "access", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Access(string path, int mode);
+
+    /// <summary>statx(2) into <paramref name="buffer"/>, which must hold a struct statx (256 bytes).</summary>
+    [LibraryImport(Library, EntryPoint = "statx", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    public static partial int Statx(int dirfd, string path, int flags, uint mask, byte* buffer);
+
+    [LibraryImport(Library, EntryPoint = "geteuid")]
+    public static partial uint GetEuid();
+
+    [LibraryImport(Library, EntryPoint = "gettid")]
+    public static partial int GetTid();
+
+    [LibraryImport(Library, EntryPoint = "setpriority", SetLastError = true)]
+    public static partial int SetPriority(int which, int who, int priority);
+
+    [LibraryImport(Library, EntryPoint = "getpriority", SetLastError = true)]
+    public static partial int GetPriority(int which, int who);
+
+    [LibraryImport(Library, EntryPoint = "if_nametoindex", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial uint IfNameToIndex(string name);
+}
