@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Shaper.Capture;
 using Shaper.Control;
 using Shaper.Engine;
+using Shaper.Interop;
 using Shaper.Metrics;
 using Shaper.Packets;
 using Shaper.Plan;
@@ -175,7 +176,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
             // apply would recreate the changed rules' meters a second time.
             var recapture = plan.CaptureFilter != _captureFilter || _capture?.Interface != CaptureInterface(plan) || _capture?.Fanout is { } fanout && fanout != FanoutKey.For(plan.ObservedRules);
             // An interface that is not there is refused before anything is touched; one that fails to open is found by opening it.
-            if (recapture && CaptureInterface(plan) is { } name && name != _capture?.Interface && name != "any" && NativePcap.InterfaceIndex(name) == 0)
+            if (recapture && CaptureInterface(plan) is { } name && name != _capture?.Interface && name != "any" && LibC.IfNameToIndex(name) == 0)
             {
                 return Refuse(trigger, $"[daemon] interface \"{name}\" does not exist; the running rules and capture are kept");
             }
