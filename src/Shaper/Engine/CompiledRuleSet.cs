@@ -1,19 +1,22 @@
 using Shaper.Packets;
+using Shaper.Plan;
 using Shaper.Rules;
 
 namespace Shaper.Engine;
 
 /// <summary>
 /// A validated configuration compiled for the packet path: the allow list as a prefix structure and each
-/// rule's match. Immutable: a reload compiles a new one and swaps it in whole.
+/// rule's match, and the <c>[global]</c> cap's bucket, which every engine built from this set shares (as the
+/// kernel's one limit is shared). Immutable but for that bucket: a reload compiles a new one and swaps it in whole.
 /// </summary>
 public sealed class CompiledRuleSet
 {
-    private CompiledRuleSet(ShaperConfig config, AddressSet allow, CompiledRule[] rules)
+    private CompiledRuleSet(ShaperConfig config, AddressSet allow, CompiledRule[] rules, GlobalCap? global)
     {
         Config = config;
         Allow = allow;
         Rules = rules;
+        Global = global is null ? null : new GlobalBucket(global);
     }
 
     /// <summary>The configuration this was compiled from.</summary>
@@ -23,8 +26,24 @@ public sealed class CompiledRuleSet
 
     internal CompiledRule[] Rules { get; }
 
-    /// <summary>Compiles a validated configuration.</summary>
+    /// <summary>The <c>[global]</c> cap over these rules, null when none applies.</summary>
+    public GlobalCap? Cap => Global?.Cap;
+
+    /// <summary>The cap's bucket, shared by the engines of this set.</summary>
+    internal GlobalBucket? Global { get; }
+
+    /// <summary>
+    /// Compiles a validated configuration whose rules all run in one engine (replay): the <c>[global]</c> cap, if
+    /// any, covers them all (<see cref="GlobalCap.Of"/>).
+    /// </summary>
     public static CompiledRuleSet Compile(ShaperConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        return Compile(config, GlobalCap.Of(config, config.Rules));
+    }
+
+    /// <summary>Compiles a validated configuration under the cap <paramref name="global"/> the plan gives its rules.</summary>
+    public static CompiledRuleSet Compile(ShaperConfig config, GlobalCap? global)
     {
         ArgumentNullException.ThrowIfNull(config);
         var rules = new CompiledRule[config.Rules.Count];
@@ -33,7 +52,7 @@ public sealed class CompiledRuleSet
             rules[i] = new CompiledRule(config.Rules[i]);
         }
 
-        return new CompiledRuleSet(config, new AddressSet(config.Allow), rules);
+        return new CompiledRuleSet(config, new AddressSet(config.Allow), rules, global);
     }
 
     /// <summary>True when the packet's source is on the allow list: never limited, never blocked.</summary>

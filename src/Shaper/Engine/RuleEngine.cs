@@ -18,6 +18,10 @@ namespace Shaper.Engine;
 /// arrivals: the kernel refused them, so a sliding log does not log them and a bucket gives them no tokens (they
 /// would change no algorithm's state anyway). While the limiter would go on refusing past the set's time, the key
 /// is held longer, at most once per half of the time it was last given, never once per packet.</item>
+/// <item>The <c>[global]</c> cap (<see cref="Plan.GlobalCap"/>): each packet a rule matches draws from the rule set's
+/// one bucket, shared with the other engines of the set, before the rule's own limit; over it a hard rule's packet
+/// is gone (the kernel dropped it) and counted in <see cref="GlobalLimited"/>, never against the rule; a soft rule's
+/// is counted there and goes on to the rule's limit.</item>
 /// <item><c>action = "log"</c>, and every <c>mode = "soft"</c> rule (which enforces nothing): one
 /// <see cref="KeyOverLimit"/> per key per window (the rule's window; one second for bucket rules).</item>
 /// </list>
@@ -37,6 +41,7 @@ public sealed class RuleEngine
     private readonly KeyDeadlines _notices;
     private readonly int[] _blockingRules;
     private readonly int[] _holdingRules;
+    private readonly GlobalBucket? _global;
 
     /// <summary>
     /// Creates an engine with at most <paramref name="maxKeysPerRule"/> keys per rule and address family; key
@@ -57,6 +62,8 @@ public sealed class RuleEngine
         _blocks = new KeyDeadlines(count, maxKeysPerRule);
         _holds = new KeyDeadlines(count, maxKeysPerRule);
         _notices = new KeyDeadlines(count, maxKeysPerRule);
+        // The cap's bucket is the set's, shared by every lane's engine; a reload that keeps the cap keeps its bucket.
+        _global = previous?._global is { } keptBucket && keptBucket.Cap.SameBucket(rules.Cap) ? keptBucket : rules.Global;
         var blocking = new List<int>();
         var holding = new List<int>();
         for (var i = 0; i < count; i++)
@@ -121,6 +128,9 @@ public sealed class RuleEngine
     /// <summary>Packets a rule's kernel drop or reject set stopped before any rule.</summary>
     public long Held { get; private set; }
 
+    /// <summary>Packets over the <c>[global]</c> cap, counted once per rule they matched over it (as the kernel's <c>c_global_limited</c>).</summary>
+    public long GlobalLimited { get; private set; }
+
     /// <summary>
     /// Raised when a key is blocked: the rule, the source address (in <see cref="PacketMeta"/> encoding) and
     /// its family, the prefix length the block covers (the rule's source prefix, such as 24 for <c>per = "src/24"</c>;
@@ -169,6 +179,15 @@ public sealed class RuleEngine
             if (!rule.Matcher.Matches(packet))
             {
                 continue;
+            }
+
+            if (_global is { } global && !global.TryTake(packet.TimestampNs, global.Cap.CostsBytes ? packet.IpLength : 1))
+            {
+                GlobalLimited++;
+                if (rule.Rule.Mode == RuleMode.Hard)
+                {
+                    return;
+                }
             }
 
             var decision = _limiters[i].Decide(packet, rule.CostsBytes ? packet.IpLength : 1);

@@ -69,7 +69,20 @@ public static class IptablesScript
             rules.Add($"-m recent --name {RecentName(rule)} --rcheck --seconds {NftScript.Seconds(rule.BlockFor!.Value)} -j DROP");
         }
 
-        var global = kernelRules.Count > 0 && config.Global is { } g ? Hashlimit(g.Rate, g.Burst, null, v4, config.Daemon.MaxKeys, "global") : null;
+        // The [global] cap (one hashlimit per family): observe rules' packets draw from it first, as only the kernel
+        // can hold them to it; then each kernel rule's, before its own limit.
+        var global = plan.Global is { } g ? Hashlimit(g.Rate, g.Burst, null, v4, config.Daemon.MaxKeys, "global") : null;
+        if (global is not null)
+        {
+            foreach (var rule in plan.ObservedRules.Where(r => NftScript.Families(r).Contains(v4)))
+            {
+                foreach (var match in Matches(rule, v4))
+                {
+                    rules.Add(GlobalRule(rule, match, global));
+                }
+            }
+        }
+
         foreach (var rule in kernelRules)
         {
             var limit = Hashlimit(rule.Rate!, rule.Burst ?? 5, rule, v4, config.Daemon.MaxKeys, rule.Name);
@@ -80,7 +93,7 @@ public static class IptablesScript
                 rules.Add($"{match}-m comment --comment \"shaper:{rule.Name}:matched\"");
                 if (global is not null)
                 {
-                    rules.Add($"{match}{global} -m comment --comment \"shaper:global:limited\" -j DROP");
+                    rules.Add(GlobalRule(rule, match, global));
                 }
 
                 rules.Add($"{match}{limit} -m comment --comment \"shaper:{rule.Name}:limited\"{block}{verdict}");
@@ -256,7 +269,7 @@ public static class IptablesScript
     {
         ArgumentNullException.ThrowIfNull(plan);
         var problems = new List<string>();
-        if (plan.KernelRules.Count > 0 && plan.Config.Global is { } global && Rate(global.Rate, out var globalError) is null)
+        if (plan.Global is { } global && Rate(global.Rate, out var globalError) is null)
         {
             problems.Add("[global]: " + globalError);
         }
@@ -278,6 +291,10 @@ public static class IptablesScript
 
         return problems;
     }
+
+    /// <summary>The <c>[global]</c> cap's line for <paramref name="rule"/>: over the cap a hard rule's packet is dropped, a soft rule's only counted.</summary>
+    private static string GlobalRule(Rule rule, string match, string global) =>
+        $"{match}{global} -m comment --comment \"shaper:global:limited\"{(rule.Mode == RuleMode.Hard ? " -j DROP" : "")}";
 
     /// <summary>The hashlimit table name of a definition: at most 15 characters, as the kernel allows.</summary>
     public static string TableName(string definition)

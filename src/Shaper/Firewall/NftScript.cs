@@ -63,10 +63,19 @@ public static class NftScript
             }
         }
 
-        if (plan.KernelRules.Count > 0 && config.Global is { } global && KernelLimit(global.Rate, global.Burst) is { } globalLimit)
+        // The [global] cap: one named limit every rule's matched packets draw from, observe rules' first (their
+        // packets have passed by the time the engine sees them, so only the kernel can hold them to the cap).
+        if (plan.Global is { } global && KernelLimit(global.Rate, global.Burst) is { } globalLimit)
         {
             objects["limit l_global"] = $"{{ rate over {globalLimit} }}";
             objects["counter c_global_limited"] = "";
+            foreach (var rule in plan.ObservedRules)
+            {
+                foreach (var v4 in Families(rule))
+                {
+                    rules.Add(GlobalRule(rule, Match(rule, v4)));
+                }
+            }
         }
 
         var maxKeys = config.Daemon.MaxKeys;
@@ -87,7 +96,7 @@ public static class NftScript
                 rules.Add($"{match} counter name \"c_{rule.Name}_matched\"");
                 if (objects.ContainsKey("limit l_global"))
                 {
-                    rules.Add($"{match} limit name \"l_global\" counter name \"c_global_limited\" drop");
+                    rules.Add(GlobalRule(rule, match));
                 }
 
                 string over;
@@ -177,6 +186,10 @@ public static class NftScript
             ? $"{whole} burst {burst} packets"
             : $"{whole.Replace("/", " bytes/", StringComparison.Ordinal)} burst {burst} bytes";
     }
+
+    /// <summary>The <c>[global]</c> cap's line for <paramref name="rule"/>: over the cap a hard rule's packet is dropped, a soft rule's only counted.</summary>
+    private static string GlobalRule(Rule rule, string match) =>
+        $"{match} limit name \"l_global\" counter name \"c_global_limited\"{(rule.Mode == RuleMode.Hard ? " drop" : "")}";
 
     private static string Verdict(Rule rule, List<string> logChains)
     {

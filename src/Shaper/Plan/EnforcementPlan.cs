@@ -19,7 +19,8 @@ public sealed class EnforcementPlan
         Rules = rules;
         KernelRules = [.. rules.Where(r => r.Enforcer == Enforcer.Kernel).Select(r => r.Rule)];
         ObservedRules = [.. rules.Where(r => r.Enforcer == Enforcer.Observe).Select(r => r.Rule)];
-        Observed = CompiledRuleSet.Compile(config with { Rules = ObservedRules });
+        Global = GlobalCap.Of(config, [.. KernelRules, .. ObservedRules]);
+        Observed = CompiledRuleSet.Compile(config with { Rules = ObservedRules }, Global);
         CaptureFilter = BpfFilter.Build(ObservedRules);
     }
 
@@ -38,7 +39,13 @@ public sealed class EnforcementPlan
     /// <summary>The rules the engine runs over captured packets, in file order.</summary>
     public IReadOnlyList<Rule> ObservedRules { get; }
 
-    /// <summary>The engine's rule set: the observed rules compiled for the packet path.</summary>
+    /// <summary>
+    /// The <c>[global]</c> cap, null when there is none or no rule: the kernel holds it for its own rules and the
+    /// observed ones (whose packets only the kernel can stop), and the engine runs it over the observed rules.
+    /// </summary>
+    public GlobalCap? Global { get; }
+
+    /// <summary>The engine's rule set: the observed rules compiled for the packet path, under <see cref="Global"/>.</summary>
     public CompiledRuleSet Observed { get; }
 
     /// <summary>The capture's libpcap filter; empty when no rule is observed (then nothing is captured).</summary>
@@ -72,7 +79,6 @@ public sealed class EnforcementPlan
         backend = backend == BackendKind.Auto ? BackendKind.Nftables : backend;
         var rules = new PlannedRule[config.Rules.Count];
         var problems = new List<string>();
-        var anyKernel = false;
         for (var i = 0; i < rules.Length; i++)
         {
             var rule = config.Rules[i];
@@ -80,7 +86,6 @@ public sealed class EnforcementPlan
             if (enforcer is { } assigned)
             {
                 rules[i] = new PlannedRule(rule, i, assigned);
-                anyKernel |= assigned == Enforcer.Kernel;
             }
             else
             {
@@ -88,7 +93,7 @@ public sealed class EnforcementPlan
             }
         }
 
-        if (anyKernel && config.Global is { } global && EnforcerChoice.GlobalRefusal(global, backend) is { } globalRefusal)
+        if (rules.Length > 0 && config.Global is { } global && EnforcerChoice.GlobalRefusal(global, backend) is { } globalRefusal)
         {
             problems.Add($"{globalRefusal.Message}; {globalRefusal.Hint}");
         }

@@ -36,19 +36,27 @@ public static class EnforcerChoice
         return rule.Enforce == EnforceKind.Kernel ? Enforcer.Kernel : Enforcer.Observe;
     }
 
-    /// <summary>Why the kernel backend cannot write the <c>[global]</c> cap it must hold kernel rules to; null when it can.</summary>
+    /// <summary>
+    /// Why the kernel backend cannot write the <c>[global]</c> cap it holds every rule to (kernel and observe rules
+    /// alike, see <see cref="GlobalCap"/>); null when it can.
+    /// </summary>
     public static Refusal? GlobalRefusal(GlobalLimit global, BackendKind backend)
     {
         ArgumentNullException.ThrowIfNull(global);
         switch (backend)
         {
+            case BackendKind.None:
+                return new Refusal(
+                    "[global] rate",
+                    "[global] is a cap the kernel holds every rule to, but [daemon] backend = \"none\" installs nothing",
+                    "set backend = \"auto\", or remove [global]");
             case BackendKind.Nftables when NftScript.KernelLimit(global.Rate, global.Burst) is null:
                 return new Refusal(
                     "[global] rate",
-                    $"[global] rate '{global.Rate.Text}' is not a whole number per second, minute, hour or day, so nftables cannot write the cap it holds kernel rules to",
+                    $"[global] rate '{global.Rate.Text}' is not a whole number per second, minute, hour or day, so nftables cannot write the cap it holds the rules to",
                     "write a rate such as \"20000/s\" or \"30/minute\"");
             case BackendKind.Iptables when IptablesScript.Rate(global.Rate, out var error) is null:
-                return new Refusal("[global] rate", $"[global] {error}, so iptables cannot write the cap it holds kernel rules to", IptablesRateHint(global.Rate));
+                return new Refusal("[global] rate", $"[global] {error}, so iptables cannot write the cap it holds the rules to", IptablesRateHint(global.Rate));
             default:
                 return KernelLimits.BurstRefusal(global.Rate, global.Burst, backend, "[global]", "[global] burst");
         }

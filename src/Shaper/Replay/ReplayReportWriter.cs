@@ -8,7 +8,8 @@ namespace Shaper.Replay;
 public static class ReplayReportWriter
 {
     /// <summary>
-    /// Writes <c>{"rules":[{"name","passed","limited","delayed","keys":[{"key","passed","limited","delayed","max_delay_ms"}]}]}</c>.
+    /// Writes <c>{"rules":[{"name","passed","limited","delayed","keys":[{"key","passed","limited","delayed","max_delay_ms"}]}]}</c>,
+    /// with <c>"global_limited"</c> after the rules when a <c>[global]</c> cap applies.
     /// Keys are ordered by limited, then passed (both descending), then key text, so the output is stable.
     /// </summary>
     public static void WriteJson(ReplayResult result, Stream output)
@@ -41,6 +42,11 @@ public static class ReplayReportWriter
         }
 
         json.WriteEndArray();
+        if (result.GlobalLimited is { } global)
+        {
+            json.WriteNumber("global_limited", global);
+        }
+
         json.WriteEndObject();
         json.Flush();
         output.WriteByte((byte)'\n');
@@ -53,6 +59,11 @@ public static class ReplayReportWriter
         ArgumentNullException.ThrowIfNull(output);
         var c = CultureInfo.InvariantCulture;
         output.WriteLine(string.Create(c, $"{result.Packets} packets replayed, {result.Allowed} allowed by the allow list, {result.Frames.Skipped} frames skipped"));
+        if (result.GlobalLimited is { } global)
+        {
+            output.WriteLine(string.Create(c, $"{global} over the [global] cap (a hard rule's are dropped before its own limit and not counted in it)"));
+        }
+
         if (result.Rules.Count == 0)
         {
             output.WriteLine("no rules");

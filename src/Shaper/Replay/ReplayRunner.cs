@@ -8,7 +8,7 @@ namespace Shaper.Replay;
 /// <summary>
 /// Replays packets through a rule set with the packets' own timestamps as the clock: the same input
 /// gives the same result every run. Replay runs each rule's algorithm whatever its <c>enforce</c>, so a
-/// kernel rule can be previewed. Reading and parsing run on one thread and the engine on another, handing
+/// kernel rule can be previewed, all of them under the one <c>[global]</c> cap (see <see cref="Plan.GlobalCap"/>). Reading and parsing run on one thread and the engine on another, handing
 /// over batches of parsed packets in order, so a replay goes about as fast as the file can be read.
 /// </summary>
 public static class ReplayRunner
@@ -95,7 +95,10 @@ public static class ReplayRunner
             ExceptionDispatchInfo.Throw(failure);
         }
 
-        return new ReplayResult(engine.Report(lastTimestamp), engine.Packets, engine.Allowed, source.Counters);
+        return new ReplayResult(engine.Report(lastTimestamp), engine.Packets, engine.Allowed, source.Counters)
+        {
+            GlobalLimited = rules.Cap is null ? null : engine.GlobalLimited,
+        };
     }
 
     private static void Read(

@@ -65,13 +65,10 @@ internal sealed class ConfigChecks(DiagnosticBag bag, LoadOptions options)
         string? first = null;
         foreach (var (backend, fallback) in backends)
         {
-            if (EnforcerChoice.Assign(read.Rule, read.Subject, daemon, backend, out var refusal) is { } enforcer)
+            if (EnforcerChoice.Assign(read.Rule, read.Subject, daemon, backend, out var refusal) is not null)
             {
-                if (enforcer == Enforcer.Kernel)
-                {
-                    kernelBackends.Add(backend);
-                }
-
+                // The [global] cap is held in the kernel for every rule an enforcer runs (see GlobalCap).
+                kernelBackends.Add(backend);
                 continue;
             }
 

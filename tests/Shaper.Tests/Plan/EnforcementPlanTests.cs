@@ -66,12 +66,23 @@ public sealed class EnforcementPlanTests
     }
 
     [Fact]
-    public void NftScript_GlobalWithNoKernelRule_WritesNoGlobalLimit()
+    public void NftScript_GlobalWithObserveRulesOnly_HoldsTheirPacketsToTheCapInTheKernel()
     {
+        // Captured packets have passed: only the kernel can hold an observe rule's packets to [global].
         var config = Load(Rules.Replace("rate = \"10/minute\"\nburst = 5", "algorithm = \"fixed_window\"\nlimit = 5\nwindow = \"1m\"\nenforce = \"observe\"", StringComparison.Ordinal) + "\n[global]\nrate = \"100/s\"\nburst = 100\n");
         var plan = EnforcementPlan.Compile(config, BackendKind.Nftables);
 
         Assert.Empty(plan.KernelRules);
+        Assert.NotNull(plan.Global);
+        Assert.Contains("limit name \"l_global\"", Shaper.Firewall.NftScript.Apply(plan, new Dictionary<string, string>(), []).Script, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void NftScript_GlobalWithNoRule_WritesNoGlobalLimit()
+    {
+        var plan = EnforcementPlan.Compile(Load("[global]\nrate = \"100/s\"\nburst = 100\n"), BackendKind.Nftables);
+
+        Assert.Null(plan.Global);
         Assert.DoesNotContain("l_global", Shaper.Firewall.NftScript.Apply(plan, new Dictionary<string, string>(), []).Script, StringComparison.Ordinal);
     }
 
