@@ -77,6 +77,54 @@ public sealed class BlockFaultTests(ITestOutputHelper output)
         }
     }
 
+    // Issue 14.1, the restart half: a restart re-installed overlapping prefixes in one transaction, which the
+    // kernel refused whole ("interval overlaps"), so every prefix block was gone after it. Each keeps its own
+    // time to live through kill -9 and a kernel that forgot everything (as after a reboot).
+    [RootFact]
+    public async Task KillNineAndRestart_OverlappingPrefixBlocks_AllBackWithTheirOwnTimeToLive()
+    {
+        using var lab = NetworkLab.Create();
+        var probe = KernelProbe.Install(lab);
+        var directory = Directory.CreateTempSubdirectory("shaper-restart-").FullName;
+        try
+        {
+            (string Block, string Source, string Set, int Seconds)[] blocks =
+            [
+                ("198.18.0.0/16", "198.18.9.9", "block_v4_p16", 300),
+                ("198.18.7.0/24", "198.18.7.5", "block_v4_p24", 1200),
+                ("198.18.7.7", "198.18.7.7", "block_v4", 3600),
+                ("2001:db8::/32", "2001:db8:9::9", "block_v6_p32", 300),
+                ("2001:db8:5::/48", "2001:db8:5::9", "block_v6_p48", 1200),
+            ];
+            using (var daemon = DaemonProcess.Start(lab.B, KernelRule, directory: directory))
+            {
+                foreach (var (block, _, _, ttl) in blocks)
+                {
+                    var added = await daemon.SendAsync("block.add", new() { ["address"] = block, ["for"] = $"{ttl}s" });
+                    Assert.True(added.Ok, $"{block}: {added.Error}");
+                }
+
+                daemon.Kill();
+            }
+
+            lab.Exec(lab.B, "nft", "delete", "table", "inet", "shaper").EnsureSuccess("deleting the table");
+            using var restarted = DaemonProcess.Start(lab.B, KernelRule, directory: directory);
+            foreach (var (block, source, set, seconds) in blocks)
+            {
+                var elements = probe.Elements(set);
+                Assert.True(elements.Count == 1, $"{set} holds {elements.Count} elements after the restart, expected {block}: {restarted.Log}");
+                Assert.InRange(elements.Values.Single(), seconds - 60, seconds); // its own time left, not the /16's
+                Assert.True(probe.Through(source) == 0, $"{source} passed although {block} is blocked");
+            }
+
+            Assert.Contains("kernel: 5 blocks installed in", restarted.Log, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
     // Issue 14.2: `--for 365d` then `--for 1ms` was acknowledged, dropped from the store at once, and the kernel
     // kept the 365-day element: traffic blocked, `block del` said "not blocked".
     [RootFact]
