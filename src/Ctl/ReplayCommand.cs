@@ -10,7 +10,7 @@ internal static class ReplayCommand
 {
     public static Command Create(GlobalOptions global)
     {
-        var input = new Argument<string>("INPUT") { Description = "A .pcap, .pcapng or .csv file (CSV: time,src[,dst,proto,sport,dport,len,flags])." };
+        var input = new Argument<string>("INPUT") { Description = "A .pcap, .pcapng or .csv file (CSV: time,src[,dst,proto,sport,dport,len,flags,iface])." };
         var rules = new Option<string?>("--rules")
         {
             Description = $"The rules file to replay; default {DefaultConfiguration.Path}, or the built-in default when that does not exist.",
@@ -77,6 +77,18 @@ internal static class ReplayCommand
             else
             {
                 ReplayReportWriter.WriteTable(result, output, top);
+            }
+
+            // A rule held to an interface matches only packets the input says arrived there.
+            if (result.Interfaces == 0)
+            {
+                foreach (var rule in config.Rules)
+                {
+                    if (rule.Match.Iface is { } iface)
+                    {
+                        error.WriteLine($"shaperctl: replay: warning: {input} names no interface for its packets, so rule '{rule.Name}' (match.iface = \"{iface}\") matched none of them; give a CSV an iface column to replay it");
+                    }
+                }
             }
 
             // The replay of what came before the cut stands; the cut is said once, on stderr, and counted.

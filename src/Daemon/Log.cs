@@ -51,6 +51,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 52, Level = LogLevel.Information, Message = "capture on {Interface} running again after {Attempts} failed attempts")]
     public static partial void CaptureResumed(ILogger logger, string @interface, int attempts);
 
+    [LoggerMessage(EventId = 56, Level = LogLevel.Warning, Message = "match.iface: no interface is named {Names} now; the rules naming it match no packet until one is (the interfaces are read again every 2 s)")]
+    public static partial void InterfacesMissing(ILogger logger, string names);
+
+    [LoggerMessage(EventId = 57, Level = LogLevel.Information, Message = "match.iface: every interface the rules name is there now")]
+    public static partial void InterfacesFound(ILogger logger);
+
     [LoggerMessage(EventId = 53, Level = LogLevel.Critical, Message = "not healthy, the watchdog stops so systemd restarts the daemon: {Reason}")]
     public static partial void Unhealthy(ILogger logger, string reason);
 }

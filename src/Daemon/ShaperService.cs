@@ -37,7 +37,10 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     private ControlServer? _control;
     private MetricsServer? _metrics;
     private PosixSignalRegistration? _sighup;
+    private static readonly TimeSpan InterfaceWatchPeriod = TimeSpan.FromSeconds(2);
     private Timer? _watchdog;
+    private ITimer? _interfaceWatch;
+    private string _missingInterfaces = "";
     private long _reloadsOk;
     private long _reloadsFailed;
     private double _lastApplyMs;
@@ -72,6 +75,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
 
         _config = config;
         var plan = _plan = EnforcementPlan.Compile(config, _kernel.Resolve(config.Daemon.Backend));
+        ResolveInterfaces(plan);
         Notify("STATUS=applying the kernel ruleset");
         var started = _time.GetTimestamp();
         await _kernel.StartAsync(plan, cancellationToken).ConfigureAwait(false);
@@ -101,6 +105,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
                 _ = ReloadAsync("SIGHUP", null);
             });
             StartWatchdog();
+            StartInterfaceWatch();
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -111,7 +116,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
             throw new InvalidOperationException("the start failed", e);
         }
 
-        Log.Ready(_logger, config.Rules.Count, plan.KernelRules.Count, plan.ObservedRules.Count, _kernel.BackendName, _capture is null ? "off" : config.Daemon.Interface);
+        Log.Ready(_logger, config.Rules.Count, plan.KernelRules.Count, plan.ObservedRules.Count, _kernel.BackendName, _capture is null ? "off" : plan.CaptureInterface);
         Notify($"STATUS=running: {config.Rules.Count} rules, backend {_kernel.BackendName}");
     }
 
@@ -133,6 +138,8 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
             _watchdog = null;
         }
 
+        _interfaceWatch?.Dispose();
+        _interfaceWatch = null;
         _capture?.Dispose();
         _capture = null;
         _engine?.Dispose();
@@ -169,6 +176,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
             }
 
             var plan = EnforcementPlan.Compile(config, _kernel.Running);
+            ResolveInterfaces(plan);
             var previous = _plan!;
             var started = _time.GetTimestamp();
 
@@ -261,7 +269,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     }
 
     /// <summary>The interface <paramref name="plan"/> captures on, null when it captures nothing.</summary>
-    private string? CaptureInterface(EnforcementPlan plan) => plan.Captures && _engine is not null ? plan.Config.Daemon.Interface : null;
+    private string? CaptureInterface(EnforcementPlan plan) => plan.Captures && _engine is not null ? plan.CaptureInterface : null;
 
     /// <summary>
     /// Lane <paramref name="lane"/>'s engine: the plan's observed rules over the packets that lane captures; the kernel counts
@@ -318,14 +326,50 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         }
 
         // An interface that is missing or down is waited for: capture starts when it can, and is retried when lost.
-        var name = config.Daemon.Interface;
+        var name = plan.CaptureInterface;
         _capture = LiveCapture.Start(name, _captureFilter, FanoutKey.For(plan.ObservedRules), _engine.Lanes, _time, capture =>
         {
             capture.Lost += reason => Log.CaptureLost(_logger, name, reason);
             capture.RetryFailed += (attempt, reason, next) => Log.CaptureRetry(_logger, name, attempt, reason, next.TotalSeconds);
-            capture.Resumed += attempts => Log.CaptureResumed(_logger, name, attempts);
+            capture.Resumed += attempts =>
+            {
+                Log.CaptureResumed(_logger, name, attempts);
+                ResolveInterfaces(plan);
+            };
         });
     }
+
+    /// <summary>
+    /// Resolves the interface names <paramref name="plan"/>'s rules match to the indexes the interfaces have now, and
+    /// says once when some name matches none and once when all do again. Run at start, at each reload, when capture
+    /// resumes and every 2 s (<see cref="StartInterfaceWatch"/>): an interface deleted and created again has a new index.
+    /// </summary>
+    private void ResolveInterfaces(EnforcementPlan plan)
+    {
+        if (!plan.Observed.MatchesInterfaces)
+        {
+            return;
+        }
+
+        var missing = string.Join(", ", plan.Observed.ResolveInterfaces(HostInterfaces.Read()).Select(n => $"\"{n}\""));
+        var before = Interlocked.Exchange(ref _missingInterfaces, missing);
+        if (missing == before)
+        {
+            return;
+        }
+
+        if (missing.Length > 0)
+        {
+            Log.InterfacesMissing(_logger, missing);
+        }
+        else
+        {
+            Log.InterfacesFound(_logger);
+        }
+    }
+
+    private void StartInterfaceWatch() =>
+        _interfaceWatch = _time.CreateTimer(_ => ResolveInterfaces(_plan!), null, InterfaceWatchPeriod, InterfaceWatchPeriod);
 
     private void StartWatchdog()
     {

@@ -233,7 +233,11 @@ public sealed unsafe class CaptureLane : IDisposable
         }
 
         packet.TimestampNs = _clock.Stamp(arrivalWallNs);
-        packet.InterfaceIndex = interfaceIndex;
+        if (interfaceIndex != 0)
+        {
+            // A socket on one interface; on "any" the frame's own header has named it.
+            packet.InterfaceIndex = interfaceIndex;
+        }
         _engine.Process(packet);
         _processed++;
     }

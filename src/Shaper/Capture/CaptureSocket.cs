@@ -16,6 +16,10 @@ internal sealed unsafe class CaptureSocket : IDisposable
     private const int PacketFanout = 18;
     private const int PacketFanoutData = 22;
     private const int PacketFanoutCbpf = 6;
+    private const int DltLinuxSll2 = 276;
+
+    /// <summary>libpcap's pseudo-device that captures on every interface.</summary>
+    public const string AnyInterface = "any";
 
     private readonly object _statsLock = new();
     private CaptureStats _final = new(0, 0, 0, 0);
@@ -59,6 +63,13 @@ internal sealed unsafe class CaptureSocket : IDisposable
                 var detail = NativePcap.Text(NativePcap.GetError(handle));
                 var what = NativePcap.Text(NativePcap.StatusToString(status));
                 throw new InvalidOperationException($"cannot capture on '{interfaceName}': {(detail.Length > 0 ? detail : what)}");
+            }
+
+            // On "any" the cooked v2 header (DLT_LINUX_SLL2, libpcap 1.10 and later) carries each packet's interface
+            // index, which rules with match.iface need; without it every packet's interface is unknown.
+            if (interfaceName == AnyInterface)
+            {
+                _ = NativePcap.SetDatalink(handle, DltLinuxSll2);
             }
 
             if (!PacketParser.TryFromLinkType(NativePcap.DataLink(handle), out var link))

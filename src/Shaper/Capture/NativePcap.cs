@@ -78,6 +78,9 @@ internal static unsafe partial class NativePcap
     [LibraryImport(Library, EntryPoint = "pcap_breakloop")]
     public static partial void BreakLoop(PcapHandle pcap);
 
+    [LibraryImport(Library, EntryPoint = "pcap_set_datalink")]
+    public static partial int SetDatalink(PcapHandle pcap, int dlt);
+
     [LibraryImport(Library, EntryPoint = "pcap_close")]
     public static partial void Close(nint pcap);
 

@@ -2,12 +2,19 @@ using Shaper.Rules;
 
 namespace Shaper.Engine;
 
-/// <summary>A validated rule with its match compiled; immutable.</summary>
-internal sealed class CompiledRule(Rule rule)
+/// <summary>
+/// A validated rule with its match compiled; immutable but for its interfaces' indexes. <paramref name="pinnedInterface"/>
+/// is the interface a rule without <c>match.iface</c> is held to (the <c>[daemon] interface</c> when the capture is
+/// wider), or null.
+/// </summary>
+internal sealed class CompiledRule(Rule rule, string? pinnedInterface = null)
 {
     public Rule Rule { get; } = rule;
 
-    public RuleMatcher Matcher { get; } = new(rule.Match);
+    /// <summary>The interfaces the rule matches, null for any.</summary>
+    public InterfaceMatch? Interface => Matcher.Interface;
+
+    public RuleMatcher Matcher { get; } = new(rule.Match, (rule.Match.Iface ?? pinnedInterface) is { } pattern ? new InterfaceMatch(pattern) : null);
 
     /// <summary>True when the rule's cost is the packet's bytes, not 1.</summary>
     public bool CostsBytes { get; } = rule.Rate?.Unit == RateUnit.Bytes;

@@ -42,17 +42,62 @@ public sealed class CompiledRuleSet
         return Compile(config, GlobalCap.Of(config, config.Rules));
     }
 
-    /// <summary>Compiles a validated configuration under the cap <paramref name="global"/> the plan gives its rules.</summary>
-    public static CompiledRuleSet Compile(ShaperConfig config, GlobalCap? global)
+    /// <summary>
+    /// Compiles a validated configuration under the cap <paramref name="global"/> the plan gives its rules; a rule
+    /// without <c>match.iface</c> is held to <paramref name="pinnedInterface"/> when it is set (the capture is wider
+    /// than the <c>[daemon] interface</c>). Interface names match nothing until <see cref="ResolveInterfaces"/>.
+    /// </summary>
+    public static CompiledRuleSet Compile(ShaperConfig config, GlobalCap? global, string? pinnedInterface = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         var rules = new CompiledRule[config.Rules.Count];
         for (var i = 0; i < rules.Length; i++)
         {
-            rules[i] = new CompiledRule(config.Rules[i]);
+            rules[i] = new CompiledRule(config.Rules[i], pinnedInterface);
         }
 
         return new CompiledRuleSet(config, new AddressSet(config.Allow), rules, global);
+    }
+
+    /// <summary>True when some rule is held to an interface (its own <c>match.iface</c> or the pinned one).</summary>
+    public bool MatchesInterfaces
+    {
+        get
+        {
+            foreach (var rule in Rules)
+            {
+                if (rule.Interface is not null)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Resolves every rule's interface names against <paramref name="interfaces"/> (the host's now, each name with its
+    /// index) and returns the names and prefixes that match no interface, each once; the engines built from this set
+    /// see the new indexes from their next packet.
+    /// </summary>
+    public IReadOnlyList<string> ResolveInterfaces(IReadOnlyList<(string Name, int Index)> interfaces)
+    {
+        ArgumentNullException.ThrowIfNull(interfaces);
+        var missing = new List<string>();
+        foreach (var rule in Rules)
+        {
+            if (rule.Interface is { } iface)
+            {
+                iface.Resolve(interfaces);
+                if (!iface.Resolved && !missing.Contains(iface.Pattern))
+                {
+                    missing.Add(iface.Pattern);
+                }
+            }
+        }
+
+        return missing;
     }
 
     /// <summary>True when the packet's source is on the allow list: never limited, never blocked.</summary>

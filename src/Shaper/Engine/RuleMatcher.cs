@@ -3,9 +3,13 @@ using Shaper.Rules;
 
 namespace Shaper.Engine;
 
-/// <summary>A rule's <c>match</c> compiled for the packet path: plain fields, port ranges and address sets.</summary>
+/// <summary>A rule's <c>match</c> compiled for the packet path: plain fields, port ranges, address sets and interfaces.</summary>
 internal sealed class RuleMatcher
 {
+    private readonly InterfaceMatch? _interface;
+
+    /// <summary>The interfaces the rule is held to, null for any.</summary>
+    public InterfaceMatch? Interface => _interface;
     private readonly byte _protocol;
     private readonly bool _anyProtocol;
     private readonly PortRange[] _dport;
@@ -14,8 +18,10 @@ internal sealed class RuleMatcher
     private readonly AddressSet? _dst;
     private readonly bool _synOnly;
 
-    public RuleMatcher(RuleMatch match)
+    /// <summary>Compiles <paramref name="match"/>; <paramref name="iface"/> is the interface the rule is held to, if any.</summary>
+    public RuleMatcher(RuleMatch match, InterfaceMatch? iface = null)
     {
+        _interface = iface;
         _anyProtocol = match.Proto == Protocol.Any;
         _protocol = match.Proto switch
         {
@@ -46,6 +52,11 @@ internal sealed class RuleMatcher
 
         if ((_dport.Length > 0 && (packet.IsLaterFragment || !InRanges(_dport, packet.DestinationPort)))
             || (_sport.Length > 0 && (packet.IsLaterFragment || !InRanges(_sport, packet.SourcePort))))
+        {
+            return false;
+        }
+
+        if (_interface is not null && !_interface.Matches(packet.InterfaceIndex))
         {
             return false;
         }

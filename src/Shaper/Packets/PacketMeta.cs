@@ -51,7 +51,10 @@ public struct PacketMeta
     /// <summary>The innermost 802.1Q VLAN id, 0 when untagged.</summary>
     public ushort VlanId;
 
-    /// <summary>The index of the interface the packet was captured on (live capture); 0 when unknown (replay).</summary>
+    /// <summary>
+    /// The index of the interface the packet arrived on: the capture's interface, or for the <c>any</c> capture the one
+    /// its cooked (SLL2) header names; in replay, the CSV <c>iface</c> column's name numbered by the replay; 0 when unknown.
+    /// </summary>
     public int InterfaceIndex;
 
     /// <summary>The IP packet's length from its header (IPv4 total length, IPv6 payload length + 40): the byte cost.</summary>

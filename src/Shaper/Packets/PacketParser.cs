@@ -126,6 +126,11 @@ public static class PacketParser
         {
             meta = default;
         }
+        else if (link == LinkKind.LinuxSll2)
+        {
+            // The cooked v2 header names the interface the packet arrived on (libpcap's "any" device; pcap-linktype(7)).
+            meta.InterfaceIndex = BinaryPrimitives.ReadInt32BigEndian(frame.Slice(4, 4));
+        }
 
         return result;
     }

@@ -20,7 +20,12 @@ public sealed class EnforcementPlan
         KernelRules = [.. rules.Where(r => r.Enforcer == Enforcer.Kernel).Select(r => r.Rule)];
         ObservedRules = [.. rules.Where(r => r.Enforcer == Enforcer.Observe).Select(r => r.Rule)];
         Global = GlobalCap.Of(config, [.. KernelRules, .. ObservedRules]);
-        Observed = CompiledRuleSet.Compile(config with { Rules = ObservedRules }, Global);
+        CaptureInterface = CaptureScope(config.Daemon.Interface, ObservedRules);
+        var daemonInterface = config.Daemon.Interface;
+        Observed = CompiledRuleSet.Compile(
+            config with { Rules = ObservedRules },
+            Global,
+            CaptureInterface == CaptureSocket.AnyInterface && daemonInterface != CaptureSocket.AnyInterface ? daemonInterface : null);
         CaptureFilter = BpfFilter.Build(ObservedRules);
     }
 
@@ -51,8 +56,16 @@ public sealed class EnforcementPlan
     /// <summary>The capture's libpcap filter; empty when no rule is observed (then nothing is captured).</summary>
     public string CaptureFilter { get; }
 
+    /// <summary>
+    /// Where the capture runs: the <c>[daemon] interface</c> when every observed rule's <c>match.iface</c> is it or
+    /// absent; <c>any</c> when some rule names another interface (or a prefix), so the capture sees what the rules
+    /// need, and then each rule without <c>match.iface</c> is held to the <c>[daemon] interface</c> as before; empty
+    /// when the <c>[daemon] interface</c> is empty (no capture).
+    /// </summary>
+    public string CaptureInterface { get; }
+
     /// <summary>True when the capture runs: an interface is set and some rule is observed.</summary>
-    public bool Captures => Config.Daemon.Interface.Length > 0 && CaptureFilter.Length > 0;
+    public bool Captures => CaptureInterface.Length > 0 && CaptureFilter.Length > 0;
 
     /// <summary>The planned rule named <paramref name="name"/>, or null.</summary>
     public PlannedRule? Find(string name)
@@ -104,6 +117,25 @@ public sealed class EnforcementPlan
         }
 
         return new EnforcementPlan(config, backend, rules);
+    }
+
+    /// <summary>The capture's interface for <paramref name="daemonInterface"/> and the observed rules (see <see cref="CaptureInterface"/>).</summary>
+    private static string CaptureScope(string daemonInterface, IReadOnlyList<Rule> observed)
+    {
+        if (daemonInterface.Length == 0 || daemonInterface == CaptureSocket.AnyInterface)
+        {
+            return daemonInterface;
+        }
+
+        foreach (var rule in observed)
+        {
+            if (rule.Match.Iface is { } iface && iface != daemonInterface)
+            {
+                return CaptureSocket.AnyInterface;
+            }
+        }
+
+        return daemonInterface;
     }
 
     /// <summary>Compiles <paramref name="config"/> for the backend it names.</summary>

@@ -87,8 +87,7 @@ public static class EnforcerChoice
 
     private static Refusal? ObserveRefusal(Rule rule, string subject, DaemonSettings daemon)
     {
-        var capture = daemon.Interface;
-        if (capture.Length == 0)
+        if (daemon.Interface.Length == 0)
         {
             return new Refusal(
                 "enforce",
@@ -96,16 +95,7 @@ public static class EnforcerChoice
                 "set [daemon] interface = \"eth0\" (the interface to watch), or use enforce = \"kernel\"");
         }
 
-        if (rule.Match.Iface is { } iface && iface != capture)
-        {
-            return new Refusal(
-                "match.iface",
-                $"match.iface = \"{iface}\" of {subject} is not what the capture sees ([daemon] interface = \"{capture}\"), so the engine cannot tell its packets",
-                iface.EndsWith('*')
-                    ? $"name one interface, the captured \"{capture}\", or use enforce = \"kernel\", which matches \"{iface}\" in the kernel"
-                    : $"set [daemon] interface = \"{iface}\", remove match.iface, or use enforce = \"kernel\"");
-        }
-
+        // A match.iface other than the captured interface widens the capture to "any" (EnforcementPlan.CaptureInterface).
         return null;
     }
 

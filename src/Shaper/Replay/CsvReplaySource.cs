@@ -9,7 +9,8 @@ namespace Shaper.Replay;
 /// <summary>
 /// Reads DESIGN.md's replay CSV: a header row, then one event per row. <c>time</c> (seconds, decimal)
 /// and <c>src</c> are required; <c>dst</c>, <c>proto</c>, <c>sport</c>, <c>dport</c>, <c>len</c> and
-/// <c>flags</c> default to 0.0.0.0, udp, 0, 0, 64 and none (<c>S</c> marks a SYN). The clock is the
+/// <c>flags</c> default to 0.0.0.0, udp, 0, 0, 64 and none (<c>S</c> marks a SYN); <c>iface</c>, the interface the
+/// packet arrived on, to none (a rule with <c>match.iface</c> matches no such packet). The clock is the
 /// <c>time</c> column, starting wherever the file starts. A row longer than <see cref="MaxLineChars"/> is an error:
 /// a file that is one endless line must not grow memory without bound.
 /// </summary>
@@ -18,7 +19,7 @@ public sealed class CsvReplaySource : IReplaySource
     /// <summary>The longest row read; a full row with IPv6 addresses is under 150 characters.</summary>
     public const int MaxLineChars = 4096;
 
-    private static readonly string[] Known = ["time", "src", "dst", "proto", "sport", "dport", "len", "flags"];
+    private static readonly string[] Known = ["time", "src", "dst", "proto", "sport", "dport", "len", "flags", "iface"];
 
     // Rows are read into this one buffer and parsed in place: no string per row, and never more than it holds.
     private readonly char[] _chars = new char[MaxLineChars * 2];
@@ -31,6 +32,8 @@ public sealed class CsvReplaySource : IReplaySource
     private readonly int[] _column = new int[Known.Length];
     private readonly int _columns;
     private int _row = 1;
+    private readonly Dictionary<string, int> _interfaces = new(StringComparer.Ordinal);
+    private Action<IReadOnlyList<(string Name, int Index)>>? _named;
 
     /// <summary>Opens <paramref name="path"/>; the header row is read and checked at once.</summary>
     public CsvReplaySource(string path)
@@ -116,6 +119,7 @@ public sealed class CsvReplaySource : IReplaySource
         packet.DestinationPort = ParsePort(Field(span, ranges, 5), "dport");
         packet.IpLength = ParseLength(Field(span, ranges, 6));
         packet.TcpFlags = ParseFlags(Field(span, ranges, 7));
+        packet.InterfaceIndex = ParseInterface(Field(span, ranges, 8));
         if (packet.Protocol is not (6 or 17))
         {
             packet.SourcePort = 0;
@@ -127,7 +131,35 @@ public sealed class CsvReplaySource : IReplaySource
     }
 
     /// <inheritdoc />
+    public void OnInterfaces(Action<IReadOnlyList<(string Name, int Index)>> named) => _named = named;
+
+    /// <inheritdoc />
     public void Dispose() => _reader.Dispose();
+
+    /// <summary>The number the replay gives the interface named <paramref name="text"/>: 0 for none, else from 1 in order of first appearance.</summary>
+    private int ParseInterface(ReadOnlySpan<char> text)
+    {
+        if (text.IsEmpty)
+        {
+            return 0;
+        }
+
+        if (_interfaces.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(text, out var index))
+        {
+            return index;
+        }
+
+        // Linux names an interface in at most 15 bytes, without spaces or slashes (IFNAMSIZ, dev_valid_name).
+        if (text.Length > 15 || text.ContainsAny(" /\t") || text is "." or "..")
+        {
+            throw Bad($"iface '{text}' is not an interface name (at most 15 characters, no spaces or '/')");
+        }
+
+        index = _interfaces.Count + 1;
+        _interfaces.Add(text.ToString(), index);
+        _named?.Invoke([.. _interfaces.Select(i => (i.Key, i.Value))]);
+        return index;
+    }
 
     /// <summary>The next line without its end (<c>\n</c> or <c>\r\n</c>), pointing into the buffer; false at the end.</summary>
     private bool TryReadLine(out ReadOnlySpan<char> line)

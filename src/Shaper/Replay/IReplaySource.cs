@@ -17,4 +17,13 @@ public interface IReplaySource : IDisposable
     /// a full disk), what was cut. The frames before the cut were replayed; the cut one is counted as truncated.
     /// </summary>
     string? CutOff => null;
+
+    /// <summary>
+    /// Asks to be told, on the reading thread and before the first packet that carries it, each time the input names an
+    /// interface it had not named (with every name and the number the replay gives it, from 1). Only the CSV's
+    /// <c>iface</c> column names interfaces; a capture file's packets have none.
+    /// </summary>
+    void OnInterfaces(Action<IReadOnlyList<(string Name, int Index)>> named)
+    {
+    }
 }

@@ -15,4 +15,7 @@ public sealed record ReplayResult(IReadOnlyList<RuleReport> Rules, long Packets,
     /// own limit and counted here, not in the rule's); null when no cap applies.
     /// </summary>
     public long? GlobalLimited { get; init; }
+
+    /// <summary>How many interfaces the input named (the CSV's <c>iface</c> column); 0 for a capture file.</summary>
+    public int Interfaces { get; init; }
 }

@@ -41,6 +41,17 @@ public static class ReplayRunner
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(time);
         var engine = new RuleEngine(rules, maxKeysPerRule, Math.Min(InitialKeysPerRule, maxKeysPerRule));
+
+        // match.iface names the interfaces the input names (the CSV's iface column), numbered by the replay; a rule's
+        // name that the input never names matches nothing. The reader resolves a new name before it hands on the
+        // packet that carries it, and the hand-over orders the two for the engine's thread.
+        var interfaces = 0;
+        rules.ResolveInterfaces([]);
+        source.OnInterfaces(named =>
+        {
+            interfaces = named.Count;
+            rules.ResolveInterfaces(named);
+        });
         using var full = new BlockingCollection<PacketMeta[]>(Batches);
         using var free = new BlockingCollection<(PacketMeta[] Items, int Count)>();
         var counts = new ConcurrentQueue<int>();
@@ -98,6 +109,7 @@ public static class ReplayRunner
         return new ReplayResult(engine.Report(lastTimestamp), engine.Packets, engine.Allowed, source.Counters)
         {
             GlobalLimited = rules.Cap is null ? null : engine.GlobalLimited,
+            Interfaces = Volatile.Read(ref interfaces),
         };
     }
 

@@ -20,13 +20,17 @@ public sealed class HotPathAllocationTests
     [InlineData("algorithm = \"sliding_log\"\nlimit = 50\nwindow = \"1s\"", "action = \"drop\"")]
     [InlineData("algorithm = \"sliding_window\"\nlimit = 50\nwindow = \"1s\"", "action = \"log\"")]
     [InlineData("algorithm = \"sliding_window\"\nlimit = 50\nwindow = \"1s\"\nmode = \"soft\"", "action = \"drop\"")]
-    public void Process_EachAlgorithmAndAction_ZeroBytesPerDecision(string limits, string action)
+    [InlineData("algorithm = \"token_bucket\"\nrate = \"50/s\"\nburst = 10", "action = \"drop\"", "[global]\nrate = \"20000/s\"\nburst = 100\n")] // under the [global] cap
+    [InlineData("algorithm = \"sliding_log\"\nlimit = 50\nwindow = \"1s\"", "action = \"drop\"", "", ", iface = \"eth*\"")] // held to interfaces
+    public void Process_EachAlgorithmAndAction_ZeroBytesPerDecision(string limits, string action, string head = "", string match = "")
     {
         var config = ConfigLoader.Parse(
-            $"[daemon]\ninterface = \"eth0\"\n[[rule]]\nname = \"r\"\nmatch = {{ proto = \"udp\" }}\n{limits}\nenforce = \"observe\"\n{action}\n",
+            $"[daemon]\ninterface = \"eth0\"\n{head}[[rule]]\nname = \"r\"\nmatch = {{ proto = \"udp\"{match} }}\n{limits}\nenforce = \"observe\"\n{action}\n",
             "t.toml");
         Assert.True(config.Config is not null, string.Join("; ", config.Diagnostics));
-        var engine = new RuleEngine(CompiledRuleSet.Compile(config.Config), 4096);
+        var rules = CompiledRuleSet.Compile(config.Config);
+        rules.ResolveInterfaces([("eth0", 2), ("eth1", 7)]);
+        var engine = new RuleEngine(rules, 4096);
         engine.KeyHeld += _ => { };
         engine.KeyBlocked += (_, _, _, _, _, _) => { };
         engine.KeyOverLimit += _ => { };
@@ -101,6 +105,7 @@ public sealed class HotPathAllocationTests
             SourcePort = 40000,
             DestinationPort = 9000,
             IpLength = 64,
+            InterfaceIndex = 7,
         };
     }
 }

@@ -47,7 +47,7 @@ public sealed class CsvReplaySourceTests
     [InlineData("time,src,dport\n0,198.18.0.1,70000\n", "t.csv:2: dport '70000' is not a port (0-65535)")]
     [InlineData("time,src,flags\n0,198.18.0.1,SX\n", "t.csv:2: flags 'SX' holds 'X'; use the letters S A F R P U E C")]
     [InlineData("time,src\n0,198.18.0.1,extra\n", "t.csv:2: 3 fields, the header has 2")]
-    [InlineData("time,source\n", "t.csv:1: unknown column 'source'; columns are time,src,dst,proto,sport,dport,len,flags")]
+    [InlineData("time,source\n", "t.csv:1: unknown column 'source'; columns are time,src,dst,proto,sport,dport,len,flags,iface")]
     [InlineData("src\n", "t.csv:1: the header must name the columns 'time' and 'src'")]
     public void TryRead_BadInput_OneLineNamingFileAndRow(string csv, string message)
     {
