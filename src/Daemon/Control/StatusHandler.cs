@@ -62,6 +62,7 @@ internal sealed class StatusHandler(ShaperService daemon) : ControlHandler
             DetectToHoldP99Ms = Round(kernel.Holds.DetectToHold.Percentile(0.99)),
             LastReloadError = daemon.LastReloadFailure is { } failed ? $"{failed.Trigger}: {failed.Reason}" : null,
             LastReloadErrorAt = daemon.LastReloadFailure?.At.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture),
+            GlobalLimited = daemon.Plan?.Observed.Cap is null ? null : daemon.Engine?.Lanes.Sum(l => l.Engine.GlobalLimited) ?? 0,
         };
         return Task.FromResult(Reply(reply, ControlJsonContext.Default.StatusReply));
     }

@@ -166,4 +166,8 @@ internal sealed record StatusReply
     /// <summary>When that was (UTC, ISO 8601), null when no reload has failed.</summary>
     [JsonPropertyName("last_reload_error_at")]
     public string? LastReloadErrorAt { get; init; }
+
+    /// <summary>Captured packets of observe rules over the [global] cap (the kernel dropped a hard rule's), once per rule; null without a cap.</summary>
+    [JsonPropertyName("global_limited")]
+    public long? GlobalLimited { get; init; }
 }

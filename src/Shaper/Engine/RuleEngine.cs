@@ -64,6 +64,7 @@ public sealed class RuleEngine
         _notices = new KeyDeadlines(count, maxKeysPerRule);
         // The cap's bucket is the set's, shared by every lane's engine; a reload that keeps the cap keeps its bucket.
         _global = previous?._global is { } keptBucket && keptBucket.Cap.SameBucket(rules.Cap) ? keptBucket : rules.Global;
+        GlobalLimited = _global is not null && ReferenceEquals(_global, previous?._global) ? previous!.GlobalLimited : 0;
         var blocking = new List<int>();
         var holding = new List<int>();
         for (var i = 0; i < count; i++)
@@ -128,7 +129,10 @@ public sealed class RuleEngine
     /// <summary>Packets a rule's kernel drop or reject set stopped before any rule.</summary>
     public long Held { get; private set; }
 
-    /// <summary>Packets over the <c>[global]</c> cap, counted once per rule they matched over it (as the kernel's <c>c_global_limited</c>).</summary>
+    /// <summary>
+    /// Packets over the <c>[global]</c> cap, counted once per rule they matched over it (as the kernel's
+    /// <c>c_global_limited</c>); carried over from the previous engine when a reload keeps the cap.
+    /// </summary>
     public long GlobalLimited { get; private set; }
 
     /// <summary>
