@@ -20,14 +20,14 @@ internal sealed class ConfigChecks(DiagnosticBag bag, LoadOptions options)
         CheckNames(rules);
         var result = new List<Rule>(rules.Count);
         var backends = Backends(daemon.Backend);
-        var kernelBackends = new HashSet<BackendKind>();
+        var capBackends = new HashSet<BackendKind>();
         foreach (var read in rules)
         {
             var rule = global is null ? read.Rule : Cap(read, global);
             CheckDead(read, allow);
             if (_options.CheckEnforcement && !read.HasErrors)
             {
-                CheckEnforcement(read with { Rule = rule }, daemon, backends, kernelBackends);
+                CheckEnforcement(read with { Rule = rule }, daemon, backends, capBackends);
             }
 
             result.Add(rule);
@@ -37,7 +37,7 @@ internal sealed class ConfigChecks(DiagnosticBag bag, LoadOptions options)
         {
             foreach (var (backend, fallback) in backends)
             {
-                if (kernelBackends.Contains(backend) && EnforcerChoice.GlobalRefusal(global, backend) is { } refusal && globalLocations.TryGetValue(refusal.Field, out var at))
+                if (capBackends.Contains(backend) && EnforcerChoice.GlobalRefusal(global, backend) is { } refusal && globalLocations.TryGetValue(refusal.Field, out var at))
                 {
                     Report(at, refusal, fallback);
                 }
@@ -60,7 +60,7 @@ internal sealed class ConfigChecks(DiagnosticBag bag, LoadOptions options)
             : [(configured, false)];
     }
 
-    private void CheckEnforcement(RuleRead read, DaemonSettings daemon, List<(BackendKind Backend, bool Fallback)> backends, HashSet<BackendKind> kernelBackends)
+    private void CheckEnforcement(RuleRead read, DaemonSettings daemon, List<(BackendKind Backend, bool Fallback)> backends, HashSet<BackendKind> capBackends)
     {
         string? first = null;
         foreach (var (backend, fallback) in backends)
@@ -68,7 +68,7 @@ internal sealed class ConfigChecks(DiagnosticBag bag, LoadOptions options)
             if (EnforcerChoice.Assign(read.Rule, read.Subject, daemon, backend, out var refusal) is not null)
             {
                 // The [global] cap is held in the kernel for every rule an enforcer runs (see GlobalCap).
-                kernelBackends.Add(backend);
+                capBackends.Add(backend);
                 continue;
             }
 

@@ -39,13 +39,7 @@ public sealed class InterfaceRuleTests(ITestOutputHelper output)
     {
         using var lab = NetworkLab.Create();
 
-        // A second pair, vc in the sender's namespace and vd in the daemon's, taking frames addressed as vb's do.
-        // Its packets are for vb's address, so reverse-path filtering, which would drop them, is off in the lab.
-        Run.Command("ip", ["link", "add", "vc", "netns", lab.A, "type", "veth", "peer", "name", "vd", "netns", lab.B]).EnsureSuccess("adding vc/vd");
-        lab.Exec(lab.B, "ip", "link", "set", "dev", "vd", "address", NetworkLab.ReceiverMac).EnsureSuccess("vd's address");
-        lab.Exec(lab.A, "ip", "link", "set", "vc", "up").EnsureSuccess("vc up");
-        lab.Exec(lab.B, "ip", "link", "set", "vd", "up").EnsureSuccess("vd up");
-        lab.Exec(lab.B, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.vd.rp_filter=0", "net.ipv4.conf.vb.rp_filter=0").EnsureSuccess("rp_filter off");
+        AddSecondPair(lab);
         Tally.Install(lab);
         using var daemon = DaemonProcess.Start(lab.B, Rules, $"interface = \"{NetworkLab.ReceiverInterface}\"");
         var directory = Directory.CreateTempSubdirectory("shaper-iface-").FullName;
@@ -80,6 +74,69 @@ public sealed class InterfaceRuleTests(ITestOutputHelper output)
         finally
         {
             Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [RootFact]
+    public async Task IfaceRule_InterfaceDeletedAndCreatedAgain_MatchedAgainWithItsNewIndex()
+    {
+        using var lab = NetworkLab.Create();
+        AddSecondPair(lab);
+        using var daemon = DaemonProcess.Start(lab.B, Rules.Replace("action = \"drop\"", "action = \"log\"", StringComparison.Ordinal), $"interface = \"{NetworkLab.ReceiverInterface}\"");
+        var directory = Directory.CreateTempSubdirectory("shaper-iface-").FullName;
+        try
+        {
+            var viaVd = Path.Combine(directory, "vd.pcap");
+            TrafficPcap.Write(viaVd, Enumerable.Range(0, 5).Select(k => new TrafficPcap.Udp(k * 10_000_000L, ViaVd, 9000)));
+            async Task<long> SendAndCountAsync()
+            {
+                var sent = lab.Exec(lab.A, "tcpreplay", "-q", "-i", "vc", viaVd);
+                Assert.True(sent.ExitCode == 0, sent.Error);
+                Keys((await daemon.SendAsync("counters", new() { ["top"] = 100 })).Result!, "on-vd", out var keys);
+                return keys.GetValueOrDefault("198.18.21.1");
+            }
+
+            Assert.Equal(5, await SendAndCountAsync());
+            var before = int.Parse(lab.Exec(lab.B, "cat", "/sys/class/net/vd/ifindex").Output.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+            // Deleted (the daemon says the name matches nothing), then created again under a new index.
+            lab.Exec(lab.B, "ip", "link", "del", "vd").EnsureSuccess("deleting vd");
+            await WaitForLogAsync(daemon, "match.iface: no interface is named \"vd\" now");
+            AddSecondPair(lab);
+            var after = int.Parse(lab.Exec(lab.B, "cat", "/sys/class/net/vd/ifindex").Output.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            Assert.NotEqual(before, after);
+            await WaitForLogAsync(daemon, "match.iface: every interface the rules name is there now");
+            output.WriteLine($"vd was index {before}, is {after}");
+
+            Assert.Equal(10, await SendAndCountAsync());
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// A second pair, vc in the sender's namespace and vd in the daemon's, taking frames addressed as vb's do. Its
+    /// packets are for vb's address, so reverse-path filtering, which would drop them, is off in the lab.
+    /// </summary>
+    private static void AddSecondPair(NetworkLab lab)
+    {
+        Run.Command("ip", ["link", "add", "vc", "netns", lab.A, "type", "veth", "peer", "name", "vd", "netns", lab.B]).EnsureSuccess("adding vc/vd");
+        lab.Exec(lab.B, "ip", "link", "set", "dev", "vd", "address", NetworkLab.ReceiverMac).EnsureSuccess("vd's address");
+        lab.Exec(lab.A, "ip", "link", "set", "vc", "up").EnsureSuccess("vc up");
+        lab.Exec(lab.B, "ip", "link", "set", "vd", "up").EnsureSuccess("vd up");
+        lab.Exec(lab.B, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.vd.rp_filter=0", "net.ipv4.conf.vb.rp_filter=0").EnsureSuccess("rp_filter off");
+    }
+
+    /// <summary>Waits for the daemon to log <paramref name="line"/>: it reads the interfaces every 2 s, so at most 10 s.</summary>
+    private static async Task WaitForLogAsync(DaemonProcess daemon, string line)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!daemon.Log.Contains(line, StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the daemon did not log '{line}' within 10 s: {daemon.Log}");
+            await Task.Delay(100);
         }
     }
 
