@@ -82,6 +82,23 @@ public sealed class PacketParserDifferentialTests : IDisposable
         Assert.True(mismatches.Count == 0, $"{mismatches.Count} of {read.Count} frames differ:\n" + string.Join('\n', mismatches.Take(5)));
     }
 
+    [Theory]
+    [InlineData(1)] // lo
+    [InlineData(42)]
+    [InlineData(int.MaxValue)] // the largest index the kernel hands out
+    public void Parse_LinuxSll2_InterfaceIndexFromTheHeader(int index)
+    {
+        // The "any" capture's cooked v2 header names the interface the packet arrived on: match.iface needs it.
+        var rng = new Random(index);
+        var frame = ReferenceFrames.LinuxSll2(rng, ReferenceFrames.IpPacket(rng, 0));
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(4), index);
+
+        Assert.Equal(ParseResult.Ok, PacketParser.Parse(frame, LinkKind.LinuxSll2, out var meta));
+        Assert.Equal(index, meta.InterfaceIndex);
+        Assert.Equal(ParseResult.Ok, PacketParser.Parse(frame.AsSpan(20), LinkKind.RawIp, out var raw));
+        Assert.Equal(0, raw.InterfaceIndex); // a link layer without one: unknown
+    }
+
     [Fact]
     public void Parse_EveryIpKind_CoversEveryProtocolAndExtensionHeader()
     {
