@@ -1,0 +1,64 @@
+namespace Shaper.Fleet;
+
+/// <summary>
+/// A <see cref="CircuitBreaker"/>'s settings, named after Resilience4j's <c>CircuitBreakerConfig</c>. The defaults
+/// here are the fleet store's (<see cref="ForSync"/> derives them from the sync interval), not Resilience4j's,
+/// whose 100-call window and 60 s wait suit a service taking many calls a second, not one batch per sync.
+/// </summary>
+public sealed record BreakerOptions
+{
+    /// <summary>Count- or time-based sliding window.</summary>
+    public BreakerWindowType WindowType { get; init; } = BreakerWindowType.CountBased;
+
+    /// <summary>Calls (count-based) or seconds (time-based) in the sliding window.</summary>
+    public int WindowSize { get; init; } = 10;
+
+    /// <summary>Calls the window must hold before a rate is computed; capped at the window size when count-based.</summary>
+    public int MinimumCalls { get; init; } = 5;
+
+    /// <summary>Percentage of failed calls (0 to 100) at or above which the breaker opens.</summary>
+    public double FailureRateThreshold { get; init; } = 50;
+
+    /// <summary>Percentage of slow calls (0 to 100) at or above which the breaker opens.</summary>
+    public double SlowCallRateThreshold { get; init; } = 50;
+
+    /// <summary>A call that takes longer than this is slow, whether it succeeded or failed.</summary>
+    public TimeSpan SlowCallDuration { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>How long the breaker stays open before it lets trial calls through.</summary>
+    public TimeSpan WaitInOpen { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Trial calls let through while half-open; all of them decide whether it closes or reopens.</summary>
+    public int PermittedCallsInHalfOpen { get; init; } = 3;
+
+    /// <summary>
+    /// The fleet store's breaker for a sync every <paramref name="sync"/>: a count-based window of the last 10
+    /// calls, opened by half of them failing or being slow (longer than half the sync interval, at least 20 ms)
+    /// once 5 are in, a wait of 2 s in open (at least 10 sync intervals), 3 trial calls.
+    /// </summary>
+    public static BreakerOptions ForSync(TimeSpan sync) => new()
+    {
+        SlowCallDuration = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(20).Ticks, sync.Ticks / 2)),
+        WaitInOpen = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(2).Ticks, sync.Ticks * 10)),
+    };
+
+    /// <summary>Throws when a setting is out of range, naming it.</summary>
+    public void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(WindowSize, 1, nameof(WindowSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MinimumCalls, 1, nameof(MinimumCalls));
+        ArgumentOutOfRangeException.ThrowIfLessThan(PermittedCallsInHalfOpen, 1, nameof(PermittedCallsInHalfOpen));
+        if (FailureRateThreshold is <= 0 or > 100)
+        {
+            throw new ArgumentOutOfRangeException(nameof(FailureRateThreshold), FailureRateThreshold, "a percentage above 0 and at most 100");
+        }
+
+        if (SlowCallRateThreshold is <= 0 or > 100)
+        {
+            throw new ArgumentOutOfRangeException(nameof(SlowCallRateThreshold), SlowCallRateThreshold, "a percentage above 0 and at most 100");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(SlowCallDuration, TimeSpan.Zero, nameof(SlowCallDuration));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(WaitInOpen, TimeSpan.Zero, nameof(WaitInOpen));
+    }
+}
