@@ -45,6 +45,8 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
 
     public override void CountBlocked(in PacketMeta packet) => Apply(packet, 0, Op.CountBlocked, out _);
 
+    public override void CountPassed(in PacketMeta packet) => Apply(packet, 0, Op.CountPassed, out _);
+
     public override LimitDecision Refuse(in PacketMeta packet, long cost) => Apply(packet, cost, Op.Refuse, out _);
 
     public override KeyCounters CountersOf(in PacketMeta packet)
@@ -134,6 +136,9 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
                 // much longer the set must hold the key.
                 state.Counters.Limited++;
                 return new LimitDecision(LimitOutcome.Limited, table.Limiter.GetStatus(state, now, cost).RetryAfterNs);
+            case Op.CountPassed:
+                state.Counters.Passed++;
+                return new LimitDecision(LimitOutcome.Passed, 0);
             default:
                 // A packet the block set dropped never reached the limiter; it only counts against the key.
                 state.Counters.Limited++;
@@ -181,5 +186,6 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
         CountBlocked,
         Refuse,
         Counters,
+        CountPassed,
     }
 }

@@ -19,6 +19,9 @@ internal abstract class KeyedRuleLimiter
     /// <summary>Counts a packet the block set dropped against its key, without consulting the algorithm.</summary>
     public abstract void CountBlocked(in PacketMeta packet);
 
+    /// <summary>Counts a packet a fleet grant passed against its key, without consulting the algorithm (the key's counters stay whole).</summary>
+    public abstract void CountPassed(in PacketMeta packet);
+
     /// <summary>
     /// Counts a packet a kernel drop or reject set dropped against its key, without consulting the algorithm, and
     /// returns <see cref="LimitOutcome.Limited"/> with the key's retry-after for an arrival of <paramref name="cost"/>.

@@ -1,3 +1,4 @@
+using Shaper.Fleet;
 using Shaper.Limiting;
 using Shaper.Packets;
 using Shaper.Rules;
@@ -42,6 +43,7 @@ public sealed class RuleEngine
     private readonly int[] _blockingRules;
     private readonly int[] _holdingRules;
     private readonly GlobalBucket? _global;
+    private readonly FleetGate?[]? _fleet;
 
     /// <summary>
     /// Creates an engine with at most <paramref name="maxKeysPerRule"/> keys per rule and address family; key
@@ -76,8 +78,16 @@ public sealed class RuleEngine
             }
             else
             {
-                _limiters[i] = LimiterFactory.Create(rules.Rules[i].Rule, initialKeysPerRule > 0 ? initialKeysPerRule : maxKeysPerRule, maxKeysPerRule);
+                // A fleet rule's own limiter runs at this host's share: the store's grants decide above it.
+                var limited = rules.Config.Fleet is { } fleetSettings ? FleetShare.Of(rules.Rules[i].Rule, fleetSettings.Hosts) : rules.Rules[i].Rule;
+                _limiters[i] = LimiterFactory.Create(limited, initialKeysPerRule > 0 ? initialKeysPerRule : maxKeysPerRule, maxKeysPerRule);
                 _totals[i] = new RuleTotals();
+            }
+
+            if (rules.Rules[i].Rule.Scope == RuleScope.Fleet && rules.Config.Fleet is { } fleet)
+            {
+                _fleet ??= new FleetGate?[count];
+                _fleet[i] = new FleetGate(rules.Rules[i].Rule, maxKeysPerRule, fleet.Sync.Ticks * 100);
             }
 
             if (rules.Rules[i].Blocks)
@@ -154,6 +164,60 @@ public sealed class RuleEngine
     /// <summary>Keys the engine holds in kernel drop and reject sets; at most the key table's size.</summary>
     public int HoldsTracked => _holds.Count;
 
+    /// <summary>True when a rule has <c>scope = "fleet"</c>: the sync exchanges its keys with the store.</summary>
+    public bool HasFleetRules => _fleet is not null;
+
+    /// <summary>
+    /// Whether the store answers: true, fleet keys go by their grants; false (the start, and while the store is away),
+    /// each host enforces its share. Set between packets, on the engine thread.
+    /// </summary>
+    public void SetFleetShared(bool shared)
+    {
+        foreach (var gate in _fleet ?? [])
+        {
+            gate?.Shared = shared;
+        }
+    }
+
+    /// <summary>Moves each fleet key's hits and demand since the last harvest into <paramref name="into"/>; between packets, on the engine thread.</summary>
+    public void HarvestFleet(List<FleetDelta> into)
+    {
+        ArgumentNullException.ThrowIfNull(into);
+        for (var i = 0; i < (_fleet?.Length ?? 0); i++)
+        {
+            _fleet![i]?.Harvest(_rules.Rules[i].Rule.Name, into);
+        }
+    }
+
+    /// <summary>Gives each fleet key its grant from one exchange, at <paramref name="nowNs"/> on the packets' clock; between packets, on the engine thread.</summary>
+    public void ApplyFleet(IReadOnlyList<FleetGrant> grants, long nowNs)
+    {
+        ArgumentNullException.ThrowIfNull(grants);
+        for (var i = 0; i < (_fleet?.Length ?? 0); i++)
+        {
+            if (_fleet![i] is { } gate)
+            {
+                var name = _rules.Rules[i].Rule.Name;
+                gate.Apply(grants.Where(g => g.Rule == name), nowNs);
+            }
+        }
+    }
+
+    /// <summary>Per fleet rule: keys tracked, packets decided by grants and by the local share, packets of untracked keys.</summary>
+    public IReadOnlyList<(string Rule, int Keys, long GrantDecided, long ShareDecided, long Untracked)> FleetReport()
+    {
+        var report = new List<(string, int, long, long, long)>();
+        for (var i = 0; i < (_fleet?.Length ?? 0); i++)
+        {
+            if (_fleet![i] is { } gate)
+            {
+                report.Add((_rules.Rules[i].Rule.Name, gate.Keys, gate.GrantDecided, gate.ShareDecided, gate.Untracked));
+            }
+        }
+
+        return report;
+    }
+
     /// <summary>Decides one packet under every rule it matches.</summary>
     public void Process(in PacketMeta packet)
     {
@@ -194,7 +258,8 @@ public sealed class RuleEngine
                 }
             }
 
-            var decision = _limiters[i].Decide(packet, rule.CostsBytes ? packet.IpLength : 1);
+            var cost = rule.CostsBytes ? packet.IpLength : 1;
+            var decision = _fleet?[i] is { } gate ? gate.Decide(packet, cost, _limiters[i]) : _limiters[i].Decide(packet, cost);
             ref var totals = ref _totals[i];
             switch (decision.Outcome)
             {
@@ -337,6 +402,7 @@ public sealed class RuleEngine
             }
 
             _totals[i].Limited++;
+            _fleet?[i]?.CountHeld(packet, rule.CostsBytes ? packet.IpLength : 1);
             var retry = _limiters[i].Refuse(packet, rule.CostsBytes ? packet.IpLength : 1).DelayNs;
             if (retry != LimitDecision.Never
                 && now + retry > hold.UntilNs + MinHoldNs

@@ -19,7 +19,7 @@ public static class EnforcerChoice
     {
         ArgumentNullException.ThrowIfNull(rule);
         ArgumentNullException.ThrowIfNull(daemon);
-        refusal = rule.Enforce switch
+        refusal = FleetRefusal(rule, subject) ?? rule.Enforce switch
         {
             EnforceKind.Queue => new Refusal(
                 "enforce",
@@ -60,6 +60,36 @@ public static class EnforcerChoice
             default:
                 return KernelLimits.BurstRefusal(global.Rate, global.Burst, backend, "[global]", "[global] burst");
         }
+    }
+
+    /// <summary>
+    /// A fleet rule is an observe rule whose limiter is shared through the store: the engine decides each packet
+    /// against its share, which the kernel's meters (a limit each host's kernel keeps alone) and the queue cannot.
+    /// A sliding log has no shared form here: exchanging hit counts every sync loses the times of the hits it would log.
+    /// </summary>
+    private static Refusal? FleetRefusal(Rule rule, string subject)
+    {
+        if (rule.Scope != RuleScope.Fleet)
+        {
+            return null;
+        }
+
+        return rule.Enforce switch
+        {
+            EnforceKind.Kernel => new Refusal(
+                "scope",
+                $"scope = \"fleet\" of {subject} cannot be enforced by the kernel (enforce = \"kernel\"): each host's kernel meter counts that host's packets alone",
+                "use enforce = \"observe\": the daemon shares the limit through [fleet] and stops keys over it in the kernel"),
+            EnforceKind.Queue => new Refusal(
+                "scope",
+                $"scope = \"fleet\" of {subject} cannot hold a queue: a packet's departure slot would need the other hosts' queues",
+                "use enforce = \"observe\" with algorithm = \"leaky_bucket\" as a meter (rate and burst), or scope = \"host\""),
+            _ when rule.Algorithm == AlgorithmKind.SlidingLog => new Refusal(
+                "scope",
+                $"scope = \"fleet\" of {subject} cannot share a sliding_log: the hosts exchange hit counts, not the times a log keeps",
+                "use algorithm = \"sliding_window\" (the shared form keeps two counters per key), or scope = \"host\""),
+            _ => null,
+        };
     }
 
     private static Refusal? KernelRefusal(Rule rule, string subject, BackendKind backend)

@@ -18,6 +18,11 @@ public static class LimiterChange
             return $"enforce {Name(before.Enforce)} -> {Name(after.Enforce)}";
         }
 
+        if (before.Scope != after.Scope)
+        {
+            return $"scope {Choices.NameOf(Choices.Scope, before.Scope)} -> {Choices.NameOf(Choices.Scope, after.Scope)}";
+        }
+
         if (before.Algorithm != after.Algorithm)
         {
             return $"algorithm {Choices.NameOf(Choices.Algorithm, before.Algorithm)} -> {Choices.NameOf(Choices.Algorithm, after.Algorithm)}";

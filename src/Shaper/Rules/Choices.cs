@@ -33,6 +33,12 @@ internal static class Choices
         ("soft", RuleMode.Soft),
     ];
 
+    public static readonly (string Name, RuleScope Value)[] Scope =
+    [
+        ("host", RuleScope.Host),
+        ("fleet", RuleScope.Fleet),
+    ];
+
     public static readonly (string Name, Protocol Value)[] Proto =
     [
         ("tcp", Protocol.Tcp),

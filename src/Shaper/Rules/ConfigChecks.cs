@@ -15,7 +15,7 @@ internal sealed class ConfigChecks(DiagnosticBag bag, LoadOptions options)
     private readonly LoadOptions _options = options;
 
     /// <summary>Runs every check and returns the rules with rates and bursts held at the global cap.</summary>
-    public List<Rule> Run(IReadOnlyList<RuleRead> rules, GlobalLimit? global, IReadOnlyDictionary<string, SourceLocation> globalLocations, IReadOnlyList<IPNetwork> allow, DaemonSettings daemon)
+    public List<Rule> Run(IReadOnlyList<RuleRead> rules, GlobalLimit? global, IReadOnlyDictionary<string, SourceLocation> globalLocations, IReadOnlyList<IPNetwork> allow, DaemonSettings daemon, FleetSettings? fleet = null)
     {
         CheckNames(rules);
         var result = new List<Rule>(rules.Count);
@@ -25,6 +25,11 @@ internal sealed class ConfigChecks(DiagnosticBag bag, LoadOptions options)
         {
             var rule = global is null ? read.Rule : Cap(read, global);
             CheckDead(read, allow);
+            if (read.Rule.Scope == RuleScope.Fleet && fleet is null)
+            {
+                _bag.Error(Where(read, "scope"), $"scope = \"fleet\" of {read.Subject} has no [fleet] section to share its limit through", "add [fleet] with redis = \"198.18.0.9:6379\" and hosts = 3, or use scope = \"host\"");
+            }
+
             if (_options.CheckEnforcement && !read.HasErrors)
             {
                 CheckEnforcement(read with { Rule = rule }, daemon, backends, capBackends);

@@ -7,10 +7,11 @@ namespace Shaper.Rules;
 /// <summary>Reads the document's tables into a <see cref="ShaperConfig"/>, reporting every problem into the bag.</summary>
 internal sealed class ConfigReader(DiagnosticBag bag, string file, LoadOptions options)
 {
-    private static readonly string[] RootKeys = ["daemon", "global", "allow", "rule"];
+    private static readonly string[] RootKeys = ["daemon", "global", "fleet", "allow", "rule"];
     private static readonly string[] DaemonKeys = ["interface", "backend", "socket", "metrics", "state_dir", "keep_on_stop", "max_keys", "capture_threads", "max_blocks"];
     private static readonly string[] GlobalKeys = ["rate", "burst"];
     private static readonly string[] AllowKeys = ["cidr"];
+    private static readonly string[] FleetKeys = ["redis", "host", "sync", "hosts"];
 
     /// <summary>sun_path holds 108 bytes with the terminating NUL.</summary>
     private const int MaxSocketPathBytes = 107;
@@ -25,6 +26,7 @@ internal sealed class ConfigReader(DiagnosticBag bag, string file, LoadOptions o
     {
         var daemon = new DaemonSettings();
         GlobalLimit? global = null;
+        FleetSettings? fleet = null;
         var allow = new List<IPNetwork>();
         var rules = new List<RuleRead>();
         var ruleReader = new RuleReader(_fields);
@@ -43,6 +45,13 @@ internal sealed class ConfigReader(DiagnosticBag bag, string file, LoadOptions o
                     if (SingleTable(entry) is { } globalTable)
                     {
                         global = ReadGlobal(globalTable);
+                    }
+
+                    break;
+                case "fleet":
+                    if (SingleTable(entry) is { } fleetTable)
+                    {
+                        fleet = ReadFleet(fleetTable);
                     }
 
                     break;
@@ -66,13 +75,14 @@ internal sealed class ConfigReader(DiagnosticBag bag, string file, LoadOptions o
             }
         }
 
-        var checkedRules = new ConfigChecks(_bag, _options).Run(rules, global, _globalLocations, allow, daemon);
+        var checkedRules = new ConfigChecks(_bag, _options).Run(rules, global, _globalLocations, allow, daemon, fleet);
         return new ShaperConfig
         {
             Daemon = daemon,
             Global = global,
             Allow = allow,
             Rules = checkedRules,
+            Fleet = fleet,
             SourceFile = _file,
         };
     }
@@ -198,6 +208,75 @@ internal sealed class ConfigReader(DiagnosticBag bag, string file, LoadOptions o
         return rate is not null && burst is not null ? new GlobalLimit(rate, burst.Value) : null;
     }
 
+    private FleetSettings? ReadFleet(TomlTable table)
+    {
+        var fleet = new FleetSettings { Location = table.Location };
+        var redisSeen = false;
+        foreach (var entry in table.Entries)
+        {
+            var subject = $"{entry.Key} of [fleet]";
+            switch (entry.Key)
+            {
+                case "redis":
+                    redisSeen = true;
+                    if (_fields.String(entry, subject, "\"198.18.0.9:6379\"") is { } redis)
+                    {
+                        if (Fleet.RedisFleetStore.ConfigurationError(redis) is { } error)
+                        {
+                            _bag.Error(entry.Value.Location, $"{subject}: {error}", "write host:port, or several separated by commas for a Redis Cluster, e.g. \"198.18.0.9:6379\"");
+                        }
+                        else
+                        {
+                            fleet = fleet with { Redis = redis };
+                        }
+                    }
+
+                    break;
+                case "host":
+                    if (_fields.String(entry, subject, "\"web-1\"") is { } host)
+                    {
+                        if (host.Length > 64 || host.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '_')))
+                        {
+                            _bag.Error(entry.Value.Location, $"{subject}: '{MessageText.Short(host)}' is not a host name", "use letters, digits, '.', '-' and '_', at most 64 characters, or \"\" for the machine's host name");
+                        }
+                        else
+                        {
+                            fleet = fleet with { Host = host };
+                        }
+                    }
+
+                    break;
+                case "sync":
+                    if (_fields.Duration(entry, subject, "\"100ms\"") is { } sync)
+                    {
+                        if (sync < FleetSettings.MinSync || sync > FleetSettings.MaxSync)
+                        {
+                            _bag.Error(entry.Value.Location, $"{subject} must be between 10ms and 60s", "write sync = \"100ms\" (each host exchanges its hits with Redis this often)");
+                        }
+                        else
+                        {
+                            fleet = fleet with { Sync = sync };
+                        }
+                    }
+
+                    break;
+                case "hosts":
+                    fleet = fleet with { Hosts = (int)(_fields.Integer(entry, subject, 1, FleetSettings.MaxHosts, "3") ?? fleet.Hosts) };
+                    break;
+                default:
+                    _fields.UnknownKey(entry, "[fleet]", FleetKeys, Elsewhere(entry.Key, "[fleet]"));
+                    break;
+            }
+        }
+
+        if (!redisSeen)
+        {
+            _bag.Error(table.Location, "[fleet] has no redis", "add redis = \"198.18.0.9:6379\" (the store the fleet shares), or remove [fleet]");
+        }
+
+        return fleet;
+    }
+
     private List<IPNetwork> ReadAllow(TomlTable table)
     {
         var result = new List<IPNetwork>();
@@ -272,7 +351,7 @@ internal sealed class ConfigReader(DiagnosticBag bag, string file, LoadOptions o
     {
         string Header(string name) => name is "allow" or "rule" ? $"[[{name}]]" : $"[{name}]";
         var nearest = NameSuggester.Nearest(entry.Key, RootKeys);
-        var valid = "valid tables are [daemon], [global], [[allow]] and [[rule]]";
+        var valid = "valid tables are [daemon], [global], [fleet], [[allow]] and [[rule]]";
         switch (entry.Value)
         {
             case TomlTable { Origin: TomlTableOrigin.Header or TomlTableOrigin.Implicit }:
@@ -302,6 +381,11 @@ internal sealed class ConfigReader(DiagnosticBag bag, string file, LoadOptions o
         if (GlobalKeys.Contains(key))
         {
             homes.Add("[global]");
+        }
+
+        if (FleetKeys.Contains(key))
+        {
+            homes.Add("[fleet]");
         }
 
         if (AllowKeys.Contains(key))

@@ -42,6 +42,9 @@ public sealed record Rule
     /// <summary>Hard enforces; soft only counts (a dry run).</summary>
     public RuleMode Mode { get; init; } = RuleMode.Hard;
 
+    /// <summary>Whether the limit holds for this host alone or for the sum over the <c>[fleet]</c>.</summary>
+    public RuleScope Scope { get; init; } = RuleScope.Host;
+
     /// <summary>Where the rule starts in its file, for messages.</summary>
     public SourceLocation Location { get; init; }
 }

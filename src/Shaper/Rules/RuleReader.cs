@@ -9,7 +9,7 @@ namespace Shaper.Rules;
 internal sealed class RuleReader(FieldReader fields)
 {
     public static readonly IReadOnlyList<string> Keys =
-        ["name", "match", "per", "algorithm", "rate", "burst", "limit", "window", "queue", "enforce", "action", "block_for", "mode"];
+        ["name", "match", "per", "algorithm", "rate", "burst", "limit", "window", "queue", "enforce", "action", "block_for", "mode", "scope"];
 
     /// <summary>The fields whose presence depends on the algorithm, in the order messages list them.</summary>
     private static readonly string[] SizingKeys = ["rate", "burst", "limit", "window", "queue"];
@@ -95,6 +95,9 @@ internal sealed class RuleReader(FieldReader fields)
                     break;
                 case "mode":
                     result = Set(entry, _fields.Choice(entry, subject, Choices.Mode), broken, result, (r, v) => r with { Mode = v });
+                    break;
+                case "scope":
+                    result = Set(entry, _fields.Choice(entry, subject, Choices.Scope), broken, result, (r, v) => r with { Scope = v });
                     break;
                 case "rate":
                     result = result with { Rate = _fields.Rate(entry, subject) };

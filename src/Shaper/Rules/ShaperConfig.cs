@@ -17,6 +17,9 @@ public sealed record ShaperConfig
     /// <summary>The <c>[[rule]]</c> entries, in file order.</summary>
     public IReadOnlyList<Rule> Rules { get; init; } = [];
 
+    /// <summary>The <c>[fleet]</c> section, or null when the file has none (then no rule may have <c>scope = "fleet"</c>).</summary>
+    public FleetSettings? Fleet { get; init; }
+
     /// <summary>The file the configuration came from, for messages.</summary>
     public string? SourceFile { get; init; }
 }

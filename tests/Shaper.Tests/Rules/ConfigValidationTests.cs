@@ -16,10 +16,23 @@ public sealed class ConfigValidationTests
         { R + "burts = 5\n", "shaper.toml:5:1: unknown key 'burts' in [[rule]] 'r1'; did you mean 'burst'?" },
 
         // Unknown key with nothing near: the valid names.
-        { R + "colour = 1\n", "shaper.toml:5:1: unknown key 'colour' in [[rule]] 'r1'; valid keys are name, match, per, algorithm, rate, burst, limit, window, queue, enforce, action, block_for, mode" },
+        { R + "colour = 1\n", "shaper.toml:5:1: unknown key 'colour' in [[rule]] 'r1'; valid keys are name, match, per, algorithm, rate, burst, limit, window, queue, enforce, action, block_for, mode, scope" },
 
         // A match key written on the rule itself.
         { R + "dport = [22]\n", "shaper.toml:5:1: unknown key 'dport' in [[rule]] 'r1'; it belongs in match, e.g. match = { dport = … }" },
+
+        // [fleet]: a fleet rule needs the section; the section needs its store; sync and hosts in range; the store string parses.
+        { Eth0 + R + "enforce = \"observe\"\nscope = \"fleet\"\n", "shaper.toml:8:9: scope = \"fleet\" of [[rule]] 'r1' has no [fleet] section to share its limit through; add [fleet] with redis = \"198.18.0.9:6379\" and hosts = 3, or use scope = \"host\"" },
+        { "[fleet]\nhosts = 3\n", "shaper.toml:1:1: [fleet] has no redis; add redis = \"198.18.0.9:6379\" (the store the fleet shares), or remove [fleet]" },
+        { "[fleet]\nredis = \"198.18.0.9:6379\"\nsync = \"5ms\"\n", "shaper.toml:3:8: sync of [fleet] must be between 10ms and 60s; write sync = \"100ms\" (each host exchanges its hits with Redis this often)" },
+        { "[fleet]\nredis = \"198.18.0.9:6379\"\nhosts = 0\n", "shaper.toml:3:9: hosts of [fleet] is 0, out of range; write a whole number from 1 to 10000" },
+        { "[fleet]\nredis = \"\"\n", "shaper.toml:2:9: redis of [fleet]: names no endpoint; write host:port, or several separated by commas for a Redis Cluster, e.g. \"198.18.0.9:6379\"" },
+        { "[fleet]\nredis = \"198.18.0.9:6379\"\nhost = \"web 1\"\n", "shaper.toml:3:8: host of [fleet]: 'web 1' is not a host name; use letters, digits, '.', '-' and '_', at most 64 characters, or \"\" for the machine's host name" },
+        { "[fleet]\nredis = \"198.18.0.9:6379\"\nsynk = \"1s\"\n", "shaper.toml:3:1: unknown key 'synk' in [fleet]; did you mean 'sync'?" },
+
+        // A fleet rule is an observe rule: the kernel's meters and the queue cannot share a limit, nor can a sliding log.
+        { "[fleet]\nredis = \"198.18.0.9:6379\"\n" + R + "scope = \"fleet\"\n", "shaper.toml:7:9: scope = \"fleet\" of [[rule]] 'r1' cannot be enforced by the kernel (enforce = \"kernel\"): each host's kernel meter counts that host's packets alone; use enforce = \"observe\": the daemon shares the limit through [fleet] and stops keys over it in the kernel" },
+        { Eth0 + "[fleet]\nredis = \"198.18.0.9:6379\"\n[[rule]]\nname = \"r1\"\nalgorithm = \"sliding_log\"\nlimit = 5\nwindow = \"1s\"\nenforce = \"observe\"\nscope = \"fleet\"\n", "shaper.toml:11:9: scope = \"fleet\" of [[rule]] 'r1' cannot share a sliding_log: the hosts exchange hit counts, not the times a log keeps; use algorithm = \"sliding_window\" (the shared form keeps two counters per key), or scope = \"host\"" },
 
         // Unknown key inside match.
         { R + "match = { proto = \"tcp\", dprot = [22] }\n", "shaper.toml:5:26: unknown key 'dprot' in match of [[rule]] 'r1'; did you mean 'dport'?" },
@@ -263,6 +276,6 @@ public sealed class ConfigValidationTests
     {
         var result = ConfigText.Load(R + "\"bad\\nkey\\u202e\" = 1\n");
 
-        Assert.Equal(["shaper.toml:5:1: unknown key 'bad\\u000akey\\u202e' in [[rule]] 'r1'; valid keys are name, match, per, algorithm, rate, burst, limit, window, queue, enforce, action, block_for, mode"], ConfigText.Lines(result));
+        Assert.Equal(["shaper.toml:5:1: unknown key 'bad\\u000akey\\u202e' in [[rule]] 'r1'; valid keys are name, match, per, algorithm, rate, burst, limit, window, queue, enforce, action, block_for, mode, scope"], ConfigText.Lines(result));
     }
 }

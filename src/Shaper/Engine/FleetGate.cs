@@ -1,0 +1,175 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Shaper.Fleet;
+using Shaper.Limiting;
+using Shaper.Packets;
+using Shaper.Rules;
+
+namespace Shaper.Engine;
+
+/// <summary>
+/// One fleet rule's decisions on one engine, never waiting on the network. While the store answers
+/// (<see cref="Shared"/>), a key the store has granted an allowance passes while the allowance lasts and is then
+/// limited until the next grant; a key not yet granted, and every key while the store is away, is decided by the
+/// rule's local limiter built at this host's share (limit ÷ hosts). Each key's admitted hits and offered demand
+/// accumulate until <see cref="Harvest"/> hands them to the sync; <see cref="Apply"/> takes the store's grants.
+/// Owned by the engine thread: the sync reaches it only through the engine, between packets. The key table is
+/// a preallocated dictionary of at most the rule's key count; a key beyond it is decided by the local share and
+/// counted in <see cref="Untracked"/>.
+/// </summary>
+internal sealed class FleetGate
+{
+    private readonly Dictionary<HeldKey, Entry> _keys;
+    private readonly KeyScope _per;
+    private readonly int _maxKeys;
+    private readonly long _syncNs;
+
+    public FleetGate(Rule rule, int maxKeys, long syncNs)
+    {
+        _per = rule.Per;
+        _maxKeys = maxKeys;
+        _syncNs = syncNs;
+        _keys = new Dictionary<HeldKey, Entry>(Math.Min(maxKeys, 4096));
+    }
+
+    /// <summary>True while the store answers: grants decide; false: the local share decides every key.</summary>
+    public bool Shared { get; set; }
+
+    /// <summary>Keys with hits or a grant.</summary>
+    public int Keys => _keys.Count;
+
+    /// <summary>Packets of keys the table had no room for (decided by the local share, not exchanged).</summary>
+    public long Untracked { get; private set; }
+
+    /// <summary>Packets decided by a grant, since start.</summary>
+    public long GrantDecided { get; private set; }
+
+    /// <summary>Packets decided by the local share, since start.</summary>
+    public long ShareDecided { get; private set; }
+
+    /// <summary>Decides one packet of the rule, at <paramref name="cost"/>; <paramref name="local"/> is the rule's limiter at this host's share.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public LimitDecision Decide(in PacketMeta packet, long cost, KeyedRuleLimiter local)
+    {
+        var key = HeldKey.Of(_per, packet);
+        ref var entry = ref CollectionsMarshal.GetValueRefOrNullRef(_keys, key);
+        if (Unsafe.IsNullRef(ref entry))
+        {
+            if (_keys.Count >= _maxKeys)
+            {
+                Untracked++;
+                ShareDecided++;
+                return local.Decide(packet, cost);
+            }
+
+            entry = ref CollectionsMarshal.GetValueRefOrAddDefault(_keys, key, out _);
+        }
+
+        entry.Demand += cost;
+        if (Shared && entry.Granted)
+        {
+            GrantDecided++;
+            if (entry.Allowance >= cost)
+            {
+                entry.Allowance -= cost;
+                entry.Hits += cost;
+                local.CountPassed(packet);
+                return new LimitDecision(LimitOutcome.Passed, 0);
+            }
+
+            // Limited until the next grant, about a sync after the last one.
+            local.CountBlocked(packet);
+            var next = entry.GrantedAtNs + _syncNs - packet.TimestampNs;
+            return new LimitDecision(LimitOutcome.Limited, Math.Max(next, _syncNs / 2));
+        }
+
+        ShareDecided++;
+        var decision = local.Decide(packet, cost);
+        if (decision.Outcome == LimitOutcome.Passed)
+        {
+            entry.Hits += cost;
+        }
+
+        return decision;
+    }
+
+    /// <summary>Counts a packet a kernel set stopped as demand: the host was offered it, though it never reached a limiter.</summary>
+    public void CountHeld(in PacketMeta packet, long cost)
+    {
+        ref var entry = ref CollectionsMarshal.GetValueRefOrNullRef(_keys, HeldKey.Of(_per, packet));
+        if (!Unsafe.IsNullRef(ref entry))
+        {
+            entry.Demand += cost;
+        }
+    }
+
+    /// <summary>Moves every key's hits and demand since the last harvest into <paramref name="into"/> and forgets keys with neither and no grant.</summary>
+    public void Harvest(string rule, List<FleetDelta> into)
+    {
+        List<HeldKey>? idle = null;
+        foreach (var (key, value) in _keys)
+        {
+            if (value.Demand == 0 && value.Hits == 0)
+            {
+                if (!value.Granted)
+                {
+                    (idle ??= []).Add(key);
+                }
+
+                continue;
+            }
+
+            into.Add(new FleetDelta(rule, key, value.Hits, value.Demand));
+            ref var entry = ref CollectionsMarshal.GetValueRefOrNullRef(_keys, key);
+            entry.Hits = 0;
+            entry.Demand = 0;
+        }
+
+        if (idle is not null)
+        {
+            foreach (var key in idle)
+            {
+                _keys.Remove(key);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Takes one exchange's grants at <paramref name="nowNs"/>: each granted key gets its allowance; a key the
+    /// exchange did not answer for loses its old grant (its next packets go by the local share until one comes).
+    /// </summary>
+    public void Apply(IEnumerable<FleetGrant> grants, long nowNs)
+    {
+        foreach (var key in _keys.Keys)
+        {
+            CollectionsMarshal.GetValueRefOrNullRef(_keys, key).Granted = false;
+        }
+
+        foreach (var grant in grants)
+        {
+            ref var entry = ref CollectionsMarshal.GetValueRefOrNullRef(_keys, grant.Key);
+            if (Unsafe.IsNullRef(ref entry))
+            {
+                if (_keys.Count >= _maxKeys)
+                {
+                    continue;
+                }
+
+                entry = ref CollectionsMarshal.GetValueRefOrAddDefault(_keys, grant.Key, out _);
+            }
+
+            entry.Granted = true;
+            entry.Allowance = grant.Allowance;
+            entry.GrantedAtNs = nowNs;
+        }
+    }
+
+    private struct Entry
+    {
+        public long Hits;
+        public long Demand;
+        public double Allowance;
+        public long GrantedAtNs;
+        public bool Granted;
+    }
+}

@@ -1,0 +1,117 @@
+using System.Globalization;
+using Shaper.Rules;
+
+namespace Shaper.Fleet;
+
+/// <summary>
+/// The Lua script a host runs in the store once per key per sync, atomic per key (Redis runs a script whole). Its
+/// two keys, the key's limiter state and its per-host demand, share one hash tag (<c>{rule|key}</c>), so a Redis
+/// Cluster keeps both in one slot. Times are the caller's wall clock in microseconds.
+/// <list type="bullet">
+/// <item>Demand: the host's offered rate (demand ÷ interval) is stored under its name; hosts not heard from for
+/// three of their intervals are dropped; the host's share is its rate over the sum.</item>
+/// <item><c>tb</c>, a token bucket (also the leaky meter, whose level is burst minus tokens): refill for the time
+/// since the last update, minus the hits, capped at the burst. Hits are taken as spread over that time, so the hits a
+/// host kept through an outage cost what they would have cost as they came.</item>
+/// <item><c>fw</c> and <c>sw</c>: fixed window and sliding window counter over the previous and current windows,
+/// aligned to the window on the wall clock. Fixed: the room is the limit minus the count, and what the fleet
+/// admitted over the limit in a window (hits in flight when it filled) is taken from the next. Sliding: the room
+/// is the limit minus the estimate <c>current + previous × overlap</c> at the end of the coming interval (the
+/// previous window's weight falls while the hosts spend their allowances, as under one limiter).</item>
+/// </list>
+/// It answers the host's allowance (the room left, at least 0, times its share), the room, and the share, as
+/// strings (Redis would truncate Lua numbers to integers).
+/// </summary>
+internal static class FleetScript
+{
+    public const string Lua = """
+        local alg = ARGV[1]
+        local now = tonumber(ARGV[2])
+        local hits = tonumber(ARGV[3])
+        local demand = tonumber(ARGV[4])
+        local host = ARGV[5]
+        local interval = math.max(tonumber(ARGV[6]), 1)
+        local p1 = tonumber(ARGV[7])
+        local p2 = tonumber(ARGV[8])
+        local ttl = tonumber(ARGV[9])
+
+        local rate = demand / interval
+        redis.call('HSET', KEYS[2], host, string.format('%.17g:%.17g:%.17g', rate, now, interval))
+        local total = 0
+        local entries = redis.call('HGETALL', KEYS[2])
+        for i = 1, #entries, 2 do
+          local r, t, iv = string.match(entries[i + 1], '^([^:]+):([^:]+):(.+)$')
+          r = tonumber(r); t = tonumber(t); iv = tonumber(iv)
+          if entries[i] ~= host and now - t > 3 * iv then
+            redis.call('HDEL', KEYS[2], entries[i])
+          else
+            total = total + r
+          end
+        end
+        local share = 1
+        if total > 0 then share = rate / total end
+        redis.call('PEXPIRE', KEYS[2], ttl)
+
+        local avail
+        if alg == 'tb' then
+          local s = redis.call('HMGET', KEYS[1], 't', 'u')
+          local tokens = tonumber(s[1])
+          local last = tonumber(s[2])
+          if tokens == nil then tokens = p2; last = now end
+          if now > last then tokens = tokens + (now - last) * p1; last = now end
+          tokens = math.min(p2, tokens - hits)
+          redis.call('HSET', KEYS[1], 't', string.format('%.17g', tokens), 'u', string.format('%.17g', last))
+          avail = tokens
+        else
+          local w = math.floor(now / p2)
+          local s = redis.call('HMGET', KEYS[1], 'w', 'c', 'p')
+          local sw = tonumber(s[1])
+          local c = tonumber(s[2]) or 0
+          local p = tonumber(s[3]) or 0
+          if sw == nil then sw = w end
+          if w == sw + 1 then
+            p = c; c = 0; sw = w
+            -- fixed window: what the fleet admitted over the limit in the window that ended (the hosts' hits in
+            -- flight at its end) is taken from the new one, so over whole windows the fleet admits the limit
+            if alg == 'fw' and p > p1 then c = p - p1 end
+          elseif w > sw + 1 then p = 0; c = 0; sw = w end
+          c = c + hits
+          redis.call('HSET', KEYS[1], 'w', string.format('%.17g', sw), 'c', string.format('%.17g', c), 'p', string.format('%.17g', p))
+          if alg == 'fw' then
+            avail = p1 - c
+          else
+            -- the room at the end of the coming interval: the previous window's weight goes on falling while the
+            -- hosts spend their allowances, as it would under one limiter
+            local at = now + interval
+            local cur, prev = c, p
+            if at >= (sw + 1) * p2 then prev = c; cur = 0 end
+            local wstart = math.floor(at / p2) * p2
+            avail = p1 - (cur + prev * (1 - (at - wstart) / p2))
+          end
+        end
+        redis.call('PEXPIRE', KEYS[1], ttl)
+        return {string.format('%.17g', math.max(0, avail) * share), string.format('%.17g', avail), string.format('%.17g', share)}
+        """;
+
+    /// <summary>The script's algorithm name and two parameters for <paramref name="rule"/>, and how long its state lives idle (ms).</summary>
+    public static (string Algorithm, string P1, string P2, long TtlMs) Parameters(Rule rule, TimeSpan sync)
+    {
+        var syncMs = (long)sync.TotalMilliseconds;
+        switch (rule.Algorithm)
+        {
+            case AlgorithmKind.FixedWindow:
+            case AlgorithmKind.SlidingWindow:
+                var windowUs = (rule.Window ?? TimeSpan.FromSeconds(1)).Ticks / 10;
+                return (rule.Algorithm == AlgorithmKind.FixedWindow ? "fw" : "sw", Text(rule.Limit ?? 1), Text(windowUs), (2 * windowUs / 1000) + (10 * syncMs) + 1000);
+            default:
+                // Token bucket and leaky meter: tokens per microsecond, and the bucket.
+                var rate = rule.Rate?.Rate ?? Limiting.Rate.PerSecondOf(1);
+                var perUs = rate.Amount * 1000.0 / rate.PeriodNs;
+                var burst = rule.Burst ?? 1;
+                var refillMs = (long)Math.Min(burst / perUs / 1000, TimeSpan.FromDays(1).TotalMilliseconds);
+                return ("tb", perUs.ToString("R", CultureInfo.InvariantCulture), Text(burst), (2 * refillMs) + (10 * syncMs) + 1000);
+        }
+    }
+
+    private static string Text(long value) => value.ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,201 @@
+using Shaper.Engine;
+using Shaper.Metrics;
+using Shaper.Rules;
+
+namespace Shaper.Fleet;
+
+/// <summary>
+/// One host's exchanges with the fleet store. Each round takes the hits and demand the engines gathered since the
+/// last one, adds what earlier failed rounds could not send (kept per key, not dropped as Kong drops them, up to
+/// <see cref="MaxCarriedKeys"/>; beyond that counted in <see cref="FleetStatus.DroppedHits"/>), and makes one call
+/// through the <see cref="StoreCallPolicy"/> (breaker, timeouts, retries). When it succeeds the hosts go by the
+/// grants; when it fails or the breaker refuses, by their share, and the hits wait for the next round: so when the
+/// store returns, the hits of the outage reach it. Rounds run one at a time, off the packet path.
+/// </summary>
+public sealed class FleetSync
+{
+    /// <summary>Most keys whose hits wait for the store while it is away.</summary>
+    public const int MaxCarriedKeys = 100_000;
+
+    private readonly FleetSettings _settings;
+    private readonly Dictionary<string, Rule> _rules;
+    private readonly Func<IReadOnlyList<FleetDelta>, long, long, CancellationToken, Task<IReadOnlyList<FleetGrant>>> _exchange;
+    private readonly Func<bool> _connected;
+    private readonly StoreCallPolicy _policy;
+    private readonly TimeProvider _time;
+    private readonly Dictionary<(string Rule, HeldKey Key), (long Hits, long Demand)> _carried = [];
+    private readonly LatencyWindow _latency = new(1024);
+    private readonly Lock _lock = new(); // rounds write, status reads
+    private long _lastSuccessUs;
+    private long _syncs;
+    private long _failures;
+    private long _keysSent;
+    private int _lastKeys;
+    private long _droppedHits;
+    private bool _shared;
+    private string? _lastError;
+
+    /// <summary>Creates the sync of <paramref name="rules"/> (the fleet rules, full limits) over <paramref name="store"/>.</summary>
+    public FleetSync(FleetSettings settings, IEnumerable<Rule> rules, RedisFleetStore store, StoreCallPolicy policy, TimeProvider time)
+        : this(settings, rules, policy, time, null!, () => store.IsConnected)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        _exchange = (deltas, nowUs, intervalUs, ct) => store.ExchangeAsync(deltas, _rules, _settings.Sync, nowUs, intervalUs, ct);
+    }
+
+    private FleetSync(
+        FleetSettings settings,
+        IEnumerable<Rule> rules,
+        StoreCallPolicy policy,
+        TimeProvider time,
+        Func<IReadOnlyList<FleetDelta>, long, long, CancellationToken, Task<IReadOnlyList<FleetGrant>>> exchange,
+        Func<bool> connected)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(rules);
+        ArgumentNullException.ThrowIfNull(policy);
+        ArgumentNullException.ThrowIfNull(time);
+        _settings = settings;
+        _rules = rules.ToDictionary(r => r.Name, StringComparer.Ordinal);
+        _policy = policy;
+        _time = time;
+        _exchange = exchange;
+        _connected = connected;
+    }
+
+    /// <summary>Raised when the sync moves between shared (the store answers) and share-only (it does not), with the reason.</summary>
+    public event Action<bool, string>? ModeChanged;
+
+    /// <summary>True while the last round reached the store.</summary>
+    public bool Shared
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _shared;
+            }
+        }
+    }
+
+    /// <summary>The store call policy (its breaker can be set by hand).</summary>
+    public StoreCallPolicy Policy => _policy;
+
+    /// <summary>Runs one round with <paramref name="harvested"/>, this round's hits and demand from the engines.</summary>
+    public async Task<FleetRound> ExchangeAsync(IReadOnlyList<FleetDelta> harvested, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(harvested);
+        var nowUs = (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks / 10;
+        List<FleetDelta> deltas;
+        long intervalUs;
+        lock (_lock)
+        {
+            foreach (var delta in harvested)
+            {
+                if (_rules.ContainsKey(delta.Rule))
+                {
+                    Carry(delta);
+                }
+            }
+
+            deltas = new List<FleetDelta>(_carried.Count);
+            foreach (var ((rule, key), (hits, demand)) in _carried)
+            {
+                deltas.Add(new FleetDelta(rule, key, hits, demand));
+            }
+
+            intervalUs = _lastSuccessUs == 0 ? _settings.Sync.Ticks / 10 : Math.Max(1, nowUs - _lastSuccessUs);
+        }
+
+        var started = _time.GetTimestamp();
+        try
+        {
+            var grants = await _policy.ExecuteAsync(ct => _exchange(deltas, nowUs, intervalUs, ct), cancellationToken).ConfigureAwait(false);
+            bool changed;
+            lock (_lock)
+            {
+                _latency.Add(_time.GetElapsedTime(started).TotalMilliseconds);
+                _carried.Clear();
+                _lastSuccessUs = nowUs;
+                _syncs++;
+                _keysSent += deltas.Count;
+                _lastKeys = deltas.Count;
+                changed = !_shared;
+                _shared = true;
+                _lastError = null;
+            }
+
+            if (changed)
+            {
+                ModeChanged?.Invoke(true, deltas.Count == 0 ? "store reached" : $"store reached; {deltas.Count} keys' hits sent");
+            }
+
+            return new FleetRound(true, grants, deltas.Count, null);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            var error = ex is BreakerOpenException ? ex.Message : $"{ex.GetType().Name}: {ex.Message.Split('\n')[0]}";
+            bool changed;
+            lock (_lock)
+            {
+                _syncs++;
+                _failures++;
+                _lastKeys = deltas.Count;
+                changed = _shared || _lastError is null && _failures == 1;
+                _shared = false;
+                _lastError = error;
+            }
+
+            if (changed)
+            {
+                ModeChanged?.Invoke(false, error);
+            }
+
+            return new FleetRound(false, [], deltas.Count, error);
+        }
+    }
+
+    /// <summary>The sync's state now.</summary>
+    public FleetStatus Status()
+    {
+        var breaker = _policy.Breaker.Snapshot();
+        lock (_lock)
+        {
+            return new FleetStatus(
+                _settings.EffectiveHost,
+                _shared,
+                _connected(),
+                breaker,
+                _syncs,
+                _failures,
+                _policy.Retries,
+                _policy.Timeouts,
+                _policy.Quota.Available,
+                _policy.Quota.Refused,
+                _latency.Percentile(0.5),
+                _latency.Percentile(0.99),
+                _lastKeys,
+                _keysSent,
+                _carried.Count,
+                _droppedHits,
+                _lastError);
+        }
+    }
+
+    private void Carry(FleetDelta delta)
+    {
+        var id = (delta.Rule, delta.Key);
+        if (_carried.TryGetValue(id, out var earlier))
+        {
+            _carried[id] = (earlier.Hits + delta.Hits, earlier.Demand + delta.Demand);
+        }
+        else if (_carried.Count < MaxCarriedKeys)
+        {
+            _carried[id] = (delta.Hits, delta.Demand);
+        }
+        else
+        {
+            _droppedHits += delta.Hits;
+        }
+    }
+}
