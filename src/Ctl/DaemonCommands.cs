@@ -20,6 +20,29 @@ internal static class DaemonCommands
 
         yield return Counters(global);
         yield return Block(global);
+        yield return Fleet(global);
+    }
+
+    private static Command Fleet(GlobalOptions global)
+    {
+        var fleet = new Command("fleet", "The fleet store's sync ([fleet] and scope = \"fleet\" rules): its mode, circuit breaker, calls and latency.");
+        var status = new Command("status", "Show the sync: shared or share_only (each host enforces limit / hosts), breaker state, calls by outcome, retries and quota, sync latency.");
+        status.SetAction(parse => DaemonCall.Run(parse, global, "fleet.status", [], DaemonCall.Fields));
+        fleet.Subcommands.Add(status);
+
+        var breaker = new Command("breaker", "Set the store's circuit breaker by hand.");
+        foreach (var (name, help) in (ReadOnlySpan<(string, string)>)[
+            ("open", "Force it open: no store calls, each host enforces its share, until closed or disabled by hand."),
+            ("close", "Close it (an empty window): store calls resume at the next sync."),
+            ("disable", "Disable it: every store call is made, none is recorded, nothing trips it, until closed by hand.")])
+        {
+            var action = new Command(name, help);
+            action.SetAction(parse => DaemonCall.Run(parse, global, "fleet.breaker", new JsonObject { ["action"] = name }, DaemonCall.Fields));
+            breaker.Subcommands.Add(action);
+        }
+
+        fleet.Subcommands.Add(breaker);
+        return fleet;
     }
 
     private static Command Counters(GlobalOptions global)

@@ -23,6 +23,9 @@ internal sealed partial class ShaperService
 
     internal EngineRunner? Engine => _engine;
 
+    /// <summary>The fleet sync, null when no rule has scope = "fleet".</summary>
+    internal FleetLoop? Fleet => _fleet;
+
     internal LiveCapture? Capture => _capture;
 
     internal string CaptureFilter => _captureFilter;
@@ -57,6 +60,8 @@ internal sealed partial class ShaperService
             new BlockAddHandler(this),
             new BlockDelHandler(this),
             new BlockListHandler(this),
+            new FleetStatusHandler(this),
+            new FleetBreakerHandler(this),
         ]));
         return dispatcher.HandleAsync(request, peer, cancel);
     }

@@ -91,6 +91,41 @@ internal sealed partial class ShaperService
         w.Counter("shaper_blocks_over_max_total", "Observe-rule blocks refused at max_blocks.", _kernel.Blocks.OverCap);
         w.Gauge("shaper_block_store_backlog", "Block changes waiting in memory because saving them failed; retried with backoff.", _kernel.Blocks.StoreBacklog);
         w.Gauge("shaper_dependency_up", "1 when a dependency works, 0 when its breaker is open.", _kernel.Healthy ? 1 : 0, ("dependency", "kernel"));
+        if (_fleet is { } fleet)
+        {
+            CollectFleet(w, fleet);
+        }
+
         return w;
+    }
+
+    private static void CollectFleet(PrometheusWriter w, FleetLoop fleet)
+    {
+        var s = fleet.Sync.Status();
+        w.Gauge("shaper_dependency_up", "1 when a dependency works, 0 when its breaker is open.", s.Shared ? 1 : 0, ("dependency", "fleet_store"));
+        foreach (var rule in fleet.Rules)
+        {
+            w.Gauge("shaper_fleet_rule_shared", "1 while a fleet rule's limit is shared through the store, 0 while this host enforces its share (limit / hosts).", s.Shared ? 1 : 0, ("rule", rule));
+        }
+
+        foreach (var state in (ReadOnlySpan<Shaper.Fleet.BreakerState>)[Shaper.Fleet.BreakerState.Closed, Shaper.Fleet.BreakerState.Open, Shaper.Fleet.BreakerState.HalfOpen, Shaper.Fleet.BreakerState.Disabled, Shaper.Fleet.BreakerState.ForcedOpen])
+        {
+            w.Gauge("shaper_fleet_breaker_state", "1 for the fleet store breaker's current state.", s.Breaker.State == state ? 1 : 0, ("state", FleetLoop.Name(state)));
+        }
+
+        w.Counter("shaper_fleet_breaker_transitions_total", "Fleet store breaker transitions.", s.Breaker.Transitions);
+        w.Counter("shaper_fleet_calls_total", "Store call attempts by outcome (slow counts calls longer than the slow-call duration, successful or not).", s.Breaker.Successful, ("outcome", "success"));
+        w.Counter("shaper_fleet_calls_total", "Store call attempts by outcome (slow counts calls longer than the slow-call duration, successful or not).", s.Breaker.Failed, ("outcome", "failure"));
+        w.Counter("shaper_fleet_calls_total", "Store call attempts by outcome (slow counts calls longer than the slow-call duration, successful or not).", s.Breaker.Slow, ("outcome", "slow"));
+        w.Counter("shaper_fleet_calls_total", "Store call attempts by outcome (slow counts calls longer than the slow-call duration, successful or not).", s.Breaker.NotPermitted, ("outcome", "not_permitted"));
+        w.Counter("shaper_fleet_retries_total", "Store call retries.", s.Retries);
+        w.Gauge("shaper_fleet_retry_quota", "Retry quota tokens left (of 500; a retry costs 5, after a timeout 10).", s.QuotaLeft);
+        w.Counter("shaper_fleet_syncs_total", "Sync rounds by result.", s.Syncs - s.SyncFailures, ("result", "success"));
+        w.Counter("shaper_fleet_syncs_total", "Sync rounds by result.", s.SyncFailures, ("result", "failure"));
+        w.Gauge("shaper_fleet_sync_seconds", "Sync round latency (one pipelined batch), over the last 1024 rounds.", double.IsNaN(s.SyncP50Ms) ? 0 : s.SyncP50Ms / 1000, ("quantile", "0.5"));
+        w.Gauge("shaper_fleet_sync_seconds", "Sync round latency (one pipelined batch), over the last 1024 rounds.", double.IsNaN(s.SyncP99Ms) ? 0 : s.SyncP99Ms / 1000, ("quantile", "0.99"));
+        w.Gauge("shaper_fleet_keys_per_sync", "Keys the last sync round sent.", s.LastKeys);
+        w.Gauge("shaper_fleet_carried_keys", "Keys whose hits wait for the store to return.", s.CarriedKeys);
+        w.Counter("shaper_fleet_dropped_hits_total", "Hits that could not be kept for the store (over the carried-keys cap).", s.DroppedHits);
     }
 }

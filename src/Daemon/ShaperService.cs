@@ -31,6 +31,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     private ShaperConfig _config = new();
     private EnforcementPlan? _plan;
     private EngineRunner? _engine;
+    private FleetLoop? _fleet;
     private LiveCapture? _capture;
     private string _captureFilter = "";
     private string? _unhealthy;
@@ -85,6 +86,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         {
             var lanes = config.Daemon.EffectiveCaptureThreads;
             _engine = new EngineRunner(lanes, lane => NewEngine(plan, lane, lanes), _time);
+            _fleet = await StartFleetAsync(plan).ConfigureAwait(false);
             StartCapture(plan);
             _control = ControlServer.Start(SocketPath, HandleAsync, new AccessPolicy());
             if (config.Daemon.Metrics.Length > 0)
@@ -142,6 +144,12 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         _interfaceWatch = null;
         _capture?.Dispose();
         _capture = null;
+        if (_fleet is not null)
+        {
+            await _fleet.DisposeAsync().ConfigureAwait(false);
+            _fleet = null;
+        }
+
         _engine?.Dispose();
         _engine = null;
         if (_control is not null)
@@ -210,6 +218,16 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
             _config = config;
             _plan = plan;
             _engine?.Swap(lane => NewEngine(plan, lane, _engine.Lanes.Count, _engine.Lanes[lane].Engine));
+            if (FleetChanged(previous, plan))
+            {
+                if (_fleet is not null)
+                {
+                    await _fleet.DisposeAsync().ConfigureAwait(false);
+                }
+
+                _fleet = await StartFleetAsync(plan).ConfigureAwait(false);
+            }
+
             Interlocked.Increment(ref _reloadsOk);
             // Unchanged rules keep their state (the kernel's meter sets and the engine's key tables); say which did not.
             var reset = resets.Count == 0 ? "no rule reset" : "reset (fresh state): " + string.Join(", ", resets.Select(r => $"{r.Rule} ({r.Reason})"));
@@ -221,6 +239,22 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         {
             _reloadLock.Release();
         }
+    }
+
+    /// <summary>The fleet sync for <paramref name="plan"/>'s fleet rules, or null when it has none.</summary>
+    private async Task<FleetLoop?> StartFleetAsync(EnforcementPlan plan) =>
+        plan.Config.Fleet is { } fleet && plan.ObservedRules.Any(r => r.Scope == RuleScope.Fleet) && _engine is { } runner
+            ? await FleetLoop.StartAsync(fleet, plan.ObservedRules, runner, _time, _logger).ConfigureAwait(false)
+            : null;
+
+    /// <summary>True when a reload changes [fleet] or the fleet rules: the sync starts again with them.</summary>
+    private static bool FleetChanged(EnforcementPlan before, EnforcementPlan after)
+    {
+        var was = before.ObservedRules.Where(r => r.Scope == RuleScope.Fleet).ToList();
+        var now = after.ObservedRules.Where(r => r.Scope == RuleScope.Fleet).ToList();
+        return before.Config.Fleet != after.Config.Fleet
+            || was.Count != now.Count
+            || was.Zip(now).Any(pair => pair.First.Name != pair.Second.Name || LimiterChange.Reason(pair.First, pair.Second) is not null);
     }
 
     /// <summary>A reload that changes nothing: logged, counted, and kept as the last failure for <c>status</c>.</summary>

@@ -14,4 +14,5 @@ namespace Shaper.Daemon.Control;
 [JsonSerializable(typeof(BlockDelReply))]
 [JsonSerializable(typeof(BlockListReply))]
 [JsonSerializable(typeof(RulesListReply))]
+[JsonSerializable(typeof(FleetStatusReply))]
 internal sealed partial class ControlJsonContext : JsonSerializerContext;

@@ -170,4 +170,8 @@ internal sealed record StatusReply
     /// <summary>Captured packets of observe rules over the [global] cap (the kernel dropped a hard rule's), once per rule; null without a cap.</summary>
     [JsonPropertyName("global_limited")]
     public long? GlobalLimited { get; init; }
+
+    /// <summary>This host's fleet sync; null when no rule has scope = "fleet".</summary>
+    [JsonPropertyName("fleet")]
+    public FleetStatusReply? Fleet { get; init; }
 }

@@ -147,15 +147,11 @@ internal sealed class FleetGate
 
         foreach (var grant in grants)
         {
+            // Only keys this engine has seen: with several capture lanes each lane's engine holds its own keys.
             ref var entry = ref CollectionsMarshal.GetValueRefOrNullRef(_keys, grant.Key);
             if (Unsafe.IsNullRef(ref entry))
             {
-                if (_keys.Count >= _maxKeys)
-                {
-                    continue;
-                }
-
-                entry = ref CollectionsMarshal.GetValueRefOrAddDefault(_keys, grant.Key, out _);
+                continue;
             }
 
             entry.Granted = true;

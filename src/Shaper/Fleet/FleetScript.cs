@@ -12,9 +12,13 @@ namespace Shaper.Fleet;
 /// three of their intervals are dropped; the host's share is its rate over the sum.</item>
 /// <item><c>tb</c>, a token bucket (also the leaky meter, whose level is burst minus tokens): refill for the time
 /// since the last update, minus the hits, capped at the burst. Hits are taken as spread over that time, so the hits a
-/// host kept through an outage cost what they would have cost as they came.</item>
+/// host sends cost what they would have cost as they came; a key the store lost (a restarted Redis) starts full as
+/// of the start of the time the hits cover. Hits a host admitted under its share while the store was away are
+/// recorded (<c>o</c>) but not charged: the shares sum to the rate, and the bucket refilled once for every host
+/// meanwhile, so charging each host's outage hits against it would charge them twice.</item>
 /// <item><c>fw</c> and <c>sw</c>: fixed window and sliding window counter over the previous and current windows,
-/// aligned to the window on the wall clock. Fixed: the room is the limit minus the count, and what the fleet
+/// aligned to the window on the wall clock; a round's hits, including those of an outage, are spread over the time they cover (the part that fell
+/// in the previous window counts there). Fixed: the room is the limit minus the count, and what the fleet
 /// admitted over the limit in a window (hits in flight when it filled) is taken from the next. Sliding: the room
 /// is the limit minus the estimate <c>current + previous × overlap</c> at the end of the coming interval (the
 /// previous window's weight falls while the hosts spend their allowances, as under one limiter).</item>
@@ -34,6 +38,7 @@ internal static class FleetScript
         local p1 = tonumber(ARGV[7])
         local p2 = tonumber(ARGV[8])
         local ttl = tonumber(ARGV[9])
+        local carried = tonumber(ARGV[10])
 
         local rate = demand / interval
         redis.call('HSET', KEYS[2], host, string.format('%.17g:%.17g:%.17g', rate, now, interval))
@@ -57,10 +62,15 @@ internal static class FleetScript
           local s = redis.call('HMGET', KEYS[1], 't', 'u')
           local tokens = tonumber(s[1])
           local last = tonumber(s[2])
-          if tokens == nil then tokens = p2; last = now end
+          -- a key the store does not have (new, expired, or lost with a restarted store) starts full as of the
+          -- start of the time the hits cover, so hits a host kept through an outage are not charged twice
+          if tokens == nil then tokens = p2; last = now - interval end
           if now > last then tokens = tokens + (now - last) * p1; last = now end
           tokens = math.min(p2, tokens - hits)
+          -- hits a host admitted under its share while the store was away stayed within the rate by construction
+          -- (the shares sum to it): recorded, not charged, as the bucket refilled once for all hosts meanwhile
           redis.call('HSET', KEYS[1], 't', string.format('%.17g', tokens), 'u', string.format('%.17g', last))
+          if carried > 0 then redis.call('HINCRBYFLOAT', KEYS[1], 'o', carried) end
           avail = tokens
         else
           local w = math.floor(now / p2)
@@ -75,7 +85,12 @@ internal static class FleetScript
             -- flight at its end) is taken from the new one, so over whole windows the fleet admits the limit
             if alg == 'fw' and p > p1 then c = p - p1 end
           elseif w > sw + 1 then p = 0; c = 0; sw = w end
-          c = c + hits
+          -- the hits are spread over the interval they cover: the part in the current window counts there, the part
+          -- in the previous window there, anything older has left both
+          local fc = math.min(1, (now - sw * p2) / interval)
+          local fp = math.min(1 - fc, p2 / interval)
+          c = c + (hits + carried) * fc
+          p = p + (hits + carried) * fp
           redis.call('HSET', KEYS[1], 'w', string.format('%.17g', sw), 'c', string.format('%.17g', c), 'p', string.format('%.17g', p))
           if alg == 'fw' then
             avail = p1 - c

@@ -90,19 +90,31 @@ public sealed class FleetSync
         long intervalUs;
         lock (_lock)
         {
+            // This round's hits, and apart from them the hits of rounds that failed (admitted under the share).
+            var fresh = new Dictionary<(string Rule, HeldKey Key), (long Hits, long Demand)>();
             foreach (var delta in harvested)
             {
                 if (_rules.ContainsKey(delta.Rule))
                 {
-                    Carry(delta);
+                    var id = (delta.Rule, delta.Key);
+                    var earlier = fresh.GetValueOrDefault(id);
+                    fresh[id] = (earlier.Hits + delta.Hits, earlier.Demand + delta.Demand);
                 }
             }
 
-            deltas = new List<FleetDelta>(_carried.Count);
+            deltas = new List<FleetDelta>(fresh.Count + _carried.Count);
+            foreach (var ((rule, key), (hits, demand)) in fresh)
+            {
+                var carried = _carried.Remove((rule, key), out var old) ? old : default;
+                deltas.Add(new FleetDelta(rule, key, hits, demand + carried.Demand, carried.Hits));
+            }
+
             foreach (var ((rule, key), (hits, demand)) in _carried)
             {
-                deltas.Add(new FleetDelta(rule, key, hits, demand));
+                deltas.Add(new FleetDelta(rule, key, 0, demand, hits));
             }
+
+            _carried.Clear();
 
             intervalUs = _lastSuccessUs == 0 ? _settings.Sync.Ticks / 10 : Math.Max(1, nowUs - _lastSuccessUs);
         }
@@ -115,7 +127,6 @@ public sealed class FleetSync
             lock (_lock)
             {
                 _latency.Add(_time.GetElapsedTime(started).TotalMilliseconds);
-                _carried.Clear();
                 _lastSuccessUs = nowUs;
                 _syncs++;
                 _keysSent += deltas.Count;
@@ -138,6 +149,11 @@ public sealed class FleetSync
             bool changed;
             lock (_lock)
             {
+                foreach (var delta in deltas)
+                {
+                    Carry(delta);
+                }
+
                 _syncs++;
                 _failures++;
                 _lastKeys = deltas.Count;
@@ -185,17 +201,18 @@ public sealed class FleetSync
     private void Carry(FleetDelta delta)
     {
         var id = (delta.Rule, delta.Key);
+        var hits = delta.Hits + delta.Carried;
         if (_carried.TryGetValue(id, out var earlier))
         {
-            _carried[id] = (earlier.Hits + delta.Hits, earlier.Demand + delta.Demand);
+            _carried[id] = (earlier.Hits + hits, earlier.Demand + delta.Demand);
         }
         else if (_carried.Count < MaxCarriedKeys)
         {
-            _carried[id] = (delta.Hits, delta.Demand);
+            _carried[id] = (hits, delta.Demand);
         }
         else
         {
-            _droppedHits += delta.Hits;
+            _droppedHits += hits;
         }
     }
 }

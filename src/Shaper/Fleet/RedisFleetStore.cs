@@ -90,7 +90,7 @@ public sealed class RedisFleetStore : IAsyncDisposable
             replies[i] = batch.ScriptEvaluateAsync(
                 FleetScript.Lua,
                 [tag + ":s", tag + ":d"],
-                [algorithm, now, delta.Hits, delta.Demand, _host, interval, p1, p2, ttl]);
+                [algorithm, now, delta.Hits, delta.Demand, _host, interval, p1, p2, ttl, delta.Carried]);
         }
 
         batch.Execute();

@@ -84,7 +84,7 @@ public sealed class FleetAccuracyTests(ITestOutputHelper output)
     {
         // The same rule on one host alone, fed the whole stream.
         var config = Load(Config("127.0.0.1:1", algorithm, sizing, "host"));
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero));
+        var time = new FakeTimeProvider(FleetSimulation.Epoch);
         var engine = new RuleEngine(CompiledRuleSet.Compile(config), 1024);
         var gapNs = (long)(1e9 / 900);
         for (var t = FleetSimulation.Start; t < FleetSimulation.Start + (Duration.Ticks * 100); t += gapNs)
@@ -109,7 +109,7 @@ public sealed class FleetAccuracyTests(ITestOutputHelper output)
     {
         redis.Cli("FLUSHALL");
         var config = Load(Config(redis.Endpoint, algorithm, sizing, scope));
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero));
+        var time = new FakeTimeProvider(FleetSimulation.Epoch);
         var hosts = new List<FleetHost>();
         try
         {

@@ -13,8 +13,11 @@ internal sealed class FleetHost : IAsyncDisposable
 {
     private readonly RedisFleetStore _store;
 
-    private FleetHost(RuleEngine engine, RedisFleetStore store, FleetSync sync)
+    private readonly FakeTimeProvider _time;
+
+    private FleetHost(RuleEngine engine, RedisFleetStore store, FleetSync sync, FakeTimeProvider time)
     {
+        _time = time;
         Engine = engine;
         _store = store;
         Sync = sync;
@@ -28,6 +31,27 @@ internal sealed class FleetHost : IAsyncDisposable
 
     public int SharedRounds { get; private set; }
 
+    /// <summary>
+    /// Waits for a round. A round that needs the clock (a retry's delay, a timeout) would wait forever on a fake clock
+    /// nobody moves, so once it has taken 5 ms of real time the fake clock moves 1 ms per real millisecond until it
+    /// ends (at most 60 s): the round takes virtual time as it would take real time.
+    /// </summary>
+    private async Task<T> Drive<T>(Task<T> round)
+    {
+        if (await Task.WhenAny(round, Task.Delay(5)) == round)
+        {
+            return await round;
+        }
+
+        for (var i = 0; i < 60_000 && !round.IsCompleted; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(1));
+            await Task.WhenAny(round, Task.Delay(1));
+        }
+
+        return await round;
+    }
+
     public static async Task<FleetHost> StartAsync(ShaperConfig config, string name, FakeTimeProvider time, StoreCallOptions? call = null, BreakerOptions? breaker = null)
     {
         var fleet = config.Fleet! with { Host = name };
@@ -40,7 +64,7 @@ internal sealed class FleetHost : IAsyncDisposable
             new Random(name.GetHashCode(StringComparison.Ordinal)));
         var sync = new FleetSync(fleet, config.Rules.Where(r => r.Scope == RuleScope.Fleet), store, policy, time);
         var engine = new RuleEngine(CompiledRuleSet.Compile(config), 1024);
-        return new FleetHost(engine, store, sync);
+        return new FleetHost(engine, store, sync, time);
     }
 
     /// <summary>One sync round at <paramref name="nowNs"/> on the packets' clock: harvest, exchange, apply.</summary>
@@ -48,7 +72,7 @@ internal sealed class FleetHost : IAsyncDisposable
     {
         var deltas = new List<FleetDelta>();
         Engine.HarvestFleet(deltas);
-        var round = await Sync.ExchangeAsync(deltas, CancellationToken.None);
+        var round = await Drive(Sync.ExchangeAsync(deltas, CancellationToken.None));
         Engine.SetFleetShared(round.Shared);
         if (round.Shared)
         {

@@ -14,6 +14,9 @@ internal static class FleetSimulation
 {
     public const long Start = 1_000_000_000;
 
+    /// <summary>The fake wall clock at packet time <see cref="Start"/>.</summary>
+    public static readonly DateTimeOffset Epoch = new(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
+
     public static async Task<long[]> RunAsync(
         IReadOnlyList<FleetHost> hosts,
         FakeTimeProvider time,
@@ -72,12 +75,16 @@ internal static class FleetSimulation
 
     public static long Passed(RuleEngine engine) => engine.Report(0).Sum(r => r.Passed);
 
+    /// <summary>Moves the fake clock to packet time <paramref name="toNs"/>, unless a round already moved it past (a round takes time).</summary>
     private static void Move(FakeTimeProvider time, ref long clockNs, long toNs)
     {
-        if (toNs > clockNs)
+        var target = Epoch + TimeSpan.FromTicks((toNs - Start) / 100);
+        var now = time.GetUtcNow();
+        if (target > now)
         {
-            time.Advance(TimeSpan.FromTicks((toNs - clockNs) / 100));
-            clockNs = toNs;
+            time.Advance(target - now);
         }
+
+        clockNs = toNs;
     }
 }
