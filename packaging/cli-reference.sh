@@ -7,6 +7,7 @@ bin=$1
 commands=("shaperd" "shaperctl" "shaperctl status" "shaperctl rules validate" "shaperctl rules list"
           "shaperctl rules show" "shaperctl rules apply" "shaperctl rules diff" "shaperctl reload"
           "shaperctl counters" "shaperctl block add" "shaperctl block del" "shaperctl block list"
+          "shaperctl fleet status" "shaperctl fleet breaker"
           "shaperctl replay")
 render() {
     for command in "${commands[@]}"; do
