@@ -52,8 +52,11 @@ internal sealed class FleetLoop : IAsyncDisposable
         var loop = new FleetLoop(settings, store, sync, runner, time, logger, [.. fleetRules.Select(r => r.Name)]);
         breaker.StateChanged += (from, to) =>
         {
+            // Opened by its rates: the window's rates then (the new state's window is empty); else the window now.
+            var trip = breaker.LastTrip;
             var snapshot = breaker.Snapshot();
-            Log.BreakerMoved(logger, Name(from), Name(to), snapshot.FailureRate, snapshot.SlowCallRate, snapshot.BufferedCalls);
+            var (failure, slow, calls) = to == BreakerState.Open ? trip : (snapshot.FailureRate, snapshot.SlowCallRate, snapshot.BufferedCalls);
+            Log.BreakerMoved(logger, Name(from), Name(to), failure, slow, calls);
         };
         sync.ModeChanged += (shared, reason) =>
         {

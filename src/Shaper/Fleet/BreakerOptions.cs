@@ -33,12 +33,13 @@ public sealed record BreakerOptions
 
     /// <summary>
     /// The fleet store's breaker for a sync every <paramref name="sync"/>: a count-based window of the last 10
-    /// calls, opened by half of them failing or being slow (longer than half the sync interval, at least 20 ms)
+    /// calls, opened by half of them failing or being slow (longer than a quarter of the sync interval, at least 20 ms, so a
+    /// call cut off by its timeout of half the interval is slow)
     /// once 5 are in, a wait of 2 s in open (at least 10 sync intervals), 3 trial calls.
     /// </summary>
     public static BreakerOptions ForSync(TimeSpan sync) => new()
     {
-        SlowCallDuration = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(20).Ticks, sync.Ticks / 2)),
+        SlowCallDuration = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(20).Ticks, sync.Ticks / 4)),
         WaitInOpen = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(2).Ticks, sync.Ticks * 10)),
     };
 

@@ -36,6 +36,9 @@ public sealed class CircuitBreaker
     private long _slow;
     private long _notPermitted;
     private long _transitions;
+    private double _tripFailureRate;
+    private double _tripSlowCallRate;
+    private int _tripCalls;
 
     /// <summary>Creates a closed breaker with <paramref name="options"/>, timed by <paramref name="time"/>.</summary>
     public CircuitBreaker(BreakerOptions options, TimeProvider time)
@@ -119,6 +122,18 @@ public sealed class CircuitBreaker
     /// <summary>Disables the breaker by hand: every call permitted, nothing recorded, until closed by hand.</summary>
     public void Disable() => Manual(BreakerState.Disabled);
 
+    /// <summary>The window's failure rate, slow-call rate and calls when the rates last opened the breaker (0 before).</summary>
+    public (double FailureRate, double SlowCallRate, int Calls) LastTrip
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return (_tripFailureRate, _tripSlowCallRate, _tripCalls);
+            }
+        }
+    }
+
     /// <summary>The state, the window's rates and the counts since start.</summary>
     public BreakerSnapshot Snapshot()
     {
@@ -180,10 +195,13 @@ public sealed class CircuitBreaker
             return null;
         }
 
-        var above = Rate(_window.Failed, _window.Calls) >= _options.FailureRateThreshold
-            || Rate(_window.Slow, _window.Calls) >= _options.SlowCallRateThreshold;
-        if (above)
+        var failureRate = Rate(_window.Failed, _window.Calls);
+        var slowRate = Rate(_window.Slow, _window.Calls);
+        if (failureRate >= _options.FailureRateThreshold || slowRate >= _options.SlowCallRateThreshold)
         {
+            _tripFailureRate = failureRate;
+            _tripSlowCallRate = slowRate;
+            _tripCalls = _window.Calls;
             return MoveLocked(BreakerState.Open);
         }
 

@@ -25,7 +25,8 @@ internal static class FleetSimulation
         TimeSpan duration,
         int[] weights,
         Func<long, int, Task>? onSync = null,
-        uint source = 0xC6120101)
+        uint source = 0xC6120101,
+        int sources = 1)
     {
         var syncNs = sync.Ticks * 100;
         var gapNs = (long)(1e9 / packetsPerSecond);
@@ -62,7 +63,7 @@ internal static class FleetSimulation
                 TimestampNs = t,
                 Family = IpFamily.V4,
                 Protocol = 17,
-                Source = source,
+                Source = source + (uint)(n % sources),
                 Destination = 0xC6120002,
                 DestinationPort = 9000,
                 IpLength = 64,
