@@ -65,6 +65,19 @@ internal sealed class KeyDeadlines
         }
     }
 
+    /// <summary>Copies the spans of <paramref name="fromRule"/> in <paramref name="from"/> as this table's <paramref name="toRule"/> (a reload), as far as there is room.</summary>
+    public void CopyRule(KeyDeadlines from, int fromRule, int toRule)
+    {
+        ArgumentNullException.ThrowIfNull(from);
+        foreach (var (entry, span) in from._entries)
+        {
+            if (entry.Rule == fromRule && _entries.Count < _max && _entries.TryAdd((toRule, entry.Key), span))
+            {
+                _perRule[toRule]++;
+            }
+        }
+    }
+
     /// <summary>Readies the table for <paramref name="count"/> keys without allocating on the packet path later.</summary>
     public void Reserve(int count) => _entries.EnsureCapacity(Math.Min(count, _max));
 

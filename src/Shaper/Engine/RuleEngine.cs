@@ -44,14 +44,18 @@ public sealed class RuleEngine
     private readonly int[] _holdingRules;
     private readonly GlobalBucket? _global;
     private readonly FleetGate?[]? _fleet;
+    private readonly int[]? _inheritFrom; // per rule, the previous engine's index of the same rule kept across a reload, or -1
+    private RuleEngine? _inherit; // the engine this one replaced, until its holds, blocks and log windows are taken over
 
     /// <summary>
     /// Creates an engine with at most <paramref name="maxKeysPerRule"/> keys per rule and address family; key
     /// tables start at <paramref name="initialKeysPerRule"/> (by default the maximum, so memory is fixed up front).
     /// A reload passes the running engine as <paramref name="previous"/>: each rule whose name, enforcer, algorithm,
     /// key and limits did not change (<see cref="Plan.LimiterChange"/>) takes over its key table and totals (tokens,
-    /// windows, logs, counters), so a reload hands no key a fresh burst. The previous engine must see no packet after
-    /// this one sees its first (the capture thread swaps them between packets).
+    /// windows, logs, counters), so a reload hands no key a fresh burst, and, on this engine's first packet or report,
+    /// which of its keys are in a kernel set and which were logged in this window, so a held key stays held and a
+    /// logged key is not logged again. The previous engine must see no packet after this one sees its first (the
+    /// capture thread swaps them between packets).
     /// </summary>
     public RuleEngine(CompiledRuleSet rules, int maxKeysPerRule, int initialKeysPerRule = 0, RuleEngine? previous = null)
     {
@@ -75,6 +79,8 @@ public sealed class RuleEngine
             {
                 _limiters[i] = previous._limiters[kept];
                 _totals[i] = previous._totals[kept];
+                (_inheritFrom ??= CreateMap(count))[i] = kept;
+                _inherit = previous;
             }
             else
             {
@@ -221,6 +227,11 @@ public sealed class RuleEngine
     /// <summary>Decides one packet under every rule it matches.</summary>
     public void Process(in PacketMeta packet)
     {
+        if (_inherit is not null)
+        {
+            Inherit();
+        }
+
         Packets++;
         var rules = _rules.Rules;
         if (_rules.IsAllowed(packet))
@@ -313,6 +324,11 @@ public sealed class RuleEngine
     /// <summary>Every rule's totals and keys at <paramref name="nowNs"/>, each key with the kernel set it is in, if any.</summary>
     public IReadOnlyList<RuleReport> Report(long nowNs)
     {
+        if (_inherit is not null)
+        {
+            Inherit();
+        }
+
         var reports = new RuleReport[_limiters.Length];
         for (var i = 0; i < reports.Length; i++)
         {
@@ -485,6 +501,37 @@ public sealed class RuleEngine
         return packet.Family == IpFamily.V4
             ? new HeldKey(IpFamily.V4, packet.Source & AddressSet.Mask4(isSourcePrefix ? per.V4Prefix : 32), isSourcePrefix ? per.V4Prefix : 32, 0, KeyKind.Source)
             : new HeldKey(IpFamily.V6, packet.Source & AddressSet.Mask6(isSourcePrefix ? per.V6Prefix : 128), isSourcePrefix ? per.V6Prefix : 128, 0, KeyKind.Source);
+    }
+
+    private static int[] CreateMap(int count)
+    {
+        var map = new int[count];
+        Array.Fill(map, -1);
+        return map;
+    }
+
+    /// <summary>
+    /// Takes over the kept rules' holds, blocks and log windows from the engine this one replaced, on the capture
+    /// thread, once: the previous engine has seen its last packet, so its tables no longer change.
+    /// </summary>
+    private void Inherit()
+    {
+        var previous = _inherit!;
+        _inherit = null;
+        if (previous._inherit is not null)
+        {
+            previous.Inherit(); // replaced before it saw a packet: its own predecessor's state first
+        }
+
+        for (var i = 0; i < _inheritFrom!.Length; i++)
+        {
+            if (_inheritFrom[i] is var from and >= 0)
+            {
+                _holds.CopyRule(previous._holds, from, i);
+                _blocks.CopyRule(previous._blocks, from, i);
+                _notices.CopyRule(previous._notices, from, i);
+            }
+        }
     }
 
     /// <summary>The index of this engine's rule whose state <paramref name="rule"/> may keep, or null.</summary>

@@ -55,6 +55,51 @@ public sealed class ReloadStateTests
     }
 
     [Fact]
+    public void NewEngine_UnchangedDropRule_KeyStaysHeldWithoutAnotherHold()
+    {
+        var drop = Rules + "\naction = \"drop\"\n";
+        var before = new RuleEngine(Plan(drop).Observed, 1024);
+        var holds = new List<KeyHold>();
+        before.KeyHeld += holds.Add;
+        SendThree(before);
+        before.Process(Udp(0xC6120101, 300_000_000)); // the fourth crosses: held until the first leaves the log, at 1 s
+        Assert.Equal(1_000_000_000, Assert.Single(holds).UntilNs);
+
+        var after = new RuleEngine(Plan(drop).Observed, 1024, previous: before);
+        after.KeyHeld += holds.Add;
+        after.Process(Udp(0xC6120101, 500_000_000));
+
+        // The new engine knows the key is in the drop set: the kernel stops its packets, so they count as held, and
+        // the set is not asked again. A fresh hold table would refuse it by the log and hold it a second time.
+        Assert.Single(holds);
+        Assert.Equal(1, after.HoldsTracked);
+        Assert.Equal(KeyState.Dropped, after.Report(500_000_000).Single().Keys.Single().State);
+    }
+
+    [Fact]
+    public void NewEngine_UnchangedLogRule_KeyNotLoggedAgainInTheSameWindow()
+    {
+        var log = Rules + "\naction = \"log\"\n";
+        var before = new RuleEngine(Plan(log).Observed, 1024);
+        var notices = new List<OverLimitNotice>();
+        before.KeyOverLimit += notices.Add;
+        SendThree(before);
+        before.Process(Udp(0xC6120101, 300_000_000));
+        Assert.Single(notices);
+
+        var after = new RuleEngine(Plan(log).Observed, 1024, previous: before);
+        after.KeyOverLimit += notices.Add;
+        after.Process(Udp(0xC6120101, 400_000_000)); // the same one-second window
+        Assert.Single(notices);
+
+        after.Process(Udp(0xC6120101, 1_050_000_000)); // over again in the next window: logged again
+        after.Process(Udp(0xC6120101, 1_060_000_000));
+        after.Process(Udp(0xC6120101, 1_070_000_000));
+        after.Process(Udp(0xC6120101, 1_080_000_000));
+        Assert.Equal(2, notices.Count);
+    }
+
+    [Fact]
     public void Resets_ChangedAndUnchangedRules_NamesOnlyTheChangedWithWhy()
     {
         var before = Plan(Rules + "\n[[rule]]\nname = \"ssh\"\nrate = \"10/minute\"\nburst = 5\n");
