@@ -7,7 +7,7 @@ using Shaper.Rules;
 namespace Shaper.Firewall;
 
 /// <summary>
-/// The nftables backend: applies a configuration to the table <c>inet shaper</c> in one checked transaction,
+/// The nftables backend: applies a configuration to the table <c>inet shaper</c> in one transaction,
 /// keeps the meter and block sets across reloads, adds blocks in batches, reads its counters, and removes
 /// the table on stop. A failing transaction leaves the previous ruleset enforced. Nothing outside the table
 /// is touched.
@@ -65,23 +65,20 @@ public sealed partial class NftBackend : IFirewallBackend
         return true;
     }
 
-    /// <summary>Checks and applies <paramref name="plan"/>; null on success, else why (the old ruleset stays).</summary>
+    /// <summary>Applies <paramref name="plan"/> in one transaction; null on success, else why (the old ruleset stays).</summary>
     public string? Apply(Plan.EnforcementPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
         lock (_applyLock)
         {
+            // One transaction: the kernel takes all of it or, refusing any part, none (the old ruleset stays). No dry run
+            // first: its abort holds nf_tables' commit mutex like any batch, and holds and blocks wait behind it (measured
+            // on a busy 2-core machine: reloads of 0.5 to 3.6 s with it, holds waiting up to 0.5 s; 3 to 29 ms without).
             var (script, objects) = NftScript.Apply(plan, _objects, _unknown, _blockSets);
-            var check = _nft.Run(script, check: true);
-            if (!check.Ok)
-            {
-                return "nft refused the ruleset: " + check.Reason;
-            }
-
             var result = RunWithRetry(script);
             if (!result.Ok)
             {
-                return "nft could not apply the ruleset: " + result.Reason;
+                return "nft refused the ruleset: " + result.Reason;
             }
 
             _objects = objects;
