@@ -227,8 +227,8 @@ public sealed unsafe class CaptureLane : IDisposable
         {
             // Both clocks once per block, not per packet.
             _batchStarted = true;
-            var wallNs = (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
-            _clock.Begin(MonotonicClock.NowNs(_time), wallNs);
+            var (monotonicNs, wallNs) = MonotonicClock.Pair(_time);
+            _clock.Begin(monotonicNs, wallNs);
             _bufferWait?.Add(Math.Max(0, wallNs - arrivalWallNs) / 1e6);
         }
 

@@ -20,9 +20,34 @@ public static class MonotonicClock
     /// </summary>
     public static long ToUnixNs(TimeProvider time, long monotonicNs)
     {
+        var (nowNs, wallNs) = Pair(time);
+        return wallNs - (nowNs - monotonicNs);
+    }
+
+    /// <summary>
+    /// Now on both clocks, as one instant: the wall clock read between two monotonic readings. A thread preempted
+    /// between two readings would pair instants the preemption apart, and every time derived from the pair (a batch's
+    /// packet stamps, the wall-clock end of a hold) would be off by as much; so the pair is read again, up to three
+    /// times, until the two monotonic readings are within 50 µs, and the closest is kept.
+    /// </summary>
+    public static (long MonotonicNs, long WallNs) Pair(TimeProvider time)
+    {
         ArgumentNullException.ThrowIfNull(time);
-        var wall = (time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
-        return wall - (NowNs(time) - monotonicNs);
+        var bestGap = long.MaxValue;
+        (long, long) best = default;
+        for (var attempt = 0; attempt < 3 && bestGap > 50_000; attempt++)
+        {
+            var before = NowNs(time);
+            var wall = (time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
+            var after = NowNs(time);
+            if (after - before < bestGap)
+            {
+                bestGap = after - before;
+                best = (before + (bestGap / 2), wall);
+            }
+        }
+
+        return best;
     }
 
     /// <summary><paramref name="timestamp"/> ticks of <paramref name="frequency"/> per second, in nanoseconds.</summary>
