@@ -17,9 +17,6 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
     private const int Seconds = 5;
     private const int PerSecond = 100;
 
-    /// <summary>Capture to the key held in the kernel: the p99 measured here under load was 1.3 ms (status detect_to_hold_p99_ms).</summary>
-    private const long HoldLatencyNs = 2_000_000;
-
     private const string SlidingLogRule = """
         [[rule]]
         name = "udp-log"
@@ -32,7 +29,20 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
         """;
 
     [RootFact]
-    public async Task Drop_SlidingLogTwentySources_EachGetsThroughWhatTheLogAllows()
+    public Task Drop_SlidingLogTwentySources_EachGetsThroughWhatTheLogAllows() => DropTwentySourcesAsync(reloads: 0);
+
+    /// <summary>Issue 11: a reload of an unchanged observe rule keeps its key tables and its drop set, so no source gets a fresh log.</summary>
+    [RootFact]
+    public Task Drop_TenReloadsMidTraffic_NoSourceGetsMoreThanTheLogAllows() => DropTwentySourcesAsync(reloads: 10);
+
+    /// <summary>
+    /// 20 sources at 100 packets a second for 5 s against a sliding log of 30 per second with action drop, and
+    /// <paramref name="reloads"/> reloads of the same file while they send. Each source must get through at least what
+    /// the sliding log allows (the replay engine over the packets as they arrived) minus 2, and at most that plus two
+    /// packets per time it crossed its limit (the packet that crosses has passed the kernel before the engine sees it;
+    /// see below for the second). Which packets got through is known packet by packet, and printed.
+    /// </summary>
+    private async Task DropTwentySourcesAsync(int reloads)
     {
         using var lab = NetworkLab.Create();
         Tally.Install(lab);
@@ -41,53 +51,92 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
         var directory = Directory.CreateTempSubdirectory("shaper-drop-").FullName;
         var pcap = Path.Combine(directory, "send.pcap");
         var sent = Path.Combine(directory, "sent.pcap");
+        var arrived = Path.Combine(directory, "arrived.pcap");
         try
         {
             // Each source: 100 packets a second for 5 s, the sources interleaved 0.5 ms apart.
+            // Each packet of a source has its own source port (10000 + its number), so the test knows which ones got through.
             TrafficPcap.Write(pcap, Enumerable.Range(0, Seconds * PerSecond).SelectMany(k => Enumerable.Range(0, Sources).Select(s =>
-                new TrafficPcap.Udp((k * 10_000_000L) + (s * 500_000L), 0xC6121400u + (uint)s, 9000))));
+                new TrafficPcap.Udp((k * 10_000_000L) + (s * 500_000L), 0xC6121400u + (uint)s, 9000, SourcePort: (ushort)(10_000 + k)))));
+            Run.Command("ip", ["netns", "exec", lab.B, "nft", "-f", "-"], PortTally).EnsureSuccess("installing the per-packet tally");
 
             // What went out, with the sender's own timestamps: a capture on the sender's side of the veth.
-            using (var capture = SenderCapture.Start(lab, sent))
+            var reloaded = new List<(TimeSpan At, TimeSpan Took)>();
+            TimeSpan sendingTook;
+            // And what arrived, on the receiver's side, with the kernel's arrival timestamps: the times the daemon decides by.
+            using (var sender = SenderCapture.Start(lab, sent))
+            using (var receiver = SenderCapture.Start(lab, arrived, onReceiver: true))
             {
-                var replay = lab.Exec(lab.A, "tcpreplay", "-q", "-i", "va", pcap);
-                Assert.True(replay.ExitCode == 0, replay.Error);
+                var sending = Stopwatch.StartNew();
+                var replay = Task.Run(() => lab.Exec(lab.A, "tcpreplay", "-q", "-i", "va", pcap));
+                if (reloads > 0)
+                {
+                    // Spread over the first 4 s of the 5 s of traffic, each answered before the next.
+                    for (var i = 0; i < reloads; i++)
+                    {
+                        var due = TimeSpan.FromMilliseconds(200 + (i * 400));
+                        if (sending.Elapsed < due)
+                        {
+                            await Task.Delay(due - sending.Elapsed);
+                        }
+
+                        var at = sending.Elapsed;
+                        var answer = await daemon.SendAsync("reload");
+                        Assert.True(answer.Ok, answer.Error);
+                        Assert.Contains("no rule reset", answer.Result!["message"]!.GetValue<string>(), StringComparison.Ordinal);
+                        reloaded.Add((at, sending.Elapsed - at));
+                    }
+                }
+
+                var result = await replay;
+                sendingTook = sending.Elapsed;
+                Assert.True(result.ExitCode == 0, result.Error);
             }
 
-            // What the sliding log allows each source from those timestamps, through the replay engine.
+            output.WriteLine($"sending took {sendingTook.TotalSeconds:F2} s; reloads at (took): {string.Join(", ", reloaded.Select(r => $"{r.At.TotalSeconds:F2} s ({r.Took.TotalMilliseconds:F0} ms)"))}");
+            // Each reload was answered while the sources were still sending.
+            Assert.All(reloaded, r => Assert.True(r.At + r.Took < sendingTook, $"a reload ended at {(r.At + r.Took).TotalSeconds:F2} s, after the sending ({sendingTook.TotalSeconds:F2} s)"));
+
+            // What the sliding log allows each source, through the replay engine, over the packets as they arrived: the times
+            // the daemon decides by. The same over the sender's own timestamps is printed beside it (equal in the runs here;
+            // a veth that delivers some packets later than others under load could move one across a log entry's expiry).
             var config = ConfigLoader.Parse($"[daemon]\ninterface = \"{NetworkLab.ReceiverInterface}\"\n{rule}", "rule.toml").Config!;
-            Dictionary<string, long> allowed;
-            using (var source = ReplaySources.Open(sent))
-            {
-                var replayed = ReplayRunner.Run(CompiledRuleSet.Compile(config), source, TimeProvider.System);
-                allowed = replayed.Rules.Single().Keys.ToDictionary(k => k.Key, k => (long)k.Counters.Passed);
-            }
+            var allowed = Allowed(config, arrived);
+            var allowedBySender = Allowed(config, sent);
 
-            // How often each source crossed its limit (went from passing to refused) on those timestamps: each crossing
-            // is a packet that passed the kernel before its key was in the set, so each may get one more through; so
-            // may a packet the sender sent within HoldLatency after a crossing (a burst), before the set can hold the key.
+            // How often each source crossed its limit on the arrival timestamps: a packet the log refused while its key was not
+            // in the drop set. The set can only stop the packets after it (and a refusal that would pass again within
+            // 1 ms puts nothing in the set), so each crossing may get one packet more through than the log allows.
             var crossings = new Dictionary<string, int>(StringComparer.Ordinal);
             var crossedAt = new List<(string Key, long At)>();
-            var sentAt = new Dictionary<string, List<long>>(StringComparer.Ordinal);
-            using (var source = ReplaySources.Open(sent))
+            var heldPackets = new Dictionary<(string Key, int Port), (long SinceNs, long LeftNs)>();
+            var through = PortTallyRead(lab);
+            using (var source = ReplaySources.Open(arrived))
             {
                 var engine = new RuleEngine(CompiledRuleSet.Compile(config), 1024);
-                engine.KeyHeld += hold =>
-                {
-                    crossings[hold.Key.ToString()] = crossings.GetValueOrDefault(hold.Key.ToString()) + 1;
-                    crossedAt.Add((hold.Key.ToString(), hold.DetectedNs));
-                };
+                var heldUntil = new Dictionary<string, long>(StringComparer.Ordinal);
+                engine.KeyHeld += hold => heldUntil[hold.Key.ToString()] = hold.UntilNs;
+                var limited = 0L;
                 while (source.TryRead(out var packet))
                 {
                     var key = new HeldKey(packet.Family, packet.Source, 32, 0, KeyKind.Source).ToString();
-                    (sentAt.TryGetValue(key, out var times) ? times : sentAt[key] = []).Add(packet.TimestampNs);
-                    engine.Process(packet);
-                }
-            }
+                    var held = heldUntil.TryGetValue(key, out var until) && packet.TimestampNs < until;
+                    if (held)
+                    {
+                        var since = crossedAt.FindLast(c => c.Key == key).At;
+                        heldPackets[(key, packet.SourcePort)] = (packet.TimestampNs - since, until - packet.TimestampNs);
+                    }
 
-            foreach (var (key, at) in crossedAt)
-            {
-                crossings[key] += sentAt[key].Count(t => t > at && t <= at + HoldLatencyNs);
+                    engine.Process(packet);
+                    var now = engine.Report(packet.TimestampNs)[0].Limited;
+                    if (now > limited && !held)
+                    {
+                        crossings[key] = crossings.GetValueOrDefault(key) + 1;
+                        crossedAt.Add((key, packet.TimestampNs));
+                    }
+
+                    limited = now;
+                }
             }
 
             Assert.Equal(Sources, allowed.Count);
@@ -95,29 +144,45 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
             var tally = Tally.Read(lab);
             var status = (await daemon.SendAsync("status")).Result!;
             output.WriteLine($"status: {status.ToJsonString()}");
+            output.WriteLine($"detect to hold p50 {status["detect_to_hold_p50_ms"]} ms, p99 {status["detect_to_hold_p99_ms"]} ms; holds {status["holds_installed"]}");
+            // The kernel cannot stop a packet that arrives before the key is in the drop set. The tight bound (what the log
+            // allows, plus one packet per crossing, plus the packets that arrived within the daemon's measured hold latency
+            // after a crossing) is printed for each source; asserted is what the log allows minus 2 to plus two packets per
+            // crossing: on this 2-core machine shared with other work, the holds of a round of crossings (the 20 sources
+            // cross within 10 ms of each other) have been measured reaching the kernel up to 50 ms late, more than the
+            // daemon's p99 shows, letting 1 to 5 more packets of every source through. A reload that handed out a fresh log
+            // would let 30 more through per source and reload.
+            var holdLatencyNs = (long)(status["detect_to_hold_p99_ms"]!.GetValue<double>() * 1e6);
             var failures = new List<string>();
+            var tight = 0;
             for (var s = 0; s < Sources; s++)
             {
                 var source = $"198.18.20.{s}";
-                var through = tally.GetValueOrDefault(source);
+                var received = tally.GetValueOrDefault(source);
                 var may = allowed[source];
                 var crossed = crossings.GetValueOrDefault(source);
-                output.WriteLine($"{source}: received {through}, the sliding log allows {may} of {Seconds * PerSecond} sent, crossing its limit {crossedAt.Count(c => c.Key == source)} times ({crossed} with the packets sent within 2 ms after)");
-
-                // At least what the log allows minus 2. At most that plus the crossing packets (each passed the kernel
-                // before its key was in the set, as did any sent within 2 ms after it), and at most one more per crossing:
-                // on this 2-core machine shared with other work, tcpreplay sends in bursts and the hold or its release
-                // can come a packet late (measured: 3 to 8 over, for 36 to 47 crossings, under load).
-                if (through < may - 2 || through > may + (2 * crossed))
+                var early = heldPackets.Count(h => h.Key.Key == source && h.Value.SinceNs <= holdLatencyNs);
+                tight += received <= may + crossed + early ? 1 : 0;
+                var held = heldPackets.Where(h => h.Key.Key == source && through.Contains((source, h.Key.Port))).Select(h => $"#{h.Key.Port - 10_000} {h.Value.SinceNs / 1e6:F1} ms after the crossing, {h.Value.LeftNs / 1e6:F1} ms before the release").ToList();
+                output.WriteLine($"{source}: received {received}, the sliding log allows {may} of {Seconds * PerSecond} ({allowedBySender[source]} by the sender's timestamps), crossing its limit {crossed} times, {early} arrivals within {holdLatencyNs / 1e6:F1} ms after a crossing: {received - may:+0;-0;0} against the log, tight bound {(received <= may + crossed + early ? "met" : "missed")}");
+                output.WriteLine($"  {held.Count} got through while their key was held: {string.Join("; ", held)}");
+                if (received < may - 2 || received > may + (2 * crossed))
                 {
-                    failures.Add($"{source}: received {through}, allowed {may}, crossings {crossed}");
+                    failures.Add($"{source}: received {received}, allowed {may}, crossings {crossed}");
                 }
+            }
+
+            output.WriteLine($"{tight} of {Sources} sources within the tight bound");
+            if (failures.Count > 0)
+            {
+                output.WriteLine(daemon.Log);
             }
 
             Assert.True(failures.Count == 0, string.Join("; ", failures));
             // One hold per crossing the daemon saw; its capture's timestamps differ a little from the sender's.
-            Assert.True(status["holds_installed"]!.GetValue<long>() >= crossedAt.Count * 8 / 10, $"{status["holds_installed"]} holds for {crossedAt.Count} crossings");
+            Assert.True(status["holds_installed"]!.GetValue<long>() >= crossings.Values.Sum() * 8 / 10, $"{status["holds_installed"]} holds for {crossings.Values.Sum()} crossings");
             Assert.Equal(0, status["holds_refused"]!.GetValue<long>());
+            Assert.Equal(reloads, status["reloads_ok"]!.GetValue<long>());
 
             // The drop set is not the block list: the operator's list stays empty.
             Assert.Empty((await daemon.SendAsync("block.list")).Result!["blocks"]!.AsArray());
@@ -203,6 +268,41 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
         {
             File.Delete(pcap);
         }
+    }
+
+    /// <summary>What the rule of <paramref name="config"/> lets through from each source of <paramref name="pcap"/>, by the replay engine.</summary>
+    private static Dictionary<string, long> Allowed(ShaperConfig config, string pcap)
+    {
+        using var source = ReplaySources.Open(pcap);
+        var replayed = ReplayRunner.Run(CompiledRuleSet.Compile(config), source, TimeProvider.System);
+        return replayed.Rules.Single().Keys.ToDictionary(k => k.Key, k => (long)k.Counters.Passed);
+    }
+
+    /// <summary>A table of the test's own counting each packet that got through by its source address and port.</summary>
+    private const string PortTally = """
+        table inet porttally {
+            set seen { type ipv4_addr . inet_service; size 65536; flags dynamic; }
+            chain input {
+                type filter hook input priority 0; policy accept;
+                udp dport 9000 add @seen { ip saddr . udp sport }
+            }
+        }
+        """;
+
+    private static HashSet<(string Source, int Port)> PortTallyRead(NetworkLab lab)
+    {
+        var json = lab.Exec(lab.B, "nft", "-j", "list", "set", "inet", "porttally", "seen").EnsureSuccess("reading the per-packet tally").Output;
+        var seen = new HashSet<(string, int)>();
+        foreach (var item in System.Text.Json.Nodes.JsonNode.Parse(json)!["nftables"]!.AsArray())
+        {
+            foreach (var elem in item?["set"]?["elem"]?.AsArray() ?? [])
+            {
+                var concat = elem!["concat"]!.AsArray();
+                seen.Add((concat[0]!.GetValue<string>(), concat[1]!.GetValue<int>()));
+            }
+        }
+
+        return seen;
     }
 
     [GeneratedRegex(@"rule udp-noise: key (\S+) over its limit, logged \((\d+) limited")]
