@@ -9,7 +9,14 @@ namespace Shaper.Interop;
 /// </summary>
 internal static unsafe partial class LibC
 {
+    /// <summary>The clock that advances once per jiffy (<c>CLOCK_MONOTONIC_COARSE</c>): its resolution is the kernel's tick.</summary>
+    public const int ClockMonotonicCoarse = 6;
+
     private const string Library = "libc";
+
+    /// <summary><c>clock_getres</c>: the resolution of clock <paramref name="clock"/>, as seconds and nanoseconds (two 64-bit words).</summary>
+    [LibraryImport(Library, EntryPoint = "clock_getres", SetLastError = true)]
+    public static partial int ClockGetRes(int clock, long* resolution);
 
     [LibraryImport(Library, EntryPoint = "socket", SetLastError = true)]
     public static partial int Socket(int domain, int type, int protocol);
