@@ -1,0 +1,152 @@
+using System.Net;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using Shaper.Daemon;
+using Shaper.Firewall;
+using Shaper.Packets;
+
+namespace Shaper.Tests.Daemon;
+
+/// <summary>The daemon's block service on a clock the test moves: what is acknowledged, listed, swept and refused. No root needed.</summary>
+public sealed class BlockServiceTests
+{
+    private static readonly IPNetwork A = IPNetwork.Parse("198.18.0.1/32");
+    private static readonly IPNetwork B = IPNetwork.Parse("198.18.7.0/24");
+
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+
+    [Fact]
+    public async Task AddAsync_BackendNone_ListedWithItsTimeLeftThenSweptWhenItEnds()
+    {
+        using var blocks = Service(null, maxBlocks: 10);
+
+        Assert.Null(await blocks.AddAsync(A, TimeSpan.FromMinutes(1)));
+        Assert.Equal(["198.18.0.1/32 expires in 60s"], blocks.List());
+
+        _time.Advance(TimeSpan.FromSeconds(45));
+        Assert.Equal(["198.18.0.1/32 expires in 15s"], blocks.List());
+
+        _time.Advance(TimeSpan.FromSeconds(16)); // over, and the sweep (every 0.5 s) has run since
+        Assert.Empty(blocks.List());
+        Assert.Equal(0, blocks.Count);
+    }
+
+    [Fact]
+    public async Task AddAsync_AtMaxBlocks_RefusedWithTheReasonAndTheFix()
+    {
+        using var blocks = Service(null, maxBlocks: 1);
+        Assert.Null(await blocks.AddAsync(A, TimeSpan.FromMinutes(1)));
+
+        var refused = await blocks.AddAsync(B, TimeSpan.FromMinutes(1));
+
+        Assert.StartsWith("refused: 1 blocks are in force, the most max_blocks = 1 allows; remove some with 'shaperctl block del' or raise max_blocks", refused, StringComparison.Ordinal);
+        Assert.Null(await blocks.AddAsync(A, TimeSpan.FromMinutes(5))); // the same network again replaces it, over the cap or not
+        Assert.Equal(["198.18.0.1/32 expires in 300s"], blocks.List());
+    }
+
+    [Fact]
+    public void Post_ObserveRuleOverMaxBlocks_CountedNotBlocked()
+    {
+        using var blocks = Service(null, maxBlocks: 1);
+
+        blocks.Post("r", IpFamily.V4, 0xC6120001, 32, 60_000_000_000, 0);
+        blocks.Post("r", IpFamily.V4, 0xC6120002, 32, 60_000_000_000, 0);
+
+        Assert.Equal(1, blocks.Count);
+        Assert.Equal(1, blocks.OverCap);
+    }
+
+    [Fact]
+    public async Task AddAsync_KernelRefuses_AnsweredWithItsReasonAndNotRecorded()
+    {
+        var backend = new FakeBackend { Refusal = "Error: Could not process rule: No space left on device" };
+        using var blocks = Service(backend, maxBlocks: 10);
+
+        var error = await blocks.AddAsync(A, TimeSpan.FromMinutes(1));
+
+        Assert.Contains("No space left on device", error, StringComparison.Ordinal);
+        Assert.Equal(0, blocks.Count);
+        Assert.Equal(1, blocks.Refused.Count);
+    }
+
+    [Fact]
+    public async Task Remove_KernelFails_TheBlockStays()
+    {
+        var backend = new FakeBackend();
+        using var blocks = Service(backend, maxBlocks: 10);
+        Assert.Null(await blocks.AddAsync(A, TimeSpan.FromMinutes(1)));
+        Assert.Contains(A, backend.Added);
+
+        backend.Refusal = "Error: Operation not permitted";
+        Assert.Equal((true, "Error: Operation not permitted"), blocks.Remove(A));
+        Assert.Equal(1, blocks.Count);
+
+        backend.Refusal = null;
+        Assert.Equal((true, (string?)null), blocks.Remove(A));
+        Assert.Equal(0, blocks.Count);
+        Assert.Equal((false, (string?)null), blocks.Remove(A));
+    }
+
+    private BlockService Service(IFirewallBackend? backend, int maxBlocks)
+    {
+        var blocks = new BlockService(backend, new BlockStore(null, maxBlocks, _time), NullLogger.Instance, _time);
+        blocks.Restore();
+        return blocks;
+    }
+
+    /// <summary>A kernel that takes every block (or refuses with <see cref="Refusal"/>), and remembers what it took.</summary>
+    internal sealed class FakeBackend : IFirewallBackend
+    {
+        public string? Refusal { get; set; }
+
+        public bool Installed { get; set; } = true;
+
+        public List<IPNetwork> Added { get; } = [];
+
+        public int Reinstalls { get; private set; }
+
+        public Shaper.Plan.EnforcementPlan? Applied => null;
+
+        public bool Adopt() => false;
+
+        public string? Apply(Shaper.Plan.EnforcementPlan plan) => Refusal;
+
+        public bool IsInstalled() => Installed;
+
+        public string? Reinstall()
+        {
+            Reinstalls++;
+            Installed = true;
+            return Refusal;
+        }
+
+        public string? AddBlocks(IEnumerable<(IPNetwork Network, TimeSpan Ttl)> blocks)
+        {
+            if (Refusal is not null)
+            {
+                return Refusal;
+            }
+
+            lock (Added)
+            {
+                Added.AddRange(blocks.Where(b => b.Ttl > TimeSpan.Zero).Select(b => b.Network));
+            }
+
+            return null;
+        }
+
+        public void WarmUp()
+        {
+        }
+
+        public string? RemoveBlock(IPNetwork network) => Refusal;
+
+        public string? ExpireBlocks() => null;
+
+        public List<(string Rule, long Passed, long Limited)> RuleCounters() => [];
+
+        public void Remove()
+        {
+        }
+    }
+}
