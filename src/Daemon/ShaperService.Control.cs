@@ -26,6 +26,8 @@ internal sealed partial class ShaperService
     /// <summary>The fleet sync, null when no rule has scope = "fleet".</summary>
     internal FleetLoop? Fleet => _fleet;
 
+    internal QueueService Queues => _queues;
+
     internal LiveCapture? Capture => _capture;
 
     internal string CaptureFilter => _captureFilter;

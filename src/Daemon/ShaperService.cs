@@ -28,6 +28,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _reloadLock = new(1, 1);
     private readonly KernelEnforcer _kernel;
+    private readonly QueueService _queues;
     private ShaperConfig _config = new();
     private EnforcementPlan? _plan;
     private EngineRunner? _engine;
@@ -54,6 +55,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         _notifier = notifier;
         _time = time;
         _kernel = kernel;
+        _queues = new QueueService(logger, time, new Shaper.Firewall.IptablesProcess());
     }
 
     private string SocketPath => _arguments.SocketOverride ?? _config.Daemon.Socket;
@@ -88,6 +90,11 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
             _engine = new EngineRunner(lanes, lane => NewEngine(plan, lane, lanes), _time);
             _fleet = await StartFleetAsync(plan).ConfigureAwait(false);
             StartCapture(plan);
+            if (_queues.Apply(plan) is { } queueError)
+            {
+                throw new InvalidOperationException(queueError);
+            }
+
             _control = ControlServer.Start(SocketPath, HandleAsync, new AccessPolicy());
             if (config.Daemon.Metrics.Length > 0)
             {
@@ -114,6 +121,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
             // A daemon that is not running leaves nothing enforced behind it: the ruleset it applied goes again.
             Log.StartFailed(_logger, $"{e.Message}; not starting, and the kernel ruleset just applied is removed");
             await DisposeAsync().ConfigureAwait(false);
+            _queues.Stop(keepRules: false);
             await _kernel.StopAsync(config, CancellationToken.None).ConfigureAwait(false);
             throw new InvalidOperationException("the start failed", e);
         }
@@ -126,6 +134,9 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     {
         Log.Stopping(_logger);
         Notify("STATUS=stopping");
+
+        // Held packets get their verdicts first, while everything else still runs.
+        _queues.Stop(keepRules: _config.Daemon.KeepOnStop);
         await DisposeAsync().ConfigureAwait(false);
         await _kernel.StopAsync(_config, cancellationToken).ConfigureAwait(false);
     }
@@ -142,6 +153,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
 
         _interfaceWatch?.Dispose();
         _interfaceWatch = null;
+        _queues.Dispose();
         _capture?.Dispose();
         _capture = null;
         if (_fleet is not null)
@@ -211,6 +223,13 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
                 }
 
                 return Refuse(trigger, applied);
+            }
+
+            if (_queues.Apply(plan) is { } queueError)
+            {
+                Log.ReloadRefused(_logger, trigger, queueError);
+                Interlocked.Increment(ref _reloadsFailed);
+                return (false, queueError);
             }
 
             _lastApplyMs = _time.GetElapsedTime(started).TotalMilliseconds;

@@ -23,23 +23,7 @@ internal sealed class CountersHandler(ShaperService daemon) : ControlHandler
                     continue;
                 }
 
-                var keys = report.Keys
-                    .OrderByDescending(k => k.Counters.Limited)
-                    .ThenByDescending(k => k.Counters.Passed)
-                    .ThenBy(k => k.Key, StringComparer.Ordinal)
-                    .Take(top)
-                    .Select(k => new KeyCountersReply
-                    {
-                        Key = k.Key,
-                        Passed = k.Counters.Passed,
-                        Limited = k.Counters.Limited,
-                        Delayed = k.Counters.Delayed,
-                        Remaining = k.Remaining,
-                        Limit = k.Limit,
-                        RetryAfterMs = k.RetryAfterNs == LimitDecision.Never ? -1 : Math.Ceiling(k.RetryAfterNs / 1e6),
-                        State = k.State.ToString().ToLowerInvariant(),
-                        StateLeftMs = Math.Ceiling(k.StateLeftNs / 1e6),
-                    });
+                var keys = Keys(report.Keys, top);
                 rules.Add(new RuleCountersReply
                 {
                     Name = report.Name,
@@ -53,6 +37,46 @@ internal sealed class CountersHandler(ShaperService daemon) : ControlHandler
                     Keys = [.. keys],
                 });
             }
+        }
+
+        var kernelQueues = Shaper.Queue.KernelQueueStats.Read();
+        foreach (var queue in await daemon.Queues.ReportAsync().ConfigureAwait(false))
+        {
+            if (ruleName is not null && queue.Rule != ruleName)
+            {
+                continue;
+            }
+
+            var kernel = kernelQueues.FirstOrDefault(k => k.Number == queue.Number);
+            rules.Add(new RuleCountersReply
+            {
+                Name = queue.Rule,
+                Enforce = "queue",
+                Passed = queue.Passed,
+                Limited = queue.Dropped + queue.DroppedAtCap,
+                Delayed = queue.Delayed,
+                KeysTracked = queue.KeysTracked,
+                Evictions = queue.Evictions,
+                Logged = 0,
+                Keys = [.. Keys(queue.Keys, top)],
+                Queue = new QueueCountersReply
+                {
+                    Number = queue.Number,
+                    Held = queue.Held,
+                    DroppedOverflow = queue.Dropped,
+                    DroppedMaxHeld = queue.DroppedAtCap,
+                    Unparsed = queue.Unparsed,
+                    DelayP50Ms = queue.DelayP50Ns / 1e6,
+                    DelayP99Ms = queue.DelayP99Ns / 1e6,
+                    DelayMaxMs = queue.DelayMaxNs / 1e6,
+                    NoBuffers = queue.NoBuffers,
+                    VerdictErrors = queue.VerdictErrors,
+                    KernelWaiting = kernel?.Waiting ?? 0,
+                    KernelQueueDropped = kernel?.QueueDropped ?? 0,
+                    KernelUserDropped = kernel?.UserDropped ?? 0,
+                    KernelIdSequence = kernel?.IdSequence ?? 0,
+                },
+            });
         }
 
         foreach (var (name, passed, limited) in daemon.Kernel.RuleCounters())
@@ -78,4 +102,23 @@ internal sealed class CountersHandler(ShaperService daemon) : ControlHandler
             ? ControlResponse.Failure($"no rule named '{ruleName}'; 'shaperctl rules list' shows the running rules")
             : Reply(new CountersReply(rules), ControlJsonContext.Default.CountersReply);
     }
+
+    /// <summary>The <paramref name="top"/> most limited keys, then the busiest.</summary>
+    private static IEnumerable<KeyCountersReply> Keys(IEnumerable<Shaper.Engine.KeyReport> keys, int top) => keys
+        .OrderByDescending(k => k.Counters.Limited)
+        .ThenByDescending(k => k.Counters.Passed)
+        .ThenBy(k => k.Key, StringComparer.Ordinal)
+        .Take(top)
+        .Select(k => new KeyCountersReply
+        {
+            Key = k.Key,
+            Passed = k.Counters.Passed,
+            Limited = k.Counters.Limited,
+            Delayed = k.Counters.Delayed,
+            Remaining = k.Remaining,
+            Limit = k.Limit,
+            RetryAfterMs = k.RetryAfterNs == LimitDecision.Never ? -1 : Math.Ceiling(k.RetryAfterNs / 1e6),
+            State = k.State.ToString().ToLowerInvariant(),
+            StateLeftMs = Math.Ceiling(k.StateLeftNs / 1e6),
+        });
 }

@@ -32,4 +32,9 @@ internal sealed record RuleCountersReply
     /// <summary>Over-limit lines a logging or soft rule wrote (at most one per key per window); 0 for the others.</summary>
     [JsonPropertyName("logged")]
     public required long Logged { get; init; }
+
+    /// <summary>A queue rule's queue figures; absent for the other rules.</summary>
+    [JsonPropertyName("queue")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public QueueCountersReply? Queue { get; init; }
 }

@@ -188,7 +188,8 @@ public static class IptablesScript
         foreach (var raw in save.Split('\n'))
         {
             var line = raw.Trim();
-            if (line.StartsWith(':' + ChainPrefix, StringComparison.Ordinal))
+            // The queue rules' chain is the queue's own (IptablesQueueScript), kept when the backend's chains change.
+            if (line.StartsWith(':' + ChainPrefix, StringComparison.Ordinal) && !line.StartsWith($":{IptablesQueueScript.Chain} ", StringComparison.Ordinal))
             {
                 chains.Add(line[1..line.IndexOf(' ', StringComparison.Ordinal)]);
             }
@@ -378,7 +379,7 @@ public static class IptablesScript
     private static string RecentName(Rule rule) => "shaper-" + rule.Name;
 
     /// <summary>One match per combination iptables cannot say in one rule: protocol, source and destination CIDRs, port groups.</summary>
-    private static List<string> Matches(Rule rule, bool v4)
+    internal static List<string> Matches(Rule rule, bool v4)
     {
         var m = rule.Match;
         var protos = m.Proto switch

@@ -36,6 +36,12 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "recv", SetLastError = true)]
     public static partial long Recv(int fd, byte* buffer, long length, int flags);
 
+    [LibraryImport(Library, EntryPoint = "ppoll", SetLastError = true)]
+    public static partial int PPoll(int* fds, ulong count, long* timeout, void* sigmask, nuint sigsetSize);
+
+    [LibraryImport(Library, EntryPoint = "sched_setscheduler", SetLastError = true)]
+    public static partial int SchedSetScheduler(int pid, int policy, ReadOnlySpan<int> param);
+
     [LibraryImport(Library, EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);
 

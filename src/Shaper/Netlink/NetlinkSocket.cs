@@ -25,6 +25,7 @@ internal sealed partial class NetlinkSocket : IDisposable
     private const int NetlinkAddMembership = 1;
     private const int MsgDontwait = 0x40;
     private const int Eagain = 11;
+    private const int PollIn = 0x1;
 
     private int _fd;
 
@@ -114,6 +115,21 @@ internal sealed partial class NetlinkSocket : IDisposable
 
             var errno = Marshal.GetLastPInvokeError();
             return !wait && errno == Eagain ? 0 : -errno;
+        }
+    }
+
+    /// <summary>
+    /// Waits until a datagram can be read or <paramref name="timeoutNs"/> has passed (ppoll, nanosecond timeout; 0
+    /// only looks); true when one is there. An interrupted wait returns false, as a timeout does.
+    /// </summary>
+    public unsafe bool Wait(long timeoutNs)
+    {
+        Span<int> pollfd = [_fd, PollIn]; // struct pollfd { int fd; short events; short revents; }
+        Span<long> timeout = [Math.Max(timeoutNs, 0) / 1_000_000_000, Math.Max(timeoutNs, 0) % 1_000_000_000]; // struct timespec
+        fixed (int* fds = pollfd)
+        fixed (long* spec = timeout)
+        {
+            return LibC.PPoll(fds, 1, spec, null, 0) > 0;
         }
     }
 

@@ -6,7 +6,7 @@ namespace Shaper.Plan;
 
 /// <summary>
 /// A validated configuration compiled for the running daemon: each rule assigned to exactly one enforcer (the
-/// kernel backend's meters, or the in-process engine over captured packets), with what each needs. The kernel
+/// kernel backend's meters, the in-process engine over captured packets, or the NFQUEUE queue), with what each needs. The kernel
 /// scripts, the capture filter, the engine, counters, status and the start-up log read it; none of them filters
 /// <c>enforce</c> itself. Immutable: a reload compiles a new plan and swaps it in whole.
 /// </summary>
@@ -19,6 +19,7 @@ public sealed class EnforcementPlan
         Rules = rules;
         KernelRules = [.. rules.Where(r => r.Enforcer == Enforcer.Kernel).Select(r => r.Rule)];
         ObservedRules = [.. rules.Where(r => r.Enforcer == Enforcer.Observe).Select(r => r.Rule)];
+        QueueRules = [.. rules.Where(r => r.Enforcer == Enforcer.Queue).Select((r, i) => new QueueRule(r.Rule, config.Daemon.QueueNum + i))];
         Global = GlobalCap.Of(config, [.. KernelRules, .. ObservedRules]);
         CaptureInterface = CaptureScope(config.Daemon.Interface, ObservedRules);
         var daemonInterface = config.Daemon.Interface;
@@ -43,6 +44,9 @@ public sealed class EnforcementPlan
 
     /// <summary>The rules the engine runs over captured packets, in file order.</summary>
     public IReadOnlyList<Rule> ObservedRules { get; }
+
+    /// <summary>The queue rules, in file order, each with its NFQUEUE number.</summary>
+    public IReadOnlyList<QueueRule> QueueRules { get; }
 
     /// <summary>
     /// The <c>[global]</c> cap, null when there is none or no rule: the kernel holds it for its own rules and the

@@ -8,4 +8,7 @@ public enum Enforcer
 
     /// <summary>The in-process engine over captured packets.</summary>
     Observe,
+
+    /// <summary>NFQUEUE: the kernel hands the rule's packets to the daemon, which holds each key's in a leaky-bucket FIFO.</summary>
+    Queue,
 }

@@ -21,10 +21,7 @@ public static class EnforcerChoice
         ArgumentNullException.ThrowIfNull(daemon);
         refusal = FleetRefusal(rule, subject) ?? rule.Enforce switch
         {
-            EnforceKind.Queue => new Refusal(
-                "enforce",
-                $"enforce = \"queue\" of {subject} has no enforcer yet: the NFQUEUE queue is not built, so nothing would hold its packets",
-                "use enforce = \"observe\" (leaky_bucket as a meter, with rate and burst); preview the queue offline with shaperctl replay --rules FILE INPUT"),
+            EnforceKind.Queue => QueueRefusal(rule, subject, backend),
             EnforceKind.Kernel => KernelRefusal(rule, subject, backend),
             _ => ObserveRefusal(rule, subject, daemon) ?? HoldRefusal(rule, subject, backend),
         };
@@ -33,7 +30,12 @@ public static class EnforcerChoice
             return null;
         }
 
-        return rule.Enforce == EnforceKind.Kernel ? Enforcer.Kernel : Enforcer.Observe;
+        return rule.Enforce switch
+        {
+            EnforceKind.Kernel => Enforcer.Kernel,
+            EnforceKind.Queue => Enforcer.Queue,
+            _ => Enforcer.Observe,
+        };
     }
 
     /// <summary>
@@ -113,6 +115,33 @@ public static class EnforcerChoice
         }
 
         return rule.Burst is { } burst ? KernelLimits.BurstRefusal(rate, burst, backend, subject, "burst") : null;
+    }
+
+    /// <summary>
+    /// A queue rule sends its packets to NFQUEUE with a kernel rule (nft's queue statement, or the iptables NFQUEUE
+    /// target where nft lacks it), so it needs a backend that installs rules; NFQUEUE cannot reject, so a full
+    /// queue drops.
+    /// </summary>
+    private static Refusal? QueueRefusal(Rule rule, string subject, BackendKind backend)
+    {
+        if (backend == BackendKind.None)
+        {
+            return new Refusal(
+                "enforce",
+                $"{subject} uses enforce = \"queue\" but [daemon] backend = \"none\" installs nothing, so no packet would reach the queue",
+                "set backend = \"auto\"");
+        }
+
+        if (rule.Action is not (RuleAction.Drop or RuleAction.Log) && rule.Mode == RuleMode.Hard)
+        {
+            var action = rule.Action == RuleAction.Reject ? "reject" : "block";
+            return new Refusal(
+                "action",
+                $"action = \"{action}\" of queue {subject} is not carried out: a full queue drops its newest packet",
+                "use action = \"drop\", or enforce = \"observe\" to reject or block");
+        }
+
+        return null;
     }
 
     private static Refusal? ObserveRefusal(Rule rule, string subject, DaemonSettings daemon)

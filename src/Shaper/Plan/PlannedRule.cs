@@ -23,8 +23,13 @@ public sealed class PlannedRule
     /// <summary>Where it is enforced.</summary>
     public Enforcer Enforcer { get; }
 
-    /// <summary>The enforcer's name as status and counters print it: <c>kernel</c> or <c>observe</c>.</summary>
-    public string EnforcerName => Enforcer == Enforcer.Kernel ? "kernel" : "observe";
+    /// <summary>The enforcer's name as status and counters print it: <c>kernel</c>, <c>observe</c> or <c>queue</c>.</summary>
+    public string EnforcerName => Enforcer switch
+    {
+        Enforcer.Kernel => "kernel",
+        Enforcer.Queue => "queue",
+        _ => "observe",
+    };
 
     /// <summary>The compiled match, key and limits of the engine.</summary>
     internal CompiledRule Compiled { get; }

@@ -8,7 +8,7 @@ namespace Shaper.Rules;
 internal sealed class ConfigReader(DiagnosticBag bag, string file, LoadOptions options)
 {
     private static readonly string[] RootKeys = ["daemon", "global", "fleet", "allow", "rule"];
-    private static readonly string[] DaemonKeys = ["interface", "backend", "socket", "metrics", "state_dir", "keep_on_stop", "max_keys", "capture_threads", "max_blocks"];
+    private static readonly string[] DaemonKeys = ["interface", "backend", "socket", "metrics", "state_dir", "keep_on_stop", "max_keys", "capture_threads", "max_blocks", "max_held", "queue_num"];
     private static readonly string[] GlobalKeys = ["rate", "burst"];
     private static readonly string[] AllowKeys = ["cidr"];
     private static readonly string[] FleetKeys = ["redis", "host", "sync", "hosts"];
@@ -156,6 +156,12 @@ internal sealed class ConfigReader(DiagnosticBag bag, string file, LoadOptions o
                 case "max_blocks":
                     // No more than a kernel block set holds: a block past it would be acknowledged and not enforced.
                     daemon = daemon with { MaxBlocks = (int)(_fields.Integer(entry, subject, 1, Firewall.NftBlockSets.Size, "1048576") ?? daemon.MaxBlocks) };
+                    break;
+                case "max_held":
+                    daemon = daemon with { MaxHeld = (int)(_fields.Integer(entry, subject, 1, 1 << 20, "4096") ?? daemon.MaxHeld) };
+                    break;
+                case "queue_num":
+                    daemon = daemon with { QueueNum = (int)(_fields.Integer(entry, subject, 0, 65000, "1000") ?? daemon.QueueNum) };
                     break;
                 case "capture_threads":
                     daemon = daemon with { CaptureThreads = (int)(_fields.Integer(entry, subject, 1, DaemonSettings.MaxCaptureThreads, "2") ?? daemon.CaptureThreads) };

@@ -33,6 +33,16 @@ public sealed record DaemonSettings
     /// </summary>
     public int MaxBlocks { get; init; } = Firewall.NftBlockSets.Size;
 
+    /// <summary>
+    /// Packets the queue rules may hold at once, over all their keys; an arrival its queue would hold beyond this is
+    /// dropped. Kernels before the hashed verdict lookup (Linux 6.18) walk every held packet of a queue for each
+    /// verdict, so thousands, not millions.
+    /// </summary>
+    public int MaxHeld { get; init; } = 4096;
+
+    /// <summary>The NFQUEUE number of the first queue rule; each further queue rule takes the next number.</summary>
+    public int QueueNum { get; init; } = 1000;
+
     /// <summary>The most capture threads <c>capture_threads</c> may ask for.</summary>
     public const int MaxCaptureThreads = 64;
 

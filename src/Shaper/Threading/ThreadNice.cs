@@ -32,6 +32,31 @@ public static class ThreadNice
             : $"setpriority: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}";
     }
 
+    /// <summary>
+    /// The real-time priority (SCHED_FIFO, 1 to 99) of the threads that release held packets at their departure slots:
+    /// on a busy host a thread at any nice value still waits its turn behind the others for tens of milliseconds,
+    /// which delays every packet it holds by as much. The lowest real-time priorities, below the kernel's own threads.
+    /// </summary>
+    public const int ReleasePath = 5;
+
+    /// <summary>
+    /// Moves the calling thread to SCHED_FIFO at <paramref name="priority"/> (needs CAP_SYS_NICE or an RLIMIT_RTPRIO that
+    /// allows it); null on success, else why not. The thread must sleep whenever it has nothing to do: the kernel keeps
+    /// 5% of each second for other threads (sched_rt_runtime_us), no more.
+    /// </summary>
+    public static string? SetRealtime(int priority)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return "real-time scheduling of a thread is a Linux feature";
+        }
+
+        Span<int> param = [priority]; // struct sched_param
+        return LibC.SchedSetScheduler(LibC.GetTid(), 1 /* SCHED_FIFO */, param) == 0
+            ? null
+            : $"sched_setscheduler: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}";
+    }
+
     /// <summary>Whether a thread may take <paramref name="nice"/>, tried on a throwaway thread: null when it may, else why not.</summary>
     public static string? Probe(int nice)
     {

@@ -1,0 +1,162 @@
+using Microsoft.Extensions.Logging;
+using Shaper.Firewall;
+using Shaper.Plan;
+using Shaper.Queue;
+
+namespace Shaper.Daemon;
+
+/// <summary>
+/// The queue rules as a lifetime: a <see cref="QueueWorker"/> per rule (one NFQUEUE queue each, so every key of a rule
+/// is on one thread), and the iptables chain that sends the rules' packets to their queues. A reload keeps the worker
+/// (and its held packets and key state) of a rule whose limiter, action and mode did not change; any other worker is
+/// let go gracefully, every held packet accepted first. A stop lets every worker go, then takes the chain out unless
+/// <c>keep_on_stop</c> (the chain's bypass then lets packets through while no daemon listens).
+/// </summary>
+internal sealed class QueueService(ILogger logger, TimeProvider time, IIptablesRunner iptables) : IDisposable
+{
+    private readonly Lock _lock = new(); // a reload and the counters' reads of the worker list
+    private List<QueueWorker> _workers = [];
+    private HeldBudget _budget = new(1);
+    private bool _installed;
+
+    /// <summary>The running workers.</summary>
+    public IReadOnlyList<QueueWorker> Workers
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _workers];
+            }
+        }
+    }
+
+    /// <summary>Packets held now over every queue, and the cap.</summary>
+    public (int Held, int Max) Held => (_budget.Held, _budget.Capacity);
+
+    /// <summary>Starts the plan's queue rules; null on success, else why (the workers started are let go again).</summary>
+    public string? Apply(EnforcementPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        lock (_lock)
+        {
+            var keep = new List<QueueWorker>();
+            var stop = new List<QueueWorker>();
+            foreach (var worker in _workers)
+            {
+                var next = plan.QueueRules.FirstOrDefault(q => q.Rule.Name == worker.Rule.Rule.Name);
+                var same = next is not null && next.Number == worker.Rule.Number && LimiterChange.Reason(worker.Rule.Rule, next.Rule) is null
+                    && next.Rule.Action == worker.Rule.Rule.Action && next.Rule.Mode == worker.Rule.Rule.Mode
+                    && plan.Config.Daemon.MaxHeld == _budget.Capacity && worker.Failure is null;
+                (same ? keep : stop).Add(worker);
+            }
+
+            foreach (var worker in stop)
+            {
+                Stop(worker);
+            }
+
+            if (keep.Count == 0)
+            {
+                _budget = new HeldBudget(plan.Config.Daemon.MaxHeld);
+            }
+
+            var started = new List<QueueWorker>();
+            foreach (var rule in plan.QueueRules.Where(q => !keep.Any(w => w.Rule.Rule.Name == q.Rule.Name)))
+            {
+                if (QueueWorker.Start(rule, plan.Config.Daemon.MaxKeys, _budget, time, out var error) is not { } worker)
+                {
+                    started.ForEach(Stop);
+                    _workers = keep;
+                    return error;
+                }
+
+                Log.QueueStarted(logger, rule.Rule.Name, rule.Number);
+                started.Add(worker);
+            }
+
+            _workers = [.. keep, .. started];
+            return Install(plan);
+        }
+    }
+
+    /// <summary>The queue rules' counters, each read on its worker's thread.</summary>
+    public async Task<IReadOnlyList<QueueReport>> ReportAsync()
+    {
+        var reports = new List<QueueReport>();
+        foreach (var worker in Workers)
+        {
+            reports.Add(await worker.ReportAsync().ConfigureAwait(false));
+        }
+
+        return reports;
+    }
+
+    /// <summary>Lets every queue go (held packets accepted first), then removes the chain unless <paramref name="keepRules"/>.</summary>
+    public void Stop(bool keepRules)
+    {
+        lock (_lock)
+        {
+            foreach (var worker in _workers)
+            {
+                Stop(worker);
+            }
+
+            _workers = [];
+            if (!keepRules)
+            {
+                foreach (var v4 in new[] { true, false })
+                {
+                    var save = iptables.Save(v4);
+                    if (save.Ok && IptablesQueueScript.Remove(save.Output) is { Length: > 0 } script && iptables.Restore(v4, script) is { Ok: false } failed)
+                    {
+                        Log.QueueRulesFailed(logger, failed.Error.Trim());
+                    }
+                }
+            }
+        }
+    }
+
+    public void Dispose() => Stop(keepRules: true);
+
+    private void Stop(QueueWorker worker)
+    {
+        var held = worker.Held;
+        worker.Dispose();
+        if (worker.Failure is { } failure)
+        {
+            Log.QueueFailed(logger, worker.Rule.Rule.Name, worker.Rule.Number, failure);
+        }
+
+        Log.QueueStopped(logger, worker.Rule.Rule.Name, worker.Rule.Number, held);
+    }
+
+    private string? Install(EnforcementPlan plan)
+    {
+        // No queue rule now and none before: iptables is not touched (it may not even be installed).
+        if (plan.QueueRules.Count == 0 && !_installed)
+        {
+            return null;
+        }
+
+        _installed = true;
+        foreach (var v4 in new[] { true, false })
+        {
+            var save = iptables.Save(v4);
+            if (!save.Ok)
+            {
+                return plan.QueueRules.Count == 0 ? null : $"iptables-save failed: {save.Error.Trim()}";
+            }
+
+            var script = IptablesQueueScript.Apply(plan, v4, save.Output);
+            if (script.Length > 0 && iptables.Restore(v4, script) is { Ok: false } failed)
+            {
+                var why = $"the queue rules' NFQUEUE chain was refused ({(v4 ? "iptables" : "ip6tables")}): {failed.Error.Trim()}";
+                Log.QueueRulesFailed(logger, why);
+                return why;
+            }
+        }
+
+        return null;
+    }
+}

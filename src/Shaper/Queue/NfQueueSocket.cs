@@ -1,0 +1,204 @@
+using System.Buffers.Binary;
+using Shaper.Netlink;
+
+namespace Shaper.Queue;
+
+/// <summary>
+/// One NFQUEUE queue bound on a raw nfnetlink socket, without libnetfilter_queue: binds the queue (copy mode
+/// packet with a small copy range, a queue length, fail-open), reads queued packets and sends one verdict per
+/// packet. Verdicts go out on this socket, the one that bound the queue, as the kernel requires (another port id
+/// gets EPERM). The kernel drops every packet still held when this socket closes; the queue rule's bypass flag
+/// lets later packets through. Not thread-safe: one worker thread owns it.
+/// </summary>
+internal sealed class NfQueueSocket : IDisposable
+{
+    private const int Enobufs = 105;
+    private readonly NetlinkSocket _socket;
+    private readonly NetlinkWriter _writer = new(256);
+    private readonly byte[] _ack = new byte[8192];
+
+    private NfQueueSocket(NetlinkSocket socket, ushort number)
+    {
+        _socket = socket;
+        Number = number;
+    }
+
+    /// <summary>The queue number.</summary>
+    public ushort Number { get; }
+
+    /// <summary>Receives that failed with ENOBUFS: the socket's buffer was full and the kernel lost (or, fail-open, accepted) packets.</summary>
+    public long NoBuffers { get; private set; }
+
+    /// <summary>Verdicts the kernel refused (an id it no longer holds, as after an interface went down).</summary>
+    public long VerdictErrors { get; private set; }
+
+    /// <summary>
+    /// Opens a socket in this thread's network namespace and binds queue <paramref name="number"/>: packets copied up to
+    /// <paramref name="copyRange"/> bytes, at most <paramref name="maxLength"/> waiting in the kernel (beyond, accepted:
+    /// fail-open). Null with <paramref name="error"/> when the kernel refuses (EBUSY: another process has the queue).
+    /// </summary>
+    public static NfQueueSocket? Open(ushort number, int copyRange, int maxLength, int receiveBuffer, out string? error)
+    {
+        if (NetlinkSocket.TryOpen() is not { } socket)
+        {
+            error = "cannot open a netfilter netlink socket";
+            return null;
+        }
+
+        socket.SetBuffers(1 << 16, receiveBuffer);
+        socket.SetReceiveTimeout(TimeSpan.FromSeconds(2));
+        var queue = new NfQueueSocket(socket, number);
+        error = queue.Configure(NfQueue.CmdBind, copyRange, maxLength);
+        if (error is not null)
+        {
+            queue.Dispose();
+            return null;
+        }
+
+        return queue;
+    }
+
+    /// <summary>
+    /// Sets the kernel's queue length to 0 with fail-open, so every packet from now on is accepted by the kernel at once
+    /// and none more is queued: what a graceful stop does before it gives the held packets their verdicts, so that
+    /// none is left for the close to drop. Null on success, else why.
+    /// </summary>
+    public string? StopQueueing() => Configure(0, null, 0);
+
+    /// <summary>Waits up to <paramref name="timeoutNs"/> for a packet; true when one can be read.</summary>
+    public bool Wait(long timeoutNs) => _socket.Wait(timeoutNs);
+
+    /// <summary>
+    /// Reads one datagram without waiting: its length, 0 when none is there, or -1 after ENOBUFS (counted; the socket
+    /// goes on working).
+    /// </summary>
+    public int Receive(Span<byte> buffer)
+    {
+        var received = _socket.Receive(buffer, wait: false);
+        if (received == -Enobufs)
+        {
+            NoBuffers++;
+            return -1;
+        }
+
+        return Math.Max(received, 0);
+    }
+
+    /// <summary>
+    /// Reads a queued packet from <paramref name="message"/>: its id and the copied bytes from the IP header on; false for
+    /// anything else (an error answering a verdict is counted).
+    /// </summary>
+    public bool TryReadPacket(NetlinkMessage message, out uint id, out ReadOnlySpan<byte> payload)
+    {
+        id = 0;
+        payload = default;
+        if (message.TryGetError(out var errno, out _))
+        {
+            if (errno != 0)
+            {
+                VerdictErrors++;
+            }
+
+            return false;
+        }
+
+        if (message.Type != NfQueue.MsgPacket)
+        {
+            return false;
+        }
+
+        var found = false;
+        foreach (var attribute in message.Attributes)
+        {
+            if (attribute.Type == NfQueue.AttrPacketHeader && attribute.Value.Length >= 4)
+            {
+                id = BinaryPrimitives.ReadUInt32BigEndian(attribute.Value);
+                found = true;
+            }
+            else if (attribute.Type == NfQueue.AttrPayload)
+            {
+                payload = attribute.Value;
+            }
+        }
+
+        return found;
+    }
+
+    /// <summary>Sends the verdict <paramref name="verdict"/> (<see cref="NfQueue.Accept"/> or <see cref="NfQueue.Drop"/>) for packet <paramref name="id"/>; null on success.</summary>
+    public string? Verdict(uint id, uint verdict)
+    {
+        _writer.Clear();
+        var start = _writer.BeginMessage(NfQueue.MsgVerdict, Nl.Request, 0, Number);
+        var header = _writer.Attribute(NfQueue.AttrVerdictHeader, 8);
+        BinaryPrimitives.WriteUInt32BigEndian(header, verdict);
+        BinaryPrimitives.WriteUInt32BigEndian(header[4..], id);
+        _writer.EndMessage(start);
+        return _socket.Send(_writer.Written);
+    }
+
+    public void Dispose() => _socket.Dispose();
+
+    /// <summary>One acknowledged CONFIG message: a command (0 for none), copy parameters (null to keep), the queue length and fail-open.</summary>
+    private string? Configure(byte command, int? copyRange, int maxLength)
+    {
+        _writer.Clear();
+        var start = _writer.BeginMessage(NfQueue.MsgConfig, Nl.Request | Nl.Ack, 0, Number);
+        if (command != 0)
+        {
+            var cmd = _writer.Attribute(NfQueue.CfgCmd, 4);
+            cmd[0] = command; // pad and pf (unused since Linux 3.8) stay 0
+        }
+
+        if (copyRange is { } range)
+        {
+            var parameters = _writer.Attribute(NfQueue.CfgParams, 5);
+            BinaryPrimitives.WriteUInt32BigEndian(parameters, (uint)range);
+            parameters[4] = NfQueue.CopyPacket;
+        }
+
+        _writer.UInt32BigEndian(NfQueue.CfgQueueMaxLen, (uint)maxLength);
+        _writer.UInt32BigEndian(NfQueue.CfgFlags, NfQueue.FlagFailOpen);
+        _writer.UInt32BigEndian(NfQueue.CfgMask, NfQueue.FlagFailOpen);
+        _writer.EndMessage(start);
+        var sequence = _writer.Sequence;
+        if (_socket.Send(_writer.Written) is { } sendError)
+        {
+            return sendError;
+        }
+
+        // Queued packets may arrive before the acknowledgement; a configuration only happens before any is read
+        // (bind) or when every later one is accepted by the kernel anyway (stop), and those read here are the
+        // caller's to verdict through ReadPending.
+        for (var attempt = 0; attempt < 64; attempt++)
+        {
+            var received = _socket.Receive(_ack);
+            if (received <= 0)
+            {
+                return received == 0 ? "no answer from the kernel" : $"netlink receive failed (errno {-received})";
+            }
+
+            foreach (var message in new NetlinkMessageEnumerator(_ack.AsSpan(0, received)))
+            {
+                if (message.TryGetError(out var errno, out var answered) && answered == sequence)
+                {
+                    return errno == 0 ? null : errno switch
+                    {
+                        16 => $"NFQUEUE {Number} is bound by another process (EBUSY)",
+                        1 => $"NFQUEUE {Number} belongs to another socket (EPERM)",
+                        _ => $"the kernel refused to configure NFQUEUE {Number} (errno {errno})",
+                    };
+                }
+
+                if (TryReadPacket(message, out var id, out _))
+                {
+                    Pending.Add(id);
+                }
+            }
+        }
+
+        return "no acknowledgement from the kernel";
+    }
+
+    /// <summary>Packets read while waiting for a configuration's acknowledgement; the owner gives them their verdicts.</summary>
+    public List<uint> Pending { get; } = [];
+}

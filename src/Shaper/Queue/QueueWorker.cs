@@ -1,0 +1,255 @@
+using System.Collections.Concurrent;
+using Shaper.Capture;
+using Shaper.Netlink;
+using Shaper.Plan;
+
+namespace Shaper.Queue;
+
+/// <summary>
+/// The thread that serves one NFQUEUE queue: it reads each queued packet, decides it (<see cref="PacketQueue"/>) and
+/// gives it its verdict, at once or at its departure slot, on the socket that bound the queue. It sleeps in ppoll
+/// until a packet comes or the next departure is due, so a release is late by the wake-up latency only. A stop is
+/// graceful: the kernel is told to queue no more (length 0, fail-open: later packets are accepted by the kernel), then
+/// every packet read or held gets its verdict, and only then the socket closes. Reports run on the thread between
+/// packets, so the queue's state needs no lock.
+/// </summary>
+public sealed class QueueWorker : IDisposable
+{
+    /// <summary>How long the thread sleeps at most with nothing held, so that a report or a stop waits no longer.</summary>
+    private const long IdleWaitNs = 10_000_000;
+
+    /// <summary>Copied bytes per packet: an IPv4 header with options (60) or IPv6 with a few extension headers, and the ports.</summary>
+    private const int CopyRange = 128;
+
+    private readonly NfQueueSocket _socket;
+    private readonly PacketQueue _queue;
+    private readonly TimeProvider _time;
+    private readonly ConcurrentQueue<Action> _work = new();
+    private readonly Thread _thread;
+    private volatile bool _stopping;
+    private int _disposed;
+
+    private QueueWorker(QueueRule rule, NfQueueSocket socket, PacketQueue queue, TimeProvider time)
+    {
+        Rule = rule;
+        _socket = socket;
+        _queue = queue;
+        _time = time;
+        _thread = new Thread(Run) { IsBackground = true, Name = $"queue {rule.Number}" };
+    }
+
+    /// <summary>The rule and its queue number.</summary>
+    public QueueRule Rule { get; }
+
+    /// <summary>Why the thread stopped serving the queue (it failed), null while it runs.</summary>
+    public string? Failure { get; private set; }
+
+    /// <summary>How the thread is scheduled: <c>SCHED_FIFO N</c>, <c>nice N</c> or <c>default</c>; empty until it runs.</summary>
+    public string Scheduling { get; private set; } = "";
+
+    /// <summary>Packets held by this queue now (read racily, for status).</summary>
+    public int Held => _queue.Held;
+
+    /// <summary>
+    /// Binds <paramref name="rule"/>'s queue in this thread's network namespace and starts serving it; null with
+    /// <paramref name="error"/> when the kernel refuses the queue.
+    /// </summary>
+    public static QueueWorker? Start(QueueRule rule, int maxKeys, HeldBudget budget, TimeProvider time, out string? error)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        ArgumentNullException.ThrowIfNull(budget);
+        ArgumentNullException.ThrowIfNull(time);
+
+        // The kernel holds what the daemon holds plus what it has not read yet; beyond that it accepts (fail-open).
+        var maxLength = budget.Capacity + 4096;
+        var socket = NfQueueSocket.Open((ushort)rule.Number, CopyRange, maxLength, receiveBuffer: 4 << 20, out error);
+        if (socket is null)
+        {
+            error = $"queue rule '{rule.Rule.Name}': {error}";
+            return null;
+        }
+
+        var worker = new QueueWorker(rule, socket, new PacketQueue(rule.Rule, rule.Rule.Per.Kind == Rules.KeyKind.Rule ? 1 : maxKeys, budget), time);
+        worker._thread.Start();
+        return worker;
+    }
+
+    /// <summary>The queue's counters and keys, read on its thread.</summary>
+    public Task<QueueReport> ReportAsync()
+    {
+        var done = new TaskCompletionSource<QueueReport>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_thread.IsAlive)
+        {
+            done.SetResult(Report());
+            return done.Task;
+        }
+
+        _work.Enqueue(() => done.TrySetResult(Report()));
+        return done.Task;
+    }
+
+    /// <summary>Stops gracefully (see the type) and waits for the thread; the socket is closed after.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _stopping = true;
+        if (_thread.IsAlive)
+        {
+            _thread.Join();
+        }
+
+        _socket.Dispose();
+    }
+
+    private long Now() => MonotonicClock.NowNs(_time);
+
+    private void Run()
+    {
+        // Real-time where allowed, so a busy host does not push departures back; else ahead of other work by nice.
+        Scheduling = Threading.ThreadNice.SetRealtime(Threading.ThreadNice.ReleasePath) is null
+            ? $"SCHED_FIFO {Threading.ThreadNice.ReleasePath}"
+            : Threading.ThreadNice.Set(Threading.ThreadNice.EnforcementPath) is null ? $"nice {Threading.ThreadNice.EnforcementPath}" : "default";
+        var buffer = new byte[1 << 16];
+        try
+        {
+            while (!_stopping)
+            {
+                while (_work.TryDequeue(out var work))
+                {
+                    work();
+                }
+
+                var now = Now();
+                var next = _queue.NextDepartureNs;
+                var wait = next == long.MaxValue ? IdleWaitNs : Math.Min(next - now, IdleWaitNs);
+                if (wait > 0)
+                {
+                    _socket.Wait(wait);
+                }
+
+                // Read what is there (a bounded run, so that releases due meanwhile are not starved), then release.
+                for (var i = 0; i < 256; i++)
+                {
+                    var received = _socket.Receive(buffer);
+                    if (received == 0)
+                    {
+                        break;
+                    }
+
+                    if (received > 0)
+                    {
+                        Decide(buffer.AsSpan(0, received), Now());
+                    }
+                }
+
+                Release(Now(), all: false);
+            }
+
+            Drain(buffer);
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException)
+        {
+            Failure = e.Message;
+        }
+        finally
+        {
+            while (_work.TryDequeue(out var work))
+            {
+                work();
+            }
+        }
+    }
+
+    private void Decide(ReadOnlySpan<byte> datagram, long nowNs)
+    {
+        foreach (var message in new NetlinkMessageEnumerator(datagram))
+        {
+            if (!_socket.TryReadPacket(message, out var id, out var payload))
+            {
+                continue;
+            }
+
+            switch (_queue.Arrive(id, payload, nowNs))
+            {
+                case QueueVerdict.AcceptNow:
+                    Verdict(id, NfQueue.Accept);
+                    break;
+                case QueueVerdict.Drop:
+                    Verdict(id, NfQueue.Drop);
+                    break;
+            }
+        }
+    }
+
+    private void Release(long nowNs, bool all)
+    {
+        while (_queue.TryRelease(nowNs, all, out var id))
+        {
+            Verdict(id, NfQueue.Accept);
+        }
+    }
+
+    /// <summary>
+    /// The graceful stop: no more queueing, then a verdict for every packet read while the kernel acknowledged that,
+    /// every one still waiting in the socket, and every held one (accepted now, ahead of its slot).
+    /// </summary>
+    private void Drain(byte[] buffer)
+    {
+        var error = _socket.StopQueueing();
+        foreach (var id in _socket.Pending)
+        {
+            Verdict(id, NfQueue.Accept);
+        }
+
+        while (_socket.Receive(buffer) is var received && received != 0)
+        {
+            if (received < 0)
+            {
+                continue;
+            }
+
+            foreach (var message in new NetlinkMessageEnumerator(buffer.AsSpan(0, received)))
+            {
+                if (_socket.TryReadPacket(message, out var id, out _))
+                {
+                    Verdict(id, NfQueue.Accept);
+                }
+            }
+        }
+
+        Release(Now(), all: true);
+        if (error is not null)
+        {
+            Failure = $"could not stop the queue before releasing it: {error}";
+        }
+    }
+
+    private void Verdict(uint id, uint verdict) => _ = _socket.Verdict(id, verdict);
+
+    private QueueReport Report()
+    {
+        var now = Now();
+        var delays = _queue.Delays;
+        return new QueueReport(
+            Rule.Rule.Name,
+            Rule.Number,
+            _queue.Passed,
+            _queue.Delayed,
+            _queue.Dropped,
+            _queue.DroppedAtCap,
+            _queue.Unparsed,
+            _queue.Held,
+            delays.Percentile(0.5),
+            delays.Percentile(0.99),
+            delays.MaxNs,
+            _socket.NoBuffers,
+            _socket.VerdictErrors,
+            _queue.KeysTracked,
+            _queue.Evictions,
+            _queue.Keys(now));
+    }
+}
