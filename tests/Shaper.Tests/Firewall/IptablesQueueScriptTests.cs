@@ -1,0 +1,74 @@
+using Shaper.Firewall;
+using Shaper.Plan;
+using Shaper.Tests.Rules;
+
+namespace Shaper.Tests.Firewall;
+
+/// <summary>The queue rules' iptables chain, as text: no kernel needed.</summary>
+public sealed class IptablesQueueScriptTests
+{
+    private static EnforcementPlan Plan(string rules) =>
+        EnforcementPlan.Compile(ConfigText.Load("[daemon]\nqueue_num = 7\n[[allow]]\ncidr = [\"198.18.9.0/24\"]\n" + rules).Config!, Shaper.Rules.BackendKind.Nftables);
+
+    private const string TwoQueues = """
+        [[rule]]
+        name = "q1"
+        match = { proto = "udp", dport = [9000] }
+        algorithm = "leaky_bucket"
+        rate = "50/s"
+        queue = 25
+        enforce = "queue"
+        [[rule]]
+        name = "q2"
+        match = { proto = "tcp", src = ["2001:db8::/32"] }
+        algorithm = "leaky_bucket"
+        rate = "5/s"
+        queue = 5
+        enforce = "queue"
+        """;
+
+    [Fact]
+    public void Apply_TwoQueueRules_EachToItsOwnQueueWithBypassAfterTheAllowList()
+    {
+        var v4 = IptablesQueueScript.Apply(Plan(TwoQueues), v4: true, save: "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n");
+
+        Assert.Equal(
+            "*filter\n:SHAPER-QUEUE - [0:0]\n-A SHAPER-QUEUE -s 198.18.9.0/24 -j RETURN\n"
+            + "-A SHAPER-QUEUE -p udp -m multiport --dports 9000 -m comment --comment \"shaper:q1:queue\" -j NFQUEUE --queue-num 7 --queue-bypass\n"
+            + "-I INPUT 1 -j SHAPER-QUEUE\nCOMMIT\n",
+            v4);
+        var v6 = IptablesQueueScript.Apply(Plan(TwoQueues), v4: false, save: "");
+        Assert.Contains("-A SHAPER-QUEUE -s 2001:db8::/32 -p tcp -m comment --comment \"shaper:q2:queue\" -j NFQUEUE --queue-num 8 --queue-bypass\n", v6, StringComparison.Ordinal);
+        Assert.Contains("shaper:q1:queue", v6, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Apply_BackendJumpInInput_QueueJumpGoesRightAfterIt()
+    {
+        // An accepted packet skips the rest of INPUT: the kernel rules' chain must come first.
+        var save = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -i lo -j ACCEPT\n-A INPUT -j SHAPER-INPUT\n-A INPUT -j DROP\nCOMMIT\n";
+        Assert.Contains("-I INPUT 3 -j SHAPER-QUEUE\n", IptablesQueueScript.Apply(Plan(TwoQueues), v4: true, save), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Apply_JumpAlreadyThere_NotAddedTwice()
+    {
+        var save = "*filter\n:SHAPER-QUEUE - [0:0]\n-A INPUT -j SHAPER-QUEUE\nCOMMIT\n";
+        Assert.DoesNotContain("-I INPUT", IptablesQueueScript.Apply(Plan(TwoQueues), v4: true, save), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Apply_NoQueueRulesLeft_TakesTheChainOut()
+    {
+        var save = "*filter\n:SHAPER-QUEUE - [0:0]\n-A INPUT -j SHAPER-QUEUE\n-A SHAPER-QUEUE -j NFQUEUE --queue-num 7 --queue-bypass\nCOMMIT\n";
+        Assert.Equal("*filter\n-D INPUT -j SHAPER-QUEUE\n-F SHAPER-QUEUE\n-X SHAPER-QUEUE\nCOMMIT\n", IptablesQueueScript.Apply(Plan(""), v4: true, save));
+        Assert.Equal("", IptablesQueueScript.Apply(Plan(""), v4: true, "*filter\nCOMMIT\n"));
+    }
+
+    [Fact]
+    public void Owned_QueueChain_IsNotTheIptablesBackendsToRemove()
+    {
+        var (chains, _) = IptablesScript.Owned("*filter\n:SHAPER-INPUT - [0:0]\n:SHAPER-QUEUE - [0:0]\nCOMMIT\n");
+        Assert.Equal(["SHAPER-INPUT"], chains);
+    }
+}
