@@ -225,11 +225,17 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
                 return Refuse(trigger, applied);
             }
 
+            // A queue that cannot be bound (another process has its number) puts the previous rules back everywhere.
             if (_queues.Apply(plan) is { } queueError)
             {
-                Log.ReloadRefused(_logger, trigger, queueError);
-                Interlocked.Increment(ref _reloadsFailed);
-                return (false, queueError);
+                await _kernel.ReloadAsync(previous, CancellationToken.None).ConfigureAwait(false);
+                _queues.Apply(previous);
+                if (recapture)
+                {
+                    RestartCapture(previous);
+                }
+
+                return Refuse(trigger, queueError);
             }
 
             _lastApplyMs = _time.GetElapsedTime(started).TotalMilliseconds;
