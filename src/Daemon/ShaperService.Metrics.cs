@@ -49,6 +49,35 @@ internal sealed partial class ShaperService
             w.Counter("shaper_limiter_evictions_total", "Keys evicted to make room in a full limiter table.", r.Evictions, ("rule", r.Name));
         }
 
+        // Each queue's worker builds its report between packets; a stuck one must not hang the scrape either.
+        var queueQuery = _queues.ReportAsync();
+        var queues = queueQuery.Wait(TimeSpan.FromSeconds(2)) ? queueQuery.Result : [];
+        var kernelQueues = Shaper.Queue.KernelQueueStats.Read();
+        // One family after another: the exposition format wants each family's samples together.
+        void PerQueue(string name, string help, bool counter, Func<Shaper.Queue.QueueReport, double> value, (string, string)? label = null)
+        {
+            foreach (var q in queues)
+            {
+                (string, string)[] labels = label is { } extra ? [("rule", q.Rule), extra] : [("rule", q.Rule)];
+                _ = counter ? w.Counter(name, help, value(q), labels) : w.Gauge(name, help, value(q), labels);
+            }
+        }
+
+        PerQueue("shaper_queue_passed_total", "Packets a queue rule accepted on arrival.", true, q => q.Passed);
+        PerQueue("shaper_queue_delayed_total", "Packets a queue rule held and accepted at their slot.", true, q => q.Delayed);
+        PerQueue("shaper_queue_dropped_total", "Packets a queue rule dropped, by reason.", true, q => q.Dropped, ("reason", "overflow"));
+        PerQueue("shaper_queue_dropped_total", "Packets a queue rule dropped, by reason.", true, q => q.DroppedAtCap, ("reason", "max_held"));
+        PerQueue("shaper_queue_held", "Packets a queue rule holds now.", false, q => q.Held);
+        PerQueue("shaper_queue_delay_seconds", "Hold time of the last released packets.", false, q => q.DelayP50Ns / 1e9, ("quantile", "0.5"));
+        PerQueue("shaper_queue_delay_seconds", "Hold time of the last released packets.", false, q => q.DelayP99Ns / 1e9, ("quantile", "0.99"));
+        PerQueue("shaper_queue_delay_max_seconds", "The longest hold time since the queue started.", false, q => q.DelayMaxNs / 1e9);
+        PerQueue("shaper_queue_enobufs_total", "Receives that failed with ENOBUFS (the socket buffer overflowed).", true, q => q.NoBuffers);
+        PerQueue("shaper_nfqueue_waiting", "Packets the kernel holds for the queue now (/proc/net/netfilter/nfnetlink_queue).", false, q => Kernel(q)?.Waiting ?? 0);
+        PerQueue("shaper_nfqueue_queue_dropped_total", "The kernel's count of packets that found the queue full.", true, q => Kernel(q)?.QueueDropped ?? 0);
+        PerQueue("shaper_nfqueue_user_dropped_total", "The kernel's count of packets lost because the socket buffer was full.", true, q => Kernel(q)?.UserDropped ?? 0);
+        PerQueue("shaper_nfqueue_packets_total", "The kernel's last packet id: packets queued since the queue was bound.", true, q => Kernel(q)?.IdSequence ?? 0);
+        Shaper.Queue.KernelQueueStats? Kernel(Shaper.Queue.QueueReport q) => kernelQueues.FirstOrDefault(k => k.Number == q.Number);
+
         foreach (var (rule, passed, dropped) in _kernel.RuleCounters())
         {
             w.Counter("shaper_kernel_rule_passed_total", "Packets a kernel rule let through.", passed, ("rule", rule));

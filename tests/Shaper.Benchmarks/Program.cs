@@ -43,6 +43,11 @@ internal static class Program
             Write(options, "daemon", daemon);
         }
 
+        if (options.Wants("queue") && QueueBenchmark.Run(options) is { } queue)
+        {
+            Write(options, "queue", queue);
+        }
+
         return 0;
     }
 

@@ -14,25 +14,33 @@ namespace Shaper.Tests.Queue;
 internal sealed class UdpProbe : IDisposable
 {
     public const int Port = 9000;
-    private readonly Socket _receiver;
+    private readonly Socket[] _receivers;
     private readonly Socket[] _senders;
-    private readonly Thread _receiveThread;
+    private readonly Thread[] _receiveThreads;
     private readonly List<Arrival> _arrivals = [];
     private volatile bool _stopping;
 
-    private UdpProbe(Socket receiver, Socket[] senders)
+    private UdpProbe(Socket[] receivers, Socket[] senders)
     {
-        _receiver = receiver;
+        _receivers = receivers;
         _senders = senders;
-        _receiveThread = new Thread(Receive) { IsBackground = true, Priority = ThreadPriority.Highest };
-        _receiveThread.Start();
+        _receiveThreads = [.. receivers.Select((r, i) => new Thread(() => Receive(r, Port + i)) { IsBackground = true })];
+        foreach (var thread in _receiveThreads)
+        {
+            thread.Start();
+        }
     }
 
     /// <summary>One packet received: which source, its number, when it was sent and received (Stopwatch ticks).</summary>
-    public readonly record struct Arrival(int Source, int Sequence, long SentTicks, long ReceivedTicks)
+    public readonly record struct Arrival(int Source, int Sequence, long SentTicks, long ReceivedTicks, int Port)
     {
         public double DelayMs => (ReceivedTicks - SentTicks) * 1000.0 / Stopwatch.Frequency;
     }
+
+    private int _sentSoFar;
+
+    /// <summary>Packets sent so far (sequence numbers below this are out), read while sending.</summary>
+    public int SentSoFar => Volatile.Read(ref _sentSoFar);
 
     /// <summary>Packets each source sent.</summary>
     public int[] Sent { get; private set; } = [];
@@ -40,12 +48,12 @@ internal sealed class UdpProbe : IDisposable
     public static UdpProbe Open(NetworkLab lab, IReadOnlyList<string> sources)
     {
         using var b = new NamespaceThread(lab.B);
-        var receiver = b.Invoke(() =>
+        var receivers = b.Invoke(() => new[] { Port, Port + 1 }.Select(port =>
         {
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveBufferSize = 8 << 20, ReceiveTimeout = 100 };
-            socket.Bind(new IPEndPoint(IPAddress.Parse("198.18.0.2"), Port));
+            socket.Bind(new IPEndPoint(IPAddress.Parse("198.18.0.2"), port));
             return socket;
-        });
+        }).ToArray());
         using var a = new NamespaceThread(lab.A);
         var senders = a.Invoke(() => sources.Select(s =>
         {
@@ -53,19 +61,22 @@ internal sealed class UdpProbe : IDisposable
             socket.Bind(new IPEndPoint(IPAddress.Parse(s), 0));
             return socket;
         }).ToArray());
-        return new UdpProbe(receiver, senders);
+        return new UdpProbe(receivers, senders);
     }
 
     /// <summary>
     /// Sends <paramref name="perSecond"/> packets a second from each source for <paramref name="duration"/>, the sources
-    /// interleaved evenly; bounded by count. Returns the send start (Stopwatch ticks).
+    /// interleaved evenly; bounded by count. With <paramref name="alternate"/> a source's packets go to port 9000 and 9001
+    /// in turn. Returns the send start (Stopwatch ticks).
     /// </summary>
-    public long Send(int perSecond, TimeSpan duration, int[]? only = null)
+    public long Send(int perSecond, TimeSpan duration, int[]? only = null, int startAt = 0, Action? at = null, int atCount = 0, bool alternate = false)
     {
         var sources = only ?? [.. Enumerable.Range(0, _senders.Length)];
         var period = Stopwatch.Frequency / perSecond;
         var count = (int)(duration.TotalSeconds * perSecond);
         var sent = new int[_senders.Length];
+        var total = 0;
+        Task? fired = null;
         var next = new long[sources.Length];
         var start = Stopwatch.GetTimestamp();
         for (var i = 0; i < sources.Length; i++)
@@ -73,7 +84,7 @@ internal sealed class UdpProbe : IDisposable
             next[i] = start + (period * i / sources.Length);
         }
 
-        var to = new IPEndPoint(IPAddress.Parse("198.18.0.2"), Port);
+        IPEndPoint[] to = [new(IPAddress.Parse("198.18.0.2"), Port), new(IPAddress.Parse("198.18.0.2"), Port + 1)];
         var payload = new byte[16];
         var remaining = count * sources.Length;
         var thread = new Thread(() =>
@@ -88,11 +99,17 @@ internal sealed class UdpProbe : IDisposable
                     if (sent[s] < count && next[i] <= now)
                     {
                         BinaryPrimitives.WriteInt32LittleEndian(payload, s);
-                        BinaryPrimitives.WriteInt32LittleEndian(payload.AsSpan(4), sent[s]);
+                        BinaryPrimitives.WriteInt32LittleEndian(payload.AsSpan(4), startAt + sent[s]);
                         BinaryPrimitives.WriteInt64LittleEndian(payload.AsSpan(8), Stopwatch.GetTimestamp());
-                        _senders[s].SendTo(payload, to);
+                        _senders[s].SendTo(payload, to[alternate ? sent[s] % 2 : 0]);
                         sent[s]++;
                         remaining--;
+                        Volatile.Write(ref _sentSoFar, startAt + ++total);
+                        if (at is not null && total == atCount)
+                        {
+                            fired = Task.Run(at); // off the send thread, which keeps its pace
+                        }
+
                         next[i] += period;
                         any = true;
                     }
@@ -107,6 +124,7 @@ internal sealed class UdpProbe : IDisposable
         { Priority = ThreadPriority.Highest };
         thread.Start();
         thread.Join();
+        fired?.GetAwaiter().GetResult();
         Sent = sent;
         return start;
     }
@@ -128,7 +146,11 @@ internal sealed class UdpProbe : IDisposable
         }
 
         _stopping = true;
-        _receiveThread.Join();
+        foreach (var thread in _receiveThreads)
+        {
+            thread.Join();
+        }
+
         lock (_arrivals)
         {
             return [.. _arrivals];
@@ -150,15 +172,23 @@ internal sealed class UdpProbe : IDisposable
     public void Dispose()
     {
         _stopping = true;
-        _receiveThread.Join();
-        _receiver.Dispose();
+        foreach (var thread in _receiveThreads)
+        {
+            thread.Join();
+        }
+
+        foreach (var receiver in _receivers)
+        {
+            receiver.Dispose();
+        }
+
         foreach (var sender in _senders)
         {
             sender.Dispose();
         }
     }
 
-    private void Receive()
+    private void Receive(Socket receiver, int port)
     {
         var buffer = new byte[64];
         while (!_stopping)
@@ -166,7 +196,7 @@ internal sealed class UdpProbe : IDisposable
             int n;
             try
             {
-                n = _receiver.Receive(buffer);
+                n = receiver.Receive(buffer);
             }
             catch (SocketException)
             {
@@ -180,7 +210,8 @@ internal sealed class UdpProbe : IDisposable
                     BinaryPrimitives.ReadInt32LittleEndian(buffer),
                     BinaryPrimitives.ReadInt32LittleEndian(buffer.AsSpan(4)),
                     BinaryPrimitives.ReadInt64LittleEndian(buffer.AsSpan(8)),
-                    now);
+                    now,
+                    port);
                 lock (_arrivals)
                 {
                     _arrivals.Add(arrival);

@@ -1,0 +1,53 @@
+using System.Globalization;
+using Shaper.Tests.Lab;
+using Xunit.Abstractions;
+
+namespace Shaper.Tests.Queue;
+
+/// <summary>
+/// What the queue adds to a polite source's packets (under its rate, so every one is accepted on arrival), measured
+/// against the same source's packets to a port no rule matches, interleaved in the same run.
+/// </summary>
+[Collection(KernelTrafficCollection.Name)]
+public sealed class QueueLatencyTests(ITestOutputHelper output)
+{
+    private const string Rule = """
+        [[rule]]
+        name = "udp-queue"
+        match = { proto = "udp", dport = [9000] }
+        per = "src"
+        algorithm = "leaky_bucket"
+        rate = "10000/s"
+        queue = 25
+        enforce = "queue"
+        """;
+
+    [RootFact]
+    public async Task Queue_PoliteSource_AddsAtMost100MicrosecondsMedianAnd1MillisecondP99()
+    {
+        using var lab = NetworkLab.Create();
+        var sources = lab.AddSenderAddresses(1);
+        using var daemon = DaemonProcess.Start(lab.B, Rule);
+        using var probe = UdpProbe.Open(lab, sources);
+
+        // 200 packets a second for 5 s, every other one to port 9001 (no rule): 100/s through the 10000/s queue. (A
+        // sender that stalls sends what is due back to back; packets closer than 0.1 ms are held, as a leaky bucket must.)
+        probe.Send(200, TimeSpan.FromSeconds(5), alternate: true);
+        var arrivals = probe.Finish(quiet: TimeSpan.FromSeconds(1), max: TimeSpan.FromSeconds(5));
+        var counters = (await daemon.SendAsync("counters")).Result!["rules"]!.AsArray().Single(r => (string)r!["name"]! == "udp-queue")!;
+
+        List<double> Delays(int port) => [.. arrivals.Where(a => a.Port == port).Select(a => a.DelayMs).Order()];
+        static double At(List<double> sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
+        var queued = Delays(9000);
+        var plain = Delays(9001);
+        var addedP50 = At(queued, 0.5) - At(plain, 0.5);
+        var addedP99 = At(queued, 0.99) - At(plain, 0.99);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"through the queue: {queued.Count} packets, one-way p50 {At(queued, 0.5) * 1000:F1} µs, p99 {At(queued, 0.99) * 1000:F1} µs; no rule: {plain.Count} packets, p50 {At(plain, 0.5) * 1000:F1} µs, p99 {At(plain, 0.99) * 1000:F1} µs; added p50 {addedP50 * 1000:F1} µs, p99 {addedP99 * 1000:F1} µs; daemon passed {counters["passed"]}, delayed {counters["delayed"]}"));
+
+        Assert.Equal(500, queued.Count);
+        Assert.Equal(500, plain.Count);
+        Assert.InRange(addedP50, double.MinValue, 0.1);
+        Assert.InRange(addedP99, double.MinValue, 1.0);
+    }
+}
