@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using Shaper.Netlink;
 
 namespace Shaper.Queue;
@@ -72,6 +73,7 @@ internal sealed class NfQueueSocket : IDisposable
     /// Reads one datagram without waiting: its length, 0 when none is there, or -1 after ENOBUFS (counted; the socket
     /// goes on working).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Receive(Span<byte> buffer)
     {
         var received = _socket.Receive(buffer, wait: false);
@@ -88,6 +90,7 @@ internal sealed class NfQueueSocket : IDisposable
     /// Reads a queued packet from <paramref name="message"/>: its id and the copied bytes from the IP header on; false for
     /// anything else (an error answering a verdict is counted).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryReadPacket(NetlinkMessage message, out uint id, out ReadOnlySpan<byte> payload)
     {
         id = 0;
@@ -125,6 +128,7 @@ internal sealed class NfQueueSocket : IDisposable
     }
 
     /// <summary>Sends the verdict <paramref name="verdict"/> (<see cref="NfQueue.Accept"/> or <see cref="NfQueue.Drop"/>) for packet <paramref name="id"/>; null on success.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public string? Verdict(uint id, uint verdict)
     {
         _writer.Clear();

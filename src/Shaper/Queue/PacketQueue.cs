@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Shaper.Engine;
 using Shaper.Limiting;
 using Shaper.Packets;
@@ -69,6 +70,7 @@ internal sealed class PacketQueue
     public long Evictions => _limiter.Evictions;
 
     /// <summary>Decides the packet <paramref name="id"/> whose headers (from the IP header on) are <paramref name="headers"/>, read at <paramref name="nowNs"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public QueueVerdict Arrive(uint id, ReadOnlySpan<byte> headers, long nowNs)
     {
         if (PacketParser.Parse(headers, LinkKind.RawIp, out var meta) != ParseResult.Ok)
@@ -112,6 +114,7 @@ internal sealed class PacketQueue
     /// Takes the next held packet due at <paramref name="nowNs"/> (or any held one, with <paramref name="all"/>, for a
     /// graceful stop), records how long it was held, and returns its id; false when none is.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryRelease(long nowNs, bool all, out uint id)
     {
         if (!(all ? _schedule.TryTakeAny(out var packet) : _schedule.TryTakeDue(nowNs, out packet)))

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using Shaper.Capture;
 using Shaper.Netlink;
 using Shaper.Plan;
@@ -11,7 +12,9 @@ namespace Shaper.Queue;
 /// until a packet comes or the next departure is due, so a release is late by the wake-up latency only. A stop is
 /// graceful: the kernel is told to queue no more (length 0, fail-open: later packets are accepted by the kernel), then
 /// every packet read or held gets its verdict, and only then the socket closes. Reports run on the thread between
-/// packets, so the queue's state needs no lock.
+/// packets, so the queue's state needs no lock. The per-packet methods are compiled optimised from the start: tiered
+/// compilation's later swaps (on-stack replacement, call-counting stubs removed under a runtime suspension) stalled this
+/// thread for milliseconds at a time on a loaded host, which a held packet's release cannot afford.
 /// </summary>
 public sealed class QueueWorker : IDisposable
 {
@@ -107,6 +110,7 @@ public sealed class QueueWorker : IDisposable
 
     private long Now() => MonotonicClock.NowNs(_time);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Run()
     {
         // Real-time where allowed, so a busy host does not push departures back; else ahead of other work by nice.
@@ -164,6 +168,7 @@ public sealed class QueueWorker : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Decide(ReadOnlySpan<byte> datagram, long nowNs)
     {
         foreach (var message in new NetlinkMessageEnumerator(datagram))
@@ -185,6 +190,7 @@ public sealed class QueueWorker : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Release(long nowNs, bool all)
     {
         while (_queue.TryRelease(nowNs, all, out var id))
@@ -228,6 +234,7 @@ public sealed class QueueWorker : IDisposable
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Verdict(uint id, uint verdict) => _ = _socket.Verdict(id, verdict);
 
     private QueueReport Report()

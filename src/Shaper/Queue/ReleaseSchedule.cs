@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Shaper.Queue;
 
 /// <summary>
@@ -28,6 +30,7 @@ internal sealed class ReleaseSchedule
     public long NextDepartureNs => _heap.TryPeek(out _, out var due) ? due : long.MaxValue;
 
     /// <summary>Holds <paramref name="packet"/> until its departure; false (nothing held) when the schedule is full.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryHold(in HeldPacket packet)
     {
         if (_heap.Count >= Capacity)
@@ -40,6 +43,7 @@ internal sealed class ReleaseSchedule
     }
 
     /// <summary>Takes the next packet whose departure is at or before <paramref name="nowNs"/>; false when none is due.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryTakeDue(long nowNs, out HeldPacket packet)
     {
         if (_heap.TryPeek(out packet, out var due) && due <= nowNs)
