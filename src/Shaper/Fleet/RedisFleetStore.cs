@@ -63,7 +63,7 @@ public sealed class RedisFleetStore : IAsyncDisposable
     }
 
     /// <summary>
-    /// Sends every delta to the store in one pipelined batch and returns one grant per delta. <paramref name="nowUs"/>
+    /// Sends every delta to the store in one pipelined batch and returns one grant per delta (with no delta, a PING). <paramref name="nowUs"/>
     /// is the wall clock in microseconds, <paramref name="intervalUs"/> the time the deltas cover, and
     /// <paramref name="rules"/> the fleet rules by name (their full limits). Throws when any script fails.
     /// </summary>
@@ -72,12 +72,14 @@ public sealed class RedisFleetStore : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(deltas);
         ArgumentNullException.ThrowIfNull(rules);
+        var db = _redis.GetDatabase();
         if (deltas.Count == 0)
         {
+            // Nothing to exchange: one PING instead, so an idle host still knows (and shows) whether the store answers.
+            await db.PingAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
             return [];
         }
 
-        var db = _redis.GetDatabase();
         var batch = db.CreateBatch();
         var replies = new Task<RedisResult>[deltas.Count];
         var now = nowUs.ToString(CultureInfo.InvariantCulture);

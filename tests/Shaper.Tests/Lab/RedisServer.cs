@@ -13,13 +13,15 @@ public sealed class RedisServer : IDisposable
 {
     private readonly string _dir;
     private readonly string[] _extra;
+    private readonly string? _namespace;
     private Process? _process;
 
-    private RedisServer(int port, string dir, string[] extra)
+    private RedisServer(int port, string dir, string[] extra, string? ns)
     {
         Port = port;
         _dir = dir;
         _extra = extra;
+        _namespace = ns;
     }
 
     public static bool IsInstalled => File.Exists("/usr/bin/redis-server") && File.Exists("/usr/bin/redis-cli");
@@ -34,7 +36,16 @@ public sealed class RedisServer : IDisposable
     public static RedisServer Start(params string[] extra)
     {
         var dir = System.IO.Directory.CreateTempSubdirectory("shaper-redis-").FullName;
-        var server = new RedisServer(FreePort(), dir, extra);
+        var server = new RedisServer(FreePort(), dir, extra, null);
+        server.Launch();
+        return server;
+    }
+
+    /// <summary>Starts a server inside network namespace <paramref name="ns"/>, on its loopback at <paramref name="port"/>.</summary>
+    public static RedisServer StartIn(string ns, int port = 6379)
+    {
+        var dir = System.IO.Directory.CreateTempSubdirectory("shaper-redis-").FullName;
+        var server = new RedisServer(port, dir, [], ns);
         server.Launch();
         return server;
     }
@@ -61,7 +72,10 @@ public sealed class RedisServer : IDisposable
     /// <summary>Runs redis-cli against the server and returns its output.</summary>
     public string Cli(params string[] args)
     {
-        var result = Run.Command("redis-cli", ["-h", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), .. args], timeout: TimeSpan.FromSeconds(30));
+        string[] cli = ["redis-cli", "-h", "127.0.0.1", "-p", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), .. args];
+        var result = _namespace is null
+            ? Run.Command(cli[0], cli[1..], timeout: TimeSpan.FromSeconds(30))
+            : Run.Command("ip", ["netns", "exec", _namespace, .. cli], timeout: TimeSpan.FromSeconds(30));
         return result.Output;
     }
 
@@ -105,14 +119,14 @@ public sealed class RedisServer : IDisposable
 
     private void Launch()
     {
-        var start = new ProcessStartInfo("redis-server")
+        var start = new ProcessStartInfo(_namespace is null ? "redis-server" : "ip")
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             WorkingDirectory = _dir,
         };
-        foreach (var arg in (string[])["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _dir, "--daemonize", "no", .. _extra])
+        foreach (var arg in (string[])[.. _namespace is null ? [] : (string[])["netns", "exec", _namespace, "redis-server"], "--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", _dir, "--daemonize", "no", .. _extra])
         {
             start.ArgumentList.Add(arg);
         }
@@ -135,8 +149,12 @@ public sealed class RedisServer : IDisposable
 
             try
             {
-                using var client = new TcpClient();
-                client.Connect(IPAddress.Loopback, Port);
+                if (_namespace is null)
+                {
+                    using var client = new TcpClient();
+                    client.Connect(IPAddress.Loopback, Port);
+                }
+
                 if (Cli("PING").Trim() == "PONG")
                 {
                     return;

@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Shaper.Tests.Lab;
+using Xunit.Abstractions;
+
+namespace Shaper.Tests.Daemon;
+
+/// <summary>
+/// shaperd with a fleet rule in a namespace lab, its Redis inside the same namespace: the daemon's sync reaches the
+/// store, status and <c>fleet status</c> show it, the breaker opens when Redis is killed (share only, logged), and
+/// the breaker can be set by hand.
+/// </summary>
+public sealed class FleetDaemonTests(ITestOutputHelper output)
+{
+    private const string Rule = """
+        [fleet]
+        redis = "127.0.0.1:6379"
+        host = "b1"
+        sync = "100ms"
+        hosts = 3
+        [[rule]]
+        name = "fleet-tb"
+        match = { proto = "udp" }
+        rate = "100/s"
+        burst = 20
+        enforce = "observe"
+        action = "drop"
+        scope = "fleet"
+        """;
+
+    [RootFact]
+    public async Task Daemon_FleetRule_SharesThroughRedis_FallsBackToItsShareWhenRedisDies()
+    {
+        using var lab = NetworkLab.Create();
+        using var redis = RedisServer.StartIn(lab.B);
+        using var daemon = DaemonProcess.Start(lab.B, Rule, $"interface = \"{NetworkLab.ReceiverInterface}\"");
+        var pcap = Path.Combine(Path.GetTempPath(), $"shaper-fleet-{Environment.ProcessId}.pcap");
+        try
+        {
+            // One source at 300 packets/s for 3 s: alone in the fleet it gets the whole limit, 20 + 100 × 3.
+            TrafficPcap.Write(pcap, Enumerable.Range(0, 900).Select(k => new TrafficPcap.Udp(k * 3_333_333L, 0xC6121400u, 9000)));
+            var replay = lab.Exec(lab.A, "tcpreplay", "-q", "-i", "va", pcap);
+            Assert.True(replay.ExitCode == 0, replay.Error);
+            await Task.Delay(300); // the engine drains what capture handed over, and a sync runs
+
+            var fleet = (await daemon.SendAsync("fleet.status")).Result!;
+            var rule = (await daemon.SendAsync("counters")).Result!["rules"]![0]!;
+            output.WriteLine($"fleet {fleet.ToJsonString()}\nrule {rule.ToJsonString()}");
+            Assert.Equal("shared", fleet["mode"]!.GetValue<string>());
+            Assert.Equal("closed", fleet["breaker"]!.GetValue<string>());
+            Assert.True(fleet["keys_sent"]!.GetValue<long>() > 0);
+            Assert.True(fleet["syncs"]!.GetValue<long>() > 10);
+            Assert.Equal("b1", fleet["host"]!.GetValue<string>());
+            Assert.Equal("shared", (await daemon.SendAsync("status")).Result!["fleet"]!["mode"]!.GetValue<string>());
+            Assert.Contains("{fleet-tb|198.18.20.0}", redis.Cli("KEYS", "*"), StringComparison.Ordinal);
+
+            // Sent 900; the store's grant and the kernel drop set held the key near the limit (a loaded machine's
+            // tcpreplay bursts, and the first sync's wait, move it a little).
+            var passed = rule["passed"]!.GetValue<long>();
+            Assert.InRange(passed, 200, 400);
+
+            redis.Kill();
+            var opened = await WaitFor(daemon, f => f["breaker"]!.GetValue<string>() == "open" && f["mode"]!.GetValue<string>() == "share_only");
+            output.WriteLine($"after the kill: {opened.ToJsonString()}");
+            Assert.Contains("store unreachable, each host enforces its share (limit / 3)", daemon.Log, StringComparison.Ordinal);
+            Assert.Contains("circuit breaker closed -> open", daemon.Log, StringComparison.Ordinal);
+
+            var forced = (await daemon.SendAsync("fleet.breaker", new JsonObject { ["action"] = "open" })).Result!;
+            Assert.Equal("forced_open", forced["breaker"]!.GetValue<string>());
+            var closed = (await daemon.SendAsync("fleet.breaker", new JsonObject { ["action"] = "close" })).Result!;
+            Assert.Equal("closed", closed["breaker"]!.GetValue<string>());
+            var refused = await daemon.SendAsync("fleet.breaker", new JsonObject { ["action"] = "half" });
+            Assert.False(refused.Ok);
+        }
+        finally
+        {
+            File.Delete(pcap);
+        }
+    }
+
+    private static async Task<JsonNode> WaitFor(DaemonProcess daemon, Func<JsonNode, bool> condition)
+    {
+        // Bounded: the breaker must open within about a second of the kill; 10 s leaves room for a loaded machine.
+        var watch = Stopwatch.StartNew();
+        JsonNode last = new JsonObject();
+        while (watch.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            last = (await daemon.SendAsync("fleet.status")).Result!;
+            if (condition(last))
+            {
+                return last;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail($"fleet status never matched in 10 s: {last.ToJsonString()}\n{daemon.Log}");
+        return last;
+    }
+}
