@@ -108,7 +108,10 @@ public static class NftScript
                 else
                 {
                     var set = $"m_{rule.Name}_{(v4 ? "v4" : "v6")}";
-                    objects[$"set {set}"] = $"{{ type {KeyType(rule, v4)}; size {maxKeys}; flags dynamic,timeout; timeout {timeout}s; }}";
+                    // The limit is named in the set's comment: each element keeps the limit it was created with (the rule's
+                    // limit only seeds new elements), so a changed limit must start a new set, as the engine starts the rule
+                    // afresh; an unchanged one keeps the set and its buckets.
+                    objects[$"set {set}"] = $"{{ type {KeyType(rule, v4)}; size {maxKeys}; flags dynamic,timeout; timeout {timeout}s; comment \"limit {limit}\"; }}";
                     over = $"update @{set} {{ {KeyExpression(rule, v4)} limit rate over {limit} }}";
                 }
 

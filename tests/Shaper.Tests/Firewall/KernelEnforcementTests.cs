@@ -65,6 +65,52 @@ public sealed class KernelEnforcementTests(ITestOutputHelper output)
     [RootFact]
     public async Task Reload_MidTrafficChangingAnotherRule_LeavesThisRulesCountsAlone() => await PerSourceAsync(v6: false, reloadMidway: true);
 
+    /// <summary>
+    /// A meter element keeps the limit it was created with: a reload that changed a rule's limit but kept its set left
+    /// every source already in it at the old limit (seen here: an element at 1/second burst 1 after the rule said 20/second
+    /// burst 50). A changed limit now starts a new set; an unchanged one keeps its elements.
+    /// </summary>
+    [RootFact]
+    public void Apply_ChangedLimit_NoSourceKeepsTheOldLimit()
+    {
+        using var lab = NetworkLab.Create();
+        using var thread = new NamespaceThread(lab.B);
+        var rule = "[[rule]]\nname = \"r\"\nmatch = { proto = \"udp\", dport = [9001] }\nrate = \"1/s\"\nburst = 1\n";
+        var (backend, runner) = thread.Invoke(() =>
+        {
+            var nft = (INftRunner?)LibNftables.TryOpen() ?? new NftProcess();
+            return (new NftBackend(nft), nft);
+        });
+        string Meter() => lab.Exec(lab.B, "nft", "list", "set", "inet", "shaper", "m_r_v4").Output;
+        void Send()
+        {
+            var pcap = TempPcap("limit");
+            TrafficPcap.Write(pcap, [new TrafficPcap.Udp(0, 0xC6120001, 9001)]);
+            Assert.Equal(0, lab.Exec(lab.A, "tcpreplay", "-q", "-i", "va", pcap).ExitCode);
+            File.Delete(pcap);
+        }
+
+        Assert.Null(thread.Invoke(() => backend.Apply(EnforcementPlan.Compile(ConfigLoader.Parse(rule, "t.toml").Config!, BackendKind.Nftables))));
+        Send();
+        Assert.Contains("198.18.0.1 limit rate over 1/second burst 1 packets", Meter(), StringComparison.Ordinal);
+
+        // The same rule again: the source keeps its bucket.
+        Assert.Null(thread.Invoke(() => backend.Apply(EnforcementPlan.Compile(ConfigLoader.Parse(rule, "t.toml").Config!, BackendKind.Nftables))));
+        Assert.Contains("198.18.0.1 limit rate over 1/second burst 1 packets", Meter(), StringComparison.Ordinal);
+
+        // A new limit: the source starts afresh under it.
+        var changed = rule.Replace("1/s", "20/s", StringComparison.Ordinal).Replace("burst = 1", "burst = 50", StringComparison.Ordinal);
+        Assert.Null(thread.Invoke(() => backend.Apply(EnforcementPlan.Compile(ConfigLoader.Parse(changed, "t.toml").Config!, BackendKind.Nftables))));
+        Assert.DoesNotContain("1/second", Meter(), StringComparison.Ordinal);
+        Send();
+        Assert.Contains("198.18.0.1 limit rate over 20/second burst 50 packets", Meter(), StringComparison.Ordinal);
+        thread.Invoke(() =>
+        {
+            (runner as IDisposable)?.Dispose();
+            return 0;
+        });
+    }
+
     [RootFact]
     public void Apply_BrokenRuleset_LeavesThePreviousOneEnforcedAndSaysWhy()
     {

@@ -16,7 +16,7 @@ public sealed class NftScriptTests
         var lines = script.Split('\n');
 
         Assert.Equal("add table inet shaper", lines[0]);
-        Assert.Contains("add set inet shaper m_r_v4 { type ipv4_addr; size 262144; flags dynamic,timeout; timeout 60s; }", lines);
+        Assert.Contains("add set inet shaper m_r_v4 { type ipv4_addr; size 262144; flags dynamic,timeout; timeout 60s; comment \"limit 10/second burst 5 packets\"; }", lines);
         Assert.Contains("add counter inet shaper c_r_matched", lines);
         Assert.Contains("add rule inet shaper input meta nfproto ipv4 meta l4proto udp th dport { 9000 } counter name \"c_r_matched\"", lines);
         Assert.Contains("add rule inet shaper input meta nfproto ipv4 meta l4proto udp th dport { 9000 } update @m_r_v4 { ip saddr limit rate over 10/second burst 5 packets } counter name \"c_r_limited\" drop", lines);
@@ -35,6 +35,20 @@ public sealed class NftScriptTests
         Assert.DoesNotContain("\ndelete ", script, StringComparison.Ordinal); // the meter sets keep their buckets
         Assert.Contains("flush chain inet shaper input\n", script, StringComparison.Ordinal); // the rules are written again
         Assert.Equal(first, second);
+    }
+
+    [Theory]
+    [InlineData("burst = 5", "burst = 9")] // the same set otherwise: its elements would keep burst 5
+    [InlineData("10/s", "20/s")]
+    public void Apply_ChangedLimit_DeletesAndRecreatesTheMeterSets(string from, string to)
+    {
+        var (_, first) = NftScript.Apply(Plan(Rule), new Dictionary<string, string>(), []);
+
+        var (script, _) = NftScript.Apply(Plan(Rule.Replace(from, to, StringComparison.Ordinal)), first, []);
+
+        Assert.Equal(
+            ["delete set inet shaper m_r_v4", "delete set inet shaper m_r_v6"],
+            script.Split('\n').Where(l => l.StartsWith("delete ", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
     }
 
     [Fact]
