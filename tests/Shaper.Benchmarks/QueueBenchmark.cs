@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Shaper.Queue;
 using Shaper.Tests.Lab;
+using Shaper.Tests.Queue;
 
 namespace Shaper.Benchmarks;
 
@@ -11,7 +12,10 @@ namespace Shaper.Benchmarks;
 /// queue rule against a minimal C consumer on libnetfilter_queue that accepts everything, compiled here (it is the
 /// baseline, never shipped), on the same traffic in the same run, in a namespace lab. The same pcap (UDP from 64
 /// sources) is replayed at top speed into each in turn, several rounds; throughput is what the consumer verdicted
-/// (the kernel's packet ids for the queue) over the time from the first packet sent to the queue empty again.
+/// (the kernel's packet ids for the queue) over the time from the first packet sent to the queue empty again. The
+/// baseline runs at the same real-time priority as shaperd's queue thread (<c>chrt -f 5</c>), so neither gets more of
+/// the CPUs than the other. Then the added latency of a polite source: 200 packets a second, every other one to a port
+/// no rule matches, one-way delay through the queue against that, per round and as the median over rounds.
 /// </summary>
 internal static class QueueBenchmark
 {
@@ -95,14 +99,22 @@ internal static class QueueBenchmark
             {
                 using (var daemon = DaemonProcess.Start(lab.B, Rule, $"queue_num = {QueueNumber}"))
                 {
-                    ours.Add(Measure(lab, pcap));
+                    ours.Add(Measure(lab, pcap, $"/proc/{daemon.Pid}/task/{QueueThread(daemon.Pid)}/stat"));
                 }
 
                 baseline.Add(RunBaseline(lab, consumer, pcap));
             }
 
+            var latency = new JsonArray();
+            for (var round = 0; round < rounds; round++)
+            {
+                latency.Add(Latency(lab));
+            }
+
             var oursPps = Median(ours.Select(r => r.Pps));
             var basePps = Median(baseline.Select(r => r.Pps));
+            var oursCpu = Median(ours.Select(r => r.PerCpuSecond));
+            var baseCpu = Median(baseline.Select(r => r.PerCpuSecond));
             var result = new JsonObject
             {
                 ["packets_per_round"] = packets,
@@ -110,11 +122,20 @@ internal static class QueueBenchmark
                 ["shaperd_pps_median"] = Math.Round(oursPps),
                 ["baseline_libnetfilter_queue_pps_median"] = Math.Round(basePps),
                 ["ratio"] = Math.Round(oursPps / basePps, 3),
+                ["shaperd_packets_per_cpu_second_median"] = Math.Round(oursCpu),
+                ["baseline_packets_per_cpu_second_median"] = Math.Round(baseCpu),
+                ["cpu_ratio"] = Math.Round(oursCpu / baseCpu, 3),
+                ["note"] = "pps is bounded by the sender when neither consumer falls behind (no drops); packets per CPU second of the consumer (shaperd's queue thread, the C process) is what each would verdict with a core of its own",
                 ["shaperd_rounds"] = new JsonArray([.. ours.Select(r => r.ToJson())]),
                 ["baseline_rounds"] = new JsonArray([.. baseline.Select(r => r.ToJson())]),
                 ["traffic"] = "tcpreplay --topspeed of UDP from 64 sources to one port, every key far under the rule's 1000000/s",
+                ["polite_added_p50_us_median"] = Math.Round(Median(latency.Select(l => (double)l!["added_p50_us"]!)), 1),
+                ["polite_added_p99_us_median"] = Math.Round(Median(latency.Select(l => (double)l!["added_p99_us"]!)), 1),
+                ["polite_rounds"] = latency,
             };
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"queue: a polite source's added one-way delay, median over {rounds} rounds: p50 {result["polite_added_p50_us_median"]} µs, p99 {result["polite_added_p99_us_median"]} µs"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"queue: shaperd {oursPps:F0} packets/s through NFQUEUE with immediate verdicts, libnetfilter_queue C consumer {basePps:F0} (ratio {oursPps / basePps:F2}), median of {rounds} rounds"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"       per CPU second of the consumer: shaperd's queue thread {oursCpu:F0}, the C consumer {baseCpu:F0} (ratio {oursCpu / baseCpu:F2})"));
             return result;
         }
         finally
@@ -137,7 +158,7 @@ internal static class QueueBenchmark
         var rule = $"*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp --dport 9000 -j NFQUEUE --queue-num {QueueNumber} --queue-bypass\nCOMMIT\n";
         Shaper.Tests.Lab.Run.Command("ip", ["netns", "exec", lab.B, "iptables-restore"], rule).EnsureSuccess("installing the baseline's NFQUEUE rule");
         var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var arg in new[] { "netns", "exec", lab.B, consumer, QueueNumber.ToString(CultureInfo.InvariantCulture) })
+        foreach (var arg in new[] { "netns", "exec", lab.B, "chrt", "-f", "5", consumer, QueueNumber.ToString(CultureInfo.InvariantCulture) })
         {
             start.ArgumentList.Add(arg);
         }
@@ -150,7 +171,7 @@ internal static class QueueBenchmark
                 throw new InvalidOperationException("the libnetfilter_queue baseline did not bind its queue");
             }
 
-            return Measure(lab, pcap);
+            return Measure(lab, pcap, $"/proc/{process.Id}/stat");
         }
         finally
         {
@@ -164,10 +185,14 @@ internal static class QueueBenchmark
         }
     }
 
-    /// <summary>Replays the flood at top speed and waits for the queue to be empty; the kernel's ids say how many the consumer took.</summary>
-    private static Round Measure(NetworkLab lab, string pcap)
+    /// <summary>
+    /// Replays the flood at top speed and waits for the queue to be empty; the kernel's ids say how many the consumer took,
+    /// and <paramref name="stat"/> (the consumer's thread or process) how much CPU it spent on them.
+    /// </summary>
+    private static Round Measure(NetworkLab lab, string pcap, string stat)
     {
         var before = Stats(lab);
+        var cpuBefore = CpuSeconds(stat);
         var watch = Stopwatch.StartNew();
         lab.Exec(lab.A, "tcpreplay", "-q", "--topspeed", "-i", "va", pcap).EnsureSuccess("tcpreplay");
         var sendSeconds = watch.Elapsed.TotalSeconds;
@@ -178,8 +203,46 @@ internal static class QueueBenchmark
         }
 
         var seconds = watch.Elapsed.TotalSeconds;
+        var cpu = CpuSeconds(stat) - cpuBefore;
         var queued = after.IdSequence - before.IdSequence;
-        return new Round(queued, seconds, sendSeconds, after.QueueDropped - before.QueueDropped, after.UserDropped - before.UserDropped);
+        return new Round(queued, seconds, sendSeconds, cpu, after.QueueDropped - before.QueueDropped, after.UserDropped - before.UserDropped);
+    }
+
+    /// <summary>User and system CPU time of a process or thread from its <c>stat</c> (fields 14 and 15, in clock ticks of 1/100 s).</summary>
+    private static double CpuSeconds(string stat)
+    {
+        var text = File.ReadAllText(stat);
+        var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+    }
+
+    /// <summary>The thread id of shaperd's queue thread (named after its queue).</summary>
+    private static string QueueThread(int pid) =>
+        Path.GetFileName(Directory.GetDirectories($"/proc/{pid}/task").First(t => File.ReadAllText(Path.Combine(t, "comm")).Trim() == $"queue {QueueNumber}"));
+
+    /// <summary>One round of the polite source: 5 s at 200 packets a second, half through a 10000/s queue rule, half to port 9001.</summary>
+    private static JsonObject Latency(NetworkLab lab)
+    {
+        const string polite = "[[rule]]\nname = \"udp-queue\"\nmatch = { proto = \"udp\", dport = [9000] }\nalgorithm = \"leaky_bucket\"\nrate = \"10000/s\"\nqueue = 25\nenforce = \"queue\"\n";
+        using var daemon = DaemonProcess.Start(lab.B, polite, $"queue_num = {QueueNumber}");
+        using var probe = UdpProbe.Open(lab, ["198.18.1.1"]);
+        probe.Send(200, TimeSpan.FromSeconds(5), alternate: true);
+        var arrivals = probe.Finish(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(5));
+        List<double> Delays(int port) => [.. arrivals.Where(a => a.Port == port).Select(a => a.DelayMs * 1000).Order()];
+        static double At(List<double> sorted, double p) => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
+        var queued = Delays(9000);
+        var plain = Delays(9001);
+        return new JsonObject
+        {
+            ["queued_packets"] = queued.Count,
+            ["plain_packets"] = plain.Count,
+            ["queued_p50_us"] = Math.Round(At(queued, 0.5), 1),
+            ["queued_p99_us"] = Math.Round(At(queued, 0.99), 1),
+            ["plain_p50_us"] = Math.Round(At(plain, 0.5), 1),
+            ["plain_p99_us"] = Math.Round(At(plain, 0.99), 1),
+            ["added_p50_us"] = Math.Round(At(queued, 0.5) - At(plain, 0.5), 1),
+            ["added_p99_us"] = Math.Round(At(queued, 0.99) - At(plain, 0.99), 1),
+        };
     }
 
     private static KernelQueueStats Stats(NetworkLab lab) =>
@@ -191,9 +254,12 @@ internal static class QueueBenchmark
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
-    private sealed record Round(long Queued, double Seconds, double SendSeconds, long QueueDropped, long UserDropped)
+    private sealed record Round(long Queued, double Seconds, double SendSeconds, double CpuSeconds, long QueueDropped, long UserDropped)
     {
         public double Pps => Queued / Seconds;
+
+        /// <summary>Packets per second of the consumer's own CPU: what one core would verdict flat out.</summary>
+        public double PerCpuSecond => Queued / Math.Max(CpuSeconds, 0.01);
 
         public JsonObject ToJson() => new()
         {
@@ -201,6 +267,8 @@ internal static class QueueBenchmark
             ["seconds"] = Math.Round(Seconds, 3),
             ["send_seconds"] = Math.Round(SendSeconds, 3),
             ["pps"] = Math.Round(Pps),
+            ["consumer_cpu_seconds"] = Math.Round(CpuSeconds, 2),
+            ["packets_per_cpu_second"] = Math.Round(PerCpuSecond),
             ["kernel_queue_dropped"] = QueueDropped,
             ["kernel_user_dropped"] = UserDropped,
         };
