@@ -40,6 +40,41 @@ public sealed class QueueSafetyTests(ITestOutputHelper output)
         Assert.Empty(missing);
     }
 
+    [RootTheory]
+    [InlineData(40)] // the rate changes: the queue is let go (its held packets accepted first) and a new one bound
+    [InlineData(50)] // nothing changes: the queue, its held packets and its keys stay
+    public async Task RulesApply_MidTraffic_NoPacketLost(int newRate)
+    {
+        using var lab = NetworkLab.Create();
+        var sources = lab.AddSenderAddresses(1);
+        using var daemon = DaemonProcess.Start(lab.B, QueueAccuracyTests.RuleText(50, 2000));
+        using var probe = UdpProbe.Open(lab, sources);
+        var text = File.ReadAllText(Path.Combine(daemon.Directory, "shaper.toml")).Replace("rate = \"50/s\"", $"rate = \"{newRate}/s\"", StringComparison.Ordinal);
+        long heldBefore = -1, heldAfter = -1;
+        string reply = "";
+
+        probe.Send(PerSecond, TimeSpan.FromSeconds(2), at: () =>
+        {
+            heldBefore = Held(lab);
+            var applied = daemon.SendAsync("rules.apply", new() { ["text"] = text }).GetAwaiter().GetResult();
+            reply = applied.Ok ? applied.Result!.ToJsonString() : "error: " + applied.Error;
+            heldAfter = Held(lab);
+        }, atCount: PerSecond);
+
+        // The held packets leave at their slots (or at once, when the queue was let go): wait for the last.
+        var arrivals = probe.Finish(quiet: TimeSpan.FromSeconds(2), max: TimeSpan.FromSeconds(60));
+        var missing = Enumerable.Range(0, probe.Sent[0]).Except(arrivals.Select(a => a.Sequence)).ToList();
+        output.WriteLine($"rate 50/s -> {newRate}/s: held before {heldBefore}, after {heldAfter}; reply {reply}; sent {probe.Sent[0]}, received {arrivals.Count}, missing [{string.Join(",", missing.Take(20))}]");
+        Assert.StartsWith("{", reply, StringComparison.Ordinal);
+        Assert.True(heldBefore > 100, $"the queue held {heldBefore} packets when the rules were applied");
+        if (newRate == 50)
+        {
+            Assert.True(heldAfter > 100, $"an unchanged queue rule kept {heldAfter} held packets across the apply");
+        }
+
+        Assert.Empty(missing);
+    }
+
     [RootFact]
     public void Kill9_MidTraffic_FlowsAgainAtOnceAndLosesAtMostWhatWasHeld()
     {
