@@ -105,6 +105,14 @@ internal sealed class NfQueueSocket : IDisposable
             return false;
         }
 
+        return TryParsePacket(message, out id, out payload);
+    }
+
+    /// <summary>The id and copied bytes of an NFQNL_MSG_PACKET message; false for any other message or one without a packet header.</summary>
+    internal static bool TryParsePacket(NetlinkMessage message, out uint id, out ReadOnlySpan<byte> payload)
+    {
+        id = 0;
+        payload = default;
         if (message.Type != NfQueue.MsgPacket)
         {
             return false;
@@ -131,13 +139,25 @@ internal sealed class NfQueueSocket : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public string? Verdict(uint id, uint verdict)
     {
-        _writer.Clear();
-        var start = _writer.BeginMessage(NfQueue.MsgVerdict, Nl.Request, 0, Number);
-        var header = _writer.Attribute(NfQueue.AttrVerdictHeader, 8);
+        WriteVerdict(_writer, Number, id, verdict);
+        var error = _socket.Send(_writer.Written);
+        if (error is not null)
+        {
+            VerdictErrors++;
+        }
+
+        return error;
+    }
+
+    /// <summary>One NFQNL_MSG_VERDICT for packet <paramref name="id"/> of queue <paramref name="number"/>, in place of what <paramref name="writer"/> held.</summary>
+    internal static void WriteVerdict(NetlinkWriter writer, ushort number, uint id, uint verdict)
+    {
+        writer.Clear();
+        var start = writer.BeginMessage(NfQueue.MsgVerdict, Nl.Request, 0, number);
+        var header = writer.Attribute(NfQueue.AttrVerdictHeader, 8);
         BinaryPrimitives.WriteUInt32BigEndian(header, verdict);
         BinaryPrimitives.WriteUInt32BigEndian(header[4..], id);
-        _writer.EndMessage(start);
-        return _socket.Send(_writer.Written);
+        writer.EndMessage(start);
     }
 
     public void Dispose() => _socket.Dispose();
