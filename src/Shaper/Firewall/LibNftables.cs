@@ -11,15 +11,27 @@ namespace Shaper.Firewall;
 public sealed partial class LibNftables : INftRunner, IDisposable
 {
     private const string Library = "libnftables.so.1";
+    private const int SelectLimit = 1024; // FD_SETSIZE
+    private const int SelectMargin = 64; // files the process may open between this check and the socket's first use
 
     private readonly Lock _lock = new();
     private nint _context;
 
     private LibNftables(nint context) => _context = context;
 
-    /// <summary>Opens a context; null when libnftables is not installed.</summary>
+    /// <summary>
+    /// Opens a context; null when libnftables is not installed, or when the process already has so many files open
+    /// that the context's netlink socket would get a number of 1024 or more: libnftables waits on that socket with
+    /// select(2), whose <c>fd_set</c> holds numbers below 1024 (FD_SETSIZE), and glibc aborts the whole process on a
+    /// higher one ("bit out of range 0 - FD_SETSIZE on fd_set"). The caller then runs the nft command instead.
+    /// </summary>
     public static LibNftables? TryOpen()
     {
+        if (LowestFreeDescriptor() is not { } free || free >= SelectLimit - SelectMargin)
+        {
+            return null;
+        }
+
         try
         {
             var context = CtxNew(0);
@@ -36,6 +48,22 @@ public sealed partial class LibNftables : INftRunner, IDisposable
         {
             return null;
         }
+    }
+
+    /// <summary>
+    /// The number the next file opened would get (the kernel hands out the lowest free one); null when none can be
+    /// opened at all.
+    /// </summary>
+    private static int? LowestFreeDescriptor()
+    {
+        var fd = Interop.LibC.Open("/dev/null", 0x80000 /* O_RDONLY | O_CLOEXEC */, 0);
+        if (fd < 0)
+        {
+            return null;
+        }
+
+        _ = Interop.LibC.Close(fd);
+        return fd;
     }
 
     /// <inheritdoc />
