@@ -48,6 +48,11 @@ internal static class Program
             Write(options, "queue", queue);
         }
 
+        if (options.Wants("fleet") && FleetBenchmark.Run(options) is { } fleet)
+        {
+            Write(options, "fleet", fleet);
+        }
+
         return 0;
     }
 

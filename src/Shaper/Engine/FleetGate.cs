@@ -23,6 +23,7 @@ internal sealed class FleetGate
     private readonly KeyScope _per;
     private readonly int _maxKeys;
     private readonly long _syncNs;
+    private readonly Random _random = new();
 
     public FleetGate(Rule rule, int maxKeys, long syncNs)
     {
@@ -154,8 +155,12 @@ internal sealed class FleetGate
                 continue;
             }
 
+            // A fraction of a packet cannot be spent, and grants replace each other: with many hosts each one's share
+            // of a round's room is often below one (100 hosts, 30 packets of room: 0.3 each), and would pass nothing.
+            // Rounded up with the fraction's probability instead, the grants add up to the room on average.
+            var whole = Math.Floor(grant.Allowance);
             entry.Granted = true;
-            entry.Allowance = grant.Allowance;
+            entry.Allowance = whole + (_random.NextDouble() < grant.Allowance - whole ? 1 : 0);
             entry.GrantedAtNs = nowNs;
         }
     }

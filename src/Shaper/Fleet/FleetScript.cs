@@ -47,7 +47,7 @@ internal static class FleetScript
         for i = 1, #entries, 2 do
           local r, t, iv = string.match(entries[i + 1], '^([^:]+):([^:]+):(.+)$')
           r = tonumber(r); t = tonumber(t); iv = tonumber(iv)
-          if entries[i] ~= host and now - t > 3 * iv then
+          if entries[i] ~= host and math.abs(now - t) > 3 * iv then
             redis.call('HDEL', KEYS[2], entries[i])
           else
             total = total + r

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Time.Testing;
 using Shaper.Engine;
 using Shaper.Fleet;
@@ -32,13 +33,22 @@ internal sealed class FleetHost : IAsyncDisposable
     public int SharedRounds { get; private set; }
 
     /// <summary>
+    /// Real milliseconds a round may take before the fake clock is moved for it (5: a few hosts' rounds take well under
+    /// a millisecond). Many hosts in one process queue on one Redis; their rounds must not push the shared clock on.
+    /// </summary>
+    public int PatienceMs { get; set; } = 5;
+
+    /// <summary>Each round's real duration, in milliseconds.</summary>
+    public List<double> Latencies { get; } = [];
+
+    /// <summary>
     /// Waits for a round. A round that needs the clock (a retry's delay, a timeout) would wait forever on a fake clock
-    /// nobody moves, so once it has taken 5 ms of real time the fake clock moves 1 ms per real millisecond until it
-    /// ends (at most 60 s): the round takes virtual time as it would take real time.
+    /// nobody moves, so once it has taken <see cref="PatienceMs"/> of real time the fake clock moves 1 ms per real
+    /// millisecond until it ends (at most 60 s): the round takes virtual time as it would take real time.
     /// </summary>
     private async Task<T> Drive<T>(Task<T> round)
     {
-        if (await Task.WhenAny(round, Task.Delay(5)) == round)
+        if (await Task.WhenAny(round, Task.Delay(PatienceMs)) == round)
         {
             return await round;
         }
@@ -72,7 +82,9 @@ internal sealed class FleetHost : IAsyncDisposable
     {
         var deltas = new List<FleetDelta>();
         Engine.HarvestFleet(deltas);
+        var started = Stopwatch.GetTimestamp();
         var round = await Drive(Sync.ExchangeAsync(deltas, CancellationToken.None));
+        Latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         Engine.SetFleetShared(round.Shared);
         if (round.Shared)
         {
