@@ -33,12 +33,15 @@ public sealed record BreakerOptions
 
     /// <summary>
     /// The fleet store's breaker for a sync every <paramref name="sync"/>: a count-based window of the last 10
-    /// calls, opened by half of them failing or being slow (longer than a quarter of the sync interval, at least 20 ms, so a
-    /// call cut off by its timeout of half the interval is slow)
-    /// once 5 are in, a wait of 2 s in open (at least 10 sync intervals), 3 trial calls.
+    /// calls, opened once 5 are in by half of them failing or 30 % being slow (longer than a quarter of the sync
+    /// interval, at least 20 ms, so a call cut off by its timeout of half the interval is slow), a wait of 2 s in open
+    /// (at least 10 sync intervals), 3 trial calls.
     /// </summary>
     public static BreakerOptions ForSync(TimeSpan sync) => new()
     {
+        // A stalled store shows first as slow calls (each cut off at its timeout); once the client declares the link
+        // dead its calls fail at once. At 30 % the slow calls open the breaker before the failures reach half.
+        SlowCallRateThreshold = 30,
         SlowCallDuration = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(20).Ticks, sync.Ticks / 4)),
         WaitInOpen = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(2).Ticks, sync.Ticks * 10)),
     };

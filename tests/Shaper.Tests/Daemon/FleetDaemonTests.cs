@@ -54,10 +54,11 @@ public sealed class FleetDaemonTests(ITestOutputHelper output)
             Assert.Equal("shared", (await daemon.SendAsync("status")).Result!["fleet"]!["mode"]!.GetValue<string>());
             Assert.Contains("{fleet-tb|198.18.20.0}", redis.Cli("KEYS", "*"), StringComparison.Ordinal);
 
-            // Sent 900; the store's grant and the kernel drop set held the key near the limit (a loaded machine's
-            // tcpreplay bursts, and the first sync's wait, move it a little).
+            // Sent 900; the store's grants and the kernel drop set held the key near its limit of 320. A loose check
+            // (253 to 380 in runs on a loaded 2-core machine, where tcpreplay sends in bursts and the lanes take the
+            // grants between blocks); the in-process tests measure the accuracy.
             var passed = rule["passed"]!.GetValue<long>();
-            Assert.InRange(passed, 200, 400);
+            Assert.InRange(passed, 150, 450);
 
             redis.Kill();
             var opened = await WaitFor(daemon, f => f["breaker"]!.GetValue<string>() == "open" && f["mode"]!.GetValue<string>() == "share_only");
