@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.Logging;
@@ -19,6 +20,9 @@ namespace Shaper.Daemon;
 /// </summary>
 internal sealed class BlockService : IDisposable
 {
+    /// <summary>How many chunks read from the store may wait for the kernel during a restore.</summary>
+    private const int RestoreChunksAhead = 8;
+
     private static readonly TimeSpan MaintainPeriod = TimeSpan.FromMilliseconds(500);
 
     private readonly ILogger _logger;
@@ -206,18 +210,58 @@ internal sealed class BlockService : IDisposable
 
     /// <summary>
     /// Opens the store and installs its blocks as they are read (one pass over the file, a few thousand blocks at
-    /// a time, so a million are never all in memory); with backend none, only opens it.
+    /// a time, so a million are never all in memory); with backend none, only opens it. Reading and installing
+    /// overlap: a second thread sends each chunk to the kernel while the next is read, as both cost about the
+    /// same (a million blocks: about 0.9 s of reading and 1.5 s of netlink inserts), and at most
+    /// <see cref="RestoreChunksAhead"/> chunks wait between them.
     /// </summary>
     public void Restore()
     {
         var started = _time.GetTimestamp();
+        if (_backend is null)
+        {
+            _store.Open();
+            return;
+        }
+
         var count = 0;
         var ok = true;
-        _store.Open(_backend is null ? null : chunk =>
+        using var chunks = new BlockingCollection<(IPNetwork Network, TimeSpan Left)[]>(RestoreChunksAhead);
+        var installer = Task.Factory.StartNew(
+            () =>
+            {
+                try
+                {
+                    foreach (var chunk in chunks.GetConsumingEnumerable())
+                    {
+                        ok &= InstallQuietly(chunk);
+                    }
+                }
+                finally
+                {
+                    foreach (var _ in chunks.GetConsumingEnumerable())
+                    {
+                        // An install that threw must not leave the reader blocked on a full queue.
+                    }
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+        try
         {
-            count += chunk.Count;
-            ok &= InstallQuietly(chunk);
-        });
+            _store.Open(chunk =>
+            {
+                count += chunk.Count;
+                chunks.Add([.. chunk]); // the store reuses its buffer for the next chunk
+            });
+        }
+        finally
+        {
+            chunks.CompleteAdding();
+            installer.GetAwaiter().GetResult();
+        }
+
         if (count > 0 && ok)
         {
             Log.BlocksRestored(_logger, count, _time.GetElapsedTime(started).TotalMilliseconds);
