@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Time.Testing;
 using Shaper.Engine;
 using Shaper.Packets;
@@ -8,7 +9,8 @@ namespace Shaper.Tests.Fleet;
 /// <summary>
 /// Drives hosts in virtual time: one client's packets at a fixed rate, spread over the hosts by weight (a load
 /// balancer), and each host's sync every interval, the hosts' syncs offset evenly within it. The wall clock the
-/// store sees is the fake clock, moved with the packets; the store is real. Returns what each host passed.
+/// store sees is the fake clock, moved with the packets; the store is real. Returns what each host passed;
+/// <c>decisions</c>, when given, gets each packet's time and how long its engine took to decide it (real ns).
 /// </summary>
 internal static class FleetSimulation
 {
@@ -26,7 +28,8 @@ internal static class FleetSimulation
         int[] weights,
         Func<long, int, Task>? onSync = null,
         uint source = 0xC6120101,
-        int sources = 1)
+        int sources = 1,
+        Action<long, long>? decisions = null)
     {
         var syncNs = sync.Ticks * 100;
         var gapNs = (long)(1e9 / packetsPerSecond);
@@ -68,7 +71,9 @@ internal static class FleetSimulation
                 DestinationPort = 9000,
                 IpLength = 64,
             };
+            var started = Stopwatch.GetTimestamp();
             hosts[slots[n % slots.Length]].Engine.Process(packet);
+            decisions?.Invoke(t, Stopwatch.GetElapsedTime(started).Ticks * 100);
         }
 
         return [.. hosts.Select(h => Passed(h.Engine))];
