@@ -41,11 +41,11 @@ public sealed class RedisServer : IDisposable
         return server;
     }
 
-    /// <summary>Starts a server inside network namespace <paramref name="ns"/>, on its loopback at <paramref name="port"/>.</summary>
-    public static RedisServer StartIn(string ns, int port = 6379)
+    /// <summary>Starts a server inside network namespace <paramref name="ns"/> at <paramref name="port"/> (loopback, unless <paramref name="extra"/> binds elsewhere).</summary>
+    public static RedisServer StartIn(string ns, int port = 6379, params string[] extra)
     {
         var dir = System.IO.Directory.CreateTempSubdirectory("shaper-redis-").FullName;
-        var server = new RedisServer(port, dir, [], ns);
+        var server = new RedisServer(port, dir, extra, ns);
         server.Launch();
         return server;
     }
