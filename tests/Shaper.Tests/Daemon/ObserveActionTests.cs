@@ -148,7 +148,8 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
             // The kernel cannot stop a packet that arrives before the key is in the drop set. The tight bound (what the log
             // allows, plus one packet per crossing, plus the packets that arrived within the daemon's measured hold latency
             // after a crossing) is printed for each source; asserted is what the log allows minus 2 to plus two packets per
-            // crossing: on this 2-core machine shared with other work, the holds of a round of crossings (the 20 sources
+            // crossing and those arrivals (CI, 10 reloads: 183 of 166 allowed with 8 crossings, one over two per crossing
+            // alone): on this 2-core machine shared with other work, the holds of a round of crossings (the 20 sources
             // cross within 10 ms of each other) have been measured reaching the kernel up to 50 ms late, more than the
             // daemon's p99 shows, letting 1 to 5 more packets of every source through. A reload that handed out a fresh log
             // would let 30 more through per source and reload.
@@ -166,7 +167,7 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
                 var held = heldPackets.Where(h => h.Key.Key == source && through.Contains((source, h.Key.Port))).Select(h => $"#{h.Key.Port - 10_000} {h.Value.SinceNs / 1e6:F1} ms after the crossing, {h.Value.LeftNs / 1e6:F1} ms before the release").ToList();
                 output.WriteLine($"{source}: received {received}, the sliding log allows {may} of {Seconds * PerSecond} ({allowedBySender[source]} by the sender's timestamps), crossing its limit {crossed} times, {early} arrivals within {holdLatencyNs / 1e6:F1} ms after a crossing: {received - may:+0;-0;0} against the log, tight bound {(received <= may + crossed + early ? "met" : "missed")}");
                 output.WriteLine($"  {held.Count} got through while their key was held: {string.Join("; ", held)}");
-                if (received < may - 2 || received > may + (2 * crossed))
+                if (received < may - 2 || received > may + (2 * crossed) + early)
                 {
                     failures.Add($"{source}: received {received}, allowed {may}, crossings {crossed}");
                 }
