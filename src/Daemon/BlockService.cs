@@ -14,9 +14,9 @@ namespace Shaper.Daemon;
 /// <see cref="BlockBatcher"/>, and only once the kernel holds it is it recorded in the store, logged and
 /// acknowledged; a refusal reaches whoever asked, with the kernel's reason. The store and the kernel hold the
 /// same blocks with the same end: a later block of a network replaces the earlier one in both, shorter or longer.
-/// Also re-installs the store's blocks in bulk (a start, a repair), sweeps ended blocks from the store, and holds
-/// the blocks under <c>max_blocks</c>: beyond it an operator's block is refused with the reason and an observe
-/// rule's is counted and logged.
+/// Also re-installs the store's blocks in bulk (a start, a repair), sweeps ended blocks from the store (every
+/// 0.5 s while it holds any; with none its timer sleeps), and holds the blocks under <c>max_blocks</c>: beyond it
+/// an operator's block is refused with the reason and an observe rule's is counted and logged.
 /// </summary>
 internal sealed class BlockService : IDisposable
 {
@@ -30,7 +30,9 @@ internal sealed class BlockService : IDisposable
     private readonly IFirewallBackend? _backend;
     private readonly IBlockStore _store;
     private readonly BlockBatcher? _batcher;
-    private readonly ITimer? _maintain;
+    private readonly ITimer _maintain;
+    private readonly Lock _armLock = new();
+    private bool _armed = true;
     private long _refused;
     private string? _lastRefusal;
     private long _overCap;
@@ -126,6 +128,7 @@ internal sealed class BlockService : IDisposable
         if (durationNs > 0 && !_store.TryReserve(request.Network, exact: false))
         {
             Interlocked.Increment(ref _overCap); // logged by the maintenance timer, not here on the engine thread
+            Arm();
             return;
         }
 
@@ -262,6 +265,7 @@ internal sealed class BlockService : IDisposable
             installer.GetAwaiter().GetResult();
         }
 
+        Arm();
         if (count > 0 && ok)
         {
             Log.BlocksRestored(_logger, count, _time.GetElapsedTime(started).TotalMilliseconds);
@@ -300,7 +304,7 @@ internal sealed class BlockService : IDisposable
             return;
         }
 
-        _maintain?.Dispose();
+        _maintain.Dispose();
         _batcher?.Dispose();
         if (_store.Close() is { } lost)
         {
@@ -350,6 +354,7 @@ internal sealed class BlockService : IDisposable
 
         var unsaved = _store.Commit(records);
         _store.Release(admitted);
+        Arm();
         var nowNs = (installedAt - DateTimeOffset.UnixEpoch).Ticks * 100;
         foreach (var (block, error) in outcomes)
         {
@@ -383,6 +388,24 @@ internal sealed class BlockService : IDisposable
         }
     }
 
+    /// <summary>Wakes the maintenance timer if it sleeps (cheap when it does not: one read).</summary>
+    private void Arm()
+    {
+        if (Volatile.Read(ref _armed))
+        {
+            return;
+        }
+
+        lock (_armLock)
+        {
+            if (!_armed)
+            {
+                _armed = true;
+                _maintain.Change(MaintainPeriod, MaintainPeriod);
+            }
+        }
+    }
+
     private void Maintain()
     {
         // One pass at a time; a slow disk or kernel must not stack them up.
@@ -403,6 +426,16 @@ internal sealed class BlockService : IDisposable
             if (_backend?.ExpireBlocks() is { } error)
             {
                 Log.KernelFailed(_logger, "expiring blocks: " + error);
+            }
+
+            lock (_armLock)
+            {
+                // Nothing left to sweep, save or log: the timer sleeps until a block or a refusal arms it again.
+                if (_store.Count == 0 && _store.Backlog == 0 && Interlocked.Read(ref _overCap) == _overCapLogged)
+                {
+                    _armed = false;
+                    _maintain.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                }
             }
         }
         finally

@@ -6,18 +6,22 @@ namespace Shaper.Daemon;
 
 /// <summary>
 /// Keeps the kernel as the daemon wants it: the table, its chains and rules, its sets, and every block the store
-/// holds. Four times a second it reads nftables' change notifications (what others changed, never the daemon's
-/// own transactions) and asks whether the table's fixed chain is there (one GETCHAIN, the same cost at any
-/// size); nothing more while nobody touches the table. On a difference it repairs, counts the repair by kind
+/// holds. On nftables a thread of its own sleeps on nftables' change notifications and looks when one arrives:
+/// it reads what others changed (never the daemon's own transactions) and asks whether the table's fixed chain
+/// is there (one GETCHAIN, the same cost at any size); with no change it looks once every
+/// <see cref="QuietPeriod"/> all the same, and wakes for nothing else. On a difference it repairs, counts the repair by kind
 /// and logs it: a deleted table is installed again with every block; a flushed or deleted chain, a changed rule
 /// or a deleted set is applied again (one transaction that keeps the sets and their contents); deleted block
 /// elements are added again with the time they have left; lost notifications make it compare every block set
-/// with the store. On iptables it watches for a deleted ruleset only.
+/// with the store. On iptables (no notifications) it looks every <see cref="Period"/>, for a deleted ruleset only.
 /// </summary>
 internal sealed class KernelReconciler : IDisposable
 {
-    /// <summary>How often it looks.</summary>
+    /// <summary>How often it looks without change notifications (iptables).</summary>
     public static readonly TimeSpan Period = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>How often it looks with change notifications when none arrives: a check that they still arrive.</summary>
+    public static readonly TimeSpan QuietPeriod = TimeSpan.FromSeconds(10);
 
     private readonly IFirewallBackend _backend;
     private readonly NftMonitor? _monitor;
@@ -27,6 +31,8 @@ internal sealed class KernelReconciler : IDisposable
     private readonly Lock _lock = new(); // one look at a time, from the timer or a test
     private readonly Dictionary<string, long> _repairs = new(StringComparer.Ordinal);
     private ITimer? _timer;
+    private Thread? _watcher;
+    private Shaper.Interop.WakeEvent? _stop;
 
     public KernelReconciler(IFirewallBackend backend, NftMonitor? monitor, BlockService blocks, ILogger logger, TimeProvider time)
     {
@@ -55,13 +61,32 @@ internal sealed class KernelReconciler : IDisposable
         }
     }
 
-    /// <summary>Starts looking every <see cref="Period"/>.</summary>
-    public void Start() => _timer = _time.CreateTimer(_ => Reconcile(), null, Period, Period);
+    /// <summary>Starts looking: when notifications arrive (and every <see cref="QuietPeriod"/>), or every <see cref="Period"/> without them.</summary>
+    public void Start()
+    {
+        if (_monitor is null)
+        {
+            _timer = _time.CreateTimer(_ => Reconcile(), null, Period, Period);
+            return;
+        }
+
+        _stop = new Shaper.Interop.WakeEvent();
+        _watcher = new Thread(Watch) { IsBackground = true, Name = "shaper-reconcile" };
+        _watcher.Start();
+    }
 
     public void Dispose()
     {
         _timer?.Dispose();
         _timer = null;
+        if (_watcher is { } watcher)
+        {
+            _stop!.Set();
+            watcher.Join();
+            _watcher = null;
+            _stop.Dispose();
+        }
+
         _monitor?.Dispose();
     }
 
@@ -75,61 +100,87 @@ internal sealed class KernelReconciler : IDisposable
 
         try
         {
-            var changes = _monitor?.Drain() ?? new NftChanges();
-            if (!_backend.IsInstalled())
-            {
-                Repair("table", "the table was deleted", () =>
-                {
-                    var error = _backend.Reinstall();
-                    if (error is null)
-                    {
-                        _blocks.Install(_blocks.Active());
-                    }
-
-                    return error;
-                });
-                return;
-            }
-
-            if (_backend is not NftBackend nft)
-            {
-                return;
-            }
-
-            var kinds = changes.Kinds;
-            var objects = kinds.Contains(NftChangeKind.ObjectChanged);
-            var unknown = kinds.Contains(NftChangeKind.Unknown);
-            if (kinds.Contains(NftChangeKind.ChainDeleted) || kinds.Contains(NftChangeKind.ChainFlushed))
-            {
-                Repair("chain", "a chain was flushed or deleted", nft.Repair);
-            }
-            else if (kinds.Contains(NftChangeKind.RuleChanged))
-            {
-                Repair("rule", "a rule was changed", nft.Repair);
-            }
-            else if (objects)
-            {
-                Repair("set", "a set or counter was deleted", nft.Repair);
-            }
-            else if (unknown)
-            {
-                // Notifications were lost (often to the daemon's own bulk install): apply again, which changes
-                // nothing when nothing differs; only missing blocks below count as a repair.
-                _ = nft.Repair();
-            }
-
-            if (objects || unknown)
-            {
-                CompareAllBlocks(nft);
-            }
-            else
-            {
-                RestoreDeleted(changes.DeletedElements);
-            }
+            Look();
         }
         finally
         {
             _lock.Exit();
+        }
+    }
+
+    /// <summary>The watcher thread: sleeps on the notification socket, looks when it is readable or after <see cref="QuietPeriod"/>.</summary>
+    private void Watch()
+    {
+        var stop = _stop!;
+        while (true)
+        {
+            _ = _monitor!.Wait(QuietPeriod, stop);
+            if (stop.IsSet)
+            {
+                return;
+            }
+
+            // Waits for a look in progress (a test's) instead of skipping: the notifications it left must be read.
+            lock (_lock)
+            {
+                Look();
+            }
+        }
+    }
+
+    /// <summary>One look, under the lock.</summary>
+    private void Look()
+    {
+        var changes = _monitor?.Drain() ?? new NftChanges();
+        if (!_backend.IsInstalled())
+        {
+            Repair("table", "the table was deleted", () =>
+            {
+                var error = _backend.Reinstall();
+                if (error is null)
+                {
+                    _blocks.Install(_blocks.Active());
+                }
+
+                return error;
+            });
+            return;
+        }
+
+        if (_backend is not NftBackend nft)
+        {
+            return;
+        }
+
+        var kinds = changes.Kinds;
+        var objects = kinds.Contains(NftChangeKind.ObjectChanged);
+        var unknown = kinds.Contains(NftChangeKind.Unknown);
+        if (kinds.Contains(NftChangeKind.ChainDeleted) || kinds.Contains(NftChangeKind.ChainFlushed))
+        {
+            Repair("chain", "a chain was flushed or deleted", nft.Repair);
+        }
+        else if (kinds.Contains(NftChangeKind.RuleChanged))
+        {
+            Repair("rule", "a rule was changed", nft.Repair);
+        }
+        else if (objects)
+        {
+            Repair("set", "a set or counter was deleted", nft.Repair);
+        }
+        else if (unknown)
+        {
+            // Notifications were lost (often to the daemon's own bulk install): apply again, which changes
+            // nothing when nothing differs; only missing blocks below count as a repair.
+            _ = nft.Repair();
+        }
+
+        if (objects || unknown)
+        {
+            CompareAllBlocks(nft);
+        }
+        else
+        {
+            RestoreDeleted(changes.DeletedElements);
         }
     }
 

@@ -242,6 +242,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
             var resets = LimiterChange.Resets(previous, plan);
             _config = config;
             _plan = plan;
+            WatchInterfaces(plan);
             _engine?.Swap(lane => NewEngine(plan, lane, _engine.Lanes.Count, _engine.Lanes[lane].Engine));
             if (FleetChanged(previous, plan))
             {
@@ -401,7 +402,8 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     /// <summary>
     /// Resolves the interface names <paramref name="plan"/>'s rules match to the indexes the interfaces have now, and
     /// says once when some name matches none and once when all do again. Run at start, at each reload, when capture
-    /// resumes and every 2 s (<see cref="StartInterfaceWatch"/>): an interface deleted and created again has a new index.
+    /// resumes and, while some rule names an interface, every 2 s (<see cref="WatchInterfaces"/>): an interface deleted
+    /// and created again has a new index.
     /// </summary>
     private void ResolveInterfaces(EnforcementPlan plan)
     {
@@ -427,8 +429,18 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         }
     }
 
-    private void StartInterfaceWatch() =>
-        _interfaceWatch = _time.CreateTimer(_ => ResolveInterfaces(_plan!), null, InterfaceWatchPeriod, InterfaceWatchPeriod);
+    private void StartInterfaceWatch()
+    {
+        _interfaceWatch = _time.CreateTimer(_ => ResolveInterfaces(_plan!), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        WatchInterfaces(_plan!);
+    }
+
+    /// <summary>Runs the interface watch only while <paramref name="plan"/> has a rule that names an interface: otherwise it has nothing to look at.</summary>
+    private void WatchInterfaces(EnforcementPlan plan)
+    {
+        var period = plan.Observed.MatchesInterfaces ? InterfaceWatchPeriod : Timeout.InfiniteTimeSpan;
+        _interfaceWatch?.Change(period, period);
+    }
 
     private void StartWatchdog()
     {

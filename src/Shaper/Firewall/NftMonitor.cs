@@ -76,6 +76,12 @@ public sealed class NftMonitor : IDisposable
         }
     }
 
+    /// <summary>
+    /// Sleeps until a notification can be read (any change to any table, the daemon's own included), until
+    /// <paramref name="wake"/> is set, or until <paramref name="timeout"/> has passed; true when one is there.
+    /// </summary>
+    internal bool Wait(TimeSpan timeout, Interop.WakeEvent wake) => _socket.Wait(timeout.Ticks * 100, wake);
+
     public void Dispose() => _socket.Dispose();
 
     private static bool IsThreadOfThisProcess(uint tid) => Directory.Exists("/proc/self/task/" + tid.ToString(CultureInfo.InvariantCulture));

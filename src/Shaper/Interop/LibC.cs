@@ -39,6 +39,15 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "ppoll", SetLastError = true)]
     public static partial int PPoll(int* fds, ulong count, long* timeout, void* sigmask, nuint sigsetSize);
 
+    [LibraryImport(Library, EntryPoint = "eventfd", SetLastError = true)]
+    public static partial int EventFd(uint initial, int flags);
+
+    [LibraryImport(Library, EntryPoint = "read", SetLastError = true)]
+    public static partial long Read(int fd, void* buffer, nuint count);
+
+    [LibraryImport(Library, EntryPoint = "write", SetLastError = true)]
+    public static partial long Write(int fd, void* buffer, nuint count);
+
     [LibraryImport(Library, EntryPoint = "sched_setscheduler", SetLastError = true)]
     public static partial int SchedSetScheduler(int pid, int policy, ReadOnlySpan<int> param);
 

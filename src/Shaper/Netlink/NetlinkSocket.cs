@@ -133,6 +133,23 @@ internal sealed partial class NetlinkSocket : IDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until a datagram can be read, <paramref name="wake"/> is signalled, or <paramref name="timeoutNs"/> has
+    /// passed; true when a datagram is there. The wake-up is left set (the caller that signalled it decides).
+    /// </summary>
+    public unsafe bool Wait(long timeoutNs, WakeEvent wake)
+    {
+        ArgumentNullException.ThrowIfNull(wake);
+        Span<int> pollfds = [_fd, PollIn, wake.Fd, PollIn]; // two struct pollfd { int fd; short events; short revents; }
+        Span<long> timeout = [Math.Max(timeoutNs, 0) / 1_000_000_000, Math.Max(timeoutNs, 0) % 1_000_000_000];
+        fixed (int* fds = pollfds)
+        fixed (long* spec = timeout)
+        {
+            // revents is the high half of each entry's second int.
+            return LibC.PPoll(fds, 2, spec, null, 0) > 0 && ((fds[1] >>> 16) & PollIn) != 0;
+        }
+    }
+
     public void Dispose()
     {
         var fd = Interlocked.Exchange(ref _fd, -1);
