@@ -6,10 +6,10 @@ namespace Shaper.Daemon;
 
 /// <summary>
 /// Keeps the kernel as the daemon wants it: the table, its chains and rules, its sets, and every block the store
-/// holds. On nftables a thread of its own sleeps on nftables' change notifications and looks when one arrives:
-/// it reads what others changed (never the daemon's own transactions) and asks whether the table's fixed chain
-/// is there (one GETCHAIN, the same cost at any size); with no change it looks once every
-/// <see cref="QuietPeriod"/> all the same, and wakes for nothing else. On a difference it repairs, counts the repair by kind
+/// holds. On nftables a thread of its own sleeps on nftables' change notifications and reads them as they
+/// arrive; when another process changed the table (the daemon's own transactions cost that read and nothing more),
+/// and once every <see cref="QuietPeriod"/> without any, it also asks whether the table's fixed chain is there (one
+/// GETCHAIN, the same cost at any size). It wakes for nothing else. On a difference it repairs, counts the repair by kind
 /// and logs it: a deleted table is installed again with every block; a flushed or deleted chain, a changed rule
 /// or a deleted set is applied again (one transaction that keeps the sets and their contents); deleted block
 /// elements are added again with the time they have left; lost notifications make it compare every block set
@@ -100,7 +100,7 @@ internal sealed class KernelReconciler : IDisposable
 
         try
         {
-            Look();
+            Look(_monitor?.Drain() ?? new NftChanges());
         }
         finally
         {
@@ -114,7 +114,7 @@ internal sealed class KernelReconciler : IDisposable
         var stop = _stop!;
         while (true)
         {
-            _ = _monitor!.Wait(QuietPeriod, stop);
+            var notified = _monitor!.Wait(QuietPeriod, stop);
             if (stop.IsSet)
             {
                 return;
@@ -123,15 +123,22 @@ internal sealed class KernelReconciler : IDisposable
             // Waits for a look in progress (a test's) instead of skipping: the notifications it left must be read.
             lock (_lock)
             {
-                Look();
+                var changes = _monitor.Drain();
+                if (notified && changes.IsEmpty)
+                {
+                    // Only the daemon's own transactions (each block batch) or another table's: nothing to look at,
+                    // and no request to hold the netlink socket the block installer shares.
+                    continue;
+                }
+
+                Look(changes);
             }
         }
     }
 
-    /// <summary>One look, under the lock.</summary>
-    private void Look()
+    /// <summary>One look, under the lock, given what others changed since the last.</summary>
+    private void Look(NftChanges changes)
     {
-        var changes = _monitor?.Drain() ?? new NftChanges();
         if (!_backend.IsInstalled())
         {
             Repair("table", "the table was deleted", () =>
