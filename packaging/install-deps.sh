@@ -6,7 +6,8 @@ set -euo pipefail
 # Debian packages the tests use: the kernel front ends, libpcap for capture, NFQUEUE, tcpreplay for
 # traffic (gcc and libnetfilter-queue-dev build the queue benchmark's C baseline consumer), tcpdump to record what a lab sender sent (and the daemon benchmark's baseline), iproute2 for namespaces; jq for `make demo`, systemd for `systemd-analyze verify` on the unit.
 # redis-server and redis-tools: the fleet tests start their own Redis (and a 3-master Redis Cluster) on loopback.
-packages=(nftables iptables libpcap0.8 libnetfilter-queue1 libnetfilter-queue-dev gcc tcpreplay tcpdump iproute2 procps ca-certificates curl jq systemd redis-server redis-tools)
+# netsniff-ng for trafgen, the daemon benchmark's sender (faster than tcpreplay on the same cores).
+packages=(nftables iptables libpcap0.8 libnetfilter-queue1 libnetfilter-queue-dev gcc tcpreplay tcpdump iproute2 procps ca-certificates curl jq systemd redis-server redis-tools netsniff-ng)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

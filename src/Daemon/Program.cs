@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -50,7 +51,11 @@ internal static class Program
             return 1;
         }
 
-        var builder = Host.CreateApplicationBuilder();
+        // The host's default appsettings.json source would watch the working directory (inotify on a thread of its
+        // own) and wake the daemon for every file written there; shaperd reads no appsettings.json changes.
+        var settings = new HostApplicationBuilderSettings { Configuration = new ConfigurationManager() };
+        settings.Configuration["hostBuilder:reloadConfigOnChange"] = "false";
+        var builder = Host.CreateApplicationBuilder(settings);
         builder.Services.AddSystemd();
 
         // Outside systemd AddSystemd registers no notifier; the service still asks for one (it does nothing

@@ -13,8 +13,10 @@ namespace Shaper.Benchmarks;
 /// packets waited in the capture buffer;</item>
 /// <item>CPU per observed packet, sender-independent: the daemon's process CPU time (/proc/PID/stat) over the packets
 /// its engines decided, at 10k, 50k, 100k packets/s and the sender's top speed, beside <c>tcpdump -w /dev/null</c>
-/// capturing the same traffic at the same time as the baseline; capture drops of each; idle CPU of each;</item>
-/// <item>the highest rate with no capture drop with one capture thread and with two, in the same run;</item>
+/// capturing the same traffic at the same time as the baseline; capture drops of each; idle CPU of each, and the
+/// daemon's wake-ups per second idle, by thread (the scheduler's count of times each ran, /proc/PID/task/*/schedstat);</item>
+/// <item>the highest rate with no capture drop with one capture thread and with two, in the same run, and what the
+/// capture threads' CPU per packet was at each rate (the sender is trafgen, on the same cores);</item>
 /// <item>peak RSS under a flood of 1,000,000 random spoofed sources.</item>
 /// </list>
 /// </summary>
@@ -70,19 +72,9 @@ internal static class DaemonBenchmark
 
         var result = new JsonObject();
         DetectToBlock(result);
-        var pcap = Path.Combine(Path.GetTempPath(), $"shaper-bench-sources-{Environment.ProcessId}.pcap");
-        TrafficPcap.Write(pcap, Enumerable.Range(0, Sources).Select(i => new TrafficPcap.Udp(i * 1_000L, Source(i), 9000)));
-        try
-        {
-            Idle(pcap, result);
-            CpuPerPacket(options, pcap, result);
-            NoDropRate(options, pcap, result);
-        }
-        finally
-        {
-            File.Delete(pcap);
-        }
-
+        Idle(result);
+        CpuPerPacket(options, result);
+        NoDropRate(options, result);
         FloodRss(options, result);
         return result;
     }
@@ -118,16 +110,20 @@ internal static class DaemonBenchmark
         Console.WriteLine($"daemon: {Offenders:N0} offenders crossing at once: detection to kernel block p50 {result["detect_to_block_p50_ms"]} ms, p99 {result["detect_to_block_p99_ms"]} ms ({inKernel} blocks in the kernel set); capture buffer wait p50 {result["capture_wait_p50_ms"]} ms, p99 {result["capture_wait_p99_ms"]} ms");
     }
 
-    /// <summary>Ten seconds of no traffic (after a warm-up): CPU per second of the daemon (one observe rule, capture on) and of tcpdump.</summary>
-    private static void Idle(string pcap, JsonObject result)
+    /// <summary>
+    /// Ten seconds of no traffic (after a warm-up): CPU per second of the daemon (one observe rule, capture on) and of
+    /// tcpdump, and the daemon's wake-ups per second by thread name.
+    /// </summary>
+    private static void Idle(JsonObject result)
     {
         using var lab = NetworkLab.Create();
         using var daemon = DaemonProcess.Start(lab.B, CountRule, Interface() + "\ncapture_threads = 1");
         using var tcpdump = Tcpdump.Start(lab);
 
         // Past the start's JIT work: some traffic, then quiet.
-        Send(lab, pcap, 10_000, 1);
+        Send(lab, 10_000, 20_000);
         Thread.Sleep(3000);
+        var wakeups = Wakeups(daemon.Pid);
         var (daemonBefore, dumpBefore, captureBefore) = (CpuSeconds(daemon.Pid), CpuSeconds(tcpdump.Pid), CaptureThreadSeconds(daemon.Pid));
         var watch = Stopwatch.StartNew();
         Thread.Sleep(10_000);
@@ -135,38 +131,55 @@ internal static class DaemonBenchmark
         result["idle_capture_threads_cpu_per_s"] = Math.Round((CaptureThreadSeconds(daemon.Pid) - captureBefore) / seconds, 6);
         result["idle_cpu_per_s"] = Math.Round((CpuSeconds(daemon.Pid) - daemonBefore) / seconds, 5);
         result["tcpdump_idle_cpu_per_s"] = Math.Round((CpuSeconds(tcpdump.Pid) - dumpBefore) / seconds, 5);
-        Console.WriteLine($"daemon: idle CPU {(double)result["idle_cpu_per_s"]! * 100:F2}% of a core, its capture threads {(double)result["idle_capture_threads_cpu_per_s"]! * 100:F3}% (tcpdump {(double)result["tcpdump_idle_cpu_per_s"]! * 100:F2}%)");
+        var byThread = new JsonObject();
+        double total = 0;
+        foreach (var (name, count) in Wakeups(daemon.Pid).OrderBy(t => t.Key, StringComparer.Ordinal))
+        {
+            var perSecond = (count - wakeups.GetValueOrDefault(name)) / seconds;
+            total += perSecond;
+            if (perSecond > 0)
+            {
+                byThread[name] = Math.Round(perSecond, 2);
+            }
+        }
+
+        result["idle_wakeups_per_s"] = Math.Round(total, 2);
+        result["idle_wakeups_per_s_by_thread"] = byThread;
+        Console.WriteLine($"daemon: idle CPU {(double)result["idle_cpu_per_s"]! * 100:F2}% of a core, its capture threads {(double)result["idle_capture_threads_cpu_per_s"]! * 100:F3}% (tcpdump {(double)result["tcpdump_idle_cpu_per_s"]! * 100:F2}%); {total:F1} wake-ups/s: {byThread.ToJsonString()}");
     }
 
     /// <summary>
-    /// Per rate: a fresh lab, the daemon (one capture thread) and tcpdump both capturing vb, the 10,000-source pcap
-    /// looped by tcpreplay for a few seconds; the CPU each used over the packets each captured.
+    /// Per rate: a fresh lab, the daemon (one capture thread) and tcpdump both capturing vb, trafgen sending from
+    /// 10,000 sources for a few seconds; the CPU each used over the packets each captured.
     /// </summary>
-    private static void CpuPerPacket(BenchOptions options, string pcap, JsonObject result)
+    private static void CpuPerPacket(BenchOptions options, JsonObject result)
     {
         var rates = new JsonArray();
         foreach (var pps in new[] { 10_000, 50_000, 100_000, 0 })
         {
             var seconds = options.Quick ? 2 : 4;
-            var loops = pps == 0 ? (options.Quick ? 20 : 40) : Math.Max(1, pps * seconds / Sources);
+            var count = pps == 0 ? (options.Quick ? 400_000L : 1_000_000L) : (long)pps * seconds;
             using var lab = NetworkLab.Create();
             using var daemon = DaemonProcess.Start(lab.B, CountRule, Interface() + "\ncapture_threads = 1");
             using var tcpdump = Tcpdump.Start(lab);
 
-            // A second of the same traffic first, so the JIT's work at start is not counted; then the measured run,
-            // CPU read once the last block is in (the buffer timeout is 1 ms) and before any status request.
-            Send(lab, pcap, pps == 0 ? 10_000 : pps, pps == 0 ? 1 : Math.Max(1, pps / Sources));
-            Thread.Sleep(500);
+            // Five seconds of the same traffic first: the JIT's tiering after a start compiles in the background for
+            // some seconds of traffic (1.5% of a core, which at 10,000 packets/s would add 1.5 µs to each), and the
+            // daemon runs for days after. Then the measured run, CPU read once the last block is in (the buffer
+            // timeout is 1 ms) and before any status request.
+            Send(lab, pps == 0 ? 100_000 : pps, 5L * Math.Max(pps, 20_000));
+            Thread.Sleep(1000);
             var before = Status(daemon);
             var dumpBefore = tcpdump.Stats();
             var (daemonCpu, dumpCpu, captureCpu) = (CpuSeconds(daemon.Pid), CpuSeconds(tcpdump.Pid), CaptureThreadSeconds(daemon.Pid));
-            var sent = Send(lab, pcap, pps, loops);
+            var wakeups = CaptureThreadWakeups(daemon.Pid);
+            var sent = Send(lab, pps, count);
             Thread.Sleep(200);
             daemonCpu = CpuSeconds(daemon.Pid) - daemonCpu;
             captureCpu = CaptureThreadSeconds(daemon.Pid) - captureCpu;
             dumpCpu = CpuSeconds(tcpdump.Pid) - dumpCpu;
-            var expected = (long)loops * Sources;
-            var after = WaitForStatus(daemon, TimeSpan.FromSeconds(3), r => r["engine_packets"]!.GetValue<long>() - before["engine_packets"]!.GetValue<long>() >= expected);
+            wakeups = CaptureThreadWakeups(daemon.Pid) - wakeups;
+            var after = WaitForStatus(daemon, TimeSpan.FromSeconds(3), r => r["engine_packets"]!.GetValue<long>() - before["engine_packets"]!.GetValue<long>() >= count);
             var (dumpCaptured, dumpDropped) = tcpdump.Stop();
             dumpCaptured -= dumpBefore.Captured;
             dumpDropped -= dumpBefore.Dropped;
@@ -176,12 +189,13 @@ internal static class DaemonBenchmark
             {
                 ["asked_pps"] = pps,
                 ["sent_pps"] = sent,
-                ["packets"] = expected,
+                ["packets"] = count,
                 ["engine_packets"] = engine,
                 ["capture_dropped"] = dropped,
                 ["cpu_s"] = Math.Round(daemonCpu, 3),
                 ["cpu_us_per_packet"] = engine == 0 ? -1 : Math.Round(daemonCpu * 1e6 / engine, 3),
                 ["capture_threads_cpu_us_per_packet"] = engine == 0 ? -1 : Math.Round(captureCpu * 1e6 / engine, 3),
+                ["capture_thread_wakeups"] = wakeups,
                 ["tcpdump_packets"] = dumpCaptured,
                 ["tcpdump_dropped"] = dumpDropped,
                 ["tcpdump_cpu_s"] = Math.Round(dumpCpu, 3),
@@ -189,7 +203,7 @@ internal static class DaemonBenchmark
                 ["capture_wait_p99_ms"] = after["capture_wait_p99_ms"]!.GetValue<double>(),
             };
             rates.Add(row);
-            Console.WriteLine($"daemon: {(pps == 0 ? "top speed" : pps.ToString("N0", CultureInfo.InvariantCulture) + " pps")} asked, {sent:N0} sent: daemon {row["cpu_us_per_packet"]} µs CPU per packet (its capture threads {row["capture_threads_cpu_us_per_packet"]} µs) over {engine:N0} packets ({dropped} dropped); tcpdump {row["tcpdump_cpu_us_per_packet"]} µs over {dumpCaptured:N0} ({dumpDropped} dropped)");
+            Console.WriteLine($"daemon: {(pps == 0 ? "top speed" : pps.ToString("N0", CultureInfo.InvariantCulture) + " pps")} asked, {sent:N0} sent: daemon {row["cpu_us_per_packet"]} µs CPU per packet (its capture thread {row["capture_threads_cpu_us_per_packet"]} µs, {wakeups} wake-ups) over {engine:N0} packets ({dropped} dropped); tcpdump {row["tcpdump_cpu_us_per_packet"]} µs over {dumpCaptured:N0} ({dumpDropped} dropped)");
         }
 
         result["cpu_per_packet"] = rates;
@@ -197,28 +211,34 @@ internal static class DaemonBenchmark
 
     /// <summary>
     /// The highest rate with no capture drop, with one capture thread and with two, in the same run: rising rates,
-    /// each in a fresh lab, the same pcap; a rate is clean when nothing was dropped and every packet was decided.
+    /// each in a fresh lab, the same traffic; a rate is clean when nothing was dropped and every packet was decided.
+    /// Each row also has the capture threads' CPU per packet, the cost that decides where a thread would start to drop.
     /// </summary>
-    private static void NoDropRate(BenchOptions options, string pcap, JsonObject result)
+    private static void NoDropRate(BenchOptions options, JsonObject result)
     {
         foreach (var threads in new[] { 1, 2 })
         {
             long best = 0;
             var rows = new JsonArray();
-            foreach (var pps in new[] { 100_000, 200_000, 300_000, 0 })
+            foreach (var pps in new[] { 100_000, 200_000, 400_000, 0 })
             {
-                var loops = options.Quick ? 10 : 30;
+                var count = options.Quick ? 300_000L : 1_000_000L;
                 using var lab = NetworkLab.Create();
                 using var daemon = DaemonProcess.Start(lab.B, CountRule, Interface() + $"\ncapture_threads = {threads}");
+                Send(lab, 100_000, 50_000); // the JIT's work at start, not counted
+                Thread.Sleep(300);
                 var before = Status(daemon);
-                var sent = Send(lab, pcap, pps, loops);
-                var expected = (long)loops * Sources;
-                var after = WaitForStatus(daemon, TimeSpan.FromSeconds(3), r => r["engine_packets"]!.GetValue<long>() - before["engine_packets"]!.GetValue<long>() >= expected);
+                var captureCpu = CaptureThreadSeconds(daemon.Pid);
+                var sent = Send(lab, pps, count);
+                Thread.Sleep(200);
+                captureCpu = CaptureThreadSeconds(daemon.Pid) - captureCpu;
+                var after = WaitForStatus(daemon, TimeSpan.FromSeconds(3), r => r["engine_packets"]!.GetValue<long>() - before["engine_packets"]!.GetValue<long>() >= count);
                 var engine = after["engine_packets"]!.GetValue<long>() - before["engine_packets"]!.GetValue<long>();
                 var dropped = after["capture_dropped"]!.GetValue<long>() - before["capture_dropped"]!.GetValue<long>();
-                rows.Add(new JsonObject { ["asked_pps"] = pps, ["sent_pps"] = sent, ["engine_packets"] = engine, ["capture_dropped"] = dropped });
-                Console.WriteLine($"daemon: {threads} capture thread(s), {(pps == 0 ? "top speed" : pps.ToString("N0", CultureInfo.InvariantCulture) + " pps")} asked ({sent:N0} sent): {engine:N0} of {expected:N0} decided, {dropped} dropped");
-                if (dropped > 0 || engine != expected)
+                var perPacket = engine == 0 ? -1 : Math.Round(captureCpu * 1e6 / engine, 3);
+                rows.Add(new JsonObject { ["asked_pps"] = pps, ["sent_pps"] = sent, ["engine_packets"] = engine, ["capture_dropped"] = dropped, ["capture_threads_cpu_us_per_packet"] = perPacket });
+                Console.WriteLine($"daemon: {threads} capture thread(s), {(pps == 0 ? "top speed" : pps.ToString("N0", CultureInfo.InvariantCulture) + " pps")} asked ({sent:N0} sent): {engine:N0} of {count:N0} decided, {dropped} dropped, capture threads {perPacket} µs CPU per packet");
+                if (dropped > 0 || engine != count)
                 {
                     break;
                 }
@@ -261,17 +281,8 @@ internal static class DaemonBenchmark
         }
     }
 
-    /// <summary>tcpreplay from the sender namespace, the pcap cached in memory; <paramref name="pps"/> 0 is top speed. The rate it reports.</summary>
-    private static double Send(NetworkLab lab, string pcap, int pps, int loops)
-    {
-        var sent = lab.Exec(lab.A, "tcpreplay", "-q", "-K", "-i", "va", pps == 0 ? "--topspeed" : $"--pps={pps}", $"--loop={loops}", pcap);
-        if (sent.ExitCode != 0)
-        {
-            throw new InvalidOperationException("tcpreplay: " + sent.Error);
-        }
-
-        return ParseAchievedPps(sent.Output + sent.Error);
-    }
+    /// <summary>trafgen from the sender namespace, 10,000 sources round-robin; <paramref name="pps"/> 0 is top speed. The rate it reached.</summary>
+    private static double Send(NetworkLab lab, int pps, long count) => Trafgen.Send(lab, Source(0), Sources, pps, count);
 
     private static JsonNode Replay(NetworkLab lab, DaemonProcess daemon, List<TrafficPcap.Udp> packets, string[] extra, TimeSpan wait, Func<JsonNode, bool> done)
     {
@@ -328,27 +339,36 @@ internal static class DaemonBenchmark
         return ns / 1e9;
     }
 
+    /// <summary>How many times each of the daemon's threads has run so far (schedstat's third field), summed by thread name.</summary>
+    private static Dictionary<string, long> Wakeups(int pid)
+    {
+        var counts = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var task in Directory.GetDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                var name = File.ReadAllText(Path.Combine(task, "comm")).Trim();
+                var runs = long.Parse(File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ')[2], CultureInfo.InvariantCulture);
+                counts[name] = counts.GetValueOrDefault(name) + runs;
+            }
+            catch (IOException)
+            {
+                // A thread that ended meanwhile.
+            }
+        }
+
+        return counts;
+    }
+
+    /// <summary>How many times the capture threads have run so far.</summary>
+    private static long CaptureThreadWakeups(int pid) =>
+        Wakeups(pid).Where(t => t.Key.StartsWith("shaper-capture", StringComparison.Ordinal)).Sum(t => t.Value);
+
     private static double StatSeconds(string path)
     {
         var stat = File.ReadAllText(path);
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / (double)ClockTicks;
-    }
-
-    /// <summary>tcpreplay's own report: "Rated: 1234.5 Bps, 0.01 Mbps, 99999.12 pps".</summary>
-    private static double ParseAchievedPps(string report)
-    {
-        foreach (var line in report.Split('\n'))
-        {
-            var at = line.IndexOf(" pps", StringComparison.Ordinal);
-            if (line.TrimStart().StartsWith("Rated:", StringComparison.Ordinal) && at > 0)
-            {
-                var start = line.LastIndexOf(',', at) + 1;
-                return double.Parse(line[start..at].Trim(), CultureInfo.InvariantCulture);
-            }
-        }
-
-        return 0;
     }
 
     private static string Interface() => $"interface = \"{NetworkLab.ReceiverInterface}\"";
