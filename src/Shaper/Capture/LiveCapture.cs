@@ -148,10 +148,12 @@ public sealed class LiveCapture : IDisposable
             var sockets = new List<CaptureSocket>();
             try
             {
-                var buffer = Math.Max(BufferBytes / _lanes.Count, 4 << 20);
+                // Each ring whole, however many lanes: libpcap cuts a ring into 256 KB blocks and the kernel hands
+                // one over at every buffer timeout, however few packets it holds, so at ordinary rates a ring holds
+                // (its blocks) milliseconds of traffic, and that is how long its thread may stall without a drop.
                 for (var i = 0; i < _lanes.Count; i++)
                 {
-                    sockets.Add(CaptureSocket.Open(Interface, Filter, buffer, BufferTimeoutMs, Snaplen));
+                    sockets.Add(CaptureSocket.Open(Interface, Filter, BufferBytes, BufferTimeoutMs, Snaplen));
                 }
 
                 if (sockets.Count > 1)
