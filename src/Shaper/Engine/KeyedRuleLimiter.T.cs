@@ -49,6 +49,8 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
 
     public override LimitDecision Refuse(in PacketMeta packet, long cost) => Apply(packet, cost, Op.Refuse, out _);
 
+    public override long RetryAfter(in PacketMeta packet, long cost) => Apply(packet, cost, Op.Peek, out _).DelayNs;
+
     public override KeyCounters CountersOf(in PacketMeta packet)
     {
         Apply(packet, 0, Op.Counters, out var counters);
@@ -136,6 +138,8 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
                 // much longer the set must hold the key.
                 state.Counters.Limited++;
                 return new LimitDecision(LimitOutcome.Limited, table.Limiter.GetStatus(state, now, cost).RetryAfterNs);
+            case Op.Peek:
+                return new LimitDecision(LimitOutcome.Passed, table.Limiter.GetStatus(state, now, cost).RetryAfterNs);
             case Op.CountPassed:
                 state.Counters.Passed++;
                 return new LimitDecision(LimitOutcome.Passed, 0);
@@ -187,5 +191,6 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
         Refuse,
         Counters,
         CountPassed,
+        Peek,
     }
 }

@@ -28,6 +28,12 @@ internal abstract class KeyedRuleLimiter
     /// </summary>
     public abstract LimitDecision Refuse(in PacketMeta packet, long cost);
 
+    /// <summary>
+    /// How long from the packet's time the key would refuse one more arrival of <paramref name="cost"/> (0 when it
+    /// would pass now), without changing or counting anything.
+    /// </summary>
+    public abstract long RetryAfter(in PacketMeta packet, long cost);
+
     /// <summary>The counters of the packet's key (added when new).</summary>
     public abstract KeyCounters CountersOf(in PacketMeta packet);
 

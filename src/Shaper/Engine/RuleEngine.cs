@@ -276,6 +276,14 @@ public sealed class RuleEngine
             {
                 case LimitOutcome.Passed:
                     totals.Passed++;
+                    if (rule.Holds && !rule.CostsBytes && _fleet?[i] is null)
+                    {
+                        // A packet that leaves its key at the limit: the next one would be refused, but would pass the
+                        // kernel before a hold raised by its refusal is in. Held now, the set stops it; exactly for as
+                        // long as the limiter would refuse it. (A byte rule's next packet may be smaller, so it waits.)
+                        Hold(i, packet, _limiters[i].RetryAfter(packet, 1));
+                    }
+
                     continue;
                 case LimitOutcome.Delayed:
                     totals.Delayed++;

@@ -56,16 +56,19 @@ public sealed class RuleEngineActionTests
 
         for (var t = 0L; t < 10; t++)
         {
-            engine.Process(Udp(0xC6120101, t * 100 * Ms)); // 0.0 … 0.9 s: three pass, the fourth crosses
+            engine.Process(Udp(0xC6120101, t * 100 * Ms)); // 0.0 … 0.9 s: three pass, and the third fills the log
         }
 
-        engine.Process(Udp(0xC6120101, Second)); // the oldest logged arrival (t = 0) has left the window
+        engine.Process(Udp(0xC6120101, Second)); // the oldest logged arrival (t = 0) has left the window: it passes
 
-        // One hold, from the crossing packet at 0.3 s until the oldest arrival leaves the window at 1.0 s.
-        var hold = Assert.Single(holds);
-        Assert.Equal(("log3", RuleAction.Drop, 300 * Ms, Second), (hold.Rule, hold.Action, hold.DetectedNs, hold.UntilNs));
-        Assert.Equal(new HeldKey(IpFamily.V4, 0xC6120101, 32, 0, KeyKind.Source), hold.Key);
-        Assert.Equal(6, engine.Held); // 0.4 … 0.9 s: stopped by the kernel set before any rule
+        // Held from the packet that filled the log (0.2 s) until the oldest arrival leaves the window (1.0 s): the next
+        // packet would be refused, and held now the set stops it, instead of the kernel letting it in while the hold
+        // its refusal raised is on its way. The packet at 1.0 s fills the log again: held until 0.1 s leaves it.
+        Assert.Equal(
+            [("log3", RuleAction.Drop, 200 * Ms, Second), ("log3", RuleAction.Drop, Second, Second + (100 * Ms))],
+            holds.Select(h => (h.Rule, h.Action, h.DetectedNs, h.UntilNs)));
+        Assert.Equal(new HeldKey(IpFamily.V4, 0xC6120101, 32, 0, KeyKind.Source), holds[0].Key);
+        Assert.Equal(7, engine.Held); // 0.3 … 0.9 s: stopped by the kernel set before any rule
         var report = Report(engine, "log3", Second);
         Assert.Equal((4, 7), (report.Passed, report.Limited));
     }
@@ -125,7 +128,7 @@ public sealed class RuleEngineActionTests
         }
 
         Assert.Equal(1, holds);
-        Assert.Equal(10_000 - 4, engine.Held);
+        Assert.Equal(10_000 - 3, engine.Held); // every packet after the three the log takes
     }
 
     [Fact]
@@ -201,14 +204,14 @@ public sealed class RuleEngineActionTests
         var holds = new List<KeyHold>();
         engine.KeyHeld += holds.Add;
 
-        engine.Process(Udp(0xC6120105, 0));
-        engine.Process(Udp(0xC61201F0, 0)); // the same /24 crosses
+        engine.Process(Udp(0xC6120105, 0)); // takes the /24's one token: the /24 is held
+        engine.Process(Udp(0xC61201F0, 0)); // the same /24: held
         engine.Process(Udp(0xC6120177, Ms)); // another host of the /24: held
 
         var hold = Assert.Single(holds);
         Assert.Equal(new HeldKey(IpFamily.V4, 0xC6120100, 24, 0, KeyKind.Source), hold.Key);
         Assert.Equal("198.18.1.0/24", hold.Key.ToString());
-        Assert.Equal(1, engine.Held);
+        Assert.Equal(2, engine.Held);
     }
 
     [Fact]
@@ -236,13 +239,13 @@ public sealed class RuleEngineActionTests
         var rule = Bucket("dns", 1, 1) with { Match = new RuleMatch { Proto = Protocol.Udp, Dport = [new PortRange(53, 53)] } };
         var engine = Engine(1024, rule, Bucket("other", 1000, 1000) with { Enforce = EnforceKind.Kernel });
 
+        engine.Process(Udp(0xC6120101, 0, dport: 53)); // takes the bucket's one token: held from here
         engine.Process(Udp(0xC6120101, 0, dport: 53));
-        engine.Process(Udp(0xC6120101, 0, dport: 53)); // held from here
         engine.Process(Udp(0xC6120101, Ms, dport: 53));
         engine.Process(Udp(0xC6120101, Ms, dport: 80));
 
-        Assert.Equal(1, engine.Held);
-        Assert.Equal(3, Report(engine, "other", Ms).Passed); // the two port-53 packets before the hold, and port 80
+        Assert.Equal(2, engine.Held);
+        Assert.Equal(2, Report(engine, "other", Ms).Passed); // the port-53 packet before the hold, and port 80
     }
 
     [Fact]

@@ -75,9 +75,9 @@ public sealed class RuleEngineTests
     }
 
     [Fact]
-    public void Process_ObserveDropRuleLimits_TheCrossingPacketGoesOnButTheHeldKeysLaterOnesDoNot()
+    public void Process_ObserveDropRuleLimits_TheKeysPacketsPastTheLimitMeetTheDropSet()
     {
-        // The packet that crosses was captured after the kernel let it in; the key's packets after it meet the drop set.
+        // The packet that empties the bucket holds the key (the next would be refused); the ones after it meet the set.
         var config = new ShaperConfig { Rules = [Bucket("first", 1, 2, EnforceKind.Observe), Bucket("second", 1000, 1000)] };
         var engine = new RuleEngine(CompiledRuleSet.Compile(config), 1024);
         for (var i = 0; i < 5; i++)
@@ -85,8 +85,8 @@ public sealed class RuleEngineTests
             engine.Process(Udp(0xC6120101, 0));
         }
 
-        Assert.Equal(3, Rule(engine, "second").Passed);
-        Assert.Equal(2, engine.Held);
+        Assert.Equal(2, Rule(engine, "second").Passed);
+        Assert.Equal(3, engine.Held);
     }
 
     [Fact]
