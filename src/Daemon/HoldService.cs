@@ -14,7 +14,8 @@ namespace Shaper.Daemon;
 /// rule has its own sets). The hold ends when the engine's does: the release thread takes the key out at that moment
 /// (netlink DESTROYSETELEM), because the element's own timeout counts in jiffies (4 ms at HZ = 250) from the commit,
 /// and a packet arriving in that slack would be dropped by the kernel while the limiter counts it as passed. The
-/// element's timeout, a little longer, only bounds a release that never comes (a daemon killed). Nothing is stored:
+/// element's own timeout, set as it is sent to its time left and a little more (<see cref="Expiring"/>), bounds a
+/// release that comes late (the thread stopped by a garbage collection) or never (a daemon killed). Nothing is stored:
 /// a hold lasts a retry-after, and a restart starts every limiter afresh. Without nftables (backend none, iptables)
 /// nothing is installed.
 /// </summary>
@@ -24,8 +25,13 @@ internal sealed class HoldService : IDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Lock _lock = new(); // guards the batcher table between reloads and disposal
-    /// <summary>How much longer than the hold an element's own timeout runs: the release comes first.</summary>
-    private static readonly TimeSpan ReleaseSlack = TimeSpan.FromMilliseconds(20);
+    /// <summary>
+    /// How much longer than its hold an element's own timeout runs, counted when it is sent (<see cref="Expiring"/>): the
+    /// kernel counts a timeout in jiffies from a tick that may be nearly one past, so an element given exactly its time
+    /// left could leave up to a tick (4 ms at HZ = 250, 10 ms at HZ = 100) before its hold ends. One tick at HZ = 100
+    /// more, and it never does; the release thread takes it out at the hold's end.
+    /// </summary>
+    private static readonly TimeSpan ReleaseSlack = TimeSpan.FromMilliseconds(10);
 
     private readonly PriorityQueue<(string Kind, IPNetwork Network), long> _due = new();
     private readonly Dictionary<(string Kind, IPNetwork Network), long> _until = [];
@@ -36,6 +42,7 @@ internal sealed class HoldService : IDisposable
     private long _installed;
     private long _refused;
     private long _released;
+    private long _lateInstalls;
 
     /// <summary>Holds into <paramref name="backend"/>; null installs nothing.</summary>
     public HoldService(NftBackend? backend, ILogger logger, TimeProvider time)
@@ -53,11 +60,20 @@ internal sealed class HoldService : IDisposable
     /// <summary>Keys taken out of their set when their hold ended.</summary>
     public long Released => Interlocked.Read(ref _released);
 
+    /// <summary>Holds the kernel took in only after they had ended, and which were taken out again at once.</summary>
+    public long LateInstalls => Interlocked.Read(ref _lateInstalls);
+
     /// <summary>Keys put into (or kept longer in) a drop or reject set since start.</summary>
     public long Installed => Interlocked.Read(ref _installed);
 
     /// <summary>Keys the kernel refused since start.</summary>
     public long Refused => Interlocked.Read(ref _refused);
+
+    /// <summary>
+    /// How late keys left their sets: a release round's end (its netlink transaction answered) less the earliest hold
+    /// end it took out. A packet of a key that arrives in that time is dropped while its limiter passes it.
+    /// </summary>
+    public LatencyWindow ReleaseLateness { get; } = new(4096);
 
     /// <summary>Detection (the capture timestamp of the packet that crossed) to the key held in the kernel.</summary>
     public LatencyWindow DetectToHold { get; } = new(4096);
@@ -82,7 +98,7 @@ internal sealed class HoldService : IDisposable
                 var kind = NftHoldSets.Kind(rule);
                 if (!batchers.ContainsKey(kind))
                 {
-                    var batcher = new BlockBatcher(holds => backend.AddHolds(kind, holds), (outcomes, at) => Committed(kind, outcomes, at), _time);
+                    var batcher = new BlockBatcher(holds => backend.AddHolds(kind, Expiring(kind, holds)), (outcomes, at) => Committed(kind, outcomes, at), _time);
                     batcher.Add(new BlockRequest(new IPNetwork(IPAddress.Any, 0), TimeSpan.Zero));
                     batchers[kind] = batcher;
                 }
@@ -91,6 +107,36 @@ internal sealed class HoldService : IDisposable
             // Swapped whole: the engine thread reads the table without the lock.
             _batchers = batchers;
         }
+    }
+
+    /// <summary>
+    /// The holds of a batch about to be sent, each with a time to live of its hold's time left at this moment and
+    /// <see cref="ReleaseSlack"/>. Counted from the moment it is sent, not from the decision: an install that waited
+    /// (a busy host, a reload holding the kernel's commit lock) would otherwise keep the element that much past its end,
+    /// and the release thread, a managed thread that a garbage collection can stop for tens of milliseconds, may be
+    /// late to take it out too; the element then drops packets the limiter passes for no longer than the slack.
+    /// </summary>
+    private List<(IPNetwork Network, TimeSpan Ttl)> Expiring(string kind, IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)> holds)
+    {
+        var now = (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
+        var expiring = new List<(IPNetwork, TimeSpan)>(holds.Count);
+        lock (_releaseLock)
+        {
+            foreach (var (network, ttl) in holds)
+            {
+                if (ttl <= TimeSpan.Zero)
+                {
+                    expiring.Add((network, ttl)); // the rehearsal
+                    continue;
+                }
+
+                // A key whose hold ended while its install waited goes in for the slack alone, and is taken out again at once (Committed).
+                var left = _until.TryGetValue((kind, network), out var until) ? Math.Max(until - now, 0) : 0;
+                expiring.Add((network, TimeSpan.FromTicks(left / 100) + ReleaseSlack));
+            }
+        }
+
+        return expiring;
     }
 
     /// <summary>A hold from the engine thread: only queued here.</summary>
@@ -111,13 +157,15 @@ internal sealed class HoldService : IDisposable
 
         foreach (var network in NftHoldSets.Networks(hold.Key))
         {
-            batcher.Add(new BlockRequest(network, ttl + ReleaseSlack, hold.Rule, hold.DetectedNs));
+            // Its end first: the install thread reads it as it sends the element (Expiring).
             lock (_releaseLock)
             {
                 _until[(kind, network)] = hold.UntilNs;
                 _due.Enqueue((kind, network), hold.UntilNs);
                 Monitor.Pulse(_releaseLock);
             }
+
+            batcher.Add(new BlockRequest(network, ttl + ReleaseSlack, hold.Rule, hold.DetectedNs));
         }
     }
 
@@ -149,8 +197,15 @@ internal sealed class HoldService : IDisposable
     /// </summary>
     private void Release()
     {
-        _ = Threading.ThreadNice.Set(Threading.ThreadNice.EnforcementPath);
+        // A release that comes late drops packets the limiter passes: real-time where allowed (the thread sleeps
+        // between releases), else ahead of other work by nice.
+        if (Threading.ThreadNice.SetRealtime(Threading.ThreadNice.ReleasePath) is not null)
+        {
+            _ = Threading.ThreadNice.Set(Threading.ThreadNice.EnforcementPath);
+        }
+
         var ended = new Dictionary<string, List<IPNetwork>>(StringComparer.Ordinal);
+        var earliest = long.MaxValue; // the earliest end among the keys of this round
         lock (_releaseLock)
         {
             while (!_stopping)
@@ -164,7 +219,8 @@ internal sealed class HoldService : IDisposable
                 var now = (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
                 if (due > now)
                 {
-                    Monitor.Wait(_releaseLock, TimeSpan.FromTicks(Math.Max((due - now) / 100, TimeSpan.TicksPerMillisecond / 4)));
+                    // Monitor waits in whole milliseconds: rounded up, so the thread sleeps instead of spinning.
+                    Monitor.Wait(_releaseLock, TimeSpan.FromMilliseconds(Math.Ceiling((due - now) / 1e6)));
                     continue;
                 }
 
@@ -180,6 +236,7 @@ internal sealed class HoldService : IDisposable
                         }
 
                         networks.Add(key.Network);
+                        earliest = Math.Min(earliest, at);
                     }
                 }
 
@@ -193,6 +250,7 @@ internal sealed class HoldService : IDisposable
                             if (error is null)
                             {
                                 Interlocked.Add(ref _released, networks.Count);
+                                ReleaseLateness.Add(((_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100 - earliest) / 1e6);
                             }
                             else
                             {
@@ -202,6 +260,8 @@ internal sealed class HoldService : IDisposable
 
                         networks.Clear();
                     }
+
+                    earliest = long.MaxValue;
                 }
                 finally
                 {
@@ -234,6 +294,21 @@ internal sealed class HoldService : IDisposable
             if (hold.DetectedNs > 0)
             {
                 DetectToHold.Add((nowNs - hold.DetectedNs) / 1e6);
+            }
+
+            lock (_releaseLock)
+            {
+                // Installed after its hold ended (a busy host kept the install behind the release, which found nothing
+                // to take out): the element would drop the key's packets for its whole timeout while the engine passes
+                // them. Out again at once, unless a later hold of the key runs on.
+                var key = (kind, hold.Network);
+                if (!_until.TryGetValue(key, out var until) || until <= nowNs)
+                {
+                    _until[key] = nowNs;
+                    _due.Enqueue(key, nowNs);
+                    Monitor.Pulse(_releaseLock);
+                    Interlocked.Increment(ref _lateInstalls);
+                }
             }
         }
 

@@ -152,6 +152,17 @@ internal sealed record StatusReply
     [JsonPropertyName("holds_refused")]
     public long HoldsRefused { get; init; }
 
+    /// <summary>Holds the kernel took in only after they had ended (the host was too busy to install them in time), taken out again at once.</summary>
+    [JsonPropertyName("holds_late")]
+    public long HoldsLate { get; init; }
+
+    /// <summary>How late keys left their drop and reject sets after their hold ended, over the last 4096 release rounds.</summary>
+    [JsonPropertyName("hold_release_late_p99_ms")]
+    public double HoldReleaseLateP99Ms { get; init; }
+
+    [JsonPropertyName("hold_release_late_max_ms")]
+    public double HoldReleaseLateMaxMs { get; init; }
+
     /// <summary>Capture of the packet that crossed to its key held in the kernel, over the last 4096 holds (median).</summary>
     [JsonPropertyName("detect_to_hold_p50_ms")]
     public double DetectToHoldP50Ms { get; init; }

@@ -4,32 +4,50 @@ namespace Shaper.Capture;
 /// Stamps captured packets with monotonic time. libpcap's timestamps are the kernel's wall-clock arrival times, and
 /// a limiter fed wall-clock time sees a step of the clock as time going backwards (a polite source then looks like
 /// a flood) or jumping ahead. Once per batch the capture thread reads the monotonic and the wall clock together
-/// (<see cref="Begin"/>); a packet's monotonic time is then that instant less the packet's age on the wall clock,
-/// the age kept within [0, <see cref="MaxAgeNs"/>] so a step between the packet's arrival and the read moves it by
-/// at most that, and never earlier than the packet before it. Spacing within a batch is the kernel's own.
-/// One writer: the capture thread that owns it.
+/// (<see cref="Begin"/>); a packet's monotonic time is its wall-clock arrival less the offset between the clocks.
+/// The offset is held steady: each batch's reading of it is off by up to the gap between the two clock reads (tens of
+/// microseconds), and a stamp that moved by that from one batch to the next would move a packet across a limiter's
+/// boundary (a sliding log's slot frees exactly a window after the packet that took it, which a regular sender's
+/// next packet meets to the microsecond), so the engine would decide otherwise than a replay of the same arrivals.
+/// Each reading moves the offset by a 256th of its difference, which follows a slewing clock (at most 500 ppm); a
+/// reading more than <see cref="StepNs"/> away is a step of the wall clock and is taken at once. Stamps are kept
+/// within [batch read − <see cref="MaxAgeNs"/>, batch read] so a step between the packet's arrival and the read moves
+/// it by at most that, and never earlier than the packet before it. One writer: the capture thread that owns it.
 /// </summary>
 public struct CaptureClock
 {
     /// <summary>The oldest a packet is taken to be when its batch is read (a larger age means the wall clock stepped).</summary>
     public const long MaxAgeNs = 1_000_000_000;
 
+    /// <summary>A reading of the clocks' offset this far from the held one is a step of the wall clock, taken at once.</summary>
+    public const long StepNs = 1_000_000;
+
     private long _batchMonotonicNs;
-    private long _batchWallNs;
+    private long _offsetNs;
+    private bool _hasOffset;
     private long _lastNs;
 
     /// <summary>Starts a batch read at monotonic <paramref name="monotonicNs"/> and wall-clock <paramref name="wallNs"/> (Unix ns).</summary>
     public void Begin(long monotonicNs, long wallNs)
     {
         _batchMonotonicNs = monotonicNs;
-        _batchWallNs = wallNs;
+        var reading = wallNs - monotonicNs;
+        if (!_hasOffset || Math.Abs(reading - _offsetNs) > StepNs)
+        {
+            _offsetNs = reading;
+            _hasOffset = true;
+        }
+        else
+        {
+            _offsetNs += (reading - _offsetNs) / 256;
+        }
     }
 
     /// <summary>The monotonic time of a packet of the current batch that the kernel stamped <paramref name="packetWallNs"/>.</summary>
     public long Stamp(long packetWallNs)
     {
-        var age = Math.Clamp(_batchWallNs - packetWallNs, 0, MaxAgeNs);
-        var stamp = Math.Max(_batchMonotonicNs - age, _lastNs);
+        var stamp = Math.Clamp(packetWallNs - _offsetNs, _batchMonotonicNs - MaxAgeNs, _batchMonotonicNs);
+        stamp = Math.Max(stamp, _lastNs);
         _lastNs = stamp;
         return stamp;
     }

@@ -81,6 +81,20 @@ public sealed class LiveClockStepTests
         Assert.Equal(1_002 * Second, clock.Stamp(5_002 * Second));
     }
 
+    [Fact]
+    public void CaptureClock_ReadingsOffByTheirReadGap_KeepTheKernelsSpacingAcrossBatches()
+    {
+        var clock = default(CaptureClock);
+        clock.Begin(monotonicNs: 1_000 * Second, wallNs: 5_000 * Second);
+        var first = clock.Stamp((5_000 * Second) - 1_000_000);
+
+        // The next batch's reading of the clocks is 40 µs off (the thread was preempted between the reads): a packet the
+        // kernel stamped exactly 1 s after the first is still 1 s after it, within a 256th of the error.
+        clock.Begin(monotonicNs: 1_001 * Second, wallNs: (5_001 * Second) + 40_000);
+        var second = clock.Stamp((5_001 * Second) - 1_000_000);
+        Assert.InRange(second - first, Second - (40_000 / 256), Second + (40_000 / 256));
+    }
+
     private static RuleEngine NewEngine()
     {
         var config = ConfigLoader.Parse(Rules, "shaper.toml").Config!;

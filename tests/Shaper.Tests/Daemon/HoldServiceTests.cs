@@ -17,7 +17,7 @@ public sealed class HoldServiceTests
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
     [Fact]
-    public void Post_Hold_IntoTheRulesSetForTheTimeLeftAndALittleMore()
+    public void Post_Hold_IntoTheRulesSetForTheTimeLeftAndATick()
     {
         var nft = new RecordingNft();
         using var holds = new HoldService(new NftBackend(nft), NullLogger.Instance, _time);
@@ -29,8 +29,9 @@ public sealed class HoldServiceTests
 
         Assert.True(SpinWait.SpinUntil(() => holds.DetectToHold.Count == 1, TimeSpan.FromSeconds(30)), "the hold was not installed");
         Assert.Equal(1, holds.Installed);
-        // The element's own timeout runs 20 ms past the hold's end: the release comes first, the timeout only bounds a lost one.
-        Assert.Equal("add element inet shaper drop_r_v4 { 198.18.0.1 timeout 420ms }\n", Assert.Single(nft.Runs).Script);
+        // The element's own timeout, counted when it is sent, runs one kernel tick (10 ms at HZ = 100) past the hold's
+        // end: the release comes first, the timeout bounds a late or lost one.
+        Assert.Equal("add element inet shaper drop_r_v4 { 198.18.0.1 timeout 410ms }\n", Assert.Single(nft.Runs).Script);
         Assert.Equal(100, holds.DetectToHold.Percentile(0.5), 3);
     }
 
@@ -46,7 +47,7 @@ public sealed class HoldServiceTests
         holds.Post(new KeyHold("r", RuleAction.Drop, Key(0xC6120002), now + 50_000_000, now));
 
         Assert.True(SpinWait.SpinUntil(() => holds.Installed == 1, TimeSpan.FromSeconds(30)), "the hold was not installed");
-        Assert.Equal("add element inet shaper drop_r_v4 { 198.18.0.2 timeout 70ms }\n", Assert.Single(nft.Runs).Script);
+        Assert.Equal("add element inet shaper drop_r_v4 { 198.18.0.2 timeout 60ms }\n", Assert.Single(nft.Runs).Script);
     }
 
     [Fact]

@@ -38,9 +38,9 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
     /// <summary>
     /// 20 sources at 100 packets a second for 5 s against a sliding log of 30 per second with action drop, and
     /// <paramref name="reloads"/> reloads of the same file while they send. Each source must get through at least what
-    /// the sliding log allows (the replay engine over the packets as they arrived) minus 2, and at most that plus two
-    /// packets per time it crossed its limit (the packet that crosses has passed the kernel before the engine sees it;
-    /// see below for the second). Which packets got through is known packet by packet, and printed.
+    /// the sliding log allows (the replay engine over the packets as they arrived) minus 2, and at most that plus one
+    /// packet per window in which it went over its limit, widened by the arrivals the daemon's own measured hold and
+    /// release latencies explain (see below). Which packets got through is known packet by packet, and printed.
     /// </summary>
     private async Task DropTwentySourcesAsync(int reloads)
     {
@@ -104,35 +104,45 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
             var allowed = Allowed(config, arrived);
             var allowedBySender = Allowed(config, sent);
 
-            // How often each source crossed its limit on the arrival timestamps: a packet the log refused while its key was not
-            // in the drop set. The set can only stop the packets after it (and a refusal that would pass again within
-            // 1 ms puts nothing in the set), so each crossing may get one packet more through than the log allows.
-            var crossings = new Dictionary<string, int>(StringComparer.Ordinal);
-            var crossedAt = new List<(string Key, long At)>();
+            // The windows in which each source went over its limit, on the arrival timestamps: the 1 s windows (counted from
+            // the first arrival) holding a packet the replay engine did not pass. The kernel set can only stop the packets
+            // after a hold is in, so each such window may get one packet more through than the log allows.
+            var windowsCrossed = new Dictionary<string, HashSet<long>>(StringComparer.Ordinal);
             var heldPackets = new Dictionary<(string Key, int Port), (long SinceNs, long LeftNs)>();
+            var passedAfterHold = new Dictionary<(string Key, int Port), long>();
             var through = PortTallyRead(lab);
             using (var source = ReplaySources.Open(arrived))
             {
                 var engine = new RuleEngine(CompiledRuleSet.Compile(config), 1024);
-                var heldUntil = new Dictionary<string, long>(StringComparer.Ordinal);
-                engine.KeyHeld += hold => heldUntil[hold.Key.ToString()] = hold.UntilNs;
+                var heldFrom = new Dictionary<string, (long Since, long Until)>(StringComparer.Ordinal);
+                engine.KeyHeld += hold => heldFrom[hold.Key.ToString()] = (hold.DetectedNs, hold.UntilNs);
                 var limited = 0L;
+                var first = -1L;
                 while (source.TryRead(out var packet))
                 {
+                    first = first < 0 ? packet.TimestampNs : first;
                     var key = new HeldKey(packet.Family, packet.Source, 32, 0, KeyKind.Source).ToString();
-                    var held = heldUntil.TryGetValue(key, out var until) && packet.TimestampNs < until;
-                    if (held)
+                    if (heldFrom.TryGetValue(key, out var hold) && packet.TimestampNs < hold.Until)
                     {
-                        var since = crossedAt.FindLast(c => c.Key == key).At;
-                        heldPackets[(key, packet.SourcePort)] = (packet.TimestampNs - since, until - packet.TimestampNs);
+                        heldPackets[(key, packet.SourcePort)] = (packet.TimestampNs - hold.Since, hold.Until - packet.TimestampNs);
                     }
 
+                    var endedBefore = heldFrom.TryGetValue(key, out var previous) ? previous.Until : -1;
                     engine.Process(packet);
                     var now = engine.Report(packet.TimestampNs)[0].Limited;
-                    if (now > limited && !held)
+                    if (now > limited)
                     {
-                        crossings[key] = crossings.GetValueOrDefault(key) + 1;
-                        crossedAt.Add((key, packet.TimestampNs));
+                        if (!windowsCrossed.TryGetValue(key, out var windows))
+                        {
+                            windowsCrossed[key] = windows = [];
+                        }
+
+                        windows.Add((packet.TimestampNs - first) / 1_000_000_000);
+                    }
+
+                    else if (endedBefore >= 0)
+                    {
+                        passedAfterHold[(key, packet.SourcePort)] = packet.TimestampNs - endedBefore;
                     }
 
                     limited = now;
@@ -144,47 +154,51 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
             var tally = Tally.Read(lab);
             var status = (await daemon.SendAsync("status")).Result!;
             output.WriteLine($"status: {status.ToJsonString()}");
-            output.WriteLine($"detect to hold p50 {status["detect_to_hold_p50_ms"]} ms, p99 {status["detect_to_hold_p99_ms"]} ms; holds {status["holds_installed"]}");
-            // The kernel cannot stop a packet that arrives before the key is in the drop set. The tight bound (what the log
-            // allows, plus one packet per crossing, plus the packets that arrived within the daemon's measured hold latency
-            // after a crossing) is printed for each source; asserted is what the log allows minus 2 to plus two packets per
-            // crossing and those arrivals (CI, 10 reloads: 183 of 166 allowed with 8 crossings, one over two per crossing
-            // alone): on this 2-core machine shared with other work, the holds of a round of crossings (the 20 sources
-            // cross within 10 ms of each other) have been measured reaching the kernel up to 50 ms late, more than the
-            // daemon's p99 shows, letting 1 to 5 more packets of every source through. A reload that handed out a fresh log
-            // would let 30 more through per source and reload.
+            output.WriteLine($"detect to hold p50 {status["detect_to_hold_p50_ms"]} ms, p99 {status["detect_to_hold_p99_ms"]} ms; release late p99 {status["hold_release_late_p99_ms"]} ms, max {status["hold_release_late_max_ms"]} ms; holds {status["holds_installed"]}, of which installed after their end {status["holds_late"]}");
+            // The issue's bound: each source gets through at least what the log allows minus 2, and at most that plus one
+            // packet per window in which it went over its limit. The key is held as soon as a packet it passes leaves it
+            // at its limit, so the next one meets the set unless the hold reaches the kernel after it; and it leaves the
+            // set when the hold ends, so a passed packet is dropped only if the release comes after it. The daemon
+            // measures both latencies; on this 2-core machine under other work they reach tens of milliseconds (a
+            // garbage collection stops the release thread, the install waits behind a reload's commit). Asserted is the
+            // issue's bound widened by exactly the packets those measured latencies explain: arrivals of a held key
+            // within the p99 hold latency after its hold began, and passed arrivals within the longest release lateness
+            // after a hold ended. Each source's standing against the issue's own bound is printed, and counted. A reload
+            // that handed out a fresh log would let 30 more through per source and reload.
             var holdLatencyNs = (long)(status["detect_to_hold_p99_ms"]!.GetValue<double>() * 1e6);
+            var releaseLateNs = (long)(Math.Max(0, status["hold_release_late_max_ms"]!.GetValue<double>()) * 1e6);
             var failures = new List<string>();
-            var tight = 0;
+            var strict = 0;
             for (var s = 0; s < Sources; s++)
             {
                 var source = $"198.18.20.{s}";
                 var received = tally.GetValueOrDefault(source);
                 var may = allowed[source];
-                var crossed = crossings.GetValueOrDefault(source);
+                var crossed = windowsCrossed.GetValueOrDefault(source)?.Count ?? 0;
                 var early = heldPackets.Count(h => h.Key.Key == source && h.Value.SinceNs <= holdLatencyNs);
-                tight += received <= may + crossed + early ? 1 : 0;
-                var held = heldPackets.Where(h => h.Key.Key == source && through.Contains((source, h.Key.Port))).Select(h => $"#{h.Key.Port - 10_000} {h.Value.SinceNs / 1e6:F1} ms after the crossing, {h.Value.LeftNs / 1e6:F1} ms before the release").ToList();
-                output.WriteLine($"{source}: received {received}, the sliding log allows {may} of {Seconds * PerSecond} ({allowedBySender[source]} by the sender's timestamps), crossing its limit {crossed} times, {early} arrivals within {holdLatencyNs / 1e6:F1} ms after a crossing: {received - may:+0;-0;0} against the log, tight bound {(received <= may + crossed + early ? "met" : "missed")}");
+                var late = passedAfterHold.Count(p => p.Key.Key == source && p.Value >= 0 && p.Value <= releaseLateNs);
+                var met = received >= may - 2 && received <= may + crossed;
+                strict += met ? 1 : 0;
+                var held = heldPackets.Where(h => h.Key.Key == source && through.Contains((source, h.Key.Port))).Select(h => $"#{h.Key.Port - 10_000} {h.Value.SinceNs / 1e6:F1} ms after the hold, {h.Value.LeftNs / 1e6:F1} ms before its end").ToList();
+                var lost = passedAfterHold.Where(p => p.Key.Key == source && !through.Contains((source, p.Key.Port))).Select(p => $"#{p.Key.Port - 10_000} {p.Value / 1e6:F2} ms after a hold ended").ToList();
+                output.WriteLine($"{source}: received {received}, the sliding log allows {may} of {Seconds * PerSecond} ({allowedBySender[source]} by the sender's timestamps), over its limit in {crossed} windows: {received - may:+0;-0;0} against the log, the issue's bound {(met ? "met" : "missed")}; {early} held arrivals within the hold latency, {late} passed arrivals within the release lateness");
                 output.WriteLine($"  {held.Count} got through while their key was held: {string.Join("; ", held)}");
-                if (received < may - 2 || received > may + (2 * crossed) + early)
+                output.WriteLine($"  {lost.Count} the log passed did not get through: {string.Join("; ", lost)}");
+                if (received < may - 2 - late || received > may + crossed + early)
                 {
-                    failures.Add($"{source}: received {received}, allowed {may}, crossings {crossed}");
+                    failures.Add($"{source}: received {received}, allowed {may}, over its limit in {crossed} windows, {early} held arrivals within the hold latency, {late} passed arrivals within the release lateness");
                 }
             }
 
-            output.WriteLine($"{tight} of {Sources} sources within the tight bound");
+            output.WriteLine($"{strict} of {Sources} sources within the issue's bound (hold latency p99 {holdLatencyNs / 1e6:F1} ms, release lateness max {releaseLateNs / 1e6:F1} ms)");
             if (failures.Count > 0)
             {
                 output.WriteLine(daemon.Log);
             }
 
             Assert.True(failures.Count == 0, string.Join("; ", failures));
-            // Every source was held. The daemon holds once per crossing it sees on its own capture's timestamps, which
-            // differ from the sender's, and a crossing while a hold of the key is still on its way extends that one, so
-            // the count is not the sender's (seen idle: 138 holds for the sender's 186 crossings, every source within
-            // the bound above); what the holds achieved is the bound on what got through.
-            Assert.True(status["holds_installed"]!.GetValue<long>() >= Sources, $"{status["holds_installed"]} holds for {Sources} sources ({crossings.Values.Sum()} crossings on the sender's timestamps)");
+            // Every source was held; what the holds achieved is the bound on what got through.
+            Assert.True(status["holds_installed"]!.GetValue<long>() >= Sources, $"{status["holds_installed"]} holds for {Sources} sources");
             Assert.Equal(0, status["holds_refused"]!.GetValue<long>());
             Assert.Equal(reloads, status["reloads_ok"]!.GetValue<long>());
 
