@@ -19,6 +19,13 @@ public static class IptablesQueueScript
     /// <summary>The queue rules' chain in table filter.</summary>
     public const string Chain = "SHAPER-QUEUE";
 
+    /// <summary>
+    /// The mark a queue rule with <c>action = "reject"</c> gives a packet its full FIFO refuses, with the verdict
+    /// NF_REPEAT: the packet goes through the filter table again, and the chain's first rules reject what carries
+    /// it. (NFQUEUE's verdicts can only accept or drop.) "SH" and 1, unlikely to be an operator's own mark.
+    /// </summary>
+    public const uint RejectMark = 0x5348_0001;
+
     /// <summary>The jump from INPUT, as <c>iptables-save</c> prints it.</summary>
     public const string JumpRule = "-A INPUT -j " + Chain;
 
@@ -39,6 +46,14 @@ public static class IptablesQueueScript
 
         var script = new StringBuilder("*filter\n");
         script.Append(':').Append(Chain).Append(" - [0:0]\n"); // creates it, or flushes it when it exists
+        if (plan.QueueRules.Any(q => q.Rule.Action == Rules.RuleAction.Reject && q.Rule.Mode == Rules.RuleMode.Hard && NftScript.Families(q.Rule).Contains(v4)))
+        {
+            // Back from the queue marked: refused by a full FIFO of a rejecting rule.
+            var mark = string.Create(CultureInfo.InvariantCulture, $"-m mark --mark 0x{RejectMark:x}");
+            script.Append("-A ").Append(Chain).Append(" -p tcp ").Append(mark).Append(" -j REJECT --reject-with tcp-reset\n");
+            script.Append("-A ").Append(Chain).Append(' ').Append(mark).Append(" -j REJECT --reject-with ").Append(v4 ? "icmp-port-unreachable" : "icmp6-port-unreachable").Append('\n');
+        }
+
         foreach (var allowed in plan.Config.Allow.Where(n => NftScript.IsV4(n) == v4))
         {
             script.Append("-A ").Append(Chain).Append(" -s ").Append(NftScript.Format(allowed)).Append(" -j RETURN\n");

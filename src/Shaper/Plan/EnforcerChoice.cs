@@ -119,8 +119,8 @@ public static class EnforcerChoice
 
     /// <summary>
     /// A queue rule sends its packets to NFQUEUE with a kernel rule (nft's queue statement, or the iptables NFQUEUE
-    /// target where nft lacks it), so it needs a backend that installs rules; NFQUEUE cannot reject, so a full
-    /// queue drops.
+    /// target where nft lacks it), so it needs a backend that installs rules. A full FIFO drops its newest packet, or
+    /// rejects it with <c>action = "reject"</c>; blocking is not a queue's to do.
     /// </summary>
     private static Refusal? QueueRefusal(Rule rule, string subject, BackendKind backend)
     {
@@ -132,13 +132,12 @@ public static class EnforcerChoice
                 "set backend = \"auto\"");
         }
 
-        if (rule.Action is not (RuleAction.Drop or RuleAction.Log) && rule.Mode == RuleMode.Hard)
+        if (rule.Action == RuleAction.Block && rule.Mode == RuleMode.Hard)
         {
-            var action = rule.Action == RuleAction.Reject ? "reject" : "block";
             return new Refusal(
                 "action",
-                $"action = \"{action}\" of queue {subject} is not carried out: a full queue drops its newest packet",
-                "use action = \"drop\", or enforce = \"observe\" to reject or block");
+                $"action = \"block\" of queue {subject} is not carried out: a full queue drops (or rejects) its newest packet",
+                "use action = \"drop\" or \"reject\", or enforce = \"observe\" to block");
         }
 
         return null;

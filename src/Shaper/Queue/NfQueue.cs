@@ -17,6 +17,7 @@ internal static class NfQueue
     // enum nfqnl_attr_type
     public const ushort AttrPacketHeader = 1; // struct nfqnl_msg_packet_hdr { __be32 packet_id; __be16 hw_protocol; __u8 hook; }
     public const ushort AttrVerdictHeader = 2; // struct nfqnl_msg_verdict_hdr { __be32 verdict; __be32 id; }
+    public const ushort AttrMark = 3; // __be32: in a verdict, the packet's new mark
     public const ushort AttrPayload = 10;
     public const ushort AttrCapLen = 13; // the packet's length when the payload was cut at the copy range
 
@@ -42,4 +43,7 @@ internal static class NfQueue
 
     /// <summary>NF_ACCEPT.</summary>
     public const uint Accept = 1;
+
+    /// <summary>NF_REPEAT: the packet goes through the hook's table again (with the mark the verdict gave it).</summary>
+    public const uint Repeat = 4;
 }

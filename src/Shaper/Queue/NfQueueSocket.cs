@@ -135,11 +135,11 @@ internal sealed class NfQueueSocket : IDisposable
         return found;
     }
 
-    /// <summary>Sends the verdict <paramref name="verdict"/> (<see cref="NfQueue.Accept"/> or <see cref="NfQueue.Drop"/>) for packet <paramref name="id"/>; null on success.</summary>
+    /// <summary>Sends the verdict <paramref name="verdict"/> (<see cref="NfQueue.Accept"/>, <see cref="NfQueue.Drop"/>, or <see cref="NfQueue.Repeat"/> with a <paramref name="mark"/>) for packet <paramref name="id"/>; null on success.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public string? Verdict(uint id, uint verdict)
+    public string? Verdict(uint id, uint verdict, uint? mark = null)
     {
-        WriteVerdict(_writer, Number, id, verdict);
+        WriteVerdict(_writer, Number, id, verdict, mark);
         var error = _socket.Send(_writer.Written);
         if (error is not null)
         {
@@ -150,13 +150,18 @@ internal sealed class NfQueueSocket : IDisposable
     }
 
     /// <summary>One NFQNL_MSG_VERDICT for packet <paramref name="id"/> of queue <paramref name="number"/>, in place of what <paramref name="writer"/> held.</summary>
-    internal static void WriteVerdict(NetlinkWriter writer, ushort number, uint id, uint verdict)
+    internal static void WriteVerdict(NetlinkWriter writer, ushort number, uint id, uint verdict, uint? mark = null)
     {
         writer.Clear();
         var start = writer.BeginMessage(NfQueue.MsgVerdict, Nl.Request, 0, number);
         var header = writer.Attribute(NfQueue.AttrVerdictHeader, 8);
         BinaryPrimitives.WriteUInt32BigEndian(header, verdict);
         BinaryPrimitives.WriteUInt32BigEndian(header[4..], id);
+        if (mark is { } value)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(writer.Attribute(NfQueue.AttrMark, 4), value);
+        }
+
         writer.EndMessage(start);
     }
 

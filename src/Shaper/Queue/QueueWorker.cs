@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Shaper.Capture;
+using Shaper.Firewall;
 using Shaper.Netlink;
 using Shaper.Plan;
 
@@ -29,12 +30,14 @@ public sealed class QueueWorker : IDisposable
     private readonly TimeProvider _time;
     private readonly ConcurrentQueue<Action> _work = new();
     private readonly Thread _thread;
+    private readonly bool _rejects;
     private volatile bool _stopping;
     private int _disposed;
 
     private QueueWorker(QueueRule rule, NfQueueSocket socket, PacketQueue queue, TimeProvider time)
     {
         Rule = rule;
+        _rejects = rule.Rule.Action == Rules.RuleAction.Reject && rule.Rule.Mode == Rules.RuleMode.Hard;
         _socket = socket;
         _queue = queue;
         _time = time;
@@ -182,6 +185,11 @@ public sealed class QueueWorker : IDisposable
             {
                 case QueueVerdict.AcceptNow:
                     Verdict(id, NfQueue.Accept);
+                    break;
+                case QueueVerdict.Drop when _rejects:
+                    // NFQUEUE cannot answer a packet: it goes through the filter table again marked, and the queue chain's
+                    // first rules reject what carries the mark (a TCP reset, else ICMP port unreachable).
+                    _ = _socket.Verdict(id, NfQueue.Repeat, IptablesQueueScript.RejectMark);
                     break;
                 case QueueVerdict.Drop:
                     Verdict(id, NfQueue.Drop);

@@ -43,6 +43,24 @@ public sealed class IptablesQueueScriptTests
     }
 
     [Fact]
+    public void Apply_RejectingQueueRule_MarkedPacketsRejectedFirstInEachFamily()
+    {
+        var rules = TwoQueues.Replace("enforce = \"queue\"\n[[rule]]", "enforce = \"queue\"\naction = \"reject\"\n[[rule]]", StringComparison.Ordinal);
+        var v4 = IptablesQueueScript.Apply(Plan(rules), v4: true, save: "*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n");
+
+        Assert.StartsWith(
+            "*filter\n:SHAPER-QUEUE - [0:0]\n"
+            + "-A SHAPER-QUEUE -p tcp -m mark --mark 0x53480001 -j REJECT --reject-with tcp-reset\n"
+            + "-A SHAPER-QUEUE -m mark --mark 0x53480001 -j REJECT --reject-with icmp-port-unreachable\n"
+            + "-A SHAPER-QUEUE -s 198.18.9.0/24 -j RETURN\n",
+            v4);
+        Assert.Contains("-m mark --mark 0x53480001 -j REJECT --reject-with icmp6-port-unreachable\n", IptablesQueueScript.Apply(Plan(rules), v4: false, save: ""), StringComparison.Ordinal);
+
+        // Dropping rules alone: no reject rules.
+        Assert.DoesNotContain("REJECT", IptablesQueueScript.Apply(Plan(TwoQueues), v4: true, save: ""), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Apply_BackendJumpInInput_QueueJumpGoesRightAfterIt()
     {
         // An accepted packet skips the rest of INPUT: the kernel rules' chain must come first.

@@ -26,6 +26,21 @@ public sealed class NfQueueCodecTests
     }
 
     [Fact]
+    public void WriteVerdict_RepeatWithMark_CarriesTheMarkAfterTheHeader()
+    {
+        var writer = new NetlinkWriter(64);
+        NfQueueSocket.WriteVerdict(writer, 1000, 7, NfQueue.Repeat, 0x53480001);
+        var bytes = writer.Written.ToArray();
+
+        Assert.Equal(40, bytes.Length); // and NFQA_MARK (4 + 4)
+        Assert.Equal(40u, BinaryPrimitives.ReadUInt32LittleEndian(bytes));
+        Assert.Equal(4u, BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(24))); // NF_REPEAT
+        Assert.Equal(8, BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(32)));
+        Assert.Equal(3, BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(34))); // NFQA_MARK
+        Assert.Equal(0x53480001u, BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(36)));
+    }
+
+    [Fact]
     public void TryParsePacket_OtherMessage_False()
     {
         var writer = new NetlinkWriter(64);
