@@ -159,6 +159,9 @@ internal sealed class BlockService : IDisposable
         return (true, null);
     }
 
+    /// <summary>The time the block of <paramref name="network"/> has left; null when there is none in force.</summary>
+    public TimeSpan? LeftOf(IPNetwork network) => _store.LeftOf(network);
+
     /// <summary>The blocks in force with the time each has left.</summary>
     public List<(IPNetwork Network, TimeSpan Left)> Active() => _store.Active();
 
@@ -213,20 +216,35 @@ internal sealed class BlockService : IDisposable
 
     /// <summary>
     /// Opens the store and installs its blocks as they are read (one pass over the file, a few thousand blocks at
-    /// a time, so a million are never all in memory); with backend none, only opens it. Reading and installing
-    /// overlap: a second thread sends each chunk to the kernel while the next is read, as both cost about the
-    /// same (a million blocks: about 0.9 s of reading and 1.5 s of netlink inserts), and at most
-    /// <see cref="RestoreChunksAhead"/> chunks wait between them.
+    /// a time, so a million are never all in memory); with backend none, only opens it.
     /// </summary>
     public void Restore()
     {
-        var started = _time.GetTimestamp();
         if (_backend is null)
         {
             _store.Open();
             return;
         }
 
+        InstallAll(_store.Open);
+    }
+
+    /// <summary>
+    /// Installs every block the store holds again (after the table was deleted, or when the kernel's notifications
+    /// were lost and a comparison would cost more), read and installed as <see cref="Restore"/> does; returns how
+    /// many were given. A block already in the kernel takes the same end again.
+    /// </summary>
+    public int Reinstall() => _backend is null ? 0 : InstallAll(_store.ForEachActive);
+
+    /// <summary>
+    /// Installs what <paramref name="read"/> hands over, a chunk at a time. Reading and installing overlap: a second
+    /// thread sends each chunk to the kernel while the next is read, as both cost about the same (a million
+    /// blocks: about 0.9 s of reading and 1.5 s of netlink inserts), and at most <see cref="RestoreChunksAhead"/>
+    /// chunks wait between them. Returns how many were read.
+    /// </summary>
+    private int InstallAll(Action<Action<IReadOnlyList<(IPNetwork Network, TimeSpan Left)>>> read)
+    {
+        var started = _time.GetTimestamp();
         var count = 0;
         var ok = true;
         using var chunks = new BlockingCollection<(IPNetwork Network, TimeSpan Left)[]>(RestoreChunksAhead);
@@ -253,7 +271,7 @@ internal sealed class BlockService : IDisposable
             TaskScheduler.Default);
         try
         {
-            _store.Open(chunk =>
+            read(chunk =>
             {
                 count += chunk.Count;
                 chunks.Add([.. chunk]); // the store reuses its buffer for the next chunk
@@ -270,6 +288,8 @@ internal sealed class BlockService : IDisposable
         {
             Log.BlocksRestored(_logger, count, _time.GetElapsedTime(started).TotalMilliseconds);
         }
+
+        return count;
     }
 
     /// <summary>

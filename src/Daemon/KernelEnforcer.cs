@@ -82,7 +82,16 @@ internal sealed class KernelEnforcer : IDisposable
         Blocks = new BlockService(backend, store, _logger, _time);
         Holds = new HoldService(backend as NftBackend, _logger, _time);
         Holds.Prepare(config);
-        Blocks.Restore();
+        // Not listening to its own million notifications: they would overflow the monitor and make the reconciler compare every set.
+        if (_kernel.Monitor is { } monitor)
+        {
+            monitor.Quietly(Blocks.Restore);
+        }
+        else
+        {
+            Blocks.Restore();
+        }
+
         Blocks.WarmUp();
         _reconciler = new KernelReconciler(backend, _kernel.Monitor, Blocks, _logger, _time);
         _reconciler.Start();

@@ -13,10 +13,19 @@ namespace Shaper.Daemon;
 /// and logs it: a deleted table is installed again with every block; a flushed or deleted chain, a changed rule
 /// or a deleted set is applied again (one transaction that keeps the sets and their contents); deleted block
 /// elements are added again with the time they have left; lost notifications make it compare every block set
-/// with the store. On iptables (no notifications) it looks every <see cref="Period"/>, for a deleted ruleset only.
+/// with the store (above <see cref="CompareLimit"/> blocks, install every block again). Its own bulk installs it
+/// makes without listening, so their notifications cannot overflow the socket. On iptables (no notifications) it looks every <see cref="Period"/>, for a deleted ruleset only.
 /// </summary>
 internal sealed class KernelReconciler : IDisposable
 {
+    /// <summary>
+    /// Above this many blocks, lost notifications make it install every block again instead of comparing the sets
+    /// with the store: a set element dump walks the set's hash table from the start for every answer it fills, so
+    /// its cost grows with the square of the set's size (a million elements: 48 s of kernel time here), while
+    /// adding a million elements that are there costs about 0.6 s. At this size the dump costs about 0.2 s.
+    /// </summary>
+    public const int CompareLimit = 65536;
+
     /// <summary>How often it looks without change notifications (iptables).</summary>
     public static readonly TimeSpan Period = TimeSpan.FromMilliseconds(250);
 
@@ -146,7 +155,7 @@ internal sealed class KernelReconciler : IDisposable
                 var error = _backend.Reinstall();
                 if (error is null)
                 {
-                    _blocks.Install(_blocks.Active());
+                    _ = Quietly(_blocks.Reinstall);
                 }
 
                 return error;
@@ -181,7 +190,11 @@ internal sealed class KernelReconciler : IDisposable
             _ = nft.Repair();
         }
 
-        if (objects || unknown)
+        if ((objects || unknown) && _blocks.Count > CompareLimit)
+        {
+            InstallAll(unknown ? "unknown" : null);
+        }
+        else if (objects || unknown)
         {
             CompareAllBlocks(nft);
         }
@@ -191,7 +204,10 @@ internal sealed class KernelReconciler : IDisposable
         }
     }
 
-    /// <summary>Adds back the deleted elements the store still holds.</summary>
+    /// <summary>
+    /// Adds back the deleted elements the store still holds, each looked up in the store (a few deleted among a
+    /// million blocks cost a few lookups, not a list of the million).
+    /// </summary>
     private void RestoreDeleted(Dictionary<string, HashSet<string>> deleted)
     {
         if (deleted.Count == 0)
@@ -201,28 +217,69 @@ internal sealed class KernelReconciler : IDisposable
 
         var started = _time.GetTimestamp();
         var missing = new List<(IPNetwork Network, TimeSpan Left)>();
+        Dictionary<string, long>? fill = null;
         var flushed = false;
-        foreach (var (set, keys) in StoreBySet())
+        foreach (var (set, keys) in deleted)
         {
-            if (!deleted.TryGetValue(set, out var gone))
+            if (BlockSet.Parse(set) is not { } blocks)
             {
                 continue;
             }
 
             var before = missing.Count;
-            foreach (var (key, block) in keys)
+            foreach (var key in keys)
             {
-                if (gone.Contains(key))
+                if (StoreBlockOf(blocks, key) is { } block)
                 {
                     missing.Add(block);
                 }
             }
 
-            flushed |= keys.Count > 1 && missing.Count - before == keys.Count;
+            var held = missing.Count - before;
+            if (held > 1)
+            {
+                fill ??= _blocks.SetFill().ToDictionary(f => f.Set, f => f.Elements, StringComparer.Ordinal);
+                flushed |= held >= fill.GetValueOrDefault(set);
+            }
         }
 
         InstallMissing(flushed ? "set_flushed" : "element", missing, started);
     }
+
+    /// <summary>The store's block behind the element <paramref name="key"/> (hex) of <paramref name="set"/>, with its time left; null when the store has none.</summary>
+    private (IPNetwork Network, TimeSpan Left)? StoreBlockOf(BlockSet set, string key)
+    {
+        var bytes = Convert.FromHexString(key);
+        if (bytes.Length != (set.V4 ? 4 : 16))
+        {
+            return null;
+        }
+
+        var address = new IPAddress(bytes);
+        var network = new IPNetwork(address, set.PrefixLength);
+        if (_blocks.LeftOf(network) is { } left)
+        {
+            return (network, left);
+        }
+
+        // An IPv4 block given as an IPv4-mapped IPv6 network is kept so in the store and goes to the IPv4 set.
+        var mapped = new IPNetwork(address.MapToIPv6(), set.PrefixLength + 96);
+        return set.V4 && _blocks.LeftOf(mapped) is { } mappedLeft ? (mapped, mappedLeft) : null;
+    }
+
+    /// <summary>Installs every block the store holds again, not listening meanwhile; counted as a repair of <paramref name="kind"/> when given.</summary>
+    private void InstallAll(string? kind)
+    {
+        var started = _time.GetTimestamp();
+        var count = Quietly(_blocks.Reinstall);
+        if (kind is not null)
+        {
+            Count(kind, null, $"notifications were lost: all {count} blocks were installed again (more than {CompareLimit} cost more to compare)", started);
+        }
+    }
+
+    /// <summary>Runs <paramref name="bulk"/> without listening to the kernel's notifications (see <see cref="NftMonitor.Quietly"/>).</summary>
+    private int Quietly(Func<int> bulk) => _monitor is { } monitor ? monitor.Quietly(bulk) : bulk();
 
     /// <summary>Compares every block set the store uses with what the kernel holds; adds back what is missing.</summary>
     private void CompareAllBlocks(NftBackend nft)

@@ -255,6 +255,16 @@ public sealed class BlockStore : IBlockStore
         }
     }
 
+    /// <summary>The time the block of <paramref name="network"/> has left; null when there is none in force.</summary>
+    public TimeSpan? LeftOf(IPNetwork network)
+    {
+        lock (_lock)
+        {
+            var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            return ExpiryOf(network, nowMs) is { } expires ? TimeSpan.FromMilliseconds(expires - nowMs) : null;
+        }
+    }
+
     /// <summary>
     /// Hands every block in force to <paramref name="chunk"/>, a few thousand at a time (for installing them in the
     /// kernel after a start or a flush), without holding them all in memory. The list is reused between calls.
@@ -492,7 +502,7 @@ public sealed class BlockStore : IBlockStore
         _insert = Command("INSERT OR IGNORE INTO blocks (addr, prefix, expires_ms) VALUES ($a, $p, $e)");
         _update = Command("UPDATE blocks SET expires_ms = $e WHERE addr = $a AND prefix = $p");
         _delete = Command("DELETE FROM blocks WHERE addr = $a AND prefix = $p");
-        _exists = Command("SELECT 1 FROM blocks WHERE addr = $a AND prefix = $p AND expires_ms > $e");
+        _exists = Command("SELECT expires_ms FROM blocks WHERE addr = $a AND prefix = $p AND expires_ms > $e");
     }
 
     private SqliteCommand Command(string text)
@@ -717,27 +727,29 @@ public sealed class BlockStore : IBlockStore
     }
 
     /// <summary>Whether a block of <paramref name="network"/> is recorded (in the backlog or the file) and has not ended.</summary>
-    private bool Has(IPNetwork network)
+    private bool Has(IPNetwork network) => ExpiryOf(network, _time.GetUtcNow().ToUnixTimeMilliseconds()) is not null;
+
+    /// <summary>When the block of <paramref name="network"/> in force ends (Unix ms, the backlog's word over the file's); null when there is none.</summary>
+    private long? ExpiryOf(IPNetwork network, long nowMs)
     {
-        var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
         if (_pending.TryGetValue(network, out var pending))
         {
-            return pending != Removed && pending > nowMs;
+            return pending != Removed && pending > nowMs ? pending : null;
         }
 
         if (_db is null)
         {
-            return false;
+            return null;
         }
 
         try
         {
             Bind(_exists!, network, nowMs);
-            return _exists!.ExecuteScalar() is not null;
+            return _exists!.ExecuteScalar() is long expires ? expires : null;
         }
         catch (SqliteException)
         {
-            return false; // unreadable: counted as new, so the count errs high and the cap early
+            return null; // unreadable: counted as new, so the count errs high and the cap early
         }
     }
 

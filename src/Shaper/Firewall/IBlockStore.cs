@@ -40,6 +40,12 @@ public interface IBlockStore : IDisposable
     /// <summary>Whether a block of <paramref name="network"/> is recorded.</summary>
     bool Contains(IPNetwork network);
 
+    /// <summary>The time the block of <paramref name="network"/> has left; null when there is none in force.</summary>
+    TimeSpan? LeftOf(IPNetwork network);
+
+    /// <summary>Hands every block in force to <paramref name="chunk"/> a few thousand at a time, never all in memory; the list is reused between calls.</summary>
+    void ForEachActive(Action<IReadOnlyList<(IPNetwork Network, TimeSpan Left)>> chunk);
+
     /// <summary>Forgets a block; false when there was none.</summary>
     bool Remove(IPNetwork network);
 

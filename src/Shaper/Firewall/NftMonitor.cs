@@ -82,6 +82,41 @@ public sealed class NftMonitor : IDisposable
     /// </summary>
     internal bool Wait(TimeSpan timeout, Interop.WakeEvent wake) => _socket.Wait(timeout.Ticks * 100, wake);
 
+    /// <summary>
+    /// Runs <paramref name="bulk"/> (the daemon installing every block: a start, a deleted table) without listening:
+    /// a million elements make a million notifications, which overflow the socket's buffer, and notifications lost
+    /// mean <see cref="NftChangeKind.Unknown"/> and a comparison of every block set. The kernel builds no
+    /// notification nobody listens to. What others change meanwhile is not seen either: the caller is installing
+    /// everything, and what follows it is heard again.
+    /// </summary>
+    public T Quietly<T>(Func<T> bulk)
+    {
+        ArgumentNullException.ThrowIfNull(bulk);
+        var left = _socket.Leave(NfTables.Group);
+        try
+        {
+            return bulk();
+        }
+        finally
+        {
+            if (left)
+            {
+                _ = _socket.Rejoin(NfTables.Group);
+            }
+        }
+    }
+
+    /// <summary>Runs <paramref name="bulk"/> without listening, as <see cref="Quietly{T}(Func{T})"/>.</summary>
+    public void Quietly(Action bulk)
+    {
+        ArgumentNullException.ThrowIfNull(bulk);
+        _ = Quietly(() =>
+        {
+            bulk();
+            return 0;
+        });
+    }
+
     public void Dispose() => _socket.Dispose();
 
     private static bool IsThreadOfThisProcess(uint tid) => Directory.Exists("/proc/self/task/" + tid.ToString(CultureInfo.InvariantCulture));

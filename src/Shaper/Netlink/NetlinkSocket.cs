@@ -23,6 +23,7 @@ internal sealed partial class NetlinkSocket : IDisposable
     private const int SoRcvtimeo = 20;
     private const int SolNetlink = 270;
     private const int NetlinkAddMembership = 1;
+    private const int NetlinkDropMembership = 2;
     private const int MsgDontwait = 0x40;
     private const int Eagain = 11;
     private const int PollIn = 0x1;
@@ -81,6 +82,12 @@ internal sealed partial class NetlinkSocket : IDisposable
 
         return SetInt(SolNetlink, NetlinkAddMembership, group);
     }
+
+    /// <summary>Joins multicast group <paramref name="group"/> again after <see cref="Leave"/> (the socket stays bound); false when the kernel refuses.</summary>
+    public bool Rejoin(int group) => SetInt(SolNetlink, NetlinkAddMembership, group);
+
+    /// <summary>Leaves multicast group <paramref name="group"/>: nothing more of it is queued until <see cref="Rejoin"/>; false when the kernel refuses.</summary>
+    public bool Leave(int group) => SetInt(SolNetlink, NetlinkDropMembership, group);
 
     /// <summary>Sets an integer socket option; false when the kernel refuses it.</summary>
     public unsafe bool SetInt(int level, int name, int value) => LibC.SetSockOpt(_fd, level, name, &value, sizeof(int)) == 0;

@@ -47,6 +47,8 @@ internal static class NfTables
     public const ushort RuleChain = 2;
     public const ushort SetTable = 1;
     public const ushort SetName = 2;
+    public const ushort SetFlags = 3;
+    public const uint SetAnonymous = 1;
     public const ushort ObjTable = 1;
     public const ushort ObjName = 2;
     public const ushort ObjType = 3;
@@ -66,6 +68,7 @@ internal static class NfTables
     public const ushort GenProcName = 3;
 
     public const uint ObjectCounter = 1;
+    public const uint ObjectLimit = 4;
     public const ushort CounterPackets = 2;
 
     /// <summary>The full message type of nftables command <paramref name="command"/>.</summary>

@@ -47,6 +47,44 @@ public sealed class NftNetlinkTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(["198.18.64.0"], Elements(lab, "block_v4_p24").Keys);
     }
 
+    // Adopting a table left by a crash lists its objects, never its elements: nft lists a table with every set
+    // element (a million: 90 s), so the adoption goes over netlink, which names what nft list table names.
+    [RootFact]
+    public void TableObjects_NamedSetsCountersAndLimits_NoElementsNoAnonymousSets()
+    {
+        using var lab = NetworkLab.Create();
+        Run.Command("ip", ["netns", "exec", lab.B, "nft", "-f", "-"], """
+            add table inet shaper
+            add set inet shaper block_v4 { type ipv4_addr; flags timeout; }
+            add element inet shaper block_v4 { 198.18.0.1 timeout 1h }
+            add set inet shaper m_old_v4 { type ipv4_addr; }
+            add counter inet shaper c_old_matched
+            add limit inet shaper l_old { rate 10/second }
+            add quota inet shaper q_old { over 1 mbytes }
+            add chain inet shaper input { type filter hook input priority 0; }
+            add rule inet shaper input ip saddr { 198.18.0.2, 198.18.0.3 } accept
+            add table inet other
+            add counter inet other c_elsewhere
+            """).EnsureSuccess("creating the tables");
+        using var thread = new NamespaceThread(lab.B);
+        var (listed, gone) = thread.Invoke(() =>
+        {
+            using var netlink = NftNetlink.TryOpen("shaper")!;
+            var listed = netlink.TableObjects();
+            lab.Exec(lab.B, "nft", "delete", "table", "inet", "shaper").EnsureSuccess("deleting the table");
+            return (listed, netlink.TableObjects());
+        });
+
+        Assert.NotNull(listed);
+        Assert.True(listed.Value.Exists);
+        Assert.Equal(
+            ["counter c_old_matched", "limit l_old", "set block_v4", "set m_old_v4"],
+            listed.Value.Objects.Select(o => $"{o.Kind} {o.Name}").Order(StringComparer.Ordinal));
+        Assert.NotNull(gone);
+        Assert.False(gone.Value.Exists);
+        Assert.Empty(gone.Value.Objects);
+    }
+
     [RootFact]
     public void AddBlocks_MoreThanOneSendHolds_AllLandInSeveralTransactions()
     {
