@@ -152,7 +152,22 @@ internal sealed class HoldService : IDisposable
         var ttl = TimeSpan.FromTicks((hold.UntilNs - now) / 100);
         if (ttl < TimeSpan.FromMilliseconds(1))
         {
-            return; // over by the time it got here: the limiter passes the key again
+            // Over by the time it got here: the limiter passes the key again. A hold it shortens (a fleet key granted
+            // again while held) ends now: the release thread takes the key out.
+            lock (_releaseLock)
+            {
+                foreach (var network in NftHoldSets.Networks(hold.Key))
+                {
+                    if (_until.TryGetValue((kind, network), out var until) && until > hold.UntilNs)
+                    {
+                        _until[(kind, network)] = hold.UntilNs;
+                        _due.Enqueue((kind, network), hold.UntilNs);
+                        Monitor.Pulse(_releaseLock);
+                    }
+                }
+            }
+
+            return;
         }
 
         foreach (var network in NftHoldSets.Networks(hold.Key))

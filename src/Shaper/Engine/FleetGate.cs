@@ -16,6 +16,13 @@ namespace Shaper.Engine;
 /// Owned by the engine thread: the sync reaches it only through the engine, between packets. The key table is
 /// a preallocated dictionary of at most the rule's key count; a key beyond it is decided by the local share and
 /// counted in <see cref="Untracked"/>.
+/// <para>
+/// An observe rule's key whose grant a passed packet has spent is held in the kernel drop set at once
+/// (<see cref="HoldAfterPassNs"/>), until the next grant is due and half a sync more: the kernel stops the key's next
+/// packets instead of letting in the one whose refusal would raise the hold (one packet through per host per sync
+/// otherwise). A grant that comes while the key is held releases it (<see cref="Apply"/> returns those keys); one that
+/// comes late keeps it held (<see cref="CountHeld"/> answers how much longer).
+/// </para>
 /// </summary>
 internal sealed class FleetGate
 {
@@ -48,6 +55,12 @@ internal sealed class FleetGate
     /// <summary>Packets decided by the local share, since start.</summary>
     public long ShareDecided { get; private set; }
 
+    /// <summary>
+    /// After <see cref="Decide"/> passed a packet by its grant: how long to hold its key, when the packet spent the
+    /// grant (no packet more fits in it), until the next grant is due; else 0.
+    /// </summary>
+    public long HoldAfterPassNs { get; private set; }
+
     /// <summary>Decides one packet of the rule, at <paramref name="cost"/>; <paramref name="local"/> is the rule's limiter at this host's share.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public LimitDecision Decide(in PacketMeta packet, long cost, KeyedRuleLimiter local)
@@ -67,6 +80,7 @@ internal sealed class FleetGate
         }
 
         entry.Demand += cost;
+        HoldAfterPassNs = 0;
         if (Shared && entry.Granted)
         {
             GrantDecided++;
@@ -75,13 +89,17 @@ internal sealed class FleetGate
                 entry.Allowance -= cost;
                 entry.Hits += cost;
                 local.CountPassed(packet);
+                if (entry.Allowance < 1)
+                {
+                    HoldAfterPassNs = UntilNextGrant(entry, packet.TimestampNs);
+                }
+
                 return new LimitDecision(LimitOutcome.Passed, 0);
             }
 
-            // Limited until the next grant, about a sync after the last one.
+            // Limited until the next grant.
             local.CountBlocked(packet);
-            var next = entry.GrantedAtNs + _syncNs - packet.TimestampNs;
-            return new LimitDecision(LimitOutcome.Limited, Math.Max(next, _syncNs / 2));
+            return new LimitDecision(LimitOutcome.Limited, UntilNextGrant(entry, packet.TimestampNs));
         }
 
         ShareDecided++;
@@ -94,15 +112,33 @@ internal sealed class FleetGate
         return decision;
     }
 
-    /// <summary>Counts a packet a kernel set stopped as demand: the host was offered it, though it never reached a limiter.</summary>
-    public void CountHeld(in PacketMeta packet, long cost)
+    /// <summary>
+    /// Counts a packet a kernel set stopped as demand (the host was offered it, though it never reached a limiter),
+    /// and answers how long its key must stay held from now: while its grant is spent, until the next grant is due
+    /// (0 when a grant has come); else <paramref name="localRetryNs"/>, the local share's answer.
+    /// </summary>
+    public long CountHeld(in PacketMeta packet, long cost, long localRetryNs)
     {
         ref var entry = ref CollectionsMarshal.GetValueRefOrNullRef(_keys, HeldKey.Of(_per, packet));
-        if (!Unsafe.IsNullRef(ref entry))
+        if (Unsafe.IsNullRef(ref entry))
         {
-            entry.Demand += cost;
+            return localRetryNs;
         }
+
+        entry.Demand += cost;
+        if (Shared && entry.Granted)
+        {
+            return entry.Allowance >= cost ? 0 : UntilNextGrant(entry, packet.TimestampNs);
+        }
+
+        return localRetryNs;
     }
+
+    /// <summary>
+    /// How long from <paramref name="nowNs"/> until the grant after <paramref name="entry"/>'s is due (a sync after it)
+    /// and half a sync more for the round trip and a late round: at least half a sync.
+    /// </summary>
+    private long UntilNextGrant(in Entry entry, long nowNs) => Math.Max(entry.GrantedAtNs + _syncNs + (_syncNs / 2) - nowNs, _syncNs / 2);
 
     /// <summary>Moves every key's hits and demand since the last harvest into <paramref name="into"/> and forgets keys with neither and no grant.</summary>
     public void Harvest(string rule, List<FleetDelta> into)
@@ -138,9 +174,12 @@ internal sealed class FleetGate
     /// <summary>
     /// Takes one exchange's grants at <paramref name="nowNs"/>: each granted key gets its allowance; a key the
     /// exchange did not answer for loses its old grant (its next packets go by the local share until one comes).
+    /// Adds to <paramref name="regranted"/> the keys whose new allowance admits a packet, which a hold for their
+    /// spent grant no longer needs to stop.
     /// </summary>
-    public void Apply(IEnumerable<FleetGrant> grants, long nowNs)
+    public void Apply(IEnumerable<FleetGrant> grants, long nowNs, List<HeldKey> regranted)
     {
+        ArgumentNullException.ThrowIfNull(regranted);
         foreach (var key in _keys.Keys)
         {
             CollectionsMarshal.GetValueRefOrNullRef(_keys, key).Granted = false;
@@ -162,6 +201,10 @@ internal sealed class FleetGate
             entry.Granted = true;
             entry.Allowance = whole + (_random.NextDouble() < grant.Allowance - whole ? 1 : 0);
             entry.GrantedAtNs = nowNs;
+            if (entry.Allowance >= 1)
+            {
+                regranted.Add(grant.Key);
+            }
         }
     }
 

@@ -171,7 +171,7 @@ public sealed class RuleEngine
     /// </summary>
     public event Action<string, IpFamily, UInt128, int, long, long>? KeyBlocked;
 
-    /// <summary>Raised when a key goes into its rule's kernel drop or reject set, or must stay there longer.</summary>
+    /// <summary>Raised when a key goes into its rule's kernel drop or reject set, must stay there longer, or (a fleet key granted again) may leave it sooner.</summary>
     public event Action<KeyHold>? KeyHeld;
 
     /// <summary>Raised at most once per key per window when a logging or soft rule limits the key.</summary>
@@ -217,7 +217,20 @@ public sealed class RuleEngine
             if (_fleet![i] is { } gate)
             {
                 var name = _rules.Rules[i].Rule.Name;
-                gate.Apply(grants.Where(g => g.Rule == name), nowNs);
+                var regranted = new List<HeldKey>();
+                gate.Apply(grants.Where(g => g.Rule == name), nowNs, regranted);
+
+                // A key held for a spent grant that a new grant lets pass again: released now (the kernel's release
+                // thread takes it out when the shortened hold ends), not when the hold would have ended.
+                foreach (var key in regranted)
+                {
+                    if (_holds.TryGet(i, key, out var hold) && hold.UntilNs > nowNs + MinHoldNs)
+                    {
+                        _holds.Set(i, key, hold.SinceNs, nowNs + MinHoldNs, nowNs);
+                        var compiled = _rules.Rules[i].Rule;
+                        KeyHeld?.Invoke(new KeyHold(compiled.Name, compiled.Action, key, nowNs + MinHoldNs, nowNs));
+                    }
+                }
             }
         }
     }
@@ -295,6 +308,11 @@ public sealed class RuleEngine
                         // kernel before a hold raised by its refusal is in. Held now, the set stops it; exactly for as
                         // long as the limiter would refuse it. (A byte rule's next packet may be smaller, so it waits.)
                         Hold(i, packet, _limiters[i].RetryAfter(packet, 1));
+                    }
+                    else if (rule.Holds && _fleet?[i] is { HoldAfterPassNs: > 0 } spent)
+                    {
+                        // The packet spent its key's fleet grant: held now, the kernel stops the next one.
+                        Hold(i, packet, spent.HoldAfterPassNs);
                     }
 
                     continue;
@@ -439,8 +457,13 @@ public sealed class RuleEngine
             }
 
             _totals[i].Limited++;
-            _fleet?[i]?.CountHeld(packet, rule.CostsBytes ? packet.IpLength : 1);
-            var retry = _limiters[i].Refuse(packet, rule.CostsBytes ? packet.IpLength : 1).DelayNs;
+            var cost = rule.CostsBytes ? packet.IpLength : 1;
+            var retry = _limiters[i].Refuse(packet, cost).DelayNs;
+            if (_fleet?[i] is { } gate)
+            {
+                retry = gate.CountHeld(packet, cost, retry);
+            }
+
             if (retry != LimitDecision.Never
                 && now + retry > hold.UntilNs + MinHoldNs
                 && (hold.UntilNs - now) * 2 < hold.UntilNs - hold.SinceNs)

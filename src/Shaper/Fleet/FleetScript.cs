@@ -9,7 +9,8 @@ namespace Shaper.Fleet;
 /// Cluster keeps both in one slot. Times are the caller's wall clock in microseconds.
 /// <list type="bullet">
 /// <item>Demand: the host's offered rate (demand ÷ interval) is stored under its name; hosts not heard from for
-/// three of their intervals are dropped; the host's share is its rate over the sum.</item>
+/// three of their intervals are dropped; the host's share is its rate over the sum. Beside its rate each host's last
+/// grant is stored: until the host's next exchange it may have spent all of it unseen, so it is reserved.</item>
 /// <item><c>tb</c>, a token bucket (also the leaky meter, whose level is burst minus tokens): refill for the time
 /// since the last update, minus the hits, capped at the burst. Hits are taken as spread over that time, so the hits a
 /// host sends cost what they would have cost as they came; a key the store lost (a restarted Redis) starts full as
@@ -23,7 +24,8 @@ namespace Shaper.Fleet;
 /// is the limit minus the estimate <c>current + previous × overlap</c> half-way through the coming interval (the
 /// previous window's weight falls while the hosts spend their allowances, as under one limiter).</item>
 /// </list>
-/// It answers the host's allowance (the room left, at least 0, times its share), the room, and the share, as
+/// It answers the host's allowance (the room left times its share, but at most the room less the other hosts'
+/// outstanding grants, so that the grants together never exceed the room; at least 0), the room, and the share, as
 /// strings (Redis would truncate Lua numbers to integers).
 /// </summary>
 internal static class FleetScript
@@ -41,21 +43,23 @@ internal static class FleetScript
         local carried = tonumber(ARGV[10])
 
         local rate = demand / interval
-        redis.call('HSET', KEYS[2], host, string.format('%.17g:%.17g:%.17g', rate, now, interval))
-        local total = 0
+        local total = rate
+        local granted = 0
         local entries = redis.call('HGETALL', KEYS[2])
         for i = 1, #entries, 2 do
-          local r, t, iv = string.match(entries[i + 1], '^([^:]+):([^:]+):(.+)$')
-          r = tonumber(r); t = tonumber(t); iv = tonumber(iv)
-          if entries[i] ~= host and math.abs(now - t) > 3 * iv then
-            redis.call('HDEL', KEYS[2], entries[i])
-          else
-            total = total + r
+          if entries[i] ~= host then
+            local r, t, iv, g = string.match(entries[i + 1], '^([^:]+):([^:]+):([^:]+):?(.*)$')
+            r = tonumber(r); t = tonumber(t); iv = tonumber(iv); g = tonumber(g) or 0
+            if math.abs(now - t) > 3 * iv then
+              redis.call('HDEL', KEYS[2], entries[i])
+            else
+              total = total + r
+              granted = granted + g
+            end
           end
         end
         local share = 1
         if total > 0 then share = rate / total end
-        redis.call('PEXPIRE', KEYS[2], ttl)
 
         local avail
         if alg == 'tb' then
@@ -106,7 +110,12 @@ internal static class FleetScript
           end
         end
         redis.call('PEXPIRE', KEYS[1], ttl)
-        return {string.format('%.17g', math.max(0, avail) * share), string.format('%.17g', avail), string.format('%.17g', share)}
+        -- the host's part of the room, but never more than the room the other hosts' grants leave: their hits since are
+        -- not counted yet, so each may have spent its whole grant, and the grants together never exceed the room
+        local allowance = math.max(0, math.min(avail * share, avail - granted))
+        redis.call('HSET', KEYS[2], host, string.format('%.17g:%.17g:%.17g:%.17g', rate, now, interval, allowance))
+        redis.call('PEXPIRE', KEYS[2], ttl)
+        return {string.format('%.17g', allowance), string.format('%.17g', avail), string.format('%.17g', share)}
         """;
 
     /// <summary>The script's algorithm name and two parameters for <paramref name="rule"/>, and how long its state lives idle (ms).</summary>
