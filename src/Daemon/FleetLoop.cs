@@ -124,7 +124,7 @@ internal sealed class FleetLoop : IAsyncDisposable
         var round = await Sync.ExchangeAsync([.. harvested.SelectMany(d => d)], cancellationToken).ConfigureAwait(false);
         await _runner.QueryAllAsync(engine =>
         {
-            engine.SetFleetShared(round.Shared);
+            engine.SetFleetShared(round.ByGrants);
             if (round.Shared)
             {
                 engine.ApplyFleet(round.Grants, _runner.NowNs);

@@ -11,7 +11,8 @@ namespace Shaper.Engine;
 /// One fleet rule's decisions on one engine, never waiting on the network. While the store answers
 /// (<see cref="Shared"/>), a key the store has granted an allowance passes while the allowance lasts and is then
 /// limited until the next grant; a key not yet granted, and every key while the store is away, is decided by the
-/// rule's local limiter built at this host's share (limit ÷ hosts). Each key's admitted hits and offered demand
+/// rule's local limiter built at this host's share (limit ÷ hosts). Each key's admitted hits (those admitted under the
+/// share while the store is away apart) and offered demand
 /// accumulate until <see cref="Harvest"/> hands them to the sync; <see cref="Apply"/> takes the store's grants.
 /// Owned by the engine thread: the sync reaches it only through the engine, between packets. The key table is
 /// a preallocated dictionary of at most the rule's key count; a key beyond it is decided by the local share and
@@ -106,7 +107,15 @@ internal sealed class FleetGate
         var decision = local.Decide(packet, cost);
         if (decision.Outcome == LimitOutcome.Passed)
         {
-            entry.Hits += cost;
+            // Charged by the store when it answers (a key before its first grant), recorded only when it is away.
+            if (Shared)
+            {
+                entry.Hits += cost;
+            }
+            else
+            {
+                entry.ShareHits += cost;
+            }
         }
 
         return decision;
@@ -146,7 +155,7 @@ internal sealed class FleetGate
         List<HeldKey>? idle = null;
         foreach (var (key, value) in _keys)
         {
-            if (value.Demand == 0 && value.Hits == 0)
+            if (value.Demand == 0 && value.Hits == 0 && value.ShareHits == 0)
             {
                 if (!value.Granted)
                 {
@@ -156,9 +165,10 @@ internal sealed class FleetGate
                 continue;
             }
 
-            into.Add(new FleetDelta(rule, key, value.Hits, value.Demand));
+            into.Add(new FleetDelta(rule, key, value.Hits, value.Demand, value.ShareHits));
             ref var entry = ref CollectionsMarshal.GetValueRefOrNullRef(_keys, key);
             entry.Hits = 0;
+            entry.ShareHits = 0;
             entry.Demand = 0;
         }
 
@@ -197,9 +207,12 @@ internal sealed class FleetGate
             // A fraction of a packet cannot be spent, and grants replace each other: with many hosts each one's share
             // of a round's room is often below one (100 hosts, 30 packets of room: 0.3 each), and would pass nothing.
             // Rounded up with the fraction's probability instead, the grants add up to the room on average.
-            var whole = Math.Floor(grant.Allowance);
+            // The grant reserved the key's room as of the harvest: what the key admitted since (by its old grant, while
+            // the round was on its way) comes out of it, or the old grant's rest would be spent twice.
+            var allowance = Math.Max(0, grant.Allowance - entry.Hits);
+            var whole = Math.Floor(allowance);
             entry.Granted = true;
-            entry.Allowance = whole + (_random.NextDouble() < grant.Allowance - whole ? 1 : 0);
+            entry.Allowance = whole + (_random.NextDouble() < allowance - whole ? 1 : 0);
             entry.GrantedAtNs = nowNs;
             if (entry.Allowance >= 1)
             {
@@ -211,6 +224,7 @@ internal sealed class FleetGate
     private struct Entry
     {
         public long Hits;
+        public long ShareHits;
         public long Demand;
         public double Allowance;
         public long GrantedAtNs;

@@ -1,7 +1,10 @@
 namespace Shaper.Fleet;
 
 /// <summary>
-/// One sync's outcome: whether the store answered (then the hosts' keys go by <see cref="Grants"/>) or not (then
-/// every key goes by this host's share, and the round's hits wait for the next exchange).
+/// One sync's outcome: whether the store answered (<see cref="Shared"/>: then the hosts' keys go by
+/// <see cref="Grants"/>) or not (the round's hits wait for the next exchange), and whether the engines go by grants
+/// (<see cref="ByGrants"/>: the store answered this round, or one failed round came within
+/// <see cref="FleetSync.GraceSyncs"/> syncs of the last that did, with the breaker not open, so keys keep their
+/// grants and a spent one waits for the next) or every key by this host's share.
 /// </summary>
-public sealed record FleetRound(bool Shared, IReadOnlyList<FleetGrant> Grants, int KeysSent, string? Error);
+public sealed record FleetRound(bool Shared, IReadOnlyList<FleetGrant> Grants, int KeysSent, string? Error, bool ByGrants);

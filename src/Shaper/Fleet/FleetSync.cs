@@ -9,13 +9,19 @@ namespace Shaper.Fleet;
 /// last one, adds what earlier failed rounds could not send (kept per key, not dropped as Kong drops them, up to
 /// <see cref="MaxCarriedKeys"/>; beyond that counted in <see cref="FleetStatus.DroppedHits"/>), and makes one call
 /// through the <see cref="StoreCallPolicy"/> (breaker, timeouts, retries). When it succeeds the hosts go by the
-/// grants; when it fails or the breaker refuses, by their share, and the hits wait for the next round: so when the
-/// store returns, the hits of the outage reach it. Rounds run one at a time, off the packet path.
+/// grants; when the breaker refuses, or rounds have failed for longer than <see cref="GraceSyncs"/> syncs, by their
+/// share (one slow or failed round on a busy machine keeps the grants: a key whose grant is spent waits for the
+/// next, instead of every key getting a fresh share of the limit). Either way the hits wait for the next round, the
+/// hits admitted by grants to be charged and those admitted under the share to be recorded: so when the store
+/// returns, the hits of the outage reach it. Rounds run one at a time, off the packet path.
 /// </summary>
 public sealed class FleetSync
 {
     /// <summary>Most keys whose hits wait for the store while it is away.</summary>
     public const int MaxCarriedKeys = 100_000;
+
+    /// <summary>How many syncs after the last round that reached the store failed rounds keep the hosts on their grants.</summary>
+    public const int GraceSyncs = 3;
 
     private readonly FleetSettings _settings;
     private readonly Dictionary<string, Rule> _rules;
@@ -23,7 +29,7 @@ public sealed class FleetSync
     private readonly Func<bool> _connected;
     private readonly StoreCallPolicy _policy;
     private readonly TimeProvider _time;
-    private readonly Dictionary<(string Rule, HeldKey Key), (long Hits, long Demand)> _carried = [];
+    private readonly Dictionary<(string Rule, HeldKey Key), (long Hits, long Demand, long Carried)> _carried = [];
     private readonly LatencyWindow _latency = new(1024);
     private readonly Lock _lock = new(); // rounds write, status reads
     private long _lastSuccessUs;
@@ -66,7 +72,7 @@ public sealed class FleetSync
     /// <summary>Raised when the sync moves between shared (the store answers) and share-only (it does not), with the reason.</summary>
     public event Action<bool, string>? ModeChanged;
 
-    /// <summary>True while the last round reached the store.</summary>
+    /// <summary>True while the hosts go by the store's grants: the last round reached it, or failed within the grace.</summary>
     public bool Shared
     {
         get
@@ -90,28 +96,28 @@ public sealed class FleetSync
         long intervalUs;
         lock (_lock)
         {
-            // This round's hits, and apart from them the hits of rounds that failed (admitted under the share).
-            var fresh = new Dictionary<(string Rule, HeldKey Key), (long Hits, long Demand)>();
+            // This round's hits, and beside them the hits of rounds that failed.
+            var fresh = new Dictionary<(string Rule, HeldKey Key), (long Hits, long Demand, long Carried)>();
             foreach (var delta in harvested)
             {
                 if (_rules.ContainsKey(delta.Rule))
                 {
                     var id = (delta.Rule, delta.Key);
                     var earlier = fresh.GetValueOrDefault(id);
-                    fresh[id] = (earlier.Hits + delta.Hits, earlier.Demand + delta.Demand);
+                    fresh[id] = (earlier.Hits + delta.Hits, earlier.Demand + delta.Demand, earlier.Carried + delta.Carried);
                 }
             }
 
             deltas = new List<FleetDelta>(fresh.Count + _carried.Count);
-            foreach (var ((rule, key), (hits, demand)) in fresh)
+            foreach (var ((rule, key), (hits, demand, share)) in fresh)
             {
                 var carried = _carried.Remove((rule, key), out var old) ? old : default;
-                deltas.Add(new FleetDelta(rule, key, hits, demand + carried.Demand, carried.Hits));
+                deltas.Add(new FleetDelta(rule, key, hits + carried.Hits, demand + carried.Demand, share + carried.Carried));
             }
 
-            foreach (var ((rule, key), (hits, demand)) in _carried)
+            foreach (var ((rule, key), (hits, demand, share)) in _carried)
             {
-                deltas.Add(new FleetDelta(rule, key, 0, demand, hits));
+                deltas.Add(new FleetDelta(rule, key, hits, demand, share));
             }
 
             _carried.Clear();
@@ -141,12 +147,13 @@ public sealed class FleetSync
                 ModeChanged?.Invoke(true, deltas.Count == 0 ? "store reached" : $"store reached; {deltas.Count} keys' hits sent");
             }
 
-            return new FleetRound(true, grants, deltas.Count, null);
+            return new FleetRound(true, grants, deltas.Count, null, true);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
             var error = ex is BreakerOpenException ? ex.Message : $"{ex.GetType().Name}: {ex.Message.Split('\n')[0]}";
             bool changed;
+            bool byGrants;
             lock (_lock)
             {
                 foreach (var delta in deltas)
@@ -157,8 +164,11 @@ public sealed class FleetSync
                 _syncs++;
                 _failures++;
                 _lastKeys = deltas.Count;
-                changed = _shared || _lastError is null && _failures == 1;
-                _shared = false;
+                byGrants = _shared && ex is not BreakerOpenException
+                    && _policy.Breaker.State is BreakerState.Closed or BreakerState.HalfOpen or BreakerState.Disabled
+                    && nowUs - _lastSuccessUs <= GraceSyncs * (_settings.Sync.Ticks / 10);
+                changed = (_shared && !byGrants) || (!_shared && _lastError is null && _failures == 1);
+                _shared = byGrants;
                 _lastError = error;
             }
 
@@ -167,7 +177,7 @@ public sealed class FleetSync
                 ModeChanged?.Invoke(false, error);
             }
 
-            return new FleetRound(false, [], deltas.Count, error);
+            return new FleetRound(false, [], deltas.Count, error, byGrants);
         }
     }
 
@@ -201,18 +211,17 @@ public sealed class FleetSync
     private void Carry(FleetDelta delta)
     {
         var id = (delta.Rule, delta.Key);
-        var hits = delta.Hits + delta.Carried;
         if (_carried.TryGetValue(id, out var earlier))
         {
-            _carried[id] = (earlier.Hits + hits, earlier.Demand + delta.Demand);
+            _carried[id] = (earlier.Hits + delta.Hits, earlier.Demand + delta.Demand, earlier.Carried + delta.Carried);
         }
         else if (_carried.Count < MaxCarriedKeys)
         {
-            _carried[id] = (hits, delta.Demand);
+            _carried[id] = (delta.Hits, delta.Demand, delta.Carried);
         }
         else
         {
-            _droppedHits += hits;
+            _droppedHits += delta.Hits + delta.Carried;
         }
     }
 }

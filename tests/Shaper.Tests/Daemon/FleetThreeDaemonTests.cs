@@ -6,7 +6,9 @@ namespace Shaper.Tests.Daemon;
 /// <summary>
 /// Three shaperd, each in its own namespace lab, share one redis-server in a fourth namespace (a veth pair from each
 /// daemon's namespace to it). One client is spread evenly over them at three times a fleet limit; the same traffic
-/// with scope = "host" is the baseline.
+/// with scope = "host" is the baseline. What the daemons admitted is what got through their kernels (a tally behind
+/// the shaper's table), and what one limiter would admit comes from the replay engine over the packets as they left
+/// the three senders (a capture on each sender's side), merged in time.
 /// </summary>
 public sealed class FleetThreeDaemonTests(ITestOutputHelper output)
 {
@@ -26,19 +28,31 @@ public sealed class FleetThreeDaemonTests(ITestOutputHelper output)
         """;
 
     [RootTheory]
-    [InlineData("token_bucket", "rate = \"100/s\"\nburst = 20", 320)] // one limiter over the 3 s: 20 + 100 × 3
-    [InlineData("sliding_window", "algorithm = \"sliding_window\"\nlimit = 100\nwindow = \"1s\"", 300)] // 100 a second
-    public async Task ThreeDaemons_OneClientSpreadEvenly_FleetRestrainsTheClientWellBelowHostScope(string algorithm, string sizing, double one)
+    [InlineData("token_bucket", "rate = \"100/s\"\nburst = 20")] // one limiter over 3 s at an even pace: 20 + 100 × 3
+    [InlineData("sliding_window", "algorithm = \"sliding_window\"\nlimit = 100\nwindow = \"1s\"")] // 100 a second
+    public async Task ThreeDaemons_OneClientSpreadEvenly_FleetAdmitsWhatOneLimiterWould(string algorithm, string sizing)
     {
         var fleet = await RunAsync("fleet", sizing);
         var host = await RunAsync("host", sizing);
         foreach (var (scope, run) in new[] { ("fleet", fleet), ("host", host) })
         {
-            output.WriteLine($"{algorithm}, scope = \"{scope}\": through the kernels {run.Through.Sum()} ({string.Join(" + ", run.Through)}), the engines passed {run.Passed.Sum()} ({string.Join(" + ", run.Passed)}); one limiter over the arrivals as sent {run.One} (nominal {one}); sending took {run.SpanMs:F0} ms");
+            output.WriteLine($"{algorithm}, scope = \"{scope}\": through the kernels {run.Through.Sum()} ({string.Join(" + ", run.Through)}), the engines passed {run.Passed.Sum()} ({string.Join(" + ", run.Passed)}); one limiter over the three senders' packets as sent {run.One} ({run.Through.Sum() / (double)run.One - 1:+0.0%;-0.0%}), three limiters each over one sender's {run.EachAlone}; sending took {run.SpanMs:F0} ms");
         }
+
+        // The three senders take longer than 3 s on this busy machine (3.1 to 5.9 s seen): one limiter is run over the
+        // packets as they left them, merged in time, and what got through is counted behind the daemons' kernels. The
+        // fleet lets through at most 5 % more than one limiter. Below it, a loaded machine shows: a host whose grant
+        // is spent holds the key until the next grant, and grants come late when rounds do (sync p99 85 to 260 ms
+        // beside the other helpers' work: -1.1 % to -8.9 % there, -1.6 % at light load), so the floor is 12 % under.
+        Assert.InRange(fleet.Through.Sum(), fleet.One * 0.88, fleet.One * 1.05);
+
+        // With scope = "host" each daemon limits alone, and the same client gets about 3 times as much: all of it here,
+        // as each daemon sees the client at its own limit.
+        Assert.InRange(host.Through.Sum(), host.EachAlone * 0.95, host.EachAlone * 1.05);
+        Assert.True(host.Through.Sum() >= 2 * host.One, $"scope = \"host\" let {host.Through.Sum()} through, not about 3 × one limiter's {host.One}");
     }
 
-    private sealed record Outcome(long[] Through, long[] Passed, long One, double SpanMs);
+    private sealed record Outcome(long[] Through, long[] Passed, long One, long EachAlone, double SpanMs);
 
     private async Task<Outcome> RunAsync(string scope, string sizing)
     {
@@ -130,14 +144,16 @@ public sealed class FleetThreeDaemonTests(ITestOutputHelper output)
                     var fleet = (await daemons[i].SendAsync("fleet.status")).Result!;
                     // Shared, or share-only where a loaded machine's slow store calls opened the breaker mid-run (seen in CI):
                     // either way the fleet holds the client to about one limit, which is what is asserted.
-                    output.WriteLine($"h{i}: {fleet.ToJsonString()}");
+                    var status = (await daemons[i].SendAsync("status")).Result!;
+                    output.WriteLine($"h{i}: holds {status["holds_installed"]}, detect to hold p50 {status["detect_to_hold_p50_ms"]} ms, p99 {status["detect_to_hold_p99_ms"]} ms; {fleet.ToJsonString()}");
                     Assert.Contains(fleet["mode"]!.GetValue<string>(), (string[])["shared", "share_only"]);
                 }
             }
 
             var tally = labs.Select(lab => Tally.Read(lab).GetValueOrDefault("198.18.20.0")).ToArray();
             var (oneLimiter, spanMs) = OneLimiter(sizing, sent);
-            return new Outcome(tally, passed, oneLimiter, spanMs);
+            var eachAlone = sent.Sum(file => OneLimiter(sizing, [file]).Passed);
+            return new Outcome(tally, passed, oneLimiter, eachAlone, spanMs);
         }
         finally
         {
@@ -180,6 +196,22 @@ public sealed class FleetThreeDaemonTests(ITestOutputHelper output)
             {
                 packets.Add(packet);
             }
+        }
+
+        if (sent.Length > 1)
+        {
+            Console.WriteLine(string.Join("; ", sent.Select(file =>
+            {
+                using var source = Shaper.Replay.ReplaySources.Open(file);
+                var (first, last, count) = (0L, 0L, 0);
+                while (source.TryRead(out var packet))
+                {
+                    first = count++ == 0 ? packet.TimestampNs : first;
+                    last = packet.TimestampNs;
+                }
+
+                return $"{count} sent from {(first % 100_000_000_000) / 1e6:F0} to {(last % 100_000_000_000) / 1e6:F0} ms";
+            })));
         }
 
         packets.Sort((a, b) => a.TimestampNs.CompareTo(b.TimestampNs));

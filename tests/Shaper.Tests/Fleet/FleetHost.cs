@@ -85,7 +85,7 @@ internal sealed class FleetHost : IAsyncDisposable
         var started = Stopwatch.GetTimestamp();
         var round = await Drive(Sync.ExchangeAsync(deltas, CancellationToken.None));
         Latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-        Engine.SetFleetShared(round.Shared);
+        Engine.SetFleetShared(round.ByGrants);
         if (round.Shared)
         {
             Engine.ApplyFleet(round.Grants, nowNs);
