@@ -19,4 +19,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 94, Level = LogLevel.Error, Message = "fleet: sync round failed outside the store call: {Reason}")]
     public static partial void FleetRoundFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 95, Level = LogLevel.Information, Message = "fleet: block of {Network} for {Seconds:F0} s from the fleet: {Outcome}")]
+    public static partial void FleetBlock(ILogger logger, string network, double seconds, string outcome);
+
+    [LoggerMessage(EventId = 96, Level = LogLevel.Warning, Message = "fleet: hosts = 1: while the store is away this host enforces the whole limit, and a fleet of N hosts admits up to N times it; set [fleet] hosts to the fleet's size")]
+    public static partial void FleetOneHost(ILogger logger);
 }

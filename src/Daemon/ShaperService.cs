@@ -270,7 +270,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     /// <summary>The fleet sync for <paramref name="plan"/>'s fleet rules, or null when it has none.</summary>
     private async Task<FleetLoop?> StartFleetAsync(EnforcementPlan plan) =>
         plan.Config.Fleet is { } fleet && plan.ObservedRules.Any(r => r.Scope == RuleScope.Fleet) && _engine is { } runner
-            ? await FleetLoop.StartAsync(fleet, plan.ObservedRules, runner, _time, _logger).ConfigureAwait(false)
+            ? await FleetLoop.StartAsync(fleet, plan.ObservedRules, runner, _time, _logger, (network, ttl) => _kernel.Blocks.AddAsync(network, ttl)).ConfigureAwait(false)
             : null;
 
     /// <summary>True when a reload changes [fleet] or the fleet rules: the sync starts again with them.</summary>
@@ -369,8 +369,11 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     }
 
     /// <summary>A block from a capture thread, queued for the kernel; its detection time leaves the packets' monotonic clock for the wall clock the kernel path measures with.</summary>
-    private void PostBlock(string rule, IpFamily family, UInt128 address, int prefixLength, long durationNs, long detectedNs) =>
+    private void PostBlock(string rule, IpFamily family, UInt128 address, int prefixLength, long durationNs, long detectedNs)
+    {
         _kernel.Blocks.Post(rule, family, address, prefixLength, durationNs, detectedNs == 0 ? 0 : MonotonicClock.ToUnixNs(_time, detectedNs));
+        _fleet?.Publish(rule, family, address, prefixLength, durationNs); // a fleet rule's block reaches every host
+    }
 
     /// <summary>A hold from a capture thread, its times moved from the packets' monotonic clock to the wall clock the kernel path measures with.</summary>
     private void PostHold(KeyHold hold) =>

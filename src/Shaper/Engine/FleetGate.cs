@@ -16,7 +16,8 @@ namespace Shaper.Engine;
 /// accumulate until <see cref="Harvest"/> hands them to the sync; <see cref="Apply"/> takes the store's grants.
 /// Owned by the engine thread: the sync reaches it only through the engine, between packets. The key table is
 /// a preallocated dictionary of at most the rule's key count; a key beyond it is decided by the local share and
-/// counted in <see cref="Untracked"/>.
+/// counted in <see cref="Untracked"/>. While the store is away a key that had a grant goes on from what is left of it,
+/// refilled at this host's share (<see cref="Shared"/>), and is held as soon as it is spent, as under a grant.
 /// <para>
 /// An observe rule's key whose grant a passed packet has spent is held in the kernel drop set at once
 /// (<see cref="HoldAfterPassNs"/>), until the next grant is due and half a sync more: the kernel stops the key's next
@@ -32,17 +33,57 @@ internal sealed class FleetGate
     private readonly int _maxKeys;
     private readonly long _syncNs;
     private readonly Random _random = new();
+    private readonly double _sharePerNs;
+    private readonly double _shareBurst;
+    private bool _shared;
+    private long _lastNs;
 
-    public FleetGate(Rule rule, int maxKeys, long syncNs)
+    /// <summary>A gate for <paramref name="rule"/> on a fleet of <paramref name="hosts"/>, synced every <paramref name="syncNs"/>.</summary>
+    public FleetGate(Rule rule, int hosts, int maxKeys, long syncNs)
     {
         _per = rule.Per;
         _maxKeys = maxKeys;
         _syncNs = syncNs;
         _keys = new Dictionary<HeldKey, Entry>(Math.Min(maxKeys, 4096));
+
+        // This host's share of the rule as a bucket: the rate (or the limit per window) and the burst (or the limit) ÷ hosts.
+        if (rule.Limit is { } limit && rule.Window is { } window)
+        {
+            _sharePerNs = limit / (double)hosts / (window.Ticks * 100);
+            _shareBurst = Math.Max(1, limit / (double)hosts);
+        }
+        else if (rule.Rate is { } rate)
+        {
+            _sharePerNs = rate.Rate.Amount / (double)hosts / rate.Rate.PeriodNs;
+            _shareBurst = Math.Max(1, (rule.Burst ?? 1) / (double)hosts);
+        }
     }
 
-    /// <summary>True while the store answers: grants decide; false: the local share decides every key.</summary>
-    public bool Shared { get; set; }
+    /// <summary>The sync interval the gate's holds are sized by, ns.</summary>
+    public long SyncNs => _syncNs;
+
+    /// <summary>
+    /// True while the store answers: grants decide. False: a key with a grant goes on with what is left of it,
+    /// refilled at this host's share of the rate from that moment (at most the share's burst), so a store that
+    /// comes and goes does not hand each key a fresh share every time; a key never granted goes by the local share.
+    /// </summary>
+    public bool Shared
+    {
+        get => _shared;
+        set
+        {
+            if (_shared && !value)
+            {
+                // Between packets, and only when the store goes away: the share's refill starts now.
+                foreach (var key in _keys.Keys)
+                {
+                    CollectionsMarshal.GetValueRefOrNullRef(_keys, key).RefilledAtNs = _lastNs;
+                }
+            }
+
+            _shared = value;
+        }
+    }
 
     /// <summary>Keys with hits or a grant.</summary>
     public int Keys => _keys.Count;
@@ -82,25 +123,44 @@ internal sealed class FleetGate
 
         entry.Demand += cost;
         HoldAfterPassNs = 0;
-        if (Shared && entry.Granted)
+        var now = packet.TimestampNs;
+        _lastNs = now;
+        if (entry.Granted && (_shared || _sharePerNs > 0))
         {
-            GrantDecided++;
+            if (_shared)
+            {
+                GrantDecided++;
+            }
+            else
+            {
+                ShareDecided++;
+                Refill(ref entry, now);
+            }
+
             if (entry.Allowance >= cost)
             {
                 entry.Allowance -= cost;
-                entry.Hits += cost;
+                if (_shared)
+                {
+                    entry.Hits += cost;
+                }
+                else
+                {
+                    entry.ShareHits += cost;
+                }
+
                 local.CountPassed(packet);
                 if (entry.Allowance < 1)
                 {
-                    HoldAfterPassNs = UntilNextGrant(entry, packet.TimestampNs);
+                    HoldAfterPassNs = Wait(entry, 1, now);
                 }
 
                 return new LimitDecision(LimitOutcome.Passed, 0);
             }
 
-            // Limited until the next grant.
+            // Limited until the next grant, or until the share has refilled enough.
             local.CountBlocked(packet);
-            return new LimitDecision(LimitOutcome.Limited, UntilNextGrant(entry, packet.TimestampNs));
+            return new LimitDecision(LimitOutcome.Limited, Wait(entry, cost, now));
         }
 
         ShareDecided++;
@@ -135,12 +195,35 @@ internal sealed class FleetGate
         }
 
         entry.Demand += cost;
-        if (Shared && entry.Granted)
+        if (entry.Granted && (_shared || _sharePerNs > 0))
         {
-            return entry.Allowance >= cost ? 0 : UntilNextGrant(entry, packet.TimestampNs);
+            if (!_shared)
+            {
+                Refill(ref entry, packet.TimestampNs);
+            }
+
+            return entry.Allowance >= cost ? 0 : Wait(entry, cost, packet.TimestampNs);
         }
 
         return localRetryNs;
+    }
+
+    /// <summary>How long a key with <paramref name="entry"/>'s allowance waits for <paramref name="cost"/>: for the next grant, or (the store away) for the share to refill it.</summary>
+    private long Wait(in Entry entry, long cost, long nowNs) =>
+        _shared ? UntilNextGrant(entry, nowNs) : (long)Math.Ceiling((cost - entry.Allowance) / _sharePerNs);
+
+    /// <summary>The store away: the allowance refills at this host's share of the rate since the last refill, up to the share's burst (a larger rest of a grant is kept, not refilled).</summary>
+    private void Refill(ref Entry entry, long nowNs)
+    {
+        if (nowNs > entry.RefilledAtNs)
+        {
+            if (entry.Allowance < _shareBurst)
+            {
+                entry.Allowance = Math.Min(_shareBurst, entry.Allowance + ((nowNs - entry.RefilledAtNs) * _sharePerNs));
+            }
+
+            entry.RefilledAtNs = nowNs;
+        }
     }
 
     /// <summary>
@@ -214,6 +297,7 @@ internal sealed class FleetGate
             entry.Granted = true;
             entry.Allowance = whole + (_random.NextDouble() < allowance - whole ? 1 : 0);
             entry.GrantedAtNs = nowNs;
+            entry.RefilledAtNs = nowNs;
             if (entry.Allowance >= 1)
             {
                 regranted.Add(grant.Key);
@@ -228,6 +312,7 @@ internal sealed class FleetGate
         public long Demand;
         public double Allowance;
         public long GrantedAtNs;
+        public long RefilledAtNs;
         public bool Granted;
     }
 }

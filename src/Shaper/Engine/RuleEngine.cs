@@ -106,7 +106,12 @@ public sealed class RuleEngine
             if (rules.Rules[i].Rule.Scope == RuleScope.Fleet && rules.Config.Fleet is { } fleet)
             {
                 _fleet ??= new FleetGate?[count];
-                _fleet[i] = new FleetGate(rules.Rules[i].Rule, maxKeysPerRule, fleet.Sync.Ticks * 100);
+
+                // A reload that keeps the rule (and the sync) keeps its gate: the keys' grants, and their hits and demand
+                // not yet harvested for the store.
+                _fleet[i] = _inheritFrom?[i] is >= 0 and var from && previous!._fleet?[from] is { } keptGate && keptGate.SyncNs == fleet.Sync.Ticks * 100
+                    ? keptGate
+                    : new FleetGate(rules.Rules[i].Rule, fleet.Hosts, maxKeysPerRule, fleet.Sync.Ticks * 100);
             }
 
             if (rules.Rules[i].Blocks)

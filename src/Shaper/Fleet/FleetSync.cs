@@ -25,7 +25,7 @@ public sealed class FleetSync
 
     private readonly FleetSettings _settings;
     private readonly Dictionary<string, Rule> _rules;
-    private readonly Func<IReadOnlyList<FleetDelta>, long, long, CancellationToken, Task<IReadOnlyList<FleetGrant>>> _exchange;
+    private readonly Func<IReadOnlyList<FleetDelta>, IReadOnlyList<FleetBlock>, long, long, long, CancellationToken, Task<FleetExchange>> _exchange;
     private readonly Func<bool> _connected;
     private readonly StoreCallPolicy _policy;
     private readonly TimeProvider _time;
@@ -40,13 +40,16 @@ public sealed class FleetSync
     private long _droppedHits;
     private bool _shared;
     private string? _lastError;
+    private List<FleetBlock> _publish = [];
+    private long _blocksVersion = -1;
+    private long _published;
 
     /// <summary>Creates the sync of <paramref name="rules"/> (the fleet rules, full limits) over <paramref name="store"/>.</summary>
     public FleetSync(FleetSettings settings, IEnumerable<Rule> rules, RedisFleetStore store, StoreCallPolicy policy, TimeProvider time)
         : this(settings, rules, policy, time, null!, () => store.IsConnected)
     {
         ArgumentNullException.ThrowIfNull(store);
-        _exchange = (deltas, nowUs, intervalUs, ct) => store.ExchangeAsync(deltas, _rules, _settings.Sync, nowUs, intervalUs, ct);
+        _exchange = (deltas, publish, version, nowUs, intervalUs, ct) => store.ExchangeAsync(deltas, publish, version, _rules, _settings.Sync, nowUs, intervalUs, ct);
     }
 
     private FleetSync(
@@ -54,7 +57,7 @@ public sealed class FleetSync
         IEnumerable<Rule> rules,
         StoreCallPolicy policy,
         TimeProvider time,
-        Func<IReadOnlyList<FleetDelta>, long, long, CancellationToken, Task<IReadOnlyList<FleetGrant>>> exchange,
+        Func<IReadOnlyList<FleetDelta>, IReadOnlyList<FleetBlock>, long, long, long, CancellationToken, Task<FleetExchange>> exchange,
         Func<bool> connected)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -84,6 +87,33 @@ public sealed class FleetSync
         }
     }
 
+    /// <summary>Most blocks waiting to be published while the store is away.</summary>
+    public const int MaxPendingBlocks = 100_000;
+
+    /// <summary>Blocks published to the store since start.</summary>
+    public long Published
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _published;
+            }
+        }
+    }
+
+    /// <summary>Queues a block this host decided for the next round to publish (from any thread); beyond <see cref="MaxPendingBlocks"/> waiting, dropped.</summary>
+    public void Publish(FleetBlock block)
+    {
+        lock (_lock)
+        {
+            if (_publish.Count < MaxPendingBlocks)
+            {
+                _publish.Add(block);
+            }
+        }
+    }
+
     /// <summary>The store call policy (its breaker can be set by hand).</summary>
     public StoreCallPolicy Policy => _policy;
 
@@ -94,8 +124,14 @@ public sealed class FleetSync
         var nowUs = (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks / 10;
         List<FleetDelta> deltas;
         long intervalUs;
+        List<FleetBlock> publish;
+        long knownVersion;
         lock (_lock)
         {
+            publish = _publish;
+            _publish = [];
+            knownVersion = _blocksVersion;
+
             // This round's hits, and beside them the hits of rounds that failed.
             var fresh = new Dictionary<(string Rule, HeldKey Key), (long Hits, long Demand, long Carried)>();
             foreach (var delta in harvested)
@@ -128,10 +164,12 @@ public sealed class FleetSync
         var started = _time.GetTimestamp();
         try
         {
-            var grants = await _policy.ExecuteAsync(ct => _exchange(deltas, nowUs, intervalUs, ct), cancellationToken).ConfigureAwait(false);
+            var exchange = await _policy.ExecuteAsync(ct => _exchange(deltas, publish, knownVersion, nowUs, intervalUs, ct), cancellationToken).ConfigureAwait(false);
             bool changed;
             lock (_lock)
             {
+                _blocksVersion = exchange.BlocksVersion;
+                _published += publish.Count;
                 _latency.Add(_time.GetElapsedTime(started).TotalMilliseconds);
                 _lastSuccessUs = nowUs;
                 _syncs++;
@@ -147,7 +185,7 @@ public sealed class FleetSync
                 ModeChanged?.Invoke(true, deltas.Count == 0 ? "store reached" : $"store reached; {deltas.Count} keys' hits sent");
             }
 
-            return new FleetRound(true, grants, deltas.Count, null, true);
+            return new FleetRound(true, exchange.Grants, deltas.Count, null, true, exchange.Blocks);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -160,6 +198,10 @@ public sealed class FleetSync
                 {
                     Carry(delta);
                 }
+
+                // The blocks wait for the next round, before any queued since.
+                publish.AddRange(_publish.Take(MaxPendingBlocks - Math.Min(publish.Count, MaxPendingBlocks)));
+                _publish = publish;
 
                 _syncs++;
                 _failures++;

@@ -56,33 +56,17 @@ public sealed class FleetThreeDaemonTests(ITestOutputHelper output)
 
     private async Task<Outcome> RunAsync(string scope, string sizing)
     {
-        var store = $"shaper-r{Environment.ProcessId % 10000}";
-        var labs = new List<NetworkLab>();
         var daemons = new List<DaemonProcess>();
-        RedisServer? redis = null;
         var pcap = Path.Combine(Path.GetTempPath(), $"shaper-fleet3-{Environment.ProcessId}.pcap");
         var sent = Enumerable.Range(0, 3).Select(i => Path.Combine(Path.GetTempPath(), $"shaper-fleet3-{Environment.ProcessId}-sent{i}.pcap")).ToArray();
-        Run.Command("ip", ["netns", "add", store]);
+        using var fleetLab = FleetLab.Create(3);
+        var labs = fleetLab.Labs;
         try
         {
-            Run.Command("ip", ["-n", store, "link", "set", "lo", "up"]);
             for (var i = 0; i < 3; i++)
             {
-                var lab = NetworkLab.Create();
-                labs.Add(lab);
-                Tally.Install(lab);
-                var net = 10 + i;
-                Check(Run.Command("ip", ["link", "add", $"r{i}", "netns", store, "type", "veth", "peer", "name", $"f{i}", "netns", lab.B]));
-                Check(Run.Command("ip", ["-n", store, "addr", "add", $"198.19.{net}.1/24", "dev", $"r{i}"]));
-                Check(Run.Command("ip", ["-n", store, "link", "set", $"r{i}", "up"]));
-                Check(Run.Command("ip", ["-n", lab.B, "addr", "add", $"198.19.{net}.2/24", "dev", $"f{i}"]));
-                Check(Run.Command("ip", ["-n", lab.B, "link", "set", $"f{i}", "up"]));
-            }
-
-            redis = RedisServer.StartIn(store, 6379, "--bind", "0.0.0.0", "--protected-mode", "no");
-            for (var i = 0; i < 3; i++)
-            {
-                var rule = Rule.Replace("{redis}", $"198.19.{10 + i}.1:6379", StringComparison.Ordinal)
+                Tally.Install(labs[i]);
+                var rule = Rule.Replace("{redis}", FleetLab.Endpoint(i), StringComparison.Ordinal)
                     .Replace("{host}", $"h{i}", StringComparison.Ordinal)
                     .Replace("{scope}", scope, StringComparison.Ordinal)
                     .Replace("{sizing}", sizing, StringComparison.Ordinal);
@@ -162,13 +146,6 @@ public sealed class FleetThreeDaemonTests(ITestOutputHelper output)
                 daemon.Dispose();
             }
 
-            redis?.Dispose();
-            foreach (var lab in labs)
-            {
-                lab.Dispose();
-            }
-
-            Run.Command("ip", ["netns", "del", store]);
             File.Delete(pcap);
             foreach (var file in sent)
             {
@@ -225,5 +202,4 @@ public sealed class FleetThreeDaemonTests(ITestOutputHelper output)
         return (engine.Report(packets.Count > 0 ? packets[^1].TimestampNs : 0)[0].Passed, span);
     }
 
-    private static void Check(ProcessResult result) => Assert.True(result.ExitCode == 0, result.Error);
 }

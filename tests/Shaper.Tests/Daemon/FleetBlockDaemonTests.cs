@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using Shaper.Tests.Lab;
+using Xunit.Abstractions;
+
+namespace Shaper.Tests.Daemon;
+
+/// <summary>
+/// Two shaperd in two namespace labs share one redis-server in a third (<see cref="FleetLab"/>). An observe rule with
+/// <c>action = "block"</c> and <c>scope = "fleet"</c> blocks a client on the host it floods; the block reaches the
+/// other host's kernel block set (listed by <c>block.list</c>, which lists a block once the kernel holds it), and a
+/// host started again with no state of its own gets it from the fleet with its first sync. <c>hosts</c> is left at its
+/// default of 1, which the blocks do not depend on, and each daemon warns what it means for the limits.
+/// </summary>
+public sealed class FleetBlockDaemonTests(ITestOutputHelper output)
+{
+    private const string Rule = """
+        [fleet]
+        redis = "{redis}"
+        host = "{host}"
+        sync = "100ms"
+        [[rule]]
+        name = "fleet-block"
+        match = { proto = "udp" }
+        rate = "10/s"
+        burst = 5
+        enforce = "observe"
+        action = "block"
+        block_for = "60s"
+        scope = "fleet"
+        """;
+
+    [RootFact]
+    public async Task BlockDecidedOnOneHost_ReachesTheOtherHostsKernel_AndAHostStartedAgainGetsIt()
+    {
+        using var fleet = FleetLab.Create(2);
+        var pcap = Path.Combine(Path.GetTempPath(), $"shaper-fleetblock-{Environment.ProcessId}.pcap");
+        var daemons = new DaemonProcess?[2];
+        try
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                daemons[i] = Start(fleet, i);
+            }
+
+            foreach (var daemon in daemons)
+            {
+                await WaitFor(daemon!, "the store answers", async d => (await d.SendAsync("fleet.status")).Result!["calls_successful"]!.GetValue<long>() >= 2);
+
+                // hosts is left at its default of 1 (the blocks do not depend on the share): each daemon says what that means.
+                Assert.Contains("fleet: hosts = 1: while the store is away this host enforces the whole limit", daemon!.Log, StringComparison.Ordinal);
+            }
+
+            // 50 packets at 100 a second from 198.18.20.9 to host 0: over 10/s with a burst of 5, so host 0 blocks it.
+            TrafficPcap.Write(pcap, Enumerable.Range(0, 50).Select(k => new TrafficPcap.Udp(k * 10_000_000L, 0xC6121409u, 9000)));
+            // Both kernels' block sets watched while host 0 is flooded: when each first holds the client.
+            var lab = fleet.Labs[0];
+            var sending = Task.Run(() => lab.Exec(lab.A, "tcpreplay", "-q", "-i", "va", pcap));
+            var inKernel = new TimeSpan?[2];
+            var watch = Stopwatch.StartNew();
+            while ((inKernel[0] is null || inKernel[1] is null) && watch.Elapsed < TimeSpan.FromSeconds(10))
+            {
+                for (var i = 0; i < 2; i++)
+                {
+                    inKernel[i] ??= InKernel(fleet.Labs[i], "198.18.20.9") ? watch.Elapsed : null;
+                }
+            }
+
+            var sent = await sending;
+            Assert.True(sent.ExitCode == 0, sent.Error);
+            output.WriteLine($"in host 0's kernel {inKernel[0]?.TotalMilliseconds:F0} ms after the flood began, in host 1's {inKernel[1]?.TotalMilliseconds:F0} ms");
+            for (var i = 0; i < 2; i++)
+            {
+                output.WriteLine($"host {i}: {(await daemons[i]!.SendAsync("fleet.status")).Result!.ToJsonString()}");
+            }
+
+            Assert.NotNull(inKernel[0]);
+            Assert.NotNull(inKernel[1]);
+
+            // A round of each host (100 ms apart at most) and host 1's kernel transaction: 14 ms after host 0's kernel (this
+            // poll's resolution) in one run, 2.35 s in another beside other work, where the rounds and the install came
+            // late; asserted within 3 s.
+            Assert.InRange((inKernel[1]!.Value - inKernel[0]!.Value).TotalMilliseconds, 0, 3000);
+
+            // Host 1 holds it as an operator's block (stored and listed), and says where it came from.
+            await WaitFor(daemons[1]!, "host 1 lists the block", d => Lists(d, "198.18.20.9"));
+            await WaitFor(daemons[1]!, "host 1 logs the block", d => Task.FromResult(d.Log.Contains("fleet: block of 198.18.20.9/32 for ", StringComparison.Ordinal) && d.Log.Contains("from the fleet: installed", StringComparison.Ordinal)));
+
+            // Host 1 stopped, and started again with no state of its own: the fleet hands it the live block.
+            daemons[1]!.Dispose();
+            daemons[1] = Start(fleet, 1);
+            var again = await WaitFor(daemons[1]!, "the restarted host 1 gets the block", d => Lists(d, "198.18.20.9"));
+            Assert.True(InKernel(fleet.Labs[1], "198.18.20.9"));
+            output.WriteLine($"host 1 started again with an empty state: listed the block {again.TotalMilliseconds:F0} ms after it answered");
+        }
+        finally
+        {
+            foreach (var daemon in daemons)
+            {
+                daemon?.Dispose();
+            }
+
+            File.Delete(pcap);
+        }
+    }
+
+    private static DaemonProcess Start(FleetLab fleet, int i) =>
+        DaemonProcess.Start(
+            fleet.Labs[i].B,
+            Rule.Replace("{redis}", FleetLab.Endpoint(i), StringComparison.Ordinal).Replace("{host}", $"h{i}", StringComparison.Ordinal),
+            $"interface = \"{NetworkLab.ReceiverInterface}\"");
+
+    private static bool InKernel(NetworkLab lab, string address) =>
+        lab.Exec(lab.B, "nft", "list", "set", "inet", "shaper", "block_v4").Output.Contains(address, StringComparison.Ordinal);
+
+    private static async Task<bool> Lists(DaemonProcess daemon, string address) =>
+        (await daemon.SendAsync("block.list")).Result!["blocks"]!.AsArray().Any(b => b!.GetValue<string>().StartsWith(address + "/", StringComparison.Ordinal));
+
+    /// <summary>Polls <paramref name="condition"/> every 20 ms for at most 10 s; returns how long it took.</summary>
+    private static async Task<TimeSpan> WaitFor(DaemonProcess daemon, string what, Func<DaemonProcess, Task<bool>> condition)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!await condition(daemon))
+        {
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"{what}: not within 10 s\n{daemon.Log}");
+            await Task.Delay(20);
+        }
+
+        return watch.Elapsed;
+    }
+}
