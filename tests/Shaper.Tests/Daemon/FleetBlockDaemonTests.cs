@@ -76,10 +76,11 @@ public sealed class FleetBlockDaemonTests(ITestOutputHelper output)
             Assert.NotNull(inKernel[0]);
             Assert.NotNull(inKernel[1]);
 
-            // A round of each host (100 ms apart at most) and host 1's kernel transaction: 14 ms after host 0's kernel (this
-            // poll's resolution) in one run, 2.35 s in another beside other work, where the rounds and the install came
-            // late; asserted within 3 s.
-            Assert.InRange((inKernel[1]!.Value - inKernel[0]!.Value).TotalMilliseconds, 0, 3000);
+            // A round of each host (100 ms apart at most) and host 1's kernel transaction. Host 0 publishes the block as it
+            // decides it, so host 1's kernel may have it first: 14 ms after host 0's kernel (this poll's resolution) and
+            // 51 ms before it in two runs, 2.35 s after it in another beside other work, where the rounds and the install
+            // came late; asserted at most 3 s after.
+            Assert.True(inKernel[1]!.Value - inKernel[0]!.Value <= TimeSpan.FromSeconds(3), "host 1's kernel got the block more than 3 s after host 0's");
 
             // Host 1 holds it as an operator's block (stored and listed), and says where it came from.
             await WaitFor(daemons[1]!, "host 1 lists the block", d => Lists(d, "198.18.20.9"));
