@@ -8,6 +8,8 @@ namespace Shaper.Fleet;
 /// two keys, the key's limiter state and its per-host demand, share one hash tag (<c>{rule|key}</c>), so a Redis
 /// Cluster keeps both in one slot. Times are the caller's wall clock in microseconds.
 /// <list type="bullet">
+/// <item>A call is known by its time: when the host's entry already has it, the call is a retry of one the store ran
+/// (a timeout lost its reply), and its hits are not charged again.</item>
 /// <item>Demand: the host's offered rate (demand ÷ interval) is stored under its name; hosts not heard from for
 /// three of their intervals are dropped; the host's share is its rate over the sum. Beside its rate each host's last
 /// grant is stored: until the host's next exchange it may have spent all of it unseen, so it is reserved.</item>
@@ -41,6 +43,13 @@ internal static class FleetScript
         local p2 = tonumber(ARGV[8])
         local ttl = tonumber(ARGV[9])
         local carried = tonumber(ARGV[10])
+
+        -- a retry of a call the store already ran (its reply was lost or late): this host's entry has this call's time,
+        -- so its hits are not charged a second time; the grant is computed afresh
+        local mine = redis.call('HGET', KEYS[2], host)
+        if mine and tonumber(string.match(mine, '^[^:]+:([^:]+):')) == now then
+          hits = 0; carried = 0
+        end
 
         local rate = demand / interval
         local total = rate
