@@ -69,12 +69,12 @@ public static class IptablesScript
             rules.Add($"-m recent --name {RecentName(rule)} --rcheck --seconds {NftScript.Seconds(rule.BlockFor!.Value)} -j DROP");
         }
 
-        // The [global] cap (one hashlimit per family): observe rules' packets draw from it first, as only the kernel
-        // can hold them to it; then each kernel rule's, before its own limit.
+        // The [global] cap (one hashlimit per family): observe and queue rules' packets draw from it first, as only the
+        // kernel can hold them to it (this chain comes before the queue chain); then each kernel rule's, before its own limit.
         var global = plan.Global is { } g ? Hashlimit(g.Rate, g.Burst, null, v4, config.Daemon.MaxKeys, "global") : null;
         if (global is not null)
         {
-            foreach (var rule in plan.ObservedRules.Where(r => NftScript.Families(r).Contains(v4)))
+            foreach (var rule in plan.ObservedRules.Concat(plan.QueueRules.Select(q => q.Rule)).Where(r => NftScript.Families(r).Contains(v4)))
             {
                 foreach (var match in Matches(rule, v4))
                 {

@@ -64,12 +64,13 @@ public static class NftScript
         }
 
         // The [global] cap: one named limit every rule's matched packets draw from, observe rules' first (their
-        // packets have passed by the time the engine sees them, so only the kernel can hold them to the cap).
+        // packets have passed by the time the engine sees them, so only the kernel can hold them to the cap), and queue
+        // rules' (this table runs before the filter table's NFQUEUE rule, so a packet over the cap never reaches the queue).
         if (plan.Global is { } global && KernelLimit(global.Rate, global.Burst) is { } globalLimit)
         {
             objects["limit l_global"] = $"{{ rate over {globalLimit} }}";
             objects["counter c_global_limited"] = "";
-            foreach (var rule in plan.ObservedRules)
+            foreach (var rule in plan.ObservedRules.Concat(plan.QueueRules.Select(q => q.Rule)))
             {
                 foreach (var v4 in Families(rule))
                 {

@@ -20,7 +20,7 @@ public sealed class EnforcementPlan
         KernelRules = [.. rules.Where(r => r.Enforcer == Enforcer.Kernel).Select(r => r.Rule)];
         ObservedRules = [.. rules.Where(r => r.Enforcer == Enforcer.Observe).Select(r => r.Rule)];
         QueueRules = [.. rules.Where(r => r.Enforcer == Enforcer.Queue).Select((r, i) => new QueueRule(r.Rule, config.Daemon.QueueNum + i))];
-        Global = GlobalCap.Of(config, [.. KernelRules, .. ObservedRules]);
+        Global = GlobalCap.Of(config, [.. KernelRules, .. ObservedRules, .. QueueRules.Select(q => q.Rule)]);
         CaptureInterface = CaptureScope(config.Daemon.Interface, ObservedRules);
         var daemonInterface = config.Daemon.Interface;
         Observed = CompiledRuleSet.Compile(

@@ -70,6 +70,21 @@ public sealed class GlobalCapKernelTests(ITestOutputHelper output)
         Assert.InRange(kernel, expected - 5, expected + 5);
     }
 
+    /// <summary>A queue rule is held to the cap in the kernel before its queue: the kernel drops what replay counts over it.</summary>
+    [RootFact]
+    public async Task GlobalCap_KernelAndQueueRule_KernelDropsWhatReplayCountsOverTheCap()
+    {
+        using var lab = NetworkLab.Create();
+        var rules = Rules.Replace("algorithm = \"sliding_log\"\nlimit = 1000\nwindow = \"1s\"\nenforce = \"observe\"\naction = \"log\"", "algorithm = \"leaky_bucket\"\nrate = \"1000/s\"\nqueue = 100\nenforce = \"queue\"", StringComparison.Ordinal);
+        Assert.Contains("enforce = \"queue\"", rules, StringComparison.Ordinal);
+        var (kernel, replayed, _) = await RunAsync(lab, rules);
+        var expected = replayed.GlobalLimited!.Value;
+        output.WriteLine($"sent {replayed.Packets}; over the cap: kernel {kernel}, replay {expected}; passed k {replayed.Rules[0].Passed}, q {replayed.Rules[1].Passed}");
+
+        Assert.True(expected > 100, $"the cap held back only {expected}: the sender was too slow to test it");
+        Assert.InRange(kernel, expected - 5, expected + 5);
+    }
+
     /// <summary>
     /// Runs a daemon with <paramref name="rules"/> on vb, sends 400 packets a second for 2 s from one source, alternating
     /// between ports 9000 and 9001 (four times the cap), and returns the kernel's <c>c_global_limited</c>, the replay of

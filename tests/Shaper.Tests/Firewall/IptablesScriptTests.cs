@@ -74,6 +74,15 @@ public sealed class IptablesScriptTests
     }
 
     [Fact]
+    public void Apply_GlobalAndQueueRule_QueuedPacketsDrawFromTheCapBeforeTheQueueChain()
+    {
+        var config = ConfigLoader.Parse("[global]\nrate = \"1000/s\"\nburst = 2000\n[[rule]]\nname = \"q\"\nmatch = { proto = \"udp\", dport = [9001] }\nalgorithm = \"leaky_bucket\"\nrate = \"50/s\"\nqueue = 10\nenforce = \"queue\"\n", "t.toml").Config!;
+        var lines = IptablesScript.Apply(EnforcementPlan.Compile(config, BackendKind.Iptables), true, [], [], addJump: true).Split('\n');
+
+        Assert.Contains(lines, l => l.StartsWith("-A SHAPER-INPUT -p udp -m multiport --dports 9001 -m hashlimit --hashlimit-above 1000/sec --hashlimit-burst 2000 ", StringComparison.Ordinal) && l.EndsWith(" -j DROP", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Apply_AllowBlocksAndCaps_InOrderBeforeTheRules()
     {
         var config = ConfigLoader.Parse("[global]\nrate = \"1000/s\"\nburst = 2000\n[[allow]]\ncidr = [\"198.18.0.1/32\"]\n[[rule]]\nname = \"r\"\nmatch = { proto = \"udp\" }\nrate = \"10/s\"\nburst = 5\naction = \"block\"\nblock_for = \"2m\"\n", "t.toml").Config!;

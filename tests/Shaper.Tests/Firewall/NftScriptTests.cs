@@ -118,6 +118,18 @@ public sealed class NftScriptTests
         Assert.Contains(rules, r => r.EndsWith("limit name \"l_global\" counter name \"c_global_limited\" drop", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public void Apply_GlobalAndQueueRule_QueuedPacketsDrawFromTheCapFirst()
+    {
+        var plan = Plan("[global]\nrate = \"1000/s\"\nburst = 2000\n[[rule]]\nname = \"q\"\nmatch = { proto = \"udp\", dport = [9001] }\nalgorithm = \"leaky_bucket\"\nrate = \"50/s\"\nqueue = 10\nenforce = \"queue\"\n");
+
+        var (script, objects) = NftScript.Apply(plan, new Dictionary<string, string>(), []);
+
+        // This table runs before the filter table's NFQUEUE rule: a packet over the cap never reaches the queue.
+        Assert.Equal("{ rate over 1000/second burst 2000 packets }", objects["limit l_global"]);
+        Assert.Contains("add rule inet shaper input meta nfproto ipv4 meta l4proto udp th dport { 9001 } limit name \"l_global\" counter name \"c_global_limited\" drop\n", script, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("10/minute", 5, "10/minute burst 5 packets")]
     [InlineData("1 mbytes/s", 65536, "1048576 bytes/second burst 65536 bytes")]
