@@ -170,6 +170,9 @@ internal static class DaemonBenchmark
             // wait until the daemon is quiet, five seconds of the same traffic (the packet path's own tiering), then
             // the measured run, CPU read once the last block is in (the buffer timeout is 1 ms) and before any status
             // request.
+            // A status request first: its code's first run and the JIT's recompiling of it afterwards (some ms of
+            // CPU on other threads) must not land in the measured run, which a status request precedes.
+            _ = Status(daemon);
             var settled = Settle(daemon.Pid);
             Send(lab, pps == 0 ? 100_000 : pps, 5L * Math.Max(pps, 20_000));
             Thread.Sleep(1000);
