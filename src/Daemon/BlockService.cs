@@ -1,11 +1,12 @@
-using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.Logging;
+using Shaper.Engine;
 using Shaper.Firewall;
 using Shaper.Metrics;
 using Shaper.Packets;
+using Shaper.Rules;
 
 namespace Shaper.Daemon;
 
@@ -111,18 +112,7 @@ internal sealed class BlockService : IDisposable
     /// </summary>
     public void Post(string rule, IpFamily family, UInt128 address, int prefixLength, long durationNs, long detectedNs)
     {
-        Span<byte> bytes = stackalloc byte[16];
-        IPAddress ip;
-        if (family == IpFamily.V4)
-        {
-            BinaryPrimitives.WriteUInt32BigEndian(bytes, (uint)address);
-            ip = new IPAddress(bytes[..4]);
-        }
-        else
-        {
-            BinaryPrimitives.WriteUInt128BigEndian(bytes, address);
-            ip = new IPAddress(bytes);
-        }
+        var ip = new HeldKey(family, address, prefixLength, 0, KeyKind.Source).ToAddress();
 
         var request = new BlockRequest(new IPNetwork(ip, prefixLength), TimeSpan.FromTicks(durationNs / 100), rule, detectedNs);
         if (durationNs > 0 && !_store.TryReserve(request.Network, exact: false))

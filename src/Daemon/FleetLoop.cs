@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Shaper.Engine;
@@ -116,18 +115,7 @@ internal sealed class FleetLoop : IAsyncDisposable
             return;
         }
 
-        Span<byte> bytes = stackalloc byte[16];
-        IPAddress ip;
-        if (family == IpFamily.V4)
-        {
-            BinaryPrimitives.WriteUInt32BigEndian(bytes, (uint)address);
-            ip = new IPAddress(bytes[..4]);
-        }
-        else
-        {
-            BinaryPrimitives.WriteUInt128BigEndian(bytes, address);
-            ip = new IPAddress(bytes);
-        }
+        var ip = new HeldKey(family, address, prefixLength, 0, KeyKind.Source).ToAddress();
 
         var network = new IPNetwork(ip, prefixLength);
         var endsMs = _time.GetUtcNow().ToUnixTimeMilliseconds() + (durationNs / 1_000_000);

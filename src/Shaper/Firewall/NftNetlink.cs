@@ -215,35 +215,15 @@ public sealed class NftNetlink : IDisposable
                 return null;
             }
 
-            var seq = _writer.Sequence;
-            var sets = Receive(
-                message =>
+            var sets = ReceiveDumpAnswer(NfTables.NewSet, message =>
+            {
+                // Anonymous sets (a rule's inline { a, b }) belong to their rule; nft list leaves them out too.
+                if (message.Attributes.TryFind(NfTables.SetName, out var name)
+                    && !(message.Attributes.TryFind(NfTables.SetFlags, out var flags) && (flags.UInt32BigEndian & NfTables.SetAnonymous) != 0))
                 {
-                    if (message.Sequence != seq)
-                    {
-                        return null;
-                    }
-
-                    if (message.Type == Nl.Done)
-                    {
-                        return 0;
-                    }
-
-                    if (message.TryGetError(out var errno, out _))
-                    {
-                        return errno;
-                    }
-
-                    // Anonymous sets (a rule's inline { a, b }) belong to their rule; nft list leaves them out too.
-                    if (message.Command == NfTables.NewSet && message.Attributes.TryFind(NfTables.SetName, out var name)
-                        && !(message.Attributes.TryFind(NfTables.SetFlags, out var flags) && (flags.UInt32BigEndian & NfTables.SetAnonymous) != 0))
-                    {
-                        objects.Add(("set", name.AsString()));
-                    }
-
-                    return null;
-                },
-                out _);
+                    objects.Add(("set", name.AsString()));
+                }
+            });
             if (sets == 2) // ENOENT: the kernel looks the table up before it dumps its sets
             {
                 return (false, objects);
@@ -318,7 +298,10 @@ public sealed class NftNetlink : IDisposable
     /// Reads the answer to the dump request just sent: each message of <paramref name="command"/> goes to
     /// <paramref name="item"/>; true once the dump ends, false on an error or no answer.
     /// </summary>
-    private bool ReceiveDump(byte command, Action<NetlinkMessage> item)
+    private bool ReceiveDump(byte command, Action<NetlinkMessage> item) => ReceiveDumpAnswer(command, item) == 0;
+
+    /// <summary>As <see cref="ReceiveDump"/>, with the answer that ended it: 0 when the dump ended, the errno of an error, null for no answer.</summary>
+    private int? ReceiveDumpAnswer(byte command, Action<NetlinkMessage> item)
     {
         var seq = _writer.Sequence;
         var answered = Receive(
@@ -347,7 +330,7 @@ public sealed class NftNetlink : IDisposable
                 return null;
             },
             out _);
-        return answered == 0;
+        return answered;
     }
 
     /// <summary>One message's worth of answer handling: a result (0 or an errno) ends the reading.</summary>
