@@ -10,10 +10,7 @@ namespace Shaper.Capture;
 /// <summary>
 /// One capture thread and its engine: reads its share of the packets (one socket of a <c>PACKET_FANOUT</c> group,
 /// or the only socket) a block at a time with <c>pcap_dispatch</c>, and parses, stamps and decides each packet on
-/// the spot with its own <see cref="RuleEngine"/>, so a packet costs no hand-off and no wake-up of its own. Each
-/// parsed packet is decided <see cref="Lookahead"/> packets later within the same read (the rest when the read
-/// ends), its key table slots asked of the CPU meanwhile, so the cache misses of a large table overlap instead of
-/// stalling one packet at a time (with 10,000 sources they were most of a packet's cost). While it
+/// the spot with its own <see cref="RuleEngine"/>, so a packet costs no hand-off and no wake-up of its own. While it
 /// waits for a block the thread sleeps in the kernel (no spinning); with no socket it sleeps until given one. Work
 /// for the engine (a report, a swap) is queued here and runs between blocks, so the engine is only ever touched by
 /// this thread and the packet path takes no lock. Blocks the engine decides leave through its KeyBlocked event,
@@ -21,11 +18,7 @@ namespace Shaper.Capture;
 /// </summary>
 public sealed unsafe class CaptureLane : IDisposable
 {
-    /// <summary>How many parsed packets wait for their decision while their key table slots load.</summary>
-    internal const int Lookahead = 8;
-
     private readonly ConcurrentQueue<Action> _work = new();
-    private readonly PacketMeta[] _window = new PacketMeta[Lookahead];
     private readonly SemaphoreSlim _idle = new(0);
     private readonly Thread _thread;
     private readonly TimeProvider _time;
@@ -38,8 +31,6 @@ public sealed unsafe class CaptureLane : IDisposable
     private CaptureClock _clock;
     private bool _batchStarted;
     private long _processed;
-    private int _windowStart;
-    private int _windowCount;
     private long _probesSent;
     private long _probesDone;
     private CaptureStats _closedStats = new(0, 0, 0, 0);
@@ -221,8 +212,7 @@ public sealed unsafe class CaptureLane : IDisposable
 
     /// <summary>
     /// One frame of the current batch: parsed in place, stamped on the monotonic clock from the kernel's wall-clock
-    /// arrival time <paramref name="arrivalWallNs"/>, tagged with the interface, and decided once <see cref="Lookahead"/>
-    /// more have been parsed or at <see cref="EndBatch"/>, whichever is first. On the lane's thread only.
+    /// arrival time <paramref name="arrivalWallNs"/>, tagged with the interface, decided. On the lane's thread only.
     /// </summary>
     internal void Decide(ReadOnlySpan<byte> frame, LinkKind link, int interfaceIndex, long arrivalWallNs)
     {
@@ -248,34 +238,12 @@ public sealed unsafe class CaptureLane : IDisposable
             // A socket on one interface; on "any" the frame's own header has named it.
             packet.InterfaceIndex = interfaceIndex;
         }
-        var engine = _engine;
-        if (_windowCount == Lookahead)
-        {
-            engine.Process(_window[_windowStart]);
-            _processed++;
-            _windowStart = (_windowStart + 1) & (Lookahead - 1);
-            _windowCount--;
-        }
-
-        engine.Prefetch(packet);
-        _window[(_windowStart + _windowCount) & (Lookahead - 1)] = packet;
-        _windowCount++;
+        _engine.Process(packet);
+        _processed++;
     }
 
-    /// <summary>Ends a batch: decides the packets still waiting, and the next packet reads the clocks again.</summary>
-    internal void EndBatch()
-    {
-        var engine = _engine;
-        while (_windowCount > 0)
-        {
-            engine.Process(_window[_windowStart]);
-            _processed++;
-            _windowStart = (_windowStart + 1) & (Lookahead - 1);
-            _windowCount--;
-        }
-
-        _batchStarted = false;
-    }
+    /// <summary>Ends a batch: the next packet reads the clocks again.</summary>
+    internal void EndBatch() => _batchStarted = false;
 
     private void Post(Action work)
     {
@@ -316,33 +284,12 @@ public sealed unsafe class CaptureLane : IDisposable
         }
     }
 
-    /// <summary>Ends the batch on the lane's thread; an exception from the engine ends the thread as one inside libpcap's callback does.</summary>
-    private void EndBatchOrFault()
-    {
-        try
-        {
-            EndBatch();
-        }
-        catch (Exception e)
-        {
-            _fault ??= e;
-        }
-    }
-
     private void Run()
     {
         _ = Threading.ThreadNice.Set(Threading.ThreadNice.EnforcementPath);
         var user = (byte*)GCHandle.ToIntPtr(_self);
         while (!_stop)
         {
-            // Packets a test handed to Decide are decided before any work sees the engine.
-            EndBatchOrFault();
-            if (Fault is not null)
-            {
-                DropSocket();
-                return;
-            }
-
             while (_work.TryDequeue(out var work))
             {
                 work();
@@ -355,8 +302,8 @@ public sealed unsafe class CaptureLane : IDisposable
                 continue;
             }
 
+            _batchStarted = false;
             var read = NativePcap.Dispatch(socket.Handle, -1, &OnPacket, user);
-            EndBatchOrFault();
             if (Fault is not null)
             {
                 // The thread ends; Probe reports it, so the watchdog stops and systemd restarts the daemon.
