@@ -10,9 +10,11 @@ namespace Shaper.Benchmarks;
 /// <summary>
 /// Issue 12: packets per second through an NFQUEUE queue with every key under its rate (immediate verdicts): shaperd's
 /// queue rule against a minimal C consumer on libnetfilter_queue that accepts everything, compiled here (it is the
-/// baseline, never shipped), on the same traffic in the same run, in a namespace lab. The same pcap (UDP from 64
-/// sources) is replayed at top speed into each in turn, several rounds; throughput is what the consumer verdicted
-/// (the kernel's packet ids for the queue) over the time from the first packet sent to the queue empty again. The
+/// baseline, never shipped), on the same traffic in the same run, in a namespace lab. trafgen sends the same UDP
+/// packets from 64 sources at its top speed into each in turn, several rounds: faster than either consumer verdicts,
+/// so the queue (64 long, fail-open) overflows and the kernel accepts the overflow itself, and throughput is what the
+/// consumer verdicted (the kernel's packet ids for the queue, which count only the packets queued) over the time from
+/// the first packet sent to the queue empty again. (tcpreplay, the earlier sender, was slower than both.) The
 /// baseline runs at the same real-time priority as shaperd's queue thread (<c>chrt -f 5</c>), so neither gets more of
 /// the CPUs than the other. Then the added latency of a polite source: 200 packets a second, every other one to a port
 /// no rule matches, one-way delay through the queue against that, per round and as the median over rounds.
@@ -87,9 +89,7 @@ internal static class QueueBenchmark
         try
         {
             var consumer = Compile(directory);
-            var pcap = Path.Combine(directory, "flood.pcap");
-            var packets = options.Quick ? 100_000 : 300_000;
-            TrafficPcap.Write(pcap, Enumerable.Range(0, packets).Select(i => new TrafficPcap.Udp(i * 1000L, 0xC6120100u + (uint)(i % 64), 9000)));
+            var packets = options.Quick ? 200_000 : 1_000_000;
             using var lab = NetworkLab.Create();
             lab.AddSenderAddresses(64);
             var rounds = options.Quick ? 2 : 4;
@@ -99,10 +99,10 @@ internal static class QueueBenchmark
             {
                 using (var daemon = DaemonProcess.Start(lab.B, Rule, $"queue_num = {QueueNumber}"))
                 {
-                    ours.Add(Measure(lab, pcap, $"/proc/{daemon.Pid}/task/{QueueThread(daemon.Pid)}/stat"));
+                    ours.Add(Measure(lab, packets, $"/proc/{daemon.Pid}/task/{QueueThread(daemon.Pid)}/stat"));
                 }
 
-                baseline.Add(RunBaseline(lab, consumer, pcap));
+                baseline.Add(RunBaseline(lab, consumer, packets));
             }
 
             var latency = new JsonArray();
@@ -125,10 +125,10 @@ internal static class QueueBenchmark
                 ["shaperd_packets_per_cpu_second_median"] = Math.Round(oursCpu),
                 ["baseline_packets_per_cpu_second_median"] = Math.Round(baseCpu),
                 ["cpu_ratio"] = Math.Round(oursCpu / baseCpu, 3),
-                ["note"] = "pps is bounded by the sender when neither consumer falls behind (no drops); packets per CPU second of the consumer (shaperd's queue thread, the C process) is what each would verdict with a core of its own",
+                ["note"] = "the sender outpaces both consumers (sender_pps per round above pps), so pps is what each verdicts flat out while the fail-open queue overflows; packets per CPU second of the consumer (shaperd's queue thread, the C process) is what each would verdict with a core of its own",
                 ["shaperd_rounds"] = new JsonArray([.. ours.Select(r => r.ToJson())]),
                 ["baseline_rounds"] = new JsonArray([.. baseline.Select(r => r.ToJson())]),
-                ["traffic"] = "tcpreplay --topspeed of UDP from 64 sources to one port, every key far under the rule's 1000000/s",
+                ["traffic"] = "trafgen at top speed, UDP from 64 sources to one port, every key far under the rule's 1000000/s",
                 ["polite_added_p50_us_median"] = Math.Round(Median(latency.Select(l => (double)l!["added_p50_us"]!)), 1),
                 ["polite_added_p99_us_median"] = Math.Round(Median(latency.Select(l => (double)l!["added_p99_us"]!)), 1),
                 ["polite_rounds"] = latency,
@@ -153,7 +153,7 @@ internal static class QueueBenchmark
         return binary;
     }
 
-    private static Round RunBaseline(NetworkLab lab, string consumer, string pcap)
+    private static Round RunBaseline(NetworkLab lab, string consumer, long packets)
     {
         var rule = $"*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp --dport 9000 -j NFQUEUE --queue-num {QueueNumber} --queue-bypass\nCOMMIT\n";
         Shaper.Tests.Lab.Run.Command("ip", ["netns", "exec", lab.B, "iptables-restore"], rule).EnsureSuccess("installing the baseline's NFQUEUE rule");
@@ -171,7 +171,7 @@ internal static class QueueBenchmark
                 throw new InvalidOperationException("the libnetfilter_queue baseline did not bind its queue");
             }
 
-            return Measure(lab, pcap, $"/proc/{process.Id}/stat");
+            return Measure(lab, packets, $"/proc/{process.Id}/stat");
         }
         finally
         {
@@ -186,15 +186,15 @@ internal static class QueueBenchmark
     }
 
     /// <summary>
-    /// Replays the flood at top speed and waits for the queue to be empty; the kernel's ids say how many the consumer took,
-    /// and <paramref name="stat"/> (the consumer's thread or process) how much CPU it spent on them.
+    /// Sends <paramref name="packets"/> at trafgen's top speed and waits for the queue to be empty; the kernel's ids say how
+    /// many the consumer took, and <paramref name="stat"/> (the consumer's thread or process) how much CPU it spent on them.
     /// </summary>
-    private static Round Measure(NetworkLab lab, string pcap, string stat)
+    private static Round Measure(NetworkLab lab, long packets, string stat)
     {
         var before = Stats(lab);
         var cpuBefore = CpuSeconds(stat);
         var watch = Stopwatch.StartNew();
-        lab.Exec(lab.A, "tcpreplay", "-q", "--topspeed", "-i", "va", pcap).EnsureSuccess("tcpreplay");
+        var sendPps = Trafgen.Send(lab, 0xC6120100u, 64, 0, packets);
         var sendSeconds = watch.Elapsed.TotalSeconds;
         var after = Stats(lab);
         while (after.Waiting > 0 && watch.Elapsed < TimeSpan.FromSeconds(30))
@@ -205,7 +205,7 @@ internal static class QueueBenchmark
         var seconds = watch.Elapsed.TotalSeconds;
         var cpu = CpuSeconds(stat) - cpuBefore;
         var queued = after.IdSequence - before.IdSequence;
-        return new Round(queued, seconds, sendSeconds, cpu, after.QueueDropped - before.QueueDropped, after.UserDropped - before.UserDropped);
+        return new Round(queued, seconds, sendSeconds, sendPps, cpu, after.QueueDropped - before.QueueDropped, after.UserDropped - before.UserDropped);
     }
 
     /// <summary>User and system CPU time of a process or thread from its <c>stat</c> (fields 14 and 15, in clock ticks of 1/100 s).</summary>
@@ -254,7 +254,7 @@ internal static class QueueBenchmark
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
-    private sealed record Round(long Queued, double Seconds, double SendSeconds, double CpuSeconds, long QueueDropped, long UserDropped)
+    private sealed record Round(long Queued, double Seconds, double SendSeconds, double SendPps, double CpuSeconds, long QueueDropped, long UserDropped)
     {
         public double Pps => Queued / Seconds;
 
@@ -266,6 +266,7 @@ internal static class QueueBenchmark
             ["verdicted"] = Queued,
             ["seconds"] = Math.Round(Seconds, 3),
             ["send_seconds"] = Math.Round(SendSeconds, 3),
+            ["sender_pps"] = Math.Round(SendPps),
             ["pps"] = Math.Round(Pps),
             ["consumer_cpu_seconds"] = Math.Round(CpuSeconds, 2),
             ["packets_per_cpu_second"] = Math.Round(PerCpuSecond),
