@@ -13,11 +13,15 @@ public sealed class FleetBlockSharingTests
 {
     private const string Sizing = "rate = \"10/s\"\nburst = 5\nblock_for = \"60s\"";
 
+    /// <summary>One fleet token bucket rule (10/s, burst 5) with action = "block", against <paramref name="redis"/>.</summary>
+    private static Shaper.Rules.ShaperConfig BlockingFleetRule(RedisServer redis) =>
+        FleetAccuracyTests.Load(FleetAccuracyTests.Config(redis.Endpoint, "token_bucket", Sizing, "fleet").Replace("action = \"drop\"", "action = \"block\"", StringComparison.Ordinal));
+
     [RedisFact]
     public async Task BlockPublishedByOneHost_ReachesTheOthersNextRound_AndAHostThatStartsAgainGetsItFirst()
     {
         using var redis = RedisServer.Start();
-        var config = FleetAccuracyTests.Load(FleetAccuracyTests.Config(redis.Endpoint, "token_bucket", Sizing, "fleet").Replace("action = \"drop\"", "action = \"block\"", StringComparison.Ordinal));
+        var config = BlockingFleetRule(redis);
         var time = new FakeTimeProvider(FleetSimulation.Epoch);
         var nowMs = FleetSimulation.Epoch.ToUnixTimeMilliseconds();
         await using var a = await FleetHost.StartAsync(config, "a", time);
@@ -62,7 +66,7 @@ public sealed class FleetBlockSharingTests
     public async Task StoreAway_BlockWaitsForTheNextRoundThatReachesIt()
     {
         using var redis = RedisServer.Start();
-        var config = FleetAccuracyTests.Load(FleetAccuracyTests.Config(redis.Endpoint, "token_bucket", Sizing, "fleet").Replace("action = \"drop\"", "action = \"block\"", StringComparison.Ordinal));
+        var config = BlockingFleetRule(redis);
         var time = new FakeTimeProvider(FleetSimulation.Epoch);
         var nowMs = FleetSimulation.Epoch.ToUnixTimeMilliseconds();
         await using var a = await FleetHost.StartAsync(config, "a", time);
