@@ -104,11 +104,11 @@ public sealed class InterfaceRuleTests(ITestOutputHelper output)
 
             // Deleted (the daemon says the name matches nothing), then created again under a new index.
             lab.Exec(lab.B, "ip", "link", "del", "vd").EnsureSuccess("deleting vd");
-            await WaitForLogAsync(daemon, "match.iface: no interface is named \"vd\" now");
+            await daemon.WaitForLogAsync("match.iface: no interface is named \"vd\" now");
             AddSecondPair(lab);
             var after = int.Parse(lab.Exec(lab.B, "cat", "/sys/class/net/vd/ifindex").Output.Trim(), System.Globalization.CultureInfo.InvariantCulture);
             Assert.NotEqual(before, after);
-            await WaitForLogAsync(daemon, "match.iface: every interface the rules name is there now");
+            await daemon.WaitForLogAsync("match.iface: every interface the rules name is there now");
             output.WriteLine($"vd was index {before}, is {after}");
 
             Assert.Equal(10, await SendAndCountAsync());
@@ -130,17 +130,6 @@ public sealed class InterfaceRuleTests(ITestOutputHelper output)
         lab.Exec(lab.A, "ip", "link", "set", "vc", "up").EnsureSuccess("vc up");
         lab.Exec(lab.B, "ip", "link", "set", "vd", "up").EnsureSuccess("vd up");
         lab.Exec(lab.B, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.vd.rp_filter=0", "net.ipv4.conf.vb.rp_filter=0").EnsureSuccess("rp_filter off");
-    }
-
-    /// <summary>Waits for the daemon to log <paramref name="line"/>: it reads the interfaces every 2 s, so at most 10 s.</summary>
-    private static async Task WaitForLogAsync(DaemonProcess daemon, string line)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!daemon.Log.Contains(line, StringComparison.Ordinal))
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"the daemon did not log '{line}' within 10 s: {daemon.Log}");
-            await Task.Delay(100);
-        }
     }
 
     /// <summary>Each key of <paramref name="rule"/> with the packets it saw (passed and limited).</summary>

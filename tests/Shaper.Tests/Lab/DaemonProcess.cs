@@ -41,6 +41,20 @@ public sealed class DaemonProcess : IDisposable
     }
 
     /// <summary>
+    /// Waits up to <paramref name="seconds"/> for the daemon to have logged <paramref name="line"/>: its output is read
+    /// as it comes, and the logger writes a little after the event (a status may already show what it logs).
+    /// </summary>
+    public async Task WaitForLogAsync(string line, int seconds = 10)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(seconds);
+        while (!Log.Contains(line, StringComparison.Ordinal))
+        {
+            Xunit.Assert.True(DateTime.UtcNow < deadline, $"the daemon did not log '{line}' within {seconds} s: {Log}");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>
     /// Starts shaperd in <paramref name="ns"/> with <paramref name="config"/>, whose [daemon] table this fills in;
     /// <paramref name="wrapper"/> is a command prefix (e.g. <see cref="UnitSandbox.Wrapper"/>), <paramref name="path"/> a PATH.
     /// With <paramref name="directory"/> (the caller's, kept on dispose) a restart finds the state the last run left in
