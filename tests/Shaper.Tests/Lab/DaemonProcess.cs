@@ -49,7 +49,11 @@ public sealed class DaemonProcess : IDisposable
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(seconds);
         while (!Log.Contains(line, StringComparison.Ordinal))
         {
-            Xunit.Assert.True(DateTime.UtcNow < deadline, $"the daemon did not log '{line}' within {seconds} s: {Log}");
+            if (DateTime.UtcNow >= deadline)
+            {
+                throw new TimeoutException($"the daemon did not log '{line}' within {seconds} s: {Log}");
+            }
+
             await Task.Delay(100);
         }
     }
