@@ -86,11 +86,17 @@ public sealed class QueueSafetyTests(ITestOutputHelper output)
         int sentAtRead = 0, sentAtKill = 0;
         long killedAt = 0;
 
-        probe.Send(PerSecond, TimeSpan.FromSeconds(2), at: () =>
+        var killTook = TimeSpan.Zero;
+
+        // The kill at 1 s (packet 400), and 2 s of traffic after it: the kill (and the wait for the process to be
+        // gone) holds up the sender, and it once took more than the second the traffic had left (CI: nothing sent after it).
+        probe.Send(PerSecond, TimeSpan.FromSeconds(3), at: () =>
         {
             sentAtRead = probe.SentSoFar;
             held = Held(lab);
+            var killing = Stopwatch.StartNew();
             daemon.Kill();
+            killTook = killing.Elapsed;
             killedAt = Stopwatch.GetTimestamp();
             sentAtKill = probe.SentSoFar;
         }, atCount: PerSecond);
@@ -102,9 +108,10 @@ public sealed class QueueSafetyTests(ITestOutputHelper output)
         var received = arrivals.Select(a => a.Sequence).ToHashSet();
         var lost = Enumerable.Range(0, probe.Sent[0]).Where(s => !received.Contains(s)).ToList();
         var after = arrivals.Where(a => a.Sequence >= sentAtKill).OrderBy(a => a.Sequence).ToList();
+        Assert.True(after.Count > 0, $"no packet sent after the kill arrived: sent {probe.Sent[0]}, {sentAtKill} before the kill, which took {killTook.TotalMilliseconds:F0} ms");
         var firstAfterMs = (after[0].ReceivedTicks - killedAt) * 1000.0 / Stopwatch.Frequency;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"sent {probe.Sent[0]}, lost {lost.Count} (sequence {lost.DefaultIfEmpty().Min()}..{lost.DefaultIfEmpty().Max()}), held when read {held}, sent between the read and the kill {sentAtKill - sentAtRead}; first packet after the kill received {firstAfterMs:F2} ms after it, one-way delay of later packets max {after.Max(a => a.DelayMs):F2} ms"));
+            $"sent {probe.Sent[0]}, lost {lost.Count} (sequence {lost.DefaultIfEmpty().Min()}..{lost.DefaultIfEmpty().Max()}), held when read {held}, sent between the read and the kill {sentAtKill - sentAtRead}; first packet after the kill received {firstAfterMs:F2} ms after it, one-way delay of later packets max {after.Max(a => a.DelayMs):F2} ms; the kill took {killTook.TotalMilliseconds:F0} ms"));
         Assert.True(held > 100, $"the queue held {held} packets when the daemon was killed");
         Assert.InRange(lost.Count, 1, held + (sentAtKill - sentAtRead));
         Assert.All(lost, s => Assert.True(s < sentAtKill, $"packet {s}, sent after the kill, was lost"));
