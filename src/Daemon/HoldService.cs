@@ -118,7 +118,7 @@ internal sealed class HoldService : IDisposable
     /// </summary>
     private List<(IPNetwork Network, TimeSpan Ttl)> Expiring(string kind, IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)> holds)
     {
-        var now = (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
+        var now = NowNs();
         var expiring = new List<(IPNetwork, TimeSpan)>(holds.Count);
         lock (_releaseLock)
         {
@@ -139,6 +139,17 @@ internal sealed class HoldService : IDisposable
         return expiring;
     }
 
+    /// <summary>Now on the clock holds end by: Unix nanoseconds.</summary>
+    private long NowNs() => (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
+
+    /// <summary>Makes <paramref name="key"/>'s hold end at <paramref name="atNs"/> and wakes the release thread; the caller holds the release lock.</summary>
+    private void EndAt((string Kind, IPNetwork Network) key, long atNs)
+    {
+        _until[key] = atNs;
+        _due.Enqueue(key, atNs);
+        Monitor.Pulse(_releaseLock);
+    }
+
     /// <summary>A hold from the engine thread: only queued here.</summary>
     public void Post(KeyHold hold)
     {
@@ -148,7 +159,7 @@ internal sealed class HoldService : IDisposable
             return;
         }
 
-        var now = (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
+        var now = NowNs();
         var ttl = TimeSpan.FromTicks((hold.UntilNs - now) / 100);
         if (ttl < TimeSpan.FromMilliseconds(1))
         {
@@ -160,9 +171,7 @@ internal sealed class HoldService : IDisposable
                 {
                     if (_until.TryGetValue((kind, network), out var until) && until > hold.UntilNs)
                     {
-                        _until[(kind, network)] = hold.UntilNs;
-                        _due.Enqueue((kind, network), hold.UntilNs);
-                        Monitor.Pulse(_releaseLock);
+                        EndAt((kind, network), hold.UntilNs);
                     }
                 }
             }
@@ -175,9 +184,7 @@ internal sealed class HoldService : IDisposable
             // Its end first: the install thread reads it as it sends the element (Expiring).
             lock (_releaseLock)
             {
-                _until[(kind, network)] = hold.UntilNs;
-                _due.Enqueue((kind, network), hold.UntilNs);
-                Monitor.Pulse(_releaseLock);
+                EndAt((kind, network), hold.UntilNs);
             }
 
             batcher.Add(new BlockRequest(network, ttl + ReleaseSlack, hold.Rule, hold.DetectedNs));
@@ -231,7 +238,7 @@ internal sealed class HoldService : IDisposable
                     continue;
                 }
 
-                var now = (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
+                var now = NowNs();
                 if (due > now)
                 {
                     // Monitor waits in whole milliseconds: rounded up, so the thread sleeps instead of spinning.
@@ -265,7 +272,7 @@ internal sealed class HoldService : IDisposable
                             if (error is null)
                             {
                                 Interlocked.Add(ref _released, networks.Count);
-                                ReleaseLateness.Add(((_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100 - earliest) / 1e6);
+                                ReleaseLateness.Add((NowNs() - earliest) / 1e6);
                             }
                             else
                             {
@@ -319,9 +326,7 @@ internal sealed class HoldService : IDisposable
                 var key = (kind, hold.Network);
                 if (!_until.TryGetValue(key, out var until) || until <= nowNs)
                 {
-                    _until[key] = nowNs;
-                    _due.Enqueue(key, nowNs);
-                    Monitor.Pulse(_releaseLock);
+                    EndAt(key, nowNs);
                     Interlocked.Increment(ref _lateInstalls);
                 }
             }
