@@ -70,7 +70,7 @@ internal sealed class FleetLoop : IAsyncDisposable
         FleetSettings settings, IReadOnlyList<Rule> rules, EngineRunner runner, TimeProvider time, ILogger logger, Func<IPNetwork, TimeSpan, Task<string?>> install)
     {
         var call = StoreCallOptions.ForSync(settings.Sync);
-        var breaker = new CircuitBreaker(BreakerOptions.ForSync(settings.Sync), time);
+        var breaker = new CircuitBreaker(BreakerOptions.ForSync(settings.Sync, settings.SlowCall), time);
         var store = await RedisFleetStore.ConnectAsync(settings.Redis, settings.EffectiveHost, call.AttemptTimeout).ConfigureAwait(false);
         var fleetRules = rules.Where(r => r.Scope == RuleScope.Fleet).ToList();
         var sync = new FleetSync(settings, fleetRules, store, new StoreCallPolicy(call, breaker, new RetryQuota(), time, new Random()), time);

@@ -96,6 +96,10 @@ internal sealed record FleetStatusReply
     [JsonPropertyName("last_error")]
     public required string? LastError { get; init; }
 
+    /// <summary>A store call longer than this counts as slow in the breaker's slow-call rate (<c>[fleet] slow_call</c>).</summary>
+    [JsonPropertyName("breaker_slow_call_ms")]
+    public required double BreakerSlowCallMs { get; init; }
+
     /// <summary>The reply for <paramref name="loop"/>.</summary>
     public static FleetStatusReply Of(FleetLoop loop)
     {
@@ -131,6 +135,7 @@ internal sealed record FleetStatusReply
             CarriedKeys = s.CarriedKeys,
             DroppedHits = s.DroppedHits,
             LastError = s.LastError,
+            BreakerSlowCallMs = loop.Sync.Policy.Breaker.Options.SlowCallDuration.TotalMilliseconds,
         };
     }
 

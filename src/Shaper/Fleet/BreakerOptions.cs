@@ -33,18 +33,26 @@ public sealed record BreakerOptions
 
     /// <summary>
     /// The fleet store's breaker for a sync every <paramref name="sync"/>: a count-based window of the last 10
-    /// calls, opened once 5 are in by half of them failing or 30 % being slow (longer than a quarter of the sync
-    /// interval, at least 20 ms, so a call cut off by its timeout of half the interval is slow), a wait of 2 s in open
-    /// (at least 10 sync intervals), 3 trial calls.
+    /// calls, opened once 5 are in by half of them failing or 30 % being slow (longer than
+    /// <paramref name="slowCall"/>, by default <see cref="DefaultSlowCall"/>), a wait of 2 s in open (at least 10 sync
+    /// intervals), 3 trial calls.
     /// </summary>
-    public static BreakerOptions ForSync(TimeSpan sync) => new()
+    public static BreakerOptions ForSync(TimeSpan sync, TimeSpan? slowCall = null) => new()
     {
         // A stalled store shows first as slow calls (each cut off at its timeout); once the client declares the link
         // dead its calls fail at once. At 30 % the slow calls open the breaker before the failures reach half.
         SlowCallRateThreshold = 30,
-        SlowCallDuration = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(20).Ticks, sync.Ticks / 4)),
+        SlowCallDuration = slowCall ?? DefaultSlowCall(sync),
         WaitInOpen = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(2).Ticks, sync.Ticks * 10)),
     };
+
+    /// <summary>
+    /// The slow-call duration for a sync every <paramref name="sync"/>: nine tenths of an attempt's timeout (half the
+    /// interval, 20 ms to 1 s; so 45 ms at 100 ms). A call cut off by its timeout is slow, so a stalled store opens the
+    /// breaker by its slow-call rate; a call that merely waited for a busy CPU is not (a quarter of the interval,
+    /// 25 ms, opened it on a loaded 2-core machine while Redis answered every call).
+    /// </summary>
+    public static TimeSpan DefaultSlowCall(TimeSpan sync) => StoreCallOptions.ForSync(sync).AttemptTimeout * 0.9;
 
     /// <summary>Throws when a setting is out of range, naming it.</summary>
     public void Validate()

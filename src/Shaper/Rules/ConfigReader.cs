@@ -11,7 +11,7 @@ internal sealed class ConfigReader(DiagnosticBag bag, string file, LoadOptions o
     private static readonly string[] DaemonKeys = ["interface", "backend", "socket", "metrics", "state_dir", "keep_on_stop", "max_keys", "capture_threads", "max_blocks", "max_held", "queue_num"];
     private static readonly string[] GlobalKeys = ["rate", "burst"];
     private static readonly string[] AllowKeys = ["cidr"];
-    private static readonly string[] FleetKeys = ["redis", "host", "sync", "hosts"];
+    private static readonly string[] FleetKeys = ["redis", "host", "sync", "hosts", "slow_call"];
 
     /// <summary>sun_path holds 108 bytes with the terminating NUL.</summary>
     private const int MaxSocketPathBytes = 107;
@@ -262,6 +262,20 @@ internal sealed class ConfigReader(DiagnosticBag bag, string file, LoadOptions o
                         else
                         {
                             fleet = fleet with { Sync = sync };
+                        }
+                    }
+
+                    break;
+                case "slow_call":
+                    if (_fields.Duration(entry, subject, "\"45ms\"") is { } slowCall)
+                    {
+                        if (slowCall < TimeSpan.FromMilliseconds(1) || slowCall > FleetSettings.MaxSync)
+                        {
+                            _bag.Error(entry.Value.Location, $"{subject} must be between 1ms and 60s", "write slow_call = \"45ms\", or leave it out for nine tenths of a store call's timeout (half of sync)");
+                        }
+                        else
+                        {
+                            fleet = fleet with { SlowCall = slowCall };
                         }
                     }
 

@@ -28,6 +28,12 @@ public sealed record FleetSettings
     /// <summary>The fleet's size: while the store is unreachable each host enforces limit ÷ hosts.</summary>
     public int Hosts { get; init; } = 1;
 
+    /// <summary>
+    /// A store call that takes longer than this counts as slow in the circuit breaker's slow-call rate; null: derived
+    /// from <see cref="Sync"/> (<see cref="Fleet.BreakerOptions.DefaultSlowCall"/>).
+    /// </summary>
+    public TimeSpan? SlowCall { get; init; }
+
     /// <summary>Where the section starts in the file.</summary>
     public SourceLocation Location { get; init; }
 

@@ -97,6 +97,38 @@ public sealed class CircuitBreakerTests
         Assert.Equal(3, snapshot.Slow);
     }
 
+    [Theory]
+    [InlineData(10)]    // the shortest sync: attempt timeout 20 ms
+    [InlineData(100)]   // the default: attempt timeout 50 ms
+    [InlineData(5_000)] // a long sync: attempt timeout capped at 1 s
+    public void ForSync_DefaultSlowCall_CallCutOffByItsTimeoutIsSlow_HalfOfItIsNot(int syncMs)
+    {
+        var sync = TimeSpan.FromMilliseconds(syncMs);
+        var timeout = StoreCallOptions.ForSync(sync).AttemptTimeout;
+        var breaker = new CircuitBreaker(BreakerOptions.ForSync(sync) with { MinimumCalls = 100 }, _time);
+
+        // A call that waited half its timeout for a busy CPU is not slow; one cut off by its timeout (a stalled store) is.
+        Assert.True(breaker.TryAcquire(out var busy));
+        _time.Advance(timeout / 2);
+        breaker.OnSuccess(busy);
+        Assert.Equal(0, breaker.Snapshot().Slow);
+        Assert.True(breaker.TryAcquire(out var stalled));
+        _time.Advance(timeout);
+        breaker.OnFailure(stalled);
+        Assert.Equal(1, breaker.Snapshot().Slow);
+    }
+
+    [Fact]
+    public void ForSync_SlowCallFromFleetSection_IsTheBreakersSlowCallDuration()
+    {
+        var set = FleetAccuracyTests.Load("[fleet]\nredis = \"198.18.0.9:6379\"\nslow_call = \"80ms\"\n").Fleet!;
+        var unset = FleetAccuracyTests.Load("[fleet]\nredis = \"198.18.0.9:6379\"\nsync = \"200ms\"\n").Fleet!;
+
+        Assert.Equal(TimeSpan.FromMilliseconds(80), BreakerOptions.ForSync(set.Sync, set.SlowCall).SlowCallDuration);
+        Assert.Null(unset.SlowCall);
+        Assert.Equal(TimeSpan.FromMilliseconds(90), BreakerOptions.ForSync(unset.Sync, unset.SlowCall).SlowCallDuration); // 0.9 × 100 ms
+    }
+
     [Fact]
     public void Closed_CallExactlyAtSlowDuration_IsNotSlow()
     {

@@ -25,6 +25,7 @@ public sealed class ConfigValidationTests
         { Eth0 + R + "enforce = \"observe\"\nscope = \"fleet\"\n", "shaper.toml:8:9: scope = \"fleet\" of [[rule]] 'r1' has no [fleet] section to share its limit through; add [fleet] with redis = \"198.18.0.9:6379\" and hosts = 3, or use scope = \"host\"" },
         { "[fleet]\nhosts = 3\n", "shaper.toml:1:1: [fleet] has no redis; add redis = \"198.18.0.9:6379\" (the store the fleet shares), or remove [fleet]" },
         { "[fleet]\nredis = \"198.18.0.9:6379\"\nsync = \"5ms\"\n", "shaper.toml:3:8: sync of [fleet] must be between 10ms and 60s; write sync = \"100ms\" (each host exchanges its hits with Redis this often)" },
+        { "[fleet]\nredis = \"198.18.0.9:6379\"\nslow_call = \"2m\"\n", "shaper.toml:3:13: slow_call of [fleet] must be between 1ms and 60s; write slow_call = \"45ms\", or leave it out for nine tenths of a store call's timeout (half of sync)" },
         { "[fleet]\nredis = \"198.18.0.9:6379\"\nhosts = 0\n", "shaper.toml:3:9: hosts of [fleet] is 0, out of range; write a whole number from 1 to 10000" },
         { "[fleet]\nredis = \"\"\n", "shaper.toml:2:9: redis of [fleet]: names no endpoint; write host:port, or several separated by commas for a Redis Cluster, e.g. \"198.18.0.9:6379\"" },
         { "[fleet]\nredis = \"198.18.0.9:6379\"\nhost = \"web 1\"\n", "shaper.toml:3:8: host of [fleet]: 'web 1' is not a host name; use letters, digits, '.', '-' and '_', at most 64 characters, or \"\" for the machine's host name" },
