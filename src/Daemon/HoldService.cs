@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
+using Shaper.Capture;
 using Shaper.Engine;
 using Shaper.Firewall;
 using Shaper.Metrics;
@@ -15,7 +16,10 @@ namespace Shaper.Daemon;
 /// (netlink DESTROYSETELEM), because the element's own timeout counts in jiffies (4 ms at HZ = 250) from the commit,
 /// and a packet arriving in that slack would be dropped by the kernel while the limiter counts it as passed. The
 /// element's own timeout, set as it is sent to its time left and a little more (<see cref="Expiring"/>), bounds a
-/// release that comes late (the thread stopped by a garbage collection) or never (a daemon killed). Nothing is stored:
+/// release that comes late (the thread stopped by a garbage collection) or never (a daemon killed). Each release round
+/// is reported to the engines (<see cref="Releases"/>), so a packet that arrived before a late release counts as held
+/// there, as the kernel stopped it. Holds end on the engines' packet clock (<see cref="MonotonicClock"/>), which
+/// a step or slew of the wall clock does not move. Nothing is stored:
 /// a hold lasts a retry-after, and a restart starts every limiter afresh. Without nftables (backend none, iptables)
 /// nothing is installed.
 /// </summary>
@@ -26,12 +30,17 @@ internal sealed class HoldService : IDisposable
     private readonly TimeProvider _time;
     private readonly Lock _lock = new(); // guards the batcher table between reloads and disposal
     /// <summary>
-    /// How much longer than its hold an element's own timeout runs, counted when it is sent (<see cref="Expiring"/>): the
-    /// kernel counts a timeout in jiffies from a tick that may be nearly one past, so an element given exactly its time
-    /// left could leave up to a tick (4 ms at HZ = 250, 10 ms at HZ = 100) before its hold ends. One tick at HZ = 100
-    /// more, and it never does; the release thread takes it out at the hold's end.
+    /// How much longer than its hold an element's own timeout runs, counted when it is sent (<see cref="Expiring"/>). The
+    /// release thread takes the key out at the hold's end and tells the engines when (<see cref="Releases"/>), so they
+    /// count what the kernel stopped until then; the timeout only bounds a release that comes very late or never (a
+    /// daemon killed). It must outlast a late release, else the kernel would let the key go at a moment known only to a
+    /// jiffy (4 ms at HZ = 250, 10 ms at HZ = 100): 50 ms is ten times the release lateness measured on a 2-core machine
+    /// at a load average of 15 (p99 1–1.3 ms, at most 7 ms).
     /// </summary>
-    private static readonly TimeSpan ReleaseSlack = TimeSpan.FromMilliseconds(10);
+    private static readonly TimeSpan ReleaseSlack = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>One jiffy at HZ = 100, the coarsest tick: an element given <see cref="ReleaseSlack"/> past its hold has left by then.</summary>
+    private static readonly TimeSpan CoarsestTick = TimeSpan.FromMilliseconds(10);
 
     private readonly PriorityQueue<(string Kind, IPNetwork Network), long> _due = new();
     private readonly Dictionary<(string Kind, IPNetwork Network), long> _until = [];
@@ -43,6 +52,7 @@ internal sealed class HoldService : IDisposable
     private long _refused;
     private long _released;
     private long _lateInstalls;
+    private long _reinstalled;
 
     /// <summary>Holds into <paramref name="backend"/>; null installs nothing.</summary>
     public HoldService(NftBackend? backend, ILogger logger, TimeProvider time)
@@ -52,16 +62,23 @@ internal sealed class HoldService : IDisposable
         _time = time;
         if (backend is not null)
         {
+            Releases = new KernelReleases((long)(ReleaseSlack + CoarsestTick).TotalNanoseconds);
             _releaser = new Thread(Release) { IsBackground = true, Name = "shaper-release" };
             _releaser.Start();
         }
     }
+
+    /// <summary>When the release rounds took keys out of the kernel, for the engines; null when nothing is installed.</summary>
+    public KernelReleases? Releases { get; }
 
     /// <summary>Keys taken out of their set when their hold ended.</summary>
     public long Released => Interlocked.Read(ref _released);
 
     /// <summary>Holds the kernel took in only after they had ended, and which were taken out again at once.</summary>
     public long LateInstalls => Interlocked.Read(ref _lateInstalls);
+
+    /// <summary>Keys held again while a release round took them out, and put back after it.</summary>
+    public long Reinstalled => Interlocked.Read(ref _reinstalled);
 
     /// <summary>Keys put into (or kept longer in) a drop or reject set since start.</summary>
     public long Installed => Interlocked.Read(ref _installed);
@@ -139,8 +156,8 @@ internal sealed class HoldService : IDisposable
         return expiring;
     }
 
-    /// <summary>Now on the clock holds end by: Unix nanoseconds.</summary>
-    private long NowNs() => (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
+    /// <summary>Now on the clock holds end by: the engines' packet clock.</summary>
+    private long NowNs() => MonotonicClock.NowNs(_time);
 
     /// <summary>Makes <paramref name="key"/>'s hold end at <paramref name="atNs"/> and wakes the release thread; the caller holds the release lock.</summary>
     private void EndAt((string Kind, IPNetwork Network) key, long atNs)
@@ -265,22 +282,37 @@ internal sealed class HoldService : IDisposable
                 Monitor.Exit(_releaseLock);
                 try
                 {
+                    var allOut = true; // every key due by now is out of the kernel
                     foreach (var (kind, networks) in ended)
                     {
-                        if (networks.Count > 0 && _backend!.TryReleaseHolds(kind, networks, out var error))
+                        if (networks.Count == 0)
                         {
-                            if (error is null)
-                            {
-                                Interlocked.Add(ref _released, networks.Count);
-                                ReleaseLateness.Add((NowNs() - earliest) / 1e6);
-                            }
-                            else
-                            {
-                                Log.KernelFailed(_logger, $"releasing {networks.Count} keys of {kind}: {error}");
-                            }
+                            continue;
+                        }
+
+                        if (!_backend!.TryReleaseHolds(kind, networks, out var error))
+                        {
+                            allOut = false; // no netlink: the elements leave by their own timeout
+                        }
+                        else if (error is null)
+                        {
+                            Interlocked.Add(ref _released, networks.Count);
+                            ReleaseLateness.Add((NowNs() - earliest) / 1e6);
+                            Reinstall(kind, networks);
+                        }
+                        else
+                        {
+                            allOut = false;
+                            Log.KernelFailed(_logger, $"releasing {networks.Count} keys of {kind}: {error}");
                         }
 
                         networks.Clear();
+                    }
+
+                    if (allOut)
+                    {
+                        // The engines count a key's packets held until now: the kernel stopped those that came before.
+                        Releases!.Report(now, NowNs());
                     }
 
                     earliest = long.MaxValue;
@@ -293,9 +325,35 @@ internal sealed class HoldService : IDisposable
         }
     }
 
+    /// <summary>
+    /// Puts back the keys of <paramref name="released"/> that were held again while the release round took them out: the
+    /// new hold's install may have gone in before the round's transaction, which then took it out too.
+    /// </summary>
+    private void Reinstall(string kind, List<IPNetwork> released)
+    {
+        if (!_batchers.TryGetValue(kind, out var batcher))
+        {
+            return;
+        }
+
+        lock (_releaseLock)
+        {
+            var now = NowNs();
+            foreach (var network in released)
+            {
+                if (_until.TryGetValue((kind, network), out var until) && until > now)
+                {
+                    batcher.Add(new BlockRequest(network, TimeSpan.FromTicks((until - now) / 100) + ReleaseSlack));
+                    Interlocked.Increment(ref _reinstalled);
+                }
+            }
+        }
+    }
+
     private void Committed(string kind, IReadOnlyList<BlockOutcome> outcomes, DateTimeOffset at)
     {
-        var nowNs = (at - DateTimeOffset.UnixEpoch).Ticks * 100;
+        var atUnixNs = (at - DateTimeOffset.UnixEpoch).Ticks * 100;
+        var nowNs = NowNs();
         var refused = 0;
         string? reason = null;
         foreach (var (hold, error) in outcomes)
@@ -315,7 +373,7 @@ internal sealed class HoldService : IDisposable
             Interlocked.Increment(ref _installed);
             if (hold.DetectedNs > 0)
             {
-                DetectToHold.Add((nowNs - hold.DetectedNs) / 1e6);
+                DetectToHold.Add((atUnixNs - hold.DetectedNs) / 1e6);
             }
 
             lock (_releaseLock)

@@ -346,7 +346,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
                 : Math.Max(1024, (maxKeys + lanes - 1) / lanes);
         }
 
-        var engine = new RuleEngine(plan.Observed, maxKeys, previous: previous);
+        var engine = new RuleEngine(plan.Observed, maxKeys, previous: previous) { Releases = _kernel.Holds.Releases };
         engine.KeyBlocked += PostBlock;
         engine.KeyHeld += PostHold;
         engine.KeyOverLimit += LogOverLimit;
@@ -375,9 +375,9 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         _fleet?.Publish(rule, family, address, prefixLength, durationNs); // a fleet rule's block reaches every host
     }
 
-    /// <summary>A hold from a capture thread, its times moved from the packets' monotonic clock to the wall clock the kernel path measures with.</summary>
+    /// <summary>A hold from a capture thread: it ends on the packets' monotonic clock; its detection time moves to the wall clock the kernel path measures with.</summary>
     private void PostHold(KeyHold hold) =>
-        _kernel.Holds.Post(hold with { UntilNs = MonotonicClock.ToUnixNs(_time, hold.UntilNs), DetectedNs = MonotonicClock.ToUnixNs(_time, hold.DetectedNs) });
+        _kernel.Holds.Post(hold with { DetectedNs = MonotonicClock.ToUnixNs(_time, hold.DetectedNs) });
 
     private void StartCapture(EnforcementPlan plan)
     {

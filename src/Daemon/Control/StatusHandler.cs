@@ -59,6 +59,7 @@ internal sealed class StatusHandler(ShaperService daemon) : ControlHandler
             HoldsInstalled = kernel.Holds.Installed,
             HoldsRefused = kernel.Holds.Refused,
             HoldsLate = kernel.Holds.LateInstalls,
+            HoldsReinstalled = kernel.Holds.Reinstalled,
             HoldReleaseLateP99Ms = Round(kernel.Holds.ReleaseLateness.Percentile(0.99)),
             HoldReleaseLateMaxMs = Round(kernel.Holds.ReleaseLateness.Percentile(1.0)),
             DetectToHoldP50Ms = Round(kernel.Holds.DetectToHold.Percentile(0.50)),

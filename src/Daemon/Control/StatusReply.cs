@@ -156,6 +156,10 @@ internal sealed record StatusReply
     [JsonPropertyName("holds_late")]
     public long HoldsLate { get; init; }
 
+    /// <summary>Keys held again while a release round took them out of their set, and put back in after it.</summary>
+    [JsonPropertyName("holds_reinstalled")]
+    public long HoldsReinstalled { get; init; }
+
     /// <summary>How late keys left their drop and reject sets after their hold ended, over the last 4096 release rounds.</summary>
     [JsonPropertyName("hold_release_late_p99_ms")]
     public double HoldReleaseLateP99Ms { get; init; }

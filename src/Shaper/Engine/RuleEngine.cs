@@ -15,7 +15,7 @@ namespace Shaper.Engine;
 /// any rule (the kernel block set) and counted as limited by that rule.</item>
 /// <item><c>action = "drop"</c> or <c>"reject"</c>: the key goes into the rule's kernel drop or reject set as soon as
 /// a packet it passes leaves it at its limit (its next packet would be refused), or when one is refused, for its
-/// limiter's retry-after and a guard of <see cref="HoldGuardNs"/> (<see cref="KeyHeld"/>). While it is there the kernel stops the rule's packets
+/// limiter's retry-after (<see cref="KeyHeld"/>). While it is there the kernel stops the rule's packets
 /// of that key before any rule; capture still sees them, and they count against the key as limited, but never as
 /// arrivals: the kernel refused them, so a sliding log does not log them and a bucket gives them no tokens (they
 /// would change no algorithm's state anyway). While the limiter would go on refusing past the set's time, the key
@@ -34,17 +34,6 @@ public sealed class RuleEngine
     /// <summary>The shortest hold worth a kernel element: nft times out elements in milliseconds.</summary>
     private const long MinHoldNs = 1_000_000;
 
-    /// <summary>
-    /// How long past the limiter's retry-after a hold lasts, in the engine and in the kernel alike. The kernel takes
-    /// the key out of its set a little late (the release thread's wake-up and one netlink transaction), and a packet
-    /// of the key that arrives in that slack is dropped there while an engine ending the hold on time would log it as
-    /// passed: its log or bucket would then hold a packet that never got in, one fewer for the rest of the window. A
-    /// sender as regular as the window (one whose packet a second later meets the slot its earlier packet frees)
-    /// arrives in that slack half of the time. With the guard both count such a packet held, and the limiter gives
-    /// its slot to the key's next packet. 5 ms covers the release lateness measured on a 2-core machine at a load
-    /// average of 14 (up to 5 ms); it costs a limit at most guard ÷ window of its rate (0.5% of a 1 s window).
-    /// </summary>
-    internal const long HoldGuardNs = 5_000_000;
 
     private readonly CompiledRuleSet _rules;
     private readonly KeyedRuleLimiter[] _limiters;
@@ -181,6 +170,13 @@ public sealed class RuleEngine
 
     /// <summary>Raised at most once per key per window when a logging or soft rule limits the key.</summary>
     public event Action<OverLimitNotice>? KeyOverLimit;
+
+    /// <summary>
+    /// When the kernel let held keys go. With it (the live daemon), a packet of a key whose hold has ended but that
+    /// arrived before the kernel took the key out of its set counts as held, as the kernel stopped it; without it
+    /// (replay, or no kernel sets), a hold ends exactly at its end.
+    /// </summary>
+    public KernelReleases? Releases { get; init; }
 
     /// <summary>Blocks the engine remembers (to drop their packets before any rule); at most the key table's size.</summary>
     public int BlocksTracked => _blocks.Count;
@@ -455,7 +451,7 @@ public sealed class RuleEngine
             }
 
             var now = packet.TimestampNs;
-            if (now >= hold.UntilNs)
+            if (now >= hold.UntilNs && (Releases is not { } releases || !releases.StillStops(hold.UntilNs, now)))
             {
                 _holds.Remove(i, key);
                 continue;
@@ -495,7 +491,7 @@ public sealed class RuleEngine
         var compiled = _rules.Rules[rule];
         var key = HeldKey.Of(compiled.Rule.Per, packet);
         var now = packet.TimestampNs;
-        var until = now + retryAfterNs + HoldGuardNs;
+        var until = now + retryAfterNs;
 
         // When the table is full of live holds the key is not held: the kernel set, sized alike, would be full too,
         // and raising a hold that is not remembered would raise one per packet.

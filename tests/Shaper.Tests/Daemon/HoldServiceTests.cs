@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
+using Shaper.Capture;
 using Shaper.Daemon;
 using Shaper.Engine;
 using Shaper.Firewall;
@@ -22,16 +23,14 @@ public sealed class HoldServiceTests
         var nft = new RecordingNft();
         using var holds = new HoldService(new NftBackend(nft), NullLogger.Instance, _time);
         holds.Prepare(ConfigLoader.Parse(Rule, "t.toml").Config!);
-        var now = NowNs();
-
-        // Detected 100 ms ago, held until 400 ms from now on the clock the kernel path measures with.
-        holds.Post(new KeyHold("r", RuleAction.Drop, Key(0xC6120001), now + 400_000_000, now - 100_000_000));
+        // Detected 100 ms ago on the wall clock the kernel path measures with, held until 400 ms from now on the packet clock.
+        holds.Post(new KeyHold("r", RuleAction.Drop, Key(0xC6120001), PacketNowNs() + 400_000_000, UnixNowNs() - 100_000_000));
 
         Assert.True(SpinWait.SpinUntil(() => holds.DetectToHold.Count == 1, TimeSpan.FromSeconds(30)), "the hold was not installed");
         Assert.Equal(1, holds.Installed);
-        // The element's own timeout, counted when it is sent, runs one kernel tick (10 ms at HZ = 100) past the hold's
-        // end: the release comes first, the timeout bounds a late or lost one.
-        Assert.Equal("add element inet shaper drop_r_v4 { 198.18.0.1 timeout 410ms }\n", Assert.Single(nft.Runs).Script);
+        // The element's own timeout, counted when it is sent, runs 50 ms past the hold's end: the release comes first,
+        // the timeout bounds a very late or lost one.
+        Assert.Equal("add element inet shaper drop_r_v4 { 198.18.0.1 timeout 450ms }\n", Assert.Single(nft.Runs).Script);
         Assert.Equal(100, holds.DetectToHold.Percentile(0.5), 3);
     }
 
@@ -41,13 +40,13 @@ public sealed class HoldServiceTests
         var nft = new RecordingNft();
         using var holds = new HoldService(new NftBackend(nft), NullLogger.Instance, _time);
         holds.Prepare(ConfigLoader.Parse(Rule, "t.toml").Config!);
-        var now = NowNs();
+        var now = PacketNowNs();
 
         holds.Post(new KeyHold("r", RuleAction.Drop, Key(0xC6120001), now + 500_000, now)); // less than 1 ms left
         holds.Post(new KeyHold("r", RuleAction.Drop, Key(0xC6120002), now + 50_000_000, now));
 
         Assert.True(SpinWait.SpinUntil(() => holds.Installed == 1, TimeSpan.FromSeconds(30)), "the hold was not installed");
-        Assert.Equal("add element inet shaper drop_r_v4 { 198.18.0.2 timeout 60ms }\n", Assert.Single(nft.Runs).Script);
+        Assert.Equal("add element inet shaper drop_r_v4 { 198.18.0.2 timeout 100ms }\n", Assert.Single(nft.Runs).Script);
     }
 
     [Fact]
@@ -56,7 +55,7 @@ public sealed class HoldServiceTests
         var nft = new RecordingNft();
         using var holds = new HoldService(new NftBackend(nft), NullLogger.Instance, _time);
 
-        holds.Post(new KeyHold("r", RuleAction.Drop, Key(0xC6120001), NowNs() + 400_000_000, NowNs()));
+        holds.Post(new KeyHold("r", RuleAction.Drop, Key(0xC6120001), PacketNowNs() + 400_000_000, UnixNowNs()));
 
         Assert.Equal(0, holds.Installed);
         Assert.Empty(nft.Runs);
@@ -64,5 +63,7 @@ public sealed class HoldServiceTests
 
     private static HeldKey Key(uint address) => new(IpFamily.V4, address, 32, 0, KeyKind.Source);
 
-    private long NowNs() => (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
+    private long UnixNowNs() => (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
+
+    private long PacketNowNs() => MonotonicClock.NowNs(_time);
 }
