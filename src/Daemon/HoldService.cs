@@ -115,7 +115,7 @@ internal sealed class HoldService : IDisposable
                 var kind = NftHoldSets.Kind(rule);
                 if (!batchers.ContainsKey(kind))
                 {
-                    var batcher = new BlockBatcher(holds => backend.AddHolds(kind, Expiring(kind, holds)), (outcomes, at) => Committed(kind, outcomes, at), _time);
+                    var batcher = new BlockBatcher(holds => backend.AddHolds(kind, Expiring(kind, holds)), (outcomes, at) => Committed(kind, outcomes, at), _time, realtime: true);
                     batcher.Add(new BlockRequest(new IPNetwork(IPAddress.Any, 0), TimeSpan.Zero));
                     batchers[kind] = batcher;
                 }

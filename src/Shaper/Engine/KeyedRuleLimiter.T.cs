@@ -41,19 +41,20 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
 
     public override long MemoryBytes => (_v4?.MemoryBytes ?? 0) + (_v4Port?.MemoryBytes ?? 0) + (_v6?.MemoryBytes ?? 0);
 
-    public override LimitDecision Decide(in PacketMeta packet, long cost) => Apply(packet, cost, Op.Decide, out _);
+    public override LimitDecision Decide(in PacketMeta packet, long cost) => Apply(packet, cost, Op.Decide, out _, out _);
 
-    public override void CountBlocked(in PacketMeta packet) => Apply(packet, 0, Op.CountBlocked, out _);
+    public override LimitDecision Decide(in PacketMeta packet, long cost, out long nextRetryAfterNs) =>
+        Apply(packet, cost, Op.DecideAndPeek, out _, out nextRetryAfterNs);
 
-    public override void CountPassed(in PacketMeta packet) => Apply(packet, 0, Op.CountPassed, out _);
+    public override void CountBlocked(in PacketMeta packet) => Apply(packet, 0, Op.CountBlocked, out _, out _);
 
-    public override LimitDecision Refuse(in PacketMeta packet, long cost) => Apply(packet, cost, Op.Refuse, out _);
+    public override void CountPassed(in PacketMeta packet) => Apply(packet, 0, Op.CountPassed, out _, out _);
 
-    public override long RetryAfter(in PacketMeta packet, long cost) => Apply(packet, cost, Op.Peek, out _).DelayNs;
+    public override LimitDecision Refuse(in PacketMeta packet, long cost) => Apply(packet, cost, Op.Refuse, out _, out _);
 
     public override KeyCounters CountersOf(in PacketMeta packet)
     {
-        Apply(packet, 0, Op.Counters, out var counters);
+        Apply(packet, 0, Op.Counters, out var counters, out _);
         return counters;
     }
 
@@ -90,30 +91,31 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
         }
     }
 
-    private LimitDecision Apply(in PacketMeta packet, long cost, Op op, out KeyCounters counters)
+    private LimitDecision Apply(in PacketMeta packet, long cost, Op op, out KeyCounters counters, out long peekNs)
     {
         var now = packet.TimestampNs;
         switch (_per.Kind)
         {
             case KeyKind.Rule:
-                return Apply(ref Ensure(ref _v4, 1, 1), new V4Key(0), now, cost, op, out counters);
+                return Apply(ref Ensure(ref _v4, 1, 1), new V4Key(0), now, cost, op, out counters, out peekNs);
             case KeyKind.SourceAndDport:
                 return packet.Family == IpFamily.V4
-                    ? Apply(ref Ensure(ref _v4Port, _initialCapacity, _maxCapacity), new V4PortKey(packet.Source4 & _mask4, packet.DestinationPort), now, cost, op, out counters)
-                    : Apply(ref Ensure(ref _v6, _initialCapacity, _maxCapacity), new V6Key(packet.Source & _mask6, packet.DestinationPort), now, cost, op, out counters);
+                    ? Apply(ref Ensure(ref _v4Port, _initialCapacity, _maxCapacity), new V4PortKey(packet.Source4 & _mask4, packet.DestinationPort), now, cost, op, out counters, out peekNs)
+                    : Apply(ref Ensure(ref _v6, _initialCapacity, _maxCapacity), new V6Key(packet.Source & _mask6, packet.DestinationPort), now, cost, op, out counters, out peekNs);
             default:
                 var address = _per.Kind == KeyKind.Destination ? packet.Destination : packet.Source;
                 return packet.Family == IpFamily.V4
-                    ? Apply(ref Ensure(ref _v4, _initialCapacity, _maxCapacity), new V4Key((uint)address & _mask4), now, cost, op, out counters)
-                    : Apply(ref Ensure(ref _v6, _initialCapacity, _maxCapacity), new V6Key(address & _mask6), now, cost, op, out counters);
+                    ? Apply(ref Ensure(ref _v4, _initialCapacity, _maxCapacity), new V4Key((uint)address & _mask4), now, cost, op, out counters, out peekNs)
+                    : Apply(ref Ensure(ref _v6, _initialCapacity, _maxCapacity), new V6Key(address & _mask6), now, cost, op, out counters, out peekNs);
         }
     }
 
     private LimitDecision Apply<TKey>(
-        ref LimiterTable<TKey, CountedState<TState>, CountingLimiter<TState, TLimiter>> table, in TKey key, long now, long cost, Op op, out KeyCounters counters)
+        ref LimiterTable<TKey, CountedState<TState>, CountingLimiter<TState, TLimiter>> table, in TKey key, long now, long cost, Op op, out KeyCounters counters, out long peekNs)
         where TKey : unmanaged, ILimiterKey<TKey>
     {
         counters = default;
+        peekNs = 0;
         if (table.Count == table.Capacity && table.Capacity < _maxCapacity && !table.Contains(key))
         {
             var larger = NewTable<TKey>((int)Math.Min((long)table.Capacity * 2, _maxCapacity), _maxCapacity);
@@ -129,6 +131,11 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
         ref var state = ref table.GetOrAddState(key, now);
         switch (op)
         {
+            case Op.DecideAndPeek:
+                // One lookup for both: the decision, and for a passed packet the retry-after of one more arrival.
+                var decision = table.Limiter.Acquire(ref state, now, cost);
+                peekNs = decision.Outcome == LimitOutcome.Passed ? table.Limiter.GetStatus(state, now, 1).RetryAfterNs : 0;
+                return decision;
             case Op.Counters:
                 counters = state.Counters;
                 return default;
@@ -138,8 +145,6 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
                 // much longer the set must hold the key.
                 state.Counters.Limited++;
                 return new LimitDecision(LimitOutcome.Limited, table.Limiter.GetStatus(state, now, cost).RetryAfterNs);
-            case Op.Peek:
-                return new LimitDecision(LimitOutcome.Passed, table.Limiter.GetStatus(state, now, cost).RetryAfterNs);
             case Op.CountPassed:
                 state.Counters.Passed++;
                 return new LimitDecision(LimitOutcome.Passed, 0);
@@ -191,6 +196,6 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
         Refuse,
         Counters,
         CountPassed,
-        Peek,
+        DecideAndPeek,
     }
 }

@@ -13,6 +13,12 @@ internal abstract class KeyedRuleLimiter
     /// <summary>Derives the packet's key under the rule's <c>per</c> and decides it.</summary>
     public abstract LimitDecision Decide(in PacketMeta packet, long cost);
 
+    /// <summary>
+    /// <see cref="Decide(in PacketMeta, long)"/>, and for a packet it passes how long from the packet's time the key would
+    /// refuse one more arrival of one (0 when it would pass), read in the same key lookup.
+    /// </summary>
+    public abstract LimitDecision Decide(in PacketMeta packet, long cost, out long nextRetryAfterNs);
+
     /// <summary>Starts loading the table slot of the packet's key (see <c>LimiterTable.Prefetch</c>); decides nothing.</summary>
     public abstract void Prefetch(in PacketMeta packet);
 
@@ -28,11 +34,6 @@ internal abstract class KeyedRuleLimiter
     /// </summary>
     public abstract LimitDecision Refuse(in PacketMeta packet, long cost);
 
-    /// <summary>
-    /// How long from the packet's time the key would refuse one more arrival of <paramref name="cost"/> (0 when it
-    /// would pass now), without changing or counting anything.
-    /// </summary>
-    public abstract long RetryAfter(in PacketMeta packet, long cost);
 
     /// <summary>The counters of the packet's key (added when new).</summary>
     public abstract KeyCounters CountersOf(in PacketMeta packet);

@@ -297,7 +297,10 @@ public sealed class RuleEngine
             }
 
             var cost = rule.CostsBytes ? packet.IpLength : 1;
-            var decision = _fleet?[i] is { } gate ? gate.Decide(packet, cost, _limiters[i]) : _limiters[i].Decide(packet, cost);
+            var next = 0L; // for a packet rule that holds: how long the key would refuse its next packet
+            var decision = _fleet?[i] is { } gate ? gate.Decide(packet, cost, _limiters[i])
+                : rule.Holds && !rule.CostsBytes ? _limiters[i].Decide(packet, cost, out next)
+                : _limiters[i].Decide(packet, cost);
             ref var totals = ref _totals[i];
             switch (decision.Outcome)
             {
@@ -308,7 +311,7 @@ public sealed class RuleEngine
                         // A packet that leaves its key at the limit: the next one would be refused, but would pass the
                         // kernel before a hold raised by its refusal is in. Held now, the set stops it; exactly for as
                         // long as the limiter would refuse it. (A byte rule's next packet may be smaller, so it waits.)
-                        Hold(i, packet, _limiters[i].RetryAfter(packet, 1));
+                        Hold(i, packet, next);
                     }
                     else if (rule.Holds && _fleet?[i] is { HoldAfterPassNs: > 0 } spent)
                     {
