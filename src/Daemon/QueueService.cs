@@ -64,7 +64,7 @@ internal sealed class QueueService(ILogger logger, TimeProvider time, IIptablesR
             var started = new List<QueueWorker>();
             foreach (var rule in plan.QueueRules.Where(q => !keep.Any(w => w.Rule.Rule.Name == q.Rule.Name)))
             {
-                if (QueueWorker.Start(rule, plan.Config.Daemon.MaxKeys, _budget, time, out var error) is not { } worker)
+                if (QueueWorker.Start(rule, plan.Config.Daemon.MaxKeys, _budget, time, out var error, Failed) is not { } worker)
                 {
                     started.ForEach(Stop);
                     _workers = keep;
@@ -78,6 +78,21 @@ internal sealed class QueueService(ILogger logger, TimeProvider time, IIptablesR
             _workers = [.. keep, .. started];
             return Install(plan);
         }
+    }
+
+    /// <summary>
+    /// Null while every worker serves its queue and answered the last probe; else why not (the first that does not).
+    /// The watchdog asks: a dead or stuck queue thread stops its pings, and systemd restarts the daemon.
+    /// </summary>
+    public string? Probe()
+    {
+        string? why = null;
+        foreach (var worker in Workers)
+        {
+            why ??= worker.Probe();
+        }
+
+        return why;
     }
 
     /// <summary>The queue rules' counters, each read on its worker's thread.</summary>
@@ -119,11 +134,15 @@ internal sealed class QueueService(ILogger logger, TimeProvider time, IIptablesR
 
     public void Dispose() => Stop(keepRules: true);
 
+    /// <summary>A worker stopped serving its queue for a fault (on its thread): said at once; a reload starts it again.</summary>
+    private void Failed(QueueWorker worker) => Log.QueueFailed(logger, worker.Rule.Rule.Name, worker.Rule.Number, worker.Failure ?? "no reason");
+
     private void Stop(QueueWorker worker)
     {
         var held = worker.Held;
+        var failed = worker.Failure is not null;
         worker.Dispose();
-        if (worker.Failure is { } failure)
+        if (!failed && worker.Failure is { } failure)
         {
             Log.QueueFailed(logger, worker.Rule.Rule.Name, worker.Rule.Number, failure);
         }

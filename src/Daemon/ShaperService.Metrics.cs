@@ -63,6 +63,11 @@ internal sealed partial class ShaperService
             }
         }
 
+        foreach (var worker in _queues.Workers)
+        {
+            w.Gauge("shaper_queue_up", "1 while the queue's thread serves it, 0 once it failed (its bypass passes the rule's packets unshaped).", worker.State == "running" ? 1 : 0, ("rule", worker.Rule.Rule.Name), ("queue", worker.Rule.Number.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
         PerQueue("shaper_queue_passed_total", "Packets a queue rule accepted on arrival.", true, q => q.Passed);
         PerQueue("shaper_queue_delayed_total", "Packets a queue rule held and accepted at their slot.", true, q => q.Delayed);
         PerQueue("shaper_queue_dropped_total", "Packets a queue rule dropped, by reason.", true, q => q.Dropped, ("reason", "overflow"));

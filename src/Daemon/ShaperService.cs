@@ -458,13 +458,13 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     }
 
     /// <summary>
-    /// Pings systemd only while every capture thread runs and answers (each deciding its packets): a dead or stuck
-    /// one stops the pings, and systemd restarts the daemon. Capture waiting for its interface is not dead: it
-    /// retries by itself, and a restart would not bring the interface back.
+    /// Pings systemd only while every capture thread and every queue thread runs and answers (each deciding its
+    /// packets): a dead or stuck one stops the pings, and systemd restarts the daemon. Capture waiting for its
+    /// interface is not dead: it retries by itself, and a restart would not bring the interface back.
     /// </summary>
     private void Watchdog()
     {
-        var why = _engine?.Probe();
+        var why = _engine?.Probe() ?? _queues.Probe();
         if (why is null)
         {
             _unhealthy = null;

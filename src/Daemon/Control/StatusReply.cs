@@ -130,7 +130,7 @@ internal sealed record StatusReply
     [JsonPropertyName("capture_wait_p99_ms")]
     public double CaptureWaitP99Ms { get; init; }
 
-    /// <summary>False once a capture thread stopped or stopped answering; the watchdog then stops.</summary>
+    /// <summary>False once a capture or queue thread stopped or stopped answering (seen at the watchdog's probe, under systemd); the watchdog then stops.</summary>
     [JsonPropertyName("engine_healthy")]
     public bool EngineHealthy { get; init; } = true;
 
@@ -189,4 +189,8 @@ internal sealed record StatusReply
     /// <summary>This host's fleet sync; null when no rule has scope = "fleet".</summary>
     [JsonPropertyName("fleet")]
     public FleetStatusReply? Fleet { get; init; }
+
+    /// <summary>Each queue rule's NFQUEUE queue and whether its thread serves it; empty without queue rules.</summary>
+    [JsonPropertyName("queues")]
+    public IReadOnlyList<QueueStateReply> Queues { get; init; } = [];
 }

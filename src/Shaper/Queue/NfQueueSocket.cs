@@ -14,6 +14,9 @@ namespace Shaper.Queue;
 internal sealed class NfQueueSocket : IDisposable
 {
     private const int Enobufs = 105;
+    private const int Eintr = 4;
+    private const int Enodev = 19;
+    private const int Eperm = 1;
     private readonly NetlinkSocket _socket;
     private readonly NetlinkWriter _writer = new(256);
     private readonly byte[] _ack = new byte[8192];
@@ -32,6 +35,12 @@ internal sealed class NfQueueSocket : IDisposable
 
     /// <summary>Verdicts the kernel refused (an id it no longer holds, as after an interface went down).</summary>
     public long VerdictErrors { get; private set; }
+
+    /// <summary>
+    /// Why the queue is no longer this socket's, once the kernel said so (ENODEV: no such queue any more, it was unbound;
+    /// EPERM: another socket has it); null while it is. Nothing more comes to the socket then.
+    /// </summary>
+    public string? Lost { get; private set; }
 
     /// <summary>
     /// Opens a socket in this thread's network namespace and binds queue <paramref name="number"/>: packets copied up to
@@ -79,11 +88,33 @@ internal sealed class NfQueueSocket : IDisposable
         var received = _socket.Receive(buffer, wait: false);
         if (received == -Enobufs)
         {
+            // The kernel could not add a packet's message to the full buffer: with fail-open it accepted the packet
+            // unshaped, else it dropped it (the queue's user_dropped). The socket itself goes on working.
             NoBuffers++;
             return -1;
         }
 
+        if (received < 0 && received != -Eintr)
+        {
+            throw new IOException($"reading NFQUEUE {Number} failed: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(-received)}");
+        }
+
         return Math.Max(received, 0);
+    }
+
+    /// <summary>
+    /// Asks the kernel, without waiting, whether the queue is still bound to this socket: an empty CONFIG without an
+    /// acknowledgement request, which the kernel answers only when it fails (ENODEV when the queue is gone, EPERM when
+    /// another socket has it), and that answer sets <see cref="Lost"/> when it is read.
+    /// </summary>
+    public void CheckBound()
+    {
+        _writer.Clear();
+        _writer.Message(NfQueue.MsgConfig, Nl.Request, 0, Number);
+        if (_socket.Send(_writer.Written) is { } error)
+        {
+            throw new IOException($"NFQUEUE {Number}: {error}");
+        }
     }
 
     /// <summary>
@@ -100,6 +131,13 @@ internal sealed class NfQueueSocket : IDisposable
             if (errno != 0)
             {
                 VerdictErrors++;
+            }
+
+            if (errno is Enodev or Eperm)
+            {
+                Lost ??= errno == Enodev
+                    ? $"the kernel no longer has NFQUEUE {Number} (it was unbound from the daemon's socket)"
+                    : $"NFQUEUE {Number} belongs to another socket now (EPERM)";
             }
 
             return false;

@@ -25,17 +25,28 @@ public sealed class QueueWorker : IDisposable
     /// <summary>Copied bytes per packet: an IPv4 header with options (60) or IPv6 with a few extension headers, and the ports.</summary>
     private const int CopyRange = 128;
 
+    /// <summary>How often the thread asks the kernel whether the queue is still bound to its socket (one send; no answer while it is).</summary>
+    private const long BoundCheckNs = 1_000_000_000;
+
+    /// <summary>The socket's receive buffer: some thousands of queued packets' messages.</summary>
+    internal const int DefaultReceiveBuffer = 4 << 20;
+
     private readonly NfQueueSocket _socket;
     private readonly PacketQueue _queue;
     private readonly TimeProvider _time;
     private readonly ConcurrentQueue<Action> _work = new();
     private readonly Thread _thread;
     private readonly bool _rejects;
+    private readonly Action<QueueWorker>? _failed;
     private volatile bool _stopping;
+    private volatile string? _failure;
     private int _disposed;
+    private long _probesSent;
+    private long _probesDone;
 
-    private QueueWorker(QueueRule rule, NfQueueSocket socket, PacketQueue queue, TimeProvider time)
+    private QueueWorker(QueueRule rule, NfQueueSocket socket, PacketQueue queue, TimeProvider time, Action<QueueWorker>? failed)
     {
+        _failed = failed;
         Rule = rule;
         _rejects = rule.Rule.Action == Rules.RuleAction.Reject && rule.Rule.Mode == Rules.RuleMode.Hard;
         _socket = socket;
@@ -48,7 +59,10 @@ public sealed class QueueWorker : IDisposable
     public QueueRule Rule { get; }
 
     /// <summary>Why the thread stopped serving the queue (it failed), null while it runs.</summary>
-    public string? Failure { get; private set; }
+    public string? Failure => _failure;
+
+    /// <summary><c>running</c>; <c>failed</c> once the thread stopped serving the queue for a fault (see <see cref="Failure"/>); <c>stopped</c> after <see cref="Dispose"/>.</summary>
+    public string State => _failure is not null ? "failed" : _thread.IsAlive ? "running" : "stopped";
 
     /// <summary>How the thread is scheduled: <c>SCHED_FIFO N</c>, <c>nice N</c> or <c>default</c>; empty until it runs.</summary>
     public string Scheduling { get; private set; } = "";
@@ -60,7 +74,14 @@ public sealed class QueueWorker : IDisposable
     /// Binds <paramref name="rule"/>'s queue in this thread's network namespace and starts serving it; null with
     /// <paramref name="error"/> when the kernel refuses the queue.
     /// </summary>
-    public static QueueWorker? Start(QueueRule rule, int maxKeys, HeldBudget budget, TimeProvider time, out string? error)
+    /// <param name="rule">The rule and its queue number.</param>
+    /// <param name="maxKeys">Keys the rule's table holds at most.</param>
+    /// <param name="budget">The packets every queue together may hold.</param>
+    /// <param name="time">The clock of the release schedule.</param>
+    /// <param name="error">Why the queue could not be bound.</param>
+    /// <param name="failed">Called on the worker's thread when it stops serving the queue for a fault (see <see cref="Failure"/>).</param>
+    /// <param name="receiveBuffer">The socket's receive buffer in bytes (tests make it tiny to overrun it).</param>
+    public static QueueWorker? Start(QueueRule rule, int maxKeys, HeldBudget budget, TimeProvider time, out string? error, Action<QueueWorker>? failed = null, int receiveBuffer = DefaultReceiveBuffer)
     {
         ArgumentNullException.ThrowIfNull(rule);
         ArgumentNullException.ThrowIfNull(budget);
@@ -68,14 +89,14 @@ public sealed class QueueWorker : IDisposable
 
         // The kernel holds what the daemon holds plus what it has not read yet; beyond that it accepts (fail-open).
         var maxLength = budget.Capacity + 4096;
-        var socket = NfQueueSocket.Open((ushort)rule.Number, CopyRange, maxLength, receiveBuffer: 4 << 20, out error);
+        var socket = NfQueueSocket.Open((ushort)rule.Number, CopyRange, maxLength, receiveBuffer, out error);
         if (socket is null)
         {
             error = $"queue rule '{rule.Rule.Name}': {error}";
             return null;
         }
 
-        var worker = new QueueWorker(rule, socket, new PacketQueue(rule.Rule, rule.Rule.Per.Kind == Rules.KeyKind.Rule ? 1 : maxKeys, budget), time);
+        var worker = new QueueWorker(rule, socket, new PacketQueue(rule.Rule, rule.Rule.Per.Kind == Rules.KeyKind.Rule ? 1 : maxKeys, budget), time, failed);
         worker._thread.Start();
         return worker;
     }
@@ -93,6 +114,31 @@ public sealed class QueueWorker : IDisposable
         _work.Enqueue(() => done.TrySetResult(Report()));
         return done.Task;
     }
+
+    /// <summary>
+    /// Null while the thread serves the queue and answered the last probe; else why not: it stopped (<see cref="Failure"/>),
+    /// or it has not come round to the previous probe (stuck). The watchdog asks at half its period.
+    /// </summary>
+    public string? Probe()
+    {
+        if (State != "running")
+        {
+            return $"queue rule '{Rule.Rule.Name}' (NFQUEUE {Rule.Number}) has stopped: {Failure ?? "no reason"}";
+        }
+
+        var sent = Interlocked.Read(ref _probesSent);
+        if (Interlocked.Read(ref _probesDone) < sent)
+        {
+            return $"queue rule '{Rule.Rule.Name}' (NFQUEUE {Rule.Number}) has not answered for a watchdog period";
+        }
+
+        Interlocked.Increment(ref _probesSent);
+        _work.Enqueue(() => Interlocked.Increment(ref _probesDone));
+        return null;
+    }
+
+    /// <summary>Runs <paramref name="work"/> on the worker's thread between packets (tests stall the thread with it).</summary>
+    internal void Post(Action work) => _work.Enqueue(work);
 
     /// <summary>Stops gracefully (see the type) and waits for the thread; the socket is closed after.</summary>
     public void Dispose()
@@ -123,6 +169,7 @@ public sealed class QueueWorker : IDisposable
         var buffer = new byte[1 << 16];
         try
         {
+            var nextCheck = Now() + BoundCheckNs;
             while (!_stopping)
             {
                 while (_work.TryDequeue(out var work))
@@ -154,13 +201,30 @@ public sealed class QueueWorker : IDisposable
                 }
 
                 Release(Now(), all: false);
+
+                // The queue can be taken from the socket (another socket of this process unbinding it): the kernel then
+                // sends nothing more and the rule's bypass lets every packet through unshaped. Asked once a second.
+                if (_socket.Lost is { } lost)
+                {
+                    throw new IOException(lost);
+                }
+
+                if (Now() >= nextCheck)
+                {
+                    nextCheck = Now() + BoundCheckNs;
+                    _socket.CheckBound();
+                }
             }
 
             Drain(buffer);
         }
-        catch (Exception e) when (e is InvalidOperationException or IOException)
+        catch (Exception e)
         {
-            Failure = e.Message;
+            // Any fault ends the service of the queue, never the process: what is held is let go, the socket closed (the
+            // rule's bypass then passes the packets unshaped), and the watchdog stops so that systemd restarts the daemon.
+            _failure = e.Message;
+            GiveUp(buffer);
+            _failed?.Invoke(this);
         }
         finally
         {
@@ -169,6 +233,24 @@ public sealed class QueueWorker : IDisposable
                 work();
             }
         }
+    }
+
+    /// <summary>After a fault: every packet the kernel still holds for the queue is accepted if the socket still works, then the socket is closed.</summary>
+    private void GiveUp(byte[] buffer)
+    {
+        try
+        {
+            Drain(buffer);
+        }
+        catch (Exception)
+        {
+            // The socket is broken: the close below lets the kernel drop what it held; the held budget is given back.
+            while (_queue.TryRelease(Now(), all: true, out _))
+            {
+            }
+        }
+
+        _socket.Dispose();
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -238,7 +320,7 @@ public sealed class QueueWorker : IDisposable
         Release(Now(), all: true);
         if (error is not null)
         {
-            Failure = $"could not stop the queue before releasing it: {error}";
+            _failure ??= $"could not stop the queue before releasing it: {error}";
         }
     }
 

@@ -62,15 +62,15 @@ public sealed class DaemonProcess : IDisposable
     /// Starts shaperd in <paramref name="ns"/> with <paramref name="config"/>, whose [daemon] table this fills in;
     /// <paramref name="wrapper"/> is a command prefix (e.g. <see cref="UnitSandbox.Wrapper"/>), <paramref name="path"/> a PATH.
     /// With <paramref name="directory"/> (the caller's, kept on dispose) a restart finds the state the last run left in
-    /// <c>directory/state</c>.
+    /// <c>directory/state</c>. <paramref name="metrics"/> is the Prometheus endpoint's address ("" = off).
     /// </summary>
-    public static DaemonProcess Start(string ns, string config, string daemonTable = "", string[]? wrapper = null, string? path = null, string? directory = null)
+    public static DaemonProcess Start(string ns, string config, string daemonTable = "", string[]? wrapper = null, string? path = null, string? directory = null, string metrics = "")
     {
         var owns = directory is null;
         directory ??= System.IO.Directory.CreateTempSubdirectory("shaper-lab-").FullName;
         var socket = Path.Combine(directory, "shaperd.sock");
         var file = Path.Combine(directory, "shaper.toml");
-        File.WriteAllText(file, $"[daemon]\nsocket = \"{socket}\"\nstate_dir = \"{directory}/state\"\nmetrics = \"\"\n{daemonTable}\n{config}");
+        File.WriteAllText(file, $"[daemon]\nsocket = \"{socket}\"\nstate_dir = \"{directory}/state\"\nmetrics = \"{metrics}\"\n{daemonTable}\n{config}");
         var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (var arg in new[] { "netns", "exec", ns }.Concat(wrapper ?? []).Concat(["dotnet", Path.Combine(AppContext.BaseDirectory, "shaperd.dll"), "--config", file]))
         {
