@@ -6,8 +6,8 @@ using Shaper.Queue;
 namespace Shaper.Daemon;
 
 /// <summary>
-/// The queue rules as a lifetime: a <see cref="QueueWorker"/> per rule (one NFQUEUE queue each, so every key of a rule
-/// is on one thread), and the iptables chain that sends the rules' packets to their queues. A reload keeps the worker
+/// The queue rules as a lifetime: a <see cref="QueueWorker"/> per rule and queue (<c>[daemon] queues</c> per rule, the
+/// kernel keeping each key on one of them, so every key is on one thread), and the iptables chain that sends the rules' packets to their queues. A reload keeps the worker
 /// (and its held packets and key state) of a rule whose limiter, action and mode did not change; any other worker is
 /// let go gracefully, every held packet accepted first. A stop lets every worker go, then takes the chain out unless
 /// <c>keep_on_stop</c> (the chain's bypass then lets packets through while no daemon listens).
@@ -40,14 +40,17 @@ internal sealed class QueueService(ILogger logger, TimeProvider time, IIptablesR
         ArgumentNullException.ThrowIfNull(plan);
         lock (_lock)
         {
+            // A rule keeps its workers (their held packets and keys) only all together: same queues, same limiter, none failed.
             var keep = new List<QueueWorker>();
             var stop = new List<QueueWorker>();
             foreach (var worker in _workers)
             {
                 var next = plan.QueueRules.FirstOrDefault(q => q.Rule.Name == worker.Rule.Rule.Name);
-                var same = next is not null && next.Number == worker.Rule.Number && LimiterChange.Reason(worker.Rule.Rule, next.Rule) is null
+                var same = next is not null && next.Number == worker.Rule.Number && next.Queues == worker.Rule.Queues
+                    && LimiterChange.Reason(worker.Rule.Rule, next.Rule) is null
                     && next.Rule.Action == worker.Rule.Rule.Action && next.Rule.Mode == worker.Rule.Rule.Mode
-                    && plan.Config.Daemon.MaxHeld == _budget.Capacity && worker.Failure is null;
+                    && plan.Config.Daemon.MaxHeld == _budget.Capacity
+                    && _workers.All(w => w.Rule.Rule.Name != worker.Rule.Rule.Name || w.Failure is null);
                 (same ? keep : stop).Add(worker);
             }
 
@@ -64,15 +67,20 @@ internal sealed class QueueService(ILogger logger, TimeProvider time, IIptablesR
             var started = new List<QueueWorker>();
             foreach (var rule in plan.QueueRules.Where(q => !keep.Any(w => w.Rule.Rule.Name == q.Rule.Name)))
             {
-                if (QueueWorker.Start(rule, plan.Config.Daemon.MaxKeys, _budget, time, out var error, Failed) is not { } worker)
+                // The rule's queues share max_keys, as they share its keys (one key, one queue).
+                var maxKeys = rule.Queues == 1 ? plan.Config.Daemon.MaxKeys : Math.Max(1024, (plan.Config.Daemon.MaxKeys + rule.Queues - 1) / rule.Queues);
+                for (var shard = 0; shard < rule.Queues; shard++)
                 {
-                    started.ForEach(Stop);
-                    _workers = keep;
-                    return error;
-                }
+                    if (QueueWorker.Start(rule, maxKeys, _budget, time, out var error, Failed, shard: shard) is not { } worker)
+                    {
+                        started.ForEach(Stop);
+                        _workers = keep;
+                        return error;
+                    }
 
-                Log.QueueStarted(logger, rule.Rule.Name, rule.Number);
-                started.Add(worker);
+                    Log.QueueStarted(logger, rule.Rule.Name, rule.Number + shard);
+                    started.Add(worker);
+                }
             }
 
             _workers = [.. keep, .. started];
@@ -135,7 +143,7 @@ internal sealed class QueueService(ILogger logger, TimeProvider time, IIptablesR
     public void Dispose() => Stop(keepRules: true);
 
     /// <summary>A worker stopped serving its queue for a fault (on its thread): said at once; a reload starts it again.</summary>
-    private void Failed(QueueWorker worker) => Log.QueueFailed(logger, worker.Rule.Rule.Name, worker.Rule.Number, worker.Failure ?? "no reason");
+    private void Failed(QueueWorker worker) => Log.QueueFailed(logger, worker.Rule.Rule.Name, worker.Number, worker.Failure ?? "no reason");
 
     private void Stop(QueueWorker worker)
     {
@@ -144,10 +152,10 @@ internal sealed class QueueService(ILogger logger, TimeProvider time, IIptablesR
         worker.Dispose();
         if (!failed && worker.Failure is { } failure)
         {
-            Log.QueueFailed(logger, worker.Rule.Rule.Name, worker.Rule.Number, failure);
+            Log.QueueFailed(logger, worker.Rule.Rule.Name, worker.Number, failure);
         }
 
-        Log.QueueStopped(logger, worker.Rule.Rule.Name, worker.Rule.Number, held);
+        Log.QueueStopped(logger, worker.Rule.Rule.Name, worker.Number, held);
     }
 
     private string? Install(EnforcementPlan plan)

@@ -58,14 +58,16 @@ internal sealed partial class ShaperService
         {
             foreach (var q in queues)
             {
-                (string, string)[] labels = label is { } extra ? [("rule", q.Rule), extra] : [("rule", q.Rule)];
+                // Labelled by queue too: with [daemon] queues > 1 a rule has several.
+                var number = ("queue", q.Number.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                (string, string)[] labels = label is { } extra ? [("rule", q.Rule), number, extra] : [("rule", q.Rule), number];
                 _ = counter ? w.Counter(name, help, value(q), labels) : w.Gauge(name, help, value(q), labels);
             }
         }
 
         foreach (var worker in _queues.Workers)
         {
-            w.Gauge("shaper_queue_up", "1 while the queue's thread serves it, 0 once it failed (its bypass passes the rule's packets unshaped).", worker.State == "running" ? 1 : 0, ("rule", worker.Rule.Rule.Name), ("queue", worker.Rule.Number.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+            w.Gauge("shaper_queue_up", "1 while the queue's thread serves it, 0 once it failed (its bypass passes the rule's packets unshaped).", worker.State == "running" ? 1 : 0, ("rule", worker.Rule.Rule.Name), ("queue", worker.Number.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         }
 
         PerQueue("shaper_queue_passed_total", "Packets a queue rule accepted on arrival.", true, q => q.Passed);

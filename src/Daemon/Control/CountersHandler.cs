@@ -40,14 +40,16 @@ internal sealed class CountersHandler(ShaperService daemon) : ControlHandler
         }
 
         var kernelQueues = Shaper.Queue.KernelQueueStats.Read();
-        foreach (var queue in await daemon.Queues.ReportAsync().ConfigureAwait(false))
+        foreach (var (queue, shards) in Shaper.Queue.QueueReport.Merge(await daemon.Queues.ReportAsync().ConfigureAwait(false)))
         {
             if (ruleName is not null && queue.Rule != ruleName)
             {
                 continue;
             }
 
-            var kernel = kernelQueues.FirstOrDefault(k => k.Number == queue.Number);
+            var numbers = shards.Select(q => q.Number).ToHashSet();
+            var mine = kernelQueues.Where(k => numbers.Contains(k.Number)).ToList();
+            var kernel = new Shaper.Queue.KernelQueueStats(queue.Number, 0, mine.Sum(k => k.Waiting), mine.Sum(k => k.QueueDropped), mine.Sum(k => k.UserDropped), mine.Sum(k => k.IdSequence));
             rules.Add(new RuleCountersReply
             {
                 Name = queue.Rule,
@@ -75,6 +77,17 @@ internal sealed class CountersHandler(ShaperService daemon) : ControlHandler
                     KernelQueueDropped = kernel?.QueueDropped ?? 0,
                     KernelUserDropped = kernel?.UserDropped ?? 0,
                     KernelIdSequence = kernel?.IdSequence ?? 0,
+                    Queues = shards.Count == 1 ? [] : [.. shards.Select(q => new QueueShardReply
+                    {
+                        Number = q.Number,
+                        Passed = q.Passed,
+                        Delayed = q.Delayed,
+                        Limited = q.Dropped + q.DroppedAtCap,
+                        Held = q.Held,
+                        KeysTracked = q.KeysTracked,
+                        NoBuffers = q.NoBuffers,
+                        KernelIdSequence = kernelQueues.FirstOrDefault(k => k.Number == q.Number)?.IdSequence ?? 0,
+                    })],
                 },
             });
         }

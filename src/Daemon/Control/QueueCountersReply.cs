@@ -2,10 +2,10 @@ using System.Text.Json.Serialization;
 
 namespace Shaper.Daemon.Control;
 
-/// <summary>A queue rule's own figures in the <c>counters</c> reply: the daemon's side and the kernel's (<c>/proc/net/netfilter/nfnetlink_queue</c>).</summary>
+/// <summary>A queue rule's own figures in the <c>counters</c> reply: the daemon's side and the kernel's (<c>/proc/net/netfilter/nfnetlink_queue</c>), over all its queues.</summary>
 internal sealed record QueueCountersReply
 {
-    /// <summary>The NFQUEUE number.</summary>
+    /// <summary>The NFQUEUE number (the first of the rule's).</summary>
     [JsonPropertyName("queue_num")]
     public required int Number { get; init; }
 
@@ -59,4 +59,8 @@ internal sealed record QueueCountersReply
     /// <summary>The kernel's last packet id: packets queued since the queue was bound.</summary>
     [JsonPropertyName("kernel_id_sequence")]
     public required long KernelIdSequence { get; init; }
+
+    /// <summary>With <c>[daemon] queues</c> &gt; 1, each of the rule's queues (the figures above add them up); empty with one.</summary>
+    [JsonPropertyName("queues")]
+    public IReadOnlyList<QueueShardReply> Queues { get; init; } = [];
 }

@@ -67,7 +67,7 @@ internal sealed class StatusHandler(ShaperService daemon) : ControlHandler
             LastReloadError = daemon.LastReloadFailure is { } failed ? $"{failed.Trigger}: {failed.Reason}" : null,
             LastReloadErrorAt = daemon.LastReloadFailure?.At.ToString("yyyy-MM-ddTHH:mm:ssZ", System.Globalization.CultureInfo.InvariantCulture),
             GlobalLimited = daemon.Plan?.Observed.Cap is null ? null : daemon.Engine?.Lanes.Sum(l => l.Engine.GlobalLimited) ?? 0,
-            Queues = [.. daemon.Queues.Workers.Select(w => new QueueStateReply { Rule = w.Rule.Rule.Name, Number = w.Rule.Number, State = w.State, Error = w.Failure })],
+            Queues = [.. daemon.Queues.Workers.Select(w => new QueueStateReply { Rule = w.Rule.Rule.Name, Number = w.Number, State = w.State, Error = w.Failure })],
             Fleet = daemon.Fleet is { } fleet ? FleetStatusReply.Of(fleet) : null,
         };
         return Task.FromResult(Reply(reply, ControlJsonContext.Default.StatusReply));

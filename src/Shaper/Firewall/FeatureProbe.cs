@@ -44,6 +44,9 @@ public static class FeatureProbe
     /// <summary>The NFQUEUE target (nft's queue statement is not always built; the target through xt compat is).</summary>
     public const string Nfqueue = "nfqueue";
 
+    /// <summary>The HMARK target, which shares a queue rule's keys among its queues (<c>[daemon] queues</c> &gt; 1).</summary>
+    public const string Hmark = "hmark";
+
     /// <summary>The ipset tool.</summary>
     public const string Ipset = "ipset";
 
@@ -133,6 +136,8 @@ public static class FeatureProbe
                 "REJECT target", "action = \"reject\" on iptables");
             Add(Nfqueue, iptables.Ok ? Restore("iptables-restore", $"*filter\n-A {ProbeChain} -j NFQUEUE --queue-num 0 --queue-bypass\nCOMMIT\n") : iptables,
                 "NFQUEUE target with --queue-bypass", "enforce = \"queue\"");
+            Add(Hmark, iptables.Ok ? Both($"*filter\n-A {ProbeChain} -j HMARK --hmark-src-prefix 32 --hmark-rnd 0x5348 --hmark-mod 2 --hmark-offset 0\nCOMMIT\n") : iptables,
+                "HMARK target (a hash of the source alone)", "[daemon] queues > 1 (a queue rule's keys shared among several queues)");
         }
         finally
         {

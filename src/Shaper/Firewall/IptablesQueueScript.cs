@@ -26,6 +26,16 @@ public static class IptablesQueueScript
     /// </summary>
     public const uint RejectMark = 0x5348_0001;
 
+    /// <summary>
+    /// The first of the marks that share a rule's packets among its queues (<c>[daemon] queues</c> &gt; 1): HMARK sets
+    /// a packet's mark to this plus the number of the queue its key hashes to, and one NFQUEUE line per queue takes
+    /// the packets with its mark. "SI", above <see cref="RejectMark"/>'s range.
+    /// </summary>
+    public const uint ShardMarkBase = 0x5349_0000;
+
+    /// <summary>HMARK's hash seed: fixed, so a key keeps its queue across restarts.</summary>
+    private const string ShardSeed = "0x5348";
+
     /// <summary>The jump from INPUT, as <c>iptables-save</c> prints it.</summary>
     public const string JumpRule = "-A INPUT -j " + Chain;
 
@@ -66,9 +76,24 @@ public static class IptablesQueueScript
                 continue;
             }
 
+            var comment = $"-m comment --comment \"shaper:{queue.Rule.Name}:queue\"";
             foreach (var match in IptablesScript.Matches(queue.Rule, v4))
             {
-                script.Append(CultureInfo.InvariantCulture, $"-A {Chain} {match}-m comment --comment \"shaper:{queue.Rule.Name}:queue\" -j NFQUEUE --queue-num {queue.Number} --queue-bypass\n");
+                if (queue.Queues == 1)
+                {
+                    script.Append(CultureInfo.InvariantCulture, $"-A {Chain} {match}{comment} -j NFQUEUE --queue-num {queue.Number} --queue-bypass\n");
+                    continue;
+                }
+
+                // --queue-balance would hash both addresses and the protocol (the kernel's nfqueue_hash), so one source
+                // could reach two queues (two of the host's addresses, TCP and UDP); HMARK hashes only the key's own
+                // address, masked to the rule's prefix, and each queue's line takes its mark. The mark replaces the
+                // packet's own. (HMARK reads an ICMP error's inner header, so such a packet may reach another queue.)
+                script.Append(CultureInfo.InvariantCulture, $"-A {Chain} {match}{comment} -j HMARK {ShardHash(queue.Rule.Per, v4)} --hmark-rnd {ShardSeed} --hmark-mod {queue.Queues} --hmark-offset {ShardMarkBase + (uint)queue.Number}\n");
+                for (var shard = 0; shard < queue.Queues; shard++)
+                {
+                    script.Append(CultureInfo.InvariantCulture, $"-A {Chain} {match}-m mark --mark 0x{ShardMarkBase + (uint)queue.Number + (uint)shard:x} {comment} -j NFQUEUE --queue-num {queue.Number + shard} --queue-bypass\n");
+                }
             }
         }
 
@@ -78,6 +103,13 @@ public static class IptablesQueueScript
         }
 
         return script.Append("COMMIT\n").ToString();
+    }
+
+    /// <summary>The HMARK options that hash a key's address alone: the source's (or the destination's, for per = "dst") masked to the rule's prefix.</summary>
+    private static string ShardHash(Rules.KeyScope per, bool v4)
+    {
+        var prefix = per.Kind == Rules.KeyKind.Destination ? (v4 ? 32 : 128) : (v4 ? per.V4Prefix : per.V6Prefix);
+        return string.Create(CultureInfo.InvariantCulture, $"--hmark-{(per.Kind == Rules.KeyKind.Destination ? "dst" : "src")}-prefix {prefix}");
     }
 
     /// <summary>The transaction that takes out the queue chain and its jumps, as <paramref name="save"/> shows them; empty when none is there.</summary>

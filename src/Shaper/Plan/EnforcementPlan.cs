@@ -19,7 +19,7 @@ public sealed class EnforcementPlan
         Rules = rules;
         KernelRules = [.. rules.Where(r => r.Enforcer == Enforcer.Kernel).Select(r => r.Rule)];
         ObservedRules = [.. rules.Where(r => r.Enforcer == Enforcer.Observe).Select(r => r.Rule)];
-        QueueRules = [.. rules.Where(r => r.Enforcer == Enforcer.Queue).Select((r, i) => new QueueRule(r.Rule, config.Daemon.QueueNum + i))];
+        QueueRules = [.. rules.Where(r => r.Enforcer == Enforcer.Queue).Select((r, i) => new QueueRule(r.Rule, config.Daemon.QueueNum + (i * config.Daemon.Queues), r.Rule.Per.Kind == KeyKind.Rule ? 1 : config.Daemon.Queues))];
         Global = GlobalCap.Of(config, [.. KernelRules, .. ObservedRules, .. QueueRules.Select(q => q.Rule)]);
         CaptureInterface = CaptureScope(config.Daemon.Interface, ObservedRules);
         var daemonInterface = config.Daemon.Interface;

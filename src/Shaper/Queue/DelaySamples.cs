@@ -25,16 +25,21 @@ internal sealed class DelaySamples(int capacity)
     }
 
     /// <summary>The <paramref name="p"/> quantile (0…1) of the last N, 0 when none was recorded.</summary>
-    public long Percentile(double p)
-    {
-        var n = (int)Math.Min(_count, _values.Length);
-        if (n == 0)
-        {
-            return 0;
-        }
+    public long Percentile(double p) => Percentile(Recent(), p);
 
-        var sorted = _values[..n];
+    /// <summary>A copy of the last N, sorted.</summary>
+    public long[] Recent()
+    {
+        var sorted = _values[..(int)Math.Min(_count, _values.Length)];
         Array.Sort(sorted);
-        return sorted[Math.Clamp((int)Math.Ceiling(p * n) - 1, 0, n - 1)];
+        return sorted;
+    }
+
+    /// <summary>The <paramref name="p"/> quantile (0…1) of <paramref name="sorted"/>, 0 when it is empty.</summary>
+    public static long Percentile(long[] sorted, double p)
+    {
+        ArgumentNullException.ThrowIfNull(sorted);
+        var n = sorted.Length;
+        return n == 0 ? 0 : sorted[Math.Clamp((int)Math.Ceiling(p * n) - 1, 0, n - 1)];
     }
 }

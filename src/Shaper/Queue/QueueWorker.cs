@@ -44,19 +44,23 @@ public sealed class QueueWorker : IDisposable
     private long _probesSent;
     private long _probesDone;
 
-    private QueueWorker(QueueRule rule, NfQueueSocket socket, PacketQueue queue, TimeProvider time, Action<QueueWorker>? failed)
+    private QueueWorker(QueueRule rule, int number, NfQueueSocket socket, PacketQueue queue, TimeProvider time, Action<QueueWorker>? failed)
     {
+        Number = number;
         _failed = failed;
         Rule = rule;
         _rejects = rule.Rule.Action == Rules.RuleAction.Reject && rule.Rule.Mode == Rules.RuleMode.Hard;
         _socket = socket;
         _queue = queue;
         _time = time;
-        _thread = new Thread(Run) { IsBackground = true, Name = $"queue {rule.Number}" };
+        _thread = new Thread(Run) { IsBackground = true, Name = $"queue {number}" };
     }
 
-    /// <summary>The rule and its queue number.</summary>
+    /// <summary>The rule and its queue numbers.</summary>
     public QueueRule Rule { get; }
+
+    /// <summary>The NFQUEUE number this worker serves: one of the rule's.</summary>
+    public int Number { get; }
 
     /// <summary>Why the thread stopped serving the queue (it failed), null while it runs.</summary>
     public string? Failure => _failure;
@@ -81,7 +85,8 @@ public sealed class QueueWorker : IDisposable
     /// <param name="error">Why the queue could not be bound.</param>
     /// <param name="failed">Called on the worker's thread when it stops serving the queue for a fault (see <see cref="Failure"/>).</param>
     /// <param name="receiveBuffer">The socket's receive buffer in bytes (tests make it tiny to overrun it).</param>
-    public static QueueWorker? Start(QueueRule rule, int maxKeys, HeldBudget budget, TimeProvider time, out string? error, Action<QueueWorker>? failed = null, int receiveBuffer = DefaultReceiveBuffer)
+    /// <param name="shard">Which of the rule's queues (0 to <see cref="QueueRule.Queues"/> - 1).</param>
+    public static QueueWorker? Start(QueueRule rule, int maxKeys, HeldBudget budget, TimeProvider time, out string? error, Action<QueueWorker>? failed = null, int receiveBuffer = DefaultReceiveBuffer, int shard = 0)
     {
         ArgumentNullException.ThrowIfNull(rule);
         ArgumentNullException.ThrowIfNull(budget);
@@ -89,14 +94,17 @@ public sealed class QueueWorker : IDisposable
 
         // The kernel holds what the daemon holds plus what it has not read yet; beyond that it accepts (fail-open).
         var maxLength = budget.Capacity + 4096;
-        var socket = NfQueueSocket.Open((ushort)rule.Number, CopyRange, maxLength, receiveBuffer, out error);
+        ArgumentOutOfRangeException.ThrowIfNegative(shard);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(shard, rule.Queues);
+        var number = rule.Number + shard;
+        var socket = NfQueueSocket.Open((ushort)number, CopyRange, maxLength, receiveBuffer, out error);
         if (socket is null)
         {
             error = $"queue rule '{rule.Rule.Name}': {error}";
             return null;
         }
 
-        var worker = new QueueWorker(rule, socket, new PacketQueue(rule.Rule, rule.Rule.Per.Kind == Rules.KeyKind.Rule ? 1 : maxKeys, budget), time, failed);
+        var worker = new QueueWorker(rule, number, socket, new PacketQueue(rule.Rule, rule.Rule.Per.Kind == Rules.KeyKind.Rule ? 1 : maxKeys, budget), time, failed);
         worker._thread.Start();
         return worker;
     }
@@ -123,13 +131,13 @@ public sealed class QueueWorker : IDisposable
     {
         if (State != "running")
         {
-            return $"queue rule '{Rule.Rule.Name}' (NFQUEUE {Rule.Number}) has stopped: {Failure ?? "no reason"}";
+            return $"queue rule '{Rule.Rule.Name}' (NFQUEUE {Number}) has stopped: {Failure ?? "no reason"}";
         }
 
         var sent = Interlocked.Read(ref _probesSent);
         if (Interlocked.Read(ref _probesDone) < sent)
         {
-            return $"queue rule '{Rule.Rule.Name}' (NFQUEUE {Rule.Number}) has not answered for a watchdog period";
+            return $"queue rule '{Rule.Rule.Name}' (NFQUEUE {Number}) has not answered for a watchdog period";
         }
 
         Interlocked.Increment(ref _probesSent);
@@ -330,23 +338,24 @@ public sealed class QueueWorker : IDisposable
     private QueueReport Report()
     {
         var now = Now();
-        var delays = _queue.Delays;
+        var delays = _queue.Delays.Recent();
         return new QueueReport(
             Rule.Rule.Name,
-            Rule.Number,
+            Number,
             _queue.Passed,
             _queue.Delayed,
             _queue.Dropped,
             _queue.DroppedAtCap,
             _queue.Unparsed,
             _queue.Held,
-            delays.Percentile(0.5),
-            delays.Percentile(0.99),
-            delays.MaxNs,
+            DelaySamples.Percentile(delays, 0.5),
+            DelaySamples.Percentile(delays, 0.99),
+            _queue.Delays.MaxNs,
             _socket.NoBuffers,
             _socket.VerdictErrors,
             _queue.KeysTracked,
             _queue.Evictions,
-            _queue.Keys(now));
+            _queue.Keys(now),
+            delays);
     }
 }

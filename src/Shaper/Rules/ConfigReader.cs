@@ -8,7 +8,7 @@ namespace Shaper.Rules;
 internal sealed class ConfigReader(DiagnosticBag bag, string file, LoadOptions options)
 {
     private static readonly string[] RootKeys = ["daemon", "global", "fleet", "allow", "rule"];
-    private static readonly string[] DaemonKeys = ["interface", "backend", "socket", "metrics", "state_dir", "keep_on_stop", "max_keys", "capture_threads", "max_blocks", "max_held", "queue_num"];
+    private static readonly string[] DaemonKeys = ["interface", "backend", "socket", "metrics", "state_dir", "keep_on_stop", "max_keys", "capture_threads", "max_blocks", "max_held", "queue_num", "queues"];
     private static readonly string[] GlobalKeys = ["rate", "burst"];
     private static readonly string[] AllowKeys = ["cidr"];
     private static readonly string[] FleetKeys = ["redis", "host", "sync", "hosts", "slow_call"];
@@ -162,6 +162,9 @@ internal sealed class ConfigReader(DiagnosticBag bag, string file, LoadOptions o
                     break;
                 case "queue_num":
                     daemon = daemon with { QueueNum = (int)(_fields.Integer(entry, subject, 0, 65000, "1000") ?? daemon.QueueNum) };
+                    break;
+                case "queues":
+                    daemon = daemon with { Queues = (int)(_fields.Integer(entry, subject, 1, DaemonSettings.MaxQueues, "2") ?? daemon.Queues) };
                     break;
                 case "capture_threads":
                     daemon = daemon with { CaptureThreads = (int)(_fields.Integer(entry, subject, 1, DaemonSettings.MaxCaptureThreads, "2") ?? daemon.CaptureThreads) };

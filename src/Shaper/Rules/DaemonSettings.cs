@@ -40,8 +40,21 @@ public sealed record DaemonSettings
     /// </summary>
     public int MaxHeld { get; init; } = 4096;
 
-    /// <summary>The NFQUEUE number of the first queue rule; each further queue rule takes the next number.</summary>
+    /// <summary>
+    /// The NFQUEUE number of the first queue rule; each queue rule takes <see cref="Queues"/> numbers, the next rule
+    /// the next ones.
+    /// </summary>
     public int QueueNum { get; init; } = 1000;
+
+    /// <summary>The most queues (and threads) <c>queues</c> may give each queue rule.</summary>
+    public const int MaxQueues = 16;
+
+    /// <summary>
+    /// NFQUEUE queues per queue rule, each served by its own thread with its own key table; the kernel shares a rule's
+    /// packets among them by a hash of the key's address (the source, or its prefix, or the destination for per = "dst"),
+    /// so each key stays on one queue. A rule with per = "rule" (one key) has one queue whatever this says. Default 1.
+    /// </summary>
+    public int Queues { get; init; } = 1;
 
     /// <summary>The most capture threads <c>capture_threads</c> may ask for.</summary>
     public const int MaxCaptureThreads = 64;

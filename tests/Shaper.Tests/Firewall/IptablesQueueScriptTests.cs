@@ -43,6 +43,46 @@ public sealed class IptablesQueueScriptTests
     }
 
     [Fact]
+    public void Apply_TwoQueuesPerRule_HmarkOnTheKeysPrefixThenOneMarkedLinePerQueue()
+    {
+        var plan = EnforcementPlan.Compile(ConfigText.Load("[daemon]\nqueue_num = 7\nqueues = 2\n" + TwoQueues.Replace("queue = 5\n", "queue = 5\nper = \"src/64\"\n", StringComparison.Ordinal)).Config!, Shaper.Rules.BackendKind.Nftables);
+        Assert.Equal([(7, 2), (9, 2)], plan.QueueRules.Select(q => (q.Number, q.Queues)));
+
+        var v4 = IptablesQueueScript.Apply(plan, v4: true, save: "");
+        Assert.Contains(
+            "-A SHAPER-QUEUE -p udp -m multiport --dports 9000 -m comment --comment \"shaper:q1:queue\" -j HMARK --hmark-src-prefix 32 --hmark-rnd 0x5348 --hmark-mod 2 --hmark-offset 1397293063\n"
+            + "-A SHAPER-QUEUE -p udp -m multiport --dports 9000 -m mark --mark 0x53490007 -m comment --comment \"shaper:q1:queue\" -j NFQUEUE --queue-num 7 --queue-bypass\n"
+            + "-A SHAPER-QUEUE -p udp -m multiport --dports 9000 -m mark --mark 0x53490008 -m comment --comment \"shaper:q1:queue\" -j NFQUEUE --queue-num 8 --queue-bypass\n",
+            v4);
+
+        // per = "src/64": IPv6 sources hashed by their /64, so a /64's addresses share one queue as they share one key.
+        var v6 = IptablesQueueScript.Apply(plan, v4: false, save: "");
+        Assert.Contains("-j HMARK --hmark-src-prefix 64 --hmark-rnd 0x5348 --hmark-mod 2 --hmark-offset 1397293065\n", v6, StringComparison.Ordinal);
+        Assert.Contains("-m mark --mark 0x5349000a -m comment --comment \"shaper:q2:queue\" -j NFQUEUE --queue-num 10 --queue-bypass\n", v6, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("dst", "--hmark-dst-prefix 32")] // the key is the destination: hashed alone
+    [InlineData("src+dport", "--hmark-src-prefix 32")] // all of a source's ports on one queue keeps each (source, port) key on one
+    [InlineData("src/24", "--hmark-src-prefix 24")] // a /24 is one key: one queue
+    public void Apply_TwoQueuesPerRule_HashesTheKeysAddressOnly(string per, string hash)
+    {
+        var plan = EnforcementPlan.Compile(ConfigText.Load($"[daemon]\nqueues = 2\n[[rule]]\nname = \"q\"\nmatch = {{ proto = \"udp\" }}\nper = \"{per}\"\nalgorithm = \"leaky_bucket\"\nrate = \"5/s\"\nqueue = 5\nenforce = \"queue\"\n").Config!, Shaper.Rules.BackendKind.Nftables);
+        Assert.Contains($"-j HMARK {hash} --hmark-rnd", IptablesQueueScript.Apply(plan, v4: true, save: ""), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Apply_TwoQueuesPerRuleWithOneKey_OneQueue()
+    {
+        // per = "rule" is one bucket: it cannot be shared among queues, so the rule has one.
+        var plan = EnforcementPlan.Compile(ConfigText.Load("[daemon]\nqueues = 4\n[[rule]]\nname = \"q\"\nmatch = { proto = \"udp\" }\nper = \"rule\"\nalgorithm = \"leaky_bucket\"\nrate = \"5/s\"\nqueue = 5\nenforce = \"queue\"\n").Config!, Shaper.Rules.BackendKind.Nftables);
+        Assert.Equal(1, plan.QueueRules.Single().Queues);
+        var v4 = IptablesQueueScript.Apply(plan, v4: true, save: "");
+        Assert.DoesNotContain("HMARK", v4, StringComparison.Ordinal);
+        Assert.Contains("-j NFQUEUE --queue-num 1000 --queue-bypass\n", v4, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Apply_RejectingQueueRule_MarkedPacketsRejectedFirstInEachFamily()
     {
         var rules = TwoQueues.Replace("enforce = \"queue\"\n[[rule]]", "enforce = \"queue\"\naction = \"reject\"\n[[rule]]", StringComparison.Ordinal);
