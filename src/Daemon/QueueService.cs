@@ -12,12 +12,13 @@ namespace Shaper.Daemon;
 /// let go gracefully, every held packet accepted first. A stop lets every worker go, then takes the chain out unless
 /// <c>keep_on_stop</c> (the chain's bypass then lets packets through while no daemon listens).
 /// </summary>
-internal sealed class QueueService(ILogger logger, TimeProvider time, IIptablesRunner iptables) : IDisposable
+internal sealed class QueueService(ILogger logger, TimeProvider time, IIptablesRunner iptables, INftRunner nft, IReadOnlyList<Feature> features) : IDisposable
 {
     private readonly Lock _lock = new(); // a reload and the counters' reads of the worker list
     private List<QueueWorker> _workers = [];
     private HeldBudget _budget = new(1);
     private bool _installed;
+    private bool _nftChain;
 
     /// <summary>The running workers.</summary>
     public IReadOnlyList<QueueWorker> Workers
@@ -126,6 +127,12 @@ internal sealed class QueueService(ILogger logger, TimeProvider time, IIptablesR
             }
 
             _workers = [];
+            if (!keepRules && _nftChain)
+            {
+                _ = nft.Run(NftQueueScript.Remove()); // fails harmlessly when the table is gone already
+                _nftChain = false;
+            }
+
             if (!keepRules)
             {
                 foreach (var v4 in new[] { true, false })
@@ -167,15 +174,33 @@ internal sealed class QueueService(ILogger logger, TimeProvider time, IIptablesR
         }
 
         _installed = true;
+
+        // nft's queue statement where the kernel has it and nft holds the kernel rules; else iptables' NFQUEUE target.
+        // Never both: a packet accepted from the one queue would be queued again by the other.
+        var viaNft = plan.QueueRules.Count > 0 && FeatureProbe.NftQueueUsable(features, plan.Backend);
+        if (viaNft || _nftChain)
+        {
+            var script = viaNft ? NftQueueScript.Apply(plan, _nftChain) : NftQueueScript.Remove();
+            var result = nft.Run(script);
+            if (!result.Ok && viaNft)
+            {
+                var why = $"the queue rules' nft chain was refused: {result.Error.Trim()}";
+                Log.QueueRulesFailed(logger, why);
+                return why;
+            }
+
+            _nftChain = viaNft;
+        }
+
         foreach (var v4 in new[] { true, false })
         {
             var save = iptables.Save(v4);
             if (!save.Ok)
             {
-                return plan.QueueRules.Count == 0 ? null : $"iptables-save failed: {save.Error.Trim()}";
+                return plan.QueueRules.Count == 0 || viaNft ? null : $"iptables-save failed: {save.Error.Trim()}";
             }
 
-            var script = IptablesQueueScript.Apply(plan, v4, save.Output);
+            var script = viaNft ? IptablesQueueScript.Remove(save.Output) : IptablesQueueScript.Apply(plan, v4, save.Output);
             if (script.Length > 0 && iptables.Restore(v4, script) is { Ok: false } failed)
             {
                 var why = $"the queue rules' NFQUEUE chain was refused ({(v4 ? "iptables" : "ip6tables")}): {failed.Error.Trim()}";

@@ -48,14 +48,14 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     private double _lastApplyMs;
     private ReloadFailure? _lastReloadFailure;
 
-    public ShaperService(DaemonArguments arguments, ILogger<ShaperService> logger, ISystemdNotifier notifier, TimeProvider time, KernelEnforcer kernel)
+    public ShaperService(DaemonArguments arguments, ILogger<ShaperService> logger, ISystemdNotifier notifier, TimeProvider time, KernelEnforcer kernel, IReadOnlyList<Shaper.Firewall.Feature> features)
     {
         _arguments = arguments;
         _logger = logger;
         _notifier = notifier;
         _time = time;
         _kernel = kernel;
-        _queues = new QueueService(logger, time, new Shaper.Firewall.IptablesProcess());
+        _queues = new QueueService(logger, time, new Shaper.Firewall.IptablesProcess(), new Shaper.Firewall.NftProcess(), features);
     }
 
     private string SocketPath => _arguments.SocketOverride ?? _config.Daemon.Socket;

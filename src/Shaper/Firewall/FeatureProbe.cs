@@ -32,6 +32,9 @@ public static class FeatureProbe
     /// <summary>nft's reject statement.</summary>
     public const string NftReject = "nft-reject";
 
+    /// <summary>nft's queue statement (<c>CONFIG_NFT_QUEUE</c>): queue rules use it instead of iptables' NFQUEUE target.</summary>
+    public const string NftQueue = "nft-queue";
+
     /// <summary>iptables-restore and ip6tables-restore create chains.</summary>
     public const string Iptables = "iptables";
 
@@ -68,6 +71,9 @@ public static class FeatureProbe
 
     /// <summary>True when nft can hold the shaper's kernel rules.</summary>
     public static bool NftUsable(IReadOnlyList<Feature> features) => Works(features, Nft) && Works(features, NftMeters);
+
+    /// <summary>True when queue rules go through nft's queue statement: the backend is nftables and the kernel has the statement.</summary>
+    public static bool NftQueueUsable(IReadOnlyList<Feature> features, BackendKind backend) => backend == BackendKind.Nftables && Works(features, NftQueue);
 
     /// <summary>True when iptables can hold the shaper's kernel rules.</summary>
     public static bool IptablesUsable(IReadOnlyList<Feature> features) => Works(features, Iptables) && Works(features, Hashlimit);
@@ -121,6 +127,8 @@ public static class FeatureProbe
         Add(NftReject, nft.Ok ? Check($"add rule inet {Probe} input meta l4proto tcp reject with tcp reset\n"
             + $"add rule inet {Probe} input reject with icmpx type port-unreachable\n") : nft,
             "reject with tcp reset / icmpx", "action = \"reject\" on nftables");
+        Add(NftQueue, nft.Ok ? Check($"add rule inet {Probe} input queue num 0 bypass\n") : nft,
+            "queue statement with bypass", "nothing: queue rules use iptables -j NFQUEUE instead");
 
         // iptables: a chain nothing jumps to, committed and removed.
         var iptablesVersion = Command("iptables", ["--version"]);

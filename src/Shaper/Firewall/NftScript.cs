@@ -237,7 +237,7 @@ public static class NftScript
         return new[] { true, false }.Where(v4 => (m.Src.Count == 0 || m.Src.Any(n => IsV4(n) == v4)) && (m.Dst.Count == 0 || m.Dst.Any(n => IsV4(n) == v4)));
     }
 
-    private static string Match(Rule rule, bool v4)
+    internal static string Match(Rule rule, bool v4)
     {
         var m = rule.Match;
         var parts = new List<string> { v4 ? "meta nfproto ipv4" : "meta nfproto ipv6" };
@@ -298,7 +298,7 @@ public static class NftScript
         return rule.Per.Kind == KeyKind.SourceAndDport ? key + " . th dport" : key;
     }
 
-    private static string Mask(bool v4, int prefix)
+    internal static string Mask(bool v4, int prefix)
     {
         var bytes = new byte[v4 ? 4 : 16];
         for (var i = 0; i < prefix; i++)
