@@ -34,7 +34,7 @@ public sealed class QueueHealthTests(ITestOutputHelper output)
             File.Copy("/bin/bash", fakeSystemd);
 
             // bash named systemd stays the daemon's parent (the hosting library speaks sd_notify only then) and hands it SIGTERM.
-            string[] wrapper = ["env", $"NOTIFY_SOCKET={notifyPath}", "WATCHDOG_USEC=1000000", fakeSystemd, "-c", "trap 'kill -TERM $c; wait $c' TERM; \"$@\" & c=$!; wait $c", "systemd"];
+            string[] wrapper = ["env", $"NOTIFY_SOCKET={notifyPath}", "WATCHDOG_USEC=4000000", fakeSystemd, "-c", "trap 'kill -TERM $c; wait $c' TERM; \"$@\" & c=$!; wait $c", "systemd"];
             using var daemon = DaemonProcess.Start(lab.B, QueueAccuracyTests.RuleText(50, 25), wrapper: wrapper, directory: directory, metrics: Metrics);
             var pid = int.Parse(File.ReadAllText($"/proc/{daemon.Pid}/task/{daemon.Pid}/children").Trim(), CultureInfo.InvariantCulture);
 
@@ -48,11 +48,12 @@ public sealed class QueueHealthTests(ITestOutputHelper output)
 
             QueueUnbinder.Unbind(pid, 1000);
 
-            // The thread finds its queue gone within a second or so; the next probe stops the pings and says why.
-            Assert.True(WaitFor(notify, m => m.Contains("STATUS=unhealthy", StringComparison.Ordinal), TimeSpan.FromSeconds(15), out var unhealthy), "no STATUS=unhealthy after the queue was unbound: " + daemon.Log);
+            // The thread finds its queue gone within a second or so; the next probe (every 2 s: WatchdogSec=4 s, long
+            // enough for a loaded host's threads to answer) stops the pings and says why.
+            Assert.True(WaitFor(notify, m => m.Contains("STATUS=unhealthy: queue", StringComparison.Ordinal), TimeSpan.FromSeconds(20), out var unhealthy), "no STATUS=unhealthy after the queue was unbound: " + daemon.Log);
             output.WriteLine(unhealthy);
             Assert.Contains("queue rule 'udp-queue' (NFQUEUE 1000) has stopped: the kernel no longer has NFQUEUE 1000", unhealthy, StringComparison.Ordinal);
-            Assert.False(WaitFor(notify, m => m.Contains("WATCHDOG=1", StringComparison.Ordinal), TimeSpan.FromSeconds(3), out var ping), $"a ping after the queue failed: {ping}");
+            Assert.False(WaitFor(notify, m => m.Contains("WATCHDOG=1", StringComparison.Ordinal), TimeSpan.FromSeconds(5), out var ping), $"a ping after the queue failed: {ping}");
 
             var status = (await daemon.SendAsync("status")).Result!;
             output.WriteLine(status.ToJsonString());
@@ -67,7 +68,7 @@ public sealed class QueueHealthTests(ITestOutputHelper output)
             var reload = await daemon.SendAsync("reload");
             Assert.True(reload.Ok, reload.Error);
             Assert.Equal("running", (string)(await daemon.SendAsync("status")).Result!["queues"]!.AsArray().Single()!["state"]!);
-            Assert.True(WaitFor(notify, m => m.Contains("WATCHDOG=1", StringComparison.Ordinal), TimeSpan.FromSeconds(15), out _), "no WATCHDOG=1 after the reload: " + daemon.Log);
+            Assert.True(WaitFor(notify, m => m.Contains("WATCHDOG=1", StringComparison.Ordinal), TimeSpan.FromSeconds(20), out _), "no WATCHDOG=1 after the reload: " + daemon.Log);
         }
         finally
         {
