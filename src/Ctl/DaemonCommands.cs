@@ -134,12 +134,19 @@ internal static class DaemonCommands
             DaemonCall.Fields));
         block.Subcommands.Add(del);
 
-        var list = new Command("list", "List active blocks with the time each has left.");
+        var list = new Command("list", "List active blocks with the time each has left and who decided it: manual (block add), rule NAME, or fleet from HOST (a fleet rule's block published by HOST).");
         list.SetAction(parse => DaemonCall.Run(parse, global, "block.list", [], (result, output) =>
         {
-            foreach (var line in result?["blocks"]?.AsArray() ?? [])
+            foreach (var entry in result?["entries"]?.AsArray() ?? [])
             {
-                output.WriteLine(line!.GetValue<string>());
+                var source = entry!["source"]!.GetValue<string>();
+                var by = source switch
+                {
+                    "rule" => "rule " + entry["rule"]?.GetValue<string>(),
+                    "fleet" => "fleet from " + entry["origin"]?.GetValue<string>(),
+                    _ => source,
+                };
+                output.WriteLine($"{entry["network"]!.GetValue<string>()} expires in {entry["expires_in_s"]!.GetValue<double>()}s  {by}");
             }
         }));
         block.Subcommands.Add(list);

@@ -80,10 +80,11 @@ internal sealed class BlockService : IDisposable
     public LatencyWindow DetectToBlock { get; } = new(4096);
 
     /// <summary>
-    /// An operator's block: done when the kernel holds it (and the store has it); null then, else the kernel's
-    /// reason, and nothing changed. A block of a network already blocked replaces it, with the new time to live.
+    /// An operator's block (or, with <paramref name="source"/>, the fleet's): done when the kernel holds it (and the
+    /// store has it, with its source); null then, else the kernel's reason, and nothing changed. A block of a network
+    /// already blocked replaces it, with the new time to live and source.
     /// </summary>
-    public Task<string?> AddAsync(IPNetwork network, TimeSpan ttl)
+    public Task<string?> AddAsync(IPNetwork network, TimeSpan ttl, string source = BlockSource.Manual)
     {
         if (!_store.TryReserve(network, exact: true))
         {
@@ -93,7 +94,7 @@ internal sealed class BlockService : IDisposable
         }
 
         var acknowledge = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var request = new BlockRequest(network, ttl, Acknowledge: acknowledge);
+        var request = new BlockRequest(network, ttl, Acknowledge: acknowledge, Source: source);
         if (_batcher is { } batcher)
         {
             batcher.Add(request);
@@ -152,12 +153,26 @@ internal sealed class BlockService : IDisposable
     /// <summary>The time the block of <paramref name="network"/> has left; null when there is none in force.</summary>
     public TimeSpan? LeftOf(IPNetwork network) => _store.LeftOf(network);
 
+    /// <summary>Who decided the block of <paramref name="network"/> (<see cref="BlockSource"/>); null when unknown or none.</summary>
+    public string? SourceOf(IPNetwork network) => _store.SourceOf(network);
+
     /// <summary>The blocks in force with the time each has left.</summary>
     public List<(IPNetwork Network, TimeSpan Left)> Active() => _store.Active();
 
     /// <summary>The block list as text: a network and its time left.</summary>
     public IReadOnlyList<string> List() =>
         [.. _store.Active().Select(b => $"{b.Network} expires in {Math.Ceiling(b.Left.TotalSeconds)}s")];
+
+    /// <summary>The blocks whose source <paramref name="keep"/> accepts, with their source.</summary>
+    public List<(IPNetwork Network, string Source)> Sources(Func<string, bool> keep) =>
+        [.. _store.Sources().Where(s => keep(s.Value)).Select(s => (s.Key, s.Value))];
+
+    /// <summary>The blocks in force with the time each has left and who decided it (<see cref="BlockSource"/>; null when unknown).</summary>
+    public List<(IPNetwork Network, TimeSpan Left, string? Source)> ActiveWithSources()
+    {
+        var sources = _store.Sources();
+        return [.. _store.Active().Select(b => (b.Network, b.Left, sources.GetValueOrDefault(b.Network)))];
+    }
 
     /// <summary>Elements the store holds per kernel set.</summary>
     public IEnumerable<(string Set, long Elements, long Size)> SetFill()
@@ -348,6 +363,7 @@ internal sealed class BlockService : IDisposable
         // What the kernel took goes to disk in one transaction, and only then is anyone told: an acknowledged block
         // is in the kernel and survives kill -9. Admissions under max_blocks are returned either way.
         var records = new List<(IPNetwork, DateTimeOffset)>(outcomes.Count);
+        var sources = new List<string?>(outcomes.Count);
         var admitted = 0;
         foreach (var (block, error) in outcomes)
         {
@@ -359,10 +375,11 @@ internal sealed class BlockService : IDisposable
             if (block.Ttl > TimeSpan.Zero && error is null)
             {
                 records.Add((block.Network, installedAt + block.Ttl));
+                sources.Add(block.Source ?? (block.Rule is { } decidedBy ? BlockSource.Rule(decidedBy) : null));
             }
         }
 
-        var unsaved = _store.Commit(records);
+        var unsaved = _store.Commit(records, sources);
         _store.Release(admitted);
         Arm();
         var nowNs = (installedAt - DateTimeOffset.UnixEpoch).Ticks * 100;

@@ -25,4 +25,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 96, Level = LogLevel.Warning, Message = "fleet: hosts = 1: while the store is away this host enforces the whole limit, and a fleet of N hosts admits up to N times it; set [fleet] hosts to the fleet's size")]
     public static partial void FleetOneHost(ILogger logger);
+
+    [LoggerMessage(EventId = 97, Level = LogLevel.Information, Message = "fleet: block of {Network} deleted in the fleet: {Outcome}")]
+    public static partial void FleetBlockDeleted(ILogger logger, string network, string outcome);
+
+    [LoggerMessage(EventId = 98, Level = LogLevel.Information, Message = "fleet: block of {Network} deleted here; deleting it from the fleet with the next sync")]
+    public static partial void FleetBlockDeleting(ILogger logger, string network);
 }

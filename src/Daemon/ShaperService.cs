@@ -270,7 +270,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
     /// <summary>The fleet sync for <paramref name="plan"/>'s fleet rules, or null when it has none.</summary>
     private async Task<FleetLoop?> StartFleetAsync(EnforcementPlan plan) =>
         plan.Config.Fleet is { } fleet && plan.ObservedRules.Any(r => r.Scope == RuleScope.Fleet) && _engine is { } runner
-            ? await FleetLoop.StartAsync(fleet, plan.ObservedRules, runner, _time, _logger, (network, ttl) => _kernel.Blocks.AddAsync(network, ttl)).ConfigureAwait(false)
+            ? await FleetLoop.StartAsync(fleet, plan.ObservedRules, runner, _time, _logger, _kernel.Blocks).ConfigureAwait(false)
             : null;
 
     /// <summary>True when a reload changes [fleet] or the fleet rules: the sync starts again with them.</summary>

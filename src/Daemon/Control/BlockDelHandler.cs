@@ -2,7 +2,10 @@ using Shaper.Control;
 
 namespace Shaper.Daemon.Control;
 
-/// <summary><c>block.del</c>: removes a block.</summary>
+/// <summary>
+/// <c>block.del</c>: removes a block; a block the fleet shares (installed from it, or decided by a fleet rule) is also
+/// deleted from the fleet with the next sync, so every host removes it and none publishes it again.
+/// </summary>
 internal sealed class BlockDelHandler(ShaperService daemon) : ControlHandler
 {
     public override string Command => "block.del";
@@ -14,11 +17,12 @@ internal sealed class BlockDelHandler(ShaperService daemon) : ControlHandler
             return Task.FromResult(ControlResponse.Failure(error));
         }
 
+        var source = daemon.Kernel.Blocks.SourceOf(network);
         return Task.FromResult(daemon.Kernel.Blocks.Remove(network) switch
         {
             (false, _) => ControlResponse.Failure($"{network} is not blocked"),
             (true, { } failed) => ControlResponse.Failure($"the kernel kept the block of {network}: {failed}"),
-            _ => Reply(new BlockDelReply(network.ToString()), ControlJsonContext.Default.BlockDelReply),
+            _ => Reply(new BlockDelReply(network.ToString(), daemon.Fleet?.Delete(network, source) ?? false), ControlJsonContext.Default.BlockDelReply),
         });
     }
 }

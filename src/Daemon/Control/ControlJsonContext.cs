@@ -13,6 +13,7 @@ namespace Shaper.Daemon.Control;
 [JsonSerializable(typeof(BlockAddReply))]
 [JsonSerializable(typeof(BlockDelReply))]
 [JsonSerializable(typeof(BlockListReply))]
+[JsonSerializable(typeof(BlockListEntry))]
 [JsonSerializable(typeof(RulesListReply))]
 [JsonSerializable(typeof(FleetStatusReply))]
 internal sealed partial class ControlJsonContext : JsonSerializerContext;

@@ -100,6 +100,22 @@ internal sealed record FleetStatusReply
     [JsonPropertyName("breaker_slow_call_ms")]
     public required double BreakerSlowCallMs { get; init; }
 
+    /// <summary>Blocks this host published to the fleet since start.</summary>
+    [JsonPropertyName("blocks_published")]
+    public required long BlocksPublished { get; init; }
+
+    /// <summary>Blocks of the fleet installed on this host since start.</summary>
+    [JsonPropertyName("blocks_installed")]
+    public required long BlocksInstalled { get; init; }
+
+    /// <summary>Block deletions this host sent to the fleet (<c>shaperctl block del</c> of a fleet block) since start.</summary>
+    [JsonPropertyName("blocks_deleted")]
+    public required long BlocksDeleted { get; init; }
+
+    /// <summary>Blocks removed from this host since start because the fleet deleted them.</summary>
+    [JsonPropertyName("blocks_removed")]
+    public required long BlocksRemoved { get; init; }
+
     /// <summary>The reply for <paramref name="loop"/>.</summary>
     public static FleetStatusReply Of(FleetLoop loop)
     {
@@ -136,6 +152,10 @@ internal sealed record FleetStatusReply
             DroppedHits = s.DroppedHits,
             LastError = s.LastError,
             BreakerSlowCallMs = loop.Sync.Policy.Breaker.Options.SlowCallDuration.TotalMilliseconds,
+            BlocksPublished = loop.Sync.Published,
+            BlocksInstalled = loop.BlocksInstalled,
+            BlocksDeleted = loop.Sync.Deleted,
+            BlocksRemoved = loop.BlocksRemoved,
         };
     }
 

@@ -5,9 +5,10 @@ namespace Shaper.Firewall;
 
 /// <summary>
 /// A block to install: the network, how long, the rule that asked (null for an operator), when its cause was seen
-/// (Unix ns, 0 when unknown), and who waits to hear that the kernel holds it (null when no one waits).
+/// (Unix ns, 0 when unknown), who waits to hear that the kernel holds it (null when no one waits), and who decided it
+/// as the block store records it (null: the rule's, or for a re-install whatever the store has).
 /// </summary>
-public readonly record struct BlockRequest(IPNetwork Network, TimeSpan Ttl, string? Rule = null, long DetectedNs = 0, TaskCompletionSource<string?>? Acknowledge = null);
+public readonly record struct BlockRequest(IPNetwork Network, TimeSpan Ttl, string? Rule = null, long DetectedNs = 0, TaskCompletionSource<string?>? Acknowledge = null, string? Source = null);
 
 /// <summary>A block once tried: null <paramref name="Error"/> when the kernel holds it, else why it refused it.</summary>
 public readonly record struct BlockOutcome(BlockRequest Request, string? Error);

@@ -38,6 +38,7 @@ public sealed class BlockStore : IBlockStore
     private readonly TimeProvider _time;
     private readonly Action<BlockStoreNotice> _notice;
     private readonly Dictionary<IPNetwork, long> _pending = []; // what the file has not taken yet: expiry (Unix ms) or Removed
+    private readonly Dictionary<IPNetwork, string> _pendingSources = []; // the sources of the backlog's blocks that have one
     private readonly long[] _counts = new long[4];             // by KindOf
     private readonly Random _jitter = new();
     private readonly byte[] _v4 = new byte[4];
@@ -165,9 +166,16 @@ public sealed class BlockStore : IBlockStore
     /// <summary>
     /// Records blocks (each replacing any earlier block of the same network) in one transaction; null once they
     /// are on disk, else why not: they are then in the backlog, counted and listed, and retried.
+    /// <paramref name="sources"/>, when given, holds each block's source (who decided it), by index; a null source
+    /// keeps the one the network's block had (a restore's re-install).
     /// </summary>
-    public string? Commit(IReadOnlyList<(IPNetwork Network, DateTimeOffset Until)> blocks)
+    public string? Commit(IReadOnlyList<(IPNetwork Network, DateTimeOffset Until)> blocks, IReadOnlyList<string?>? sources = null)
     {
+        if (sources is not null && sources.Count != blocks.Count)
+        {
+            throw new ArgumentException($"{sources.Count} sources for {blocks.Count} blocks", nameof(sources));
+        }
+
         lock (_lock)
         {
             if (blocks.Count == 0)
@@ -175,14 +183,14 @@ public sealed class BlockStore : IBlockStore
                 return null;
             }
 
-            if (_pending.Count == 0 && _writable && TryWrite(blocks))
+            if (_pending.Count == 0 && _writable && TryWrite(blocks, sources))
             {
                 return null;
             }
 
-            foreach (var (network, until) in blocks)
+            for (var i = 0; i < blocks.Count; i++)
             {
-                Queue(network, until.ToUnixTimeMilliseconds());
+                Queue(blocks[i].Network, blocks[i].Until.ToUnixTimeMilliseconds(), sources?[i]);
             }
 
             ScheduleRetry();
@@ -223,6 +231,81 @@ public sealed class BlockStore : IBlockStore
             ScheduleRetry();
             return true;
         }
+    }
+
+    /// <summary>Who decided the block of <paramref name="network"/> (as given to <see cref="Commit"/>); null when unknown or there is none.</summary>
+    public string? SourceOf(IPNetwork network)
+    {
+        lock (_lock)
+        {
+            if (_pending.TryGetValue(network, out var expires))
+            {
+                return expires == Removed ? null : _pendingSources.GetValueOrDefault(network);
+            }
+
+            if (_db is null)
+            {
+                return null;
+            }
+
+            try
+            {
+                using var query = _db.CreateCommand();
+                query.CommandText = "SELECT source FROM blocks WHERE addr = $a AND prefix = $p";
+                var address = network.BaseAddress.GetAddressBytes();
+                query.Parameters.AddWithValue("$a", address);
+                query.Parameters.AddWithValue("$p", network.PrefixLength);
+                return query.ExecuteScalar() as string;
+            }
+            catch (SqliteException)
+            {
+                return null; // unreadable, or a file from before sources were kept (opened read-only, not migrated)
+            }
+        }
+    }
+
+    /// <summary>The source of every block that has one (the backlog's word over the file's); blocks without one are left out.</summary>
+    public Dictionary<IPNetwork, string> Sources()
+    {
+        var result = new Dictionary<IPNetwork, string>();
+        lock (_lock)
+        {
+            if (_db is not null)
+            {
+                try
+                {
+                    using var query = _db.CreateCommand();
+                    query.CommandText = "SELECT addr, prefix, source FROM blocks WHERE source IS NOT NULL AND expires_ms > $now";
+                    query.Parameters.AddWithValue("$now", _time.GetUtcNow().ToUnixTimeMilliseconds());
+                    using var reader = query.ExecuteReader();
+                    while (reader.Read())
+                    {
+                        if (reader.GetValue(0) is byte[] { Length: 4 or 16 } address && reader.GetInt64(1) is var prefix && prefix >= 0 && prefix <= address.Length * 8)
+                        {
+                            result[new IPNetwork(new IPAddress(address), (int)prefix)] = reader.GetString(2);
+                        }
+                    }
+                }
+                catch (Exception e) when (e is SqliteException or ArgumentException or InvalidCastException)
+                {
+                    // Unreadable or damaged rows: listed without their source (the scan that restores them says so).
+                }
+            }
+
+            foreach (var (network, expires) in _pending)
+            {
+                if (expires == Removed)
+                {
+                    result.Remove(network);
+                }
+                else if (_pendingSources.TryGetValue(network, out var source))
+                {
+                    result[network] = source;
+                }
+            }
+        }
+
+        return result;
     }
 
     /// <summary>Removes the blocks that have ended; how many.</summary>
@@ -489,6 +572,16 @@ public sealed class BlockStore : IBlockStore
                       """
                     : "SELECT count(*) FROM blocks;";
                 setup.ExecuteNonQuery();
+                if (writable)
+                {
+                    // Who decided each block (null: unknown, as for every block a store from before this column holds).
+                    setup.CommandText = "SELECT count(*) FROM pragma_table_info('blocks') WHERE name = 'source'";
+                    if (setup.ExecuteScalar() is 0L)
+                    {
+                        setup.CommandText = "ALTER TABLE blocks ADD COLUMN source TEXT";
+                        setup.ExecuteNonQuery();
+                    }
+                }
             }
         }
         catch
@@ -499,8 +592,8 @@ public sealed class BlockStore : IBlockStore
 
         _db = db;
         _writable = writable;
-        _insert = Command("INSERT OR IGNORE INTO blocks (addr, prefix, expires_ms) VALUES ($a, $p, $e)");
-        _update = Command("UPDATE blocks SET expires_ms = $e WHERE addr = $a AND prefix = $p");
+        _insert = Command(writable ? "INSERT OR IGNORE INTO blocks (addr, prefix, expires_ms, source) VALUES ($a, $p, $e, $s)" : "INSERT OR IGNORE INTO blocks (addr, prefix, expires_ms) VALUES ($a, $p, $e)");
+        _update = Command(writable ? "UPDATE blocks SET expires_ms = $e, source = coalesce($s, source) WHERE addr = $a AND prefix = $p" : "UPDATE blocks SET expires_ms = $e WHERE addr = $a AND prefix = $p");
         _delete = Command("DELETE FROM blocks WHERE addr = $a AND prefix = $p");
         _exists = Command("SELECT expires_ms FROM blocks WHERE addr = $a AND prefix = $p AND expires_ms > $e");
     }
@@ -509,7 +602,7 @@ public sealed class BlockStore : IBlockStore
     {
         var command = _db!.CreateCommand();
         command.CommandText = text;
-        foreach (var name in new[] { "$a", "$p", "$e" })
+        foreach (var name in new[] { "$a", "$p", "$e", "$s" })
         {
             if (text.Contains(name, StringComparison.Ordinal))
             {
@@ -580,24 +673,25 @@ public sealed class BlockStore : IBlockStore
         return swept;
     }
 
-    private bool TryWrite(IReadOnlyList<(IPNetwork Network, DateTimeOffset Until)> blocks)
+    private bool TryWrite(IReadOnlyList<(IPNetwork Network, DateTimeOffset Until)> blocks, IReadOnlyList<string?>? sources)
     {
         Span<long> added = stackalloc long[4];
         try
         {
             using var transaction = _db!.BeginTransaction();
             _insert!.Transaction = _update!.Transaction = transaction;
-            foreach (var (network, until) in blocks)
+            for (var i = 0; i < blocks.Count; i++)
             {
+                var (network, until) = blocks[i];
                 var expires = until.ToUnixTimeMilliseconds();
-                Bind(_insert, network, expires);
+                Bind(_insert, network, expires, sources?[i]);
                 if (_insert.ExecuteNonQuery() == 1)
                 {
                     added[KindOf(network)]++;
                 }
                 else
                 {
-                    Bind(_update, network, expires);
+                    Bind(_update, network, expires, sources?[i]);
                     _update.ExecuteNonQuery();
                 }
             }
@@ -652,10 +746,11 @@ public sealed class BlockStore : IBlockStore
                     }
                     else
                     {
-                        Bind(_insert, network, expires);
+                        var source = _pendingSources.GetValueOrDefault(network);
+                        Bind(_insert, network, expires, source);
                         if (_insert.ExecuteNonQuery() == 0)
                         {
-                            Bind(_update, network, expires);
+                            Bind(_update, network, expires, source);
                             _update.ExecuteNonQuery();
                         }
                     }
@@ -667,6 +762,7 @@ public sealed class BlockStore : IBlockStore
             _delete.Transaction = null;
             var saved = _pending.Count;
             _pending.Clear();
+            _pendingSources.Clear();
             _attempt = 0;
             _notice(new(BlockStoreNoticeKind.WriteRecovered, $"saved {saved} block changes that had waited (the last failure: {LastError}); nothing is waiting now"));
             LastError = null;
@@ -711,7 +807,7 @@ public sealed class BlockStore : IBlockStore
     }
 
     /// <summary>Puts one change in the backlog, keeping the counts of what is recorded.</summary>
-    private void Queue(IPNetwork network, long expires)
+    private void Queue(IPNetwork network, long expires, string? source = null)
     {
         var existed = Has(network);
         if (expires == Removed && existed)
@@ -724,6 +820,14 @@ public sealed class BlockStore : IBlockStore
         }
 
         _pending[network] = expires;
+        if (source is not null)
+        {
+            _pendingSources[network] = source;
+        }
+        else if (expires == Removed)
+        {
+            _pendingSources.Remove(network);
+        }
     }
 
     /// <summary>Whether a block of <paramref name="network"/> is recorded (in the backlog or the file) and has not ended.</summary>
@@ -779,7 +883,7 @@ public sealed class BlockStore : IBlockStore
         }
         : e.Message;
 
-    private void Bind(SqliteCommand command, IPNetwork network, long expires)
+    private void Bind(SqliteCommand command, IPNetwork network, long expires, string? source = null)
     {
         var address = network.BaseAddress.AddressFamily == AddressFamily.InterNetwork ? _v4 : _v6;
         network.BaseAddress.TryWriteBytes(address, out _);
@@ -792,6 +896,11 @@ public sealed class BlockStore : IBlockStore
         if (command.Parameters.Count > 2)
         {
             command.Parameters[2].Value = expires;
+        }
+
+        if (command.Parameters.Count > 3)
+        {
+            command.Parameters[3].Value = (object?)source ?? DBNull.Value;
         }
     }
 

@@ -34,8 +34,17 @@ public interface IBlockStore : IDisposable
     /// <summary>Returns admissions from <see cref="TryReserve"/> once their blocks are committed or refused.</summary>
     void Release(int count);
 
-    /// <summary>Records blocks, each replacing any earlier one of its network, in one transaction; null once on disk, else why not (they wait in the backlog).</summary>
-    string? Commit(IReadOnlyList<(IPNetwork Network, DateTimeOffset Until)> blocks);
+    /// <summary>
+    /// Records blocks, each replacing any earlier one of its network, in one transaction; null once on disk, else why
+    /// not (they wait in the backlog). <paramref name="sources"/>: each block's source by index (null keeps the earlier one's).
+    /// </summary>
+    string? Commit(IReadOnlyList<(IPNetwork Network, DateTimeOffset Until)> blocks, IReadOnlyList<string?>? sources = null);
+
+    /// <summary>Who decided the block of <paramref name="network"/>; null when unknown or there is none.</summary>
+    string? SourceOf(IPNetwork network);
+
+    /// <summary>The source of every block in force that has one.</summary>
+    Dictionary<IPNetwork, string> Sources();
 
     /// <summary>Whether a block of <paramref name="network"/> is recorded.</summary>
     bool Contains(IPNetwork network);

@@ -25,7 +25,7 @@ public sealed class FleetSync
 
     private readonly FleetSettings _settings;
     private readonly Dictionary<string, Rule> _rules;
-    private readonly Func<IReadOnlyList<FleetDelta>, IReadOnlyList<FleetBlock>, long, long, long, CancellationToken, Task<FleetExchange>> _exchange;
+    private readonly Func<IReadOnlyList<FleetDelta>, IReadOnlyList<FleetBlock>, IReadOnlyList<string>, long, long, long, CancellationToken, Task<FleetExchange>> _exchange;
     private readonly Func<bool> _connected;
     private readonly StoreCallPolicy _policy;
     private readonly TimeProvider _time;
@@ -41,15 +41,17 @@ public sealed class FleetSync
     private bool _shared;
     private string? _lastError;
     private List<FleetBlock> _publish = [];
+    private List<string> _delete = [];
     private long _blocksVersion = -1;
     private long _published;
+    private long _deleted;
 
     /// <summary>Creates the sync of <paramref name="rules"/> (the fleet rules, full limits) over <paramref name="store"/>.</summary>
     public FleetSync(FleetSettings settings, IEnumerable<Rule> rules, RedisFleetStore store, StoreCallPolicy policy, TimeProvider time)
         : this(settings, rules, policy, time, null!, () => store.IsConnected)
     {
         ArgumentNullException.ThrowIfNull(store);
-        _exchange = (deltas, publish, version, nowUs, intervalUs, ct) => store.ExchangeAsync(deltas, publish, version, _rules, _settings.Sync, nowUs, intervalUs, ct);
+        _exchange = (deltas, publish, delete, version, nowUs, intervalUs, ct) => store.ExchangeAsync(deltas, publish, delete, KeepDeletedMs, version, _rules, _settings.Sync, nowUs, intervalUs, ct);
     }
 
     private FleetSync(
@@ -57,7 +59,7 @@ public sealed class FleetSync
         IEnumerable<Rule> rules,
         StoreCallPolicy policy,
         TimeProvider time,
-        Func<IReadOnlyList<FleetDelta>, IReadOnlyList<FleetBlock>, long, long, long, CancellationToken, Task<FleetExchange>> exchange,
+        Func<IReadOnlyList<FleetDelta>, IReadOnlyList<FleetBlock>, IReadOnlyList<string>, long, long, long, CancellationToken, Task<FleetExchange>> exchange,
         Func<bool> connected)
     {
         ArgumentNullException.ThrowIfNull(settings);
@@ -70,7 +72,15 @@ public sealed class FleetSync
         _time = time;
         _exchange = exchange;
         _connected = connected;
+
+        // A deletion outlives every block decided before it: the longest block_for of the blocking rules (at least a minute).
+        KeepDeletedMs = (long)Math.Max(
+            TimeSpan.FromMinutes(1).TotalMilliseconds,
+            _rules.Values.Where(r => r.Action == RuleAction.Block).Select(r => (r.BlockFor ?? TimeSpan.Zero).TotalMilliseconds).DefaultIfEmpty(0).Max());
     }
+
+    /// <summary>How long the store keeps a deletion, so that a block decided before it is not published again (ms).</summary>
+    public long KeepDeletedMs { get; }
 
     /// <summary>Raised when the sync moves between shared (the store answers) and share-only (it does not), with the reason.</summary>
     public event Action<bool, string>? ModeChanged;
@@ -114,6 +124,35 @@ public sealed class FleetSync
         }
     }
 
+    /// <summary>Block deletions sent to the store since start.</summary>
+    public long Deleted
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _deleted;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Queues the deletion of a fleet block (the network's CIDR text, from any thread) for the next round: the store
+    /// drops it, every host removes it with its next read, and no host publishes it again; beyond
+    /// <see cref="MaxPendingBlocks"/> waiting, dropped.
+    /// </summary>
+    public void Delete(string network)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        lock (_lock)
+        {
+            if (_delete.Count < MaxPendingBlocks)
+            {
+                _delete.Add(network);
+            }
+        }
+    }
+
     /// <summary>The store call policy (its breaker can be set by hand).</summary>
     public StoreCallPolicy Policy => _policy;
 
@@ -125,11 +164,14 @@ public sealed class FleetSync
         List<FleetDelta> deltas;
         long intervalUs;
         List<FleetBlock> publish;
+        List<string> delete;
         long knownVersion;
         lock (_lock)
         {
             publish = _publish;
             _publish = [];
+            delete = _delete;
+            _delete = [];
             knownVersion = _blocksVersion;
 
             // This round's hits, and beside them the hits of rounds that failed.
@@ -164,12 +206,13 @@ public sealed class FleetSync
         var started = _time.GetTimestamp();
         try
         {
-            var exchange = await _policy.ExecuteAsync(ct => _exchange(deltas, publish, knownVersion, nowUs, intervalUs, ct), cancellationToken).ConfigureAwait(false);
+            var exchange = await _policy.ExecuteAsync(ct => _exchange(deltas, publish, delete, knownVersion, nowUs, intervalUs, ct), cancellationToken).ConfigureAwait(false);
             bool changed;
             lock (_lock)
             {
                 _blocksVersion = exchange.BlocksVersion;
                 _published += publish.Count;
+                _deleted += delete.Count;
                 _latency.Add(_time.GetElapsedTime(started).TotalMilliseconds);
                 _lastSuccessUs = nowUs;
                 _syncs++;
@@ -185,7 +228,7 @@ public sealed class FleetSync
                 ModeChanged?.Invoke(true, deltas.Count == 0 ? "store reached" : $"store reached; {deltas.Count} keys' hits sent");
             }
 
-            return new FleetRound(true, exchange.Grants, deltas.Count, null, true, exchange.Blocks);
+            return new FleetRound(true, exchange.Grants, deltas.Count, null, true, exchange.Blocks, publish);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -202,6 +245,8 @@ public sealed class FleetSync
                 // The blocks wait for the next round, before any queued since.
                 publish.AddRange(_publish.Take(MaxPendingBlocks - Math.Min(publish.Count, MaxPendingBlocks)));
                 _publish = publish;
+                delete.AddRange(_delete.Take(MaxPendingBlocks - Math.Min(delete.Count, MaxPendingBlocks)));
+                _delete = delete;
 
                 _syncs++;
                 _failures++;

@@ -13,9 +13,14 @@ namespace Shaper.Fleet;
 /// (<see cref="FleetScript"/>), a script per block published, and a read of the block set's version, sent together,
 /// awaited together; the block set is read only when its version moved.
 /// <para>
-/// The fleet's blocks are a sorted set of networks scored by the end of their block (Unix ms) and a version that
-/// each change increments, both under one hash tag (<c>{blocks}</c>, one Cluster slot). A network published again
-/// keeps the later end (<c>ZADD GT</c>); ended blocks are pruned as blocks are published.
+/// The fleet's blocks are a sorted set of networks scored by the end of their block (Unix ms), a hash of the host
+/// that published each (the one whose end is kept), a sorted set of deleted networks scored by when they were deleted
+/// (Unix ms), and a version that each change increments, all under one hash tag (<c>{blocks}</c>, one Cluster slot). A
+/// network published again keeps the later end (<c>ZADD GT</c>); ended blocks are pruned as blocks are published.
+/// A deleted network leaves the set, and a publication of it decided at or before its deletion (one a host kept
+/// through an outage, or decided in the round the deletion was sent) is refused, so a deleted block never comes back;
+/// one decided after it is a new block. Deletions are kept for <c>keep</c> (the longest <c>block_for</c> of the fleet
+/// rules): a publication decided before a deletion that old has ended, and an ended block is refused anyway.
 /// </para>
 /// </summary>
 public sealed class RedisFleetStore : IAsyncDisposable
@@ -26,13 +31,43 @@ public sealed class RedisFleetStore : IAsyncDisposable
     /// <summary>The version of <see cref="BlocksKey"/>: incremented by each change.</summary>
     public const string BlocksVersionKey = "shaper:{blocks}:v";
 
-    /// <summary>Publishes one block (ARGV: end, network, now; all ms) atomically: kept with the later end, the version moved when it changed, ended blocks pruned.</summary>
+    /// <summary>The host that published each block of <see cref="BlocksKey"/> (the one whose end is kept).</summary>
+    public const string BlocksOriginKey = "shaper:{blocks}:o";
+
+    /// <summary>The networks deleted from <see cref="BlocksKey"/>, scored by when (Unix ms).</summary>
+    public const string DeletedKey = "shaper:{blocks}:d";
+
+    /// <summary>
+    /// Publishes one block (ARGV: end, network, now, host, decided, keep; times in ms) atomically: refused (-1) when it has
+    /// ended or the network was deleted at or after it was decided; else kept with the later end and its host, the
+    /// version moved when it changed; ended blocks and deletions older than keep pruned.
+    /// </summary>
     private const string PublishLua = """
+        local now = tonumber(ARGV[3])
+        redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - tonumber(ARGV[6]))
+        local deleted = redis.call('ZSCORE', KEYS[4], ARGV[2])
+        if tonumber(ARGV[1]) <= now or (deleted and tonumber(deleted) >= tonumber(ARGV[5])) then return -1 end
         local changed = redis.call('ZADD', KEYS[1], 'GT', 'CH', ARGV[1], ARGV[2])
-        local pruned = redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
-        if changed + pruned > 0 then redis.call('INCR', KEYS[2]) end
+        if changed > 0 then redis.call('HSET', KEYS[3], ARGV[2], ARGV[4]) end
+        local ended = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+        for _, network in ipairs(ended) do
+          redis.call('ZREM', KEYS[1], network)
+          redis.call('HDEL', KEYS[3], network)
+        end
+        if changed + #ended > 0 then redis.call('INCR', KEYS[2]) end
         return changed
         """;
+
+    /// <summary>Deletes one block (ARGV: network, now in ms) atomically: out of the set, its deletion recorded, the version moved; 1 when the set had it.</summary>
+    private const string DeleteLua = """
+        local had = redis.call('ZREM', KEYS[1], ARGV[1])
+        redis.call('HDEL', KEYS[3], ARGV[1])
+        redis.call('ZADD', KEYS[4], 'GT', ARGV[2], ARGV[1])
+        redis.call('INCR', KEYS[2])
+        return had
+        """;
+
+    private static readonly RedisKey[] BlockKeys = [BlocksKey, BlocksVersionKey, BlocksOriginKey, DeletedKey];
 
     private readonly ConnectionMultiplexer _redis;
     private readonly string _host;
@@ -83,15 +118,19 @@ public sealed class RedisFleetStore : IAsyncDisposable
     }
 
     /// <summary>
-    /// Sends every delta and every block of <paramref name="publish"/> to the store in one pipelined batch and returns
-    /// one grant per delta, with the block set's version and, when that differs from <paramref name="knownVersion"/>,
-    /// the blocks not yet ended. <paramref name="nowUs"/> is the wall clock in microseconds, <paramref name="intervalUs"/>
+    /// Sends every delta, every block of <paramref name="publish"/> and every deletion of <paramref name="delete"/>
+    /// (networks) to the store in one pipelined batch and returns one grant per delta, with the block set's version and,
+    /// when that differs from <paramref name="knownVersion"/>, the blocks not yet ended with the host that published
+    /// each. A block with no decision time counts as decided now; <paramref name="keepDeletedMs"/> is how long
+    /// deletions are kept. <paramref name="nowUs"/> is the wall clock in microseconds, <paramref name="intervalUs"/>
     /// the time the deltas cover, and <paramref name="rules"/> the fleet rules by name (their full limits). Throws when
     /// any command fails.
     /// </summary>
     public async Task<FleetExchange> ExchangeAsync(
         IReadOnlyList<FleetDelta> deltas,
         IReadOnlyList<FleetBlock> publish,
+        IReadOnlyList<string> delete,
+        long keepDeletedMs,
         long knownVersion,
         IReadOnlyDictionary<string, Rule> rules,
         TimeSpan sync,
@@ -101,10 +140,11 @@ public sealed class RedisFleetStore : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(deltas);
         ArgumentNullException.ThrowIfNull(publish);
+        ArgumentNullException.ThrowIfNull(delete);
         ArgumentNullException.ThrowIfNull(rules);
         var db = _redis.GetDatabase();
         var batch = db.CreateBatch();
-        var replies = new Task<RedisResult>[deltas.Count + publish.Count];
+        var replies = new Task<RedisResult>[deltas.Count + publish.Count + delete.Count];
         var now = nowUs.ToString(CultureInfo.InvariantCulture);
         var interval = intervalUs.ToString(CultureInfo.InvariantCulture);
         for (var i = 0; i < deltas.Count; i++)
@@ -118,9 +158,16 @@ public sealed class RedisFleetStore : IAsyncDisposable
                 [algorithm, now, delta.Hits, delta.Demand, _host, interval, p1, p2, ttl, delta.Carried]);
         }
 
+        var nowMs = nowUs / 1000;
         for (var i = 0; i < publish.Count; i++)
         {
-            replies[deltas.Count + i] = batch.ScriptEvaluateAsync(PublishLua, [BlocksKey, BlocksVersionKey], [publish[i].EndsUnixMs, publish[i].Network, nowUs / 1000]);
+            var decided = publish[i].DecidedUnixMs > 0 ? publish[i].DecidedUnixMs : nowMs;
+            replies[deltas.Count + i] = batch.ScriptEvaluateAsync(PublishLua, BlockKeys, [publish[i].EndsUnixMs, publish[i].Network, nowMs, _host, decided, keepDeletedMs]);
+        }
+
+        for (var i = 0; i < delete.Count; i++)
+        {
+            replies[deltas.Count + publish.Count + i] = batch.ScriptEvaluateAsync(DeleteLua, BlockKeys, [delete[i], nowMs]);
         }
 
         // Also what an idle host sends: so it still knows (and shows) whether the store answers.
@@ -143,12 +190,23 @@ public sealed class RedisFleetStore : IAsyncDisposable
             return new FleetExchange(grants, current, null);
         }
 
-        var live = await db.SortedSetRangeByScoreWithScoresAsync(BlocksKey, nowUs / 1000, double.PositiveInfinity, exclude: Exclude.Start)
-            .WaitAsync(cancellationToken).ConfigureAwait(false);
+        var read = db.CreateBatch();
+        var liveTask = read.SortedSetRangeByScoreWithScoresAsync(BlocksKey, nowMs, double.PositiveInfinity, exclude: Exclude.Start);
+        var originsTask = read.HashGetAllAsync(BlocksOriginKey);
+        read.Execute();
+        await Task.WhenAll(liveTask, originsTask).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var live = liveTask.Result;
+        var origins = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var entry in originsTask.Result)
+        {
+            origins[entry.Name!] = entry.Value!;
+        }
+
         var blocks = new FleetBlock[live.Length];
         for (var i = 0; i < live.Length; i++)
         {
-            blocks[i] = new FleetBlock(live[i].Element!, (long)live[i].Score);
+            var network = (string)live[i].Element!;
+            blocks[i] = new FleetBlock(network, (long)live[i].Score, origins.GetValueOrDefault(network, ""));
         }
 
         return new FleetExchange(grants, current, blocks);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json.Nodes;
 using Shaper.Tests.Lab;
 using Xunit.Abstractions;
 
@@ -8,8 +9,11 @@ namespace Shaper.Tests.Daemon;
 /// Two shaperd in two namespace labs share one redis-server in a third (<see cref="FleetLab"/>). An observe rule with
 /// <c>action = "block"</c> and <c>scope = "fleet"</c> blocks a client on the host it floods; the block reaches the
 /// other host's kernel block set (listed by <c>block.list</c>, which lists a block once the kernel holds it), and a
-/// host started again with no state of its own gets it from the fleet with its first sync. <c>hosts</c> is left at its
-/// default of 1, which the blocks do not depend on, and each daemon warns what it means for the limits.
+/// host started again with no state of its own gets it from the fleet with its first sync. Each lists where the block
+/// came from. A <c>block del</c> on the host that got it from the fleet deletes it from the fleet: the host that decided
+/// it, stopped meanwhile and started again with its state (which holds the block), publishes it again, is refused, and
+/// removes it; the other host never gets it back. <c>hosts</c> is left at its default of 1, which the blocks do not
+/// depend on, and each daemon warns what it means for the limits.
 /// </summary>
 public sealed class FleetBlockDaemonTests(ITestOutputHelper output)
 {
@@ -35,12 +39,11 @@ public sealed class FleetBlockDaemonTests(ITestOutputHelper output)
         using var fleet = FleetLab.Create(2);
         var pcap = Path.Combine(Path.GetTempPath(), $"shaper-fleetblock-{Environment.ProcessId}.pcap");
         var daemons = new DaemonProcess?[2];
+        var host0State = Directory.CreateTempSubdirectory("shaper-fleetblock-h0-").FullName; // host 0 keeps its state across a restart
         try
         {
-            for (var i = 0; i < 2; i++)
-            {
-                daemons[i] = Start(fleet, i);
-            }
+            daemons[0] = Start(fleet, 0, host0State);
+            daemons[1] = Start(fleet, 1);
 
             foreach (var daemon in daemons)
             {
@@ -92,6 +95,43 @@ public sealed class FleetBlockDaemonTests(ITestOutputHelper output)
             var again = await WaitFor(daemons[1]!, "the restarted host 1 gets the block", d => Lists(d, "198.18.20.9"));
             Assert.True(InKernel(fleet.Labs[1], "198.18.20.9"));
             output.WriteLine($"host 1 started again with an empty state: listed the block {again.TotalMilliseconds:F0} ms after it answered");
+
+            // Where each block came from: host 0's rule decided it, host 1 has it from the fleet, published by h0.
+            var decided = await Entry(daemons[0]!, "198.18.20.9/32");
+            Assert.Equal("rule", decided["source"]!.GetValue<string>());
+            Assert.Equal("fleet-block", decided["rule"]!.GetValue<string>());
+            var shared = await Entry(daemons[1]!, "198.18.20.9/32");
+            Assert.Equal("fleet", shared["source"]!.GetValue<string>());
+            Assert.Equal("h0", shared["origin"]!.GetValue<string>());
+            Assert.Matches(@"^198\.18\.20\.9/32 expires in \d+s  rule fleet-block$", BlockList(fleet.Labs[0], daemons[0]!));
+            Assert.Matches(@"^198\.18\.20\.9/32 expires in \d+s  fleet from h0$", BlockList(fleet.Labs[1], daemons[1]!));
+
+            // Host 0 stopped; block del on host 1 deletes the block here and from the fleet.
+            daemons[0]!.Dispose();
+            var deleted = await daemons[1]!.SendAsync("block.del", new JsonObject { ["address"] = "198.18.20.9" });
+            Assert.True(deleted.Ok, deleted.Error);
+            Assert.True(deleted.Result!["fleet"]!.GetValue<bool>());
+            Assert.False(InKernel(fleet.Labs[1], "198.18.20.9"));
+            await daemons[1]!.WaitForLogAsync("fleet: block of 198.18.20.9/32 deleted here");
+            await WaitFor(daemons[1]!, "host 1 sends the deletion", async d => (await d.SendAsync("fleet.status")).Result!["blocks_deleted"]!.GetValue<long>() == 1);
+
+            // Host 0 started again with its state, which still holds its rule's block: restored into its kernel, published
+            // again with when it was decided, refused by the store (deleted since), and so removed.
+            daemons[0] = Start(fleet, 0, host0State);
+            var removed = await WaitFor(daemons[0]!, "the restarted host 0 removes the deleted block", async d => !await Lists(d, "198.18.20.9") && !InKernel(fleet.Labs[0], "198.18.20.9"));
+            output.WriteLine($"host 0 started again with its state: removed the block the fleet deleted {removed.TotalMilliseconds:F0} ms after it answered");
+            await daemons[0]!.WaitForLogAsync("fleet: block of 198.18.20.9/32 deleted in the fleet: removed");
+            Assert.Equal(1, (await daemons[0]!.SendAsync("fleet.status")).Result!["blocks_removed"]!.GetValue<long>());
+
+            // Neither host has it back after both have synced for a second more (ten rounds each).
+            var settle = Stopwatch.StartNew();
+            while (settle.Elapsed < TimeSpan.FromSeconds(1))
+            {
+                Assert.False(InKernel(fleet.Labs[0], "198.18.20.9") || InKernel(fleet.Labs[1], "198.18.20.9"), "a deleted fleet block came back");
+                await Task.Delay(50);
+            }
+
+            Assert.False(await Lists(daemons[0]!, "198.18.20.9") || await Lists(daemons[1]!, "198.18.20.9"));
         }
         finally
         {
@@ -101,14 +141,27 @@ public sealed class FleetBlockDaemonTests(ITestOutputHelper output)
             }
 
             File.Delete(pcap);
+            Directory.Delete(host0State, recursive: true);
         }
     }
 
-    private static DaemonProcess Start(FleetLab fleet, int i) =>
+    private static DaemonProcess Start(FleetLab fleet, int i, string? directory = null) =>
         DaemonProcess.Start(
             fleet.Labs[i].B,
             Rule.Replace("{redis}", FleetLab.Endpoint(i), StringComparison.Ordinal).Replace("{host}", $"h{i}", StringComparison.Ordinal),
-            $"interface = \"{NetworkLab.ReceiverInterface}\"");
+            $"interface = \"{NetworkLab.ReceiverInterface}\"",
+            directory: directory);
+
+    /// <summary><c>shaperctl block list</c>'s text output.</summary>
+    private static string BlockList(NetworkLab lab, DaemonProcess daemon)
+    {
+        var listed = lab.Exec(lab.B, "dotnet", [Path.Combine(AppContext.BaseDirectory, "shaperctl.dll"), "--socket", daemon.Socket, "block", "list"]);
+        Assert.True(listed.ExitCode == 0, listed.Error);
+        return listed.Output.Trim();
+    }
+
+    private static async Task<JsonNode> Entry(DaemonProcess daemon, string network) =>
+        (await daemon.SendAsync("block.list")).Result!["entries"]!.AsArray().Single(e => e!["network"]!.GetValue<string>() == network)!;
 
     private static bool InKernel(NetworkLab lab, string address) =>
         lab.Exec(lab.B, "nft", "list", "set", "inet", "shaper", "block_v4").Output.Contains(address, StringComparison.Ordinal);

@@ -158,12 +158,12 @@ public sealed class BlockStoreTests : IDisposable
             using var insert = db.CreateCommand();
             var until = _time.GetUtcNow().AddMinutes(10).ToUnixTimeMilliseconds();
             insert.CommandText = $"""
-                INSERT INTO blocks VALUES (x'C6120002', 32, 99999999999999999);  -- expiry no block could have
-                INSERT INTO blocks VALUES (x'C61200', 24, {until});              -- three address bytes
-                INSERT INTO blocks VALUES (x'C6120003', 33, {until});            -- prefix longer than the address
-                INSERT INTO blocks VALUES ('198.18.0.4', 32, {until});           -- text, not address bytes
-                INSERT INTO blocks VALUES (x'C6120005', 32, 'tomorrow');         -- text expiry
-                INSERT INTO blocks VALUES (x'C6120701', 24, {until});            -- host bits under the prefix
+                INSERT INTO blocks (addr, prefix, expires_ms) VALUES (x'C6120002', 32, 99999999999999999);  -- expiry no block could have
+                INSERT INTO blocks (addr, prefix, expires_ms) VALUES (x'C61200', 24, {until});              -- three address bytes
+                INSERT INTO blocks (addr, prefix, expires_ms) VALUES (x'C6120003', 33, {until});            -- prefix longer than the address
+                INSERT INTO blocks (addr, prefix, expires_ms) VALUES ('198.18.0.4', 32, {until});           -- text, not address bytes
+                INSERT INTO blocks (addr, prefix, expires_ms) VALUES (x'C6120005', 32, 'tomorrow');         -- text expiry
+                INSERT INTO blocks (addr, prefix, expires_ms) VALUES (x'C6120701', 24, {until});            -- host bits under the prefix
                 """;
             insert.ExecuteNonQuery();
         }

@@ -21,7 +21,7 @@ public sealed class FleetScriptTests
         const long now = 1_800_000_000_000_000;
 
         async Task<double> Room(long atUs, long hits) =>
-            (await store.ExchangeAsync([new FleetDelta(rule.Name, key, hits, hits)], [], 0, rules, sync, atUs, 100_000, CancellationToken.None)).Grants[0].Available;
+            (await store.ExchangeAsync([new FleetDelta(rule.Name, key, hits, hits)], [], [], 60_000, 0, rules, sync, atUs, 100_000, CancellationToken.None)).Grants[0].Available;
 
         // A new key starts full as of the start of the 100 ms the hits cover: 60, plus 30 refilled over them (at most
         // 60 held), less the 40 hits.

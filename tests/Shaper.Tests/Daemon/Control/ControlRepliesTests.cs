@@ -97,16 +97,18 @@ public sealed class ControlRepliesTests
 
     [Theory]
     [InlineData("{\"blocked\":\"198.18.0.0/24\",\"for_s\":600,\"exempt\":[\"198.18.0.2/32\"]}", "block.add")] // what was blocked, for how long, what stays allowed
-    [InlineData("{\"removed\":\"198.18.0.1/32\"}", "block.del")]
-    [InlineData("{\"blocks\":[\"198.18.0.1 expires in 10s\"]}", "block.list")]
+    [InlineData("{\"removed\":\"198.18.0.1/32\",\"fleet\":true}", "block.del")] // what was unblocked; true: deleted from the fleet too
+    [InlineData("{\"blocks\":[\"198.18.0.1/32 expires in 10s\"],\"entries\":[{\"network\":\"198.18.0.1/32\",\"expires_in_s\":10,\"source\":\"fleet\",\"origin\":\"web-2\"}]}", "block.list")] // the lines, then who decided each
+    [InlineData("{\"blocks\":[\"198.18.0.1/32 expires in 10s\"],\"entries\":[{\"network\":\"198.18.0.1/32\",\"expires_in_s\":10,\"source\":\"rule\",\"rule\":\"ssh-new\"}]}", "block.list.rule")] // a rule's block names the rule
     [InlineData("{\"message\":\"2 rules applied\"}", "reload")] // also rules.apply
     public void SmallReplies_Serialised_KeepTheirShape(string expected, string command)
     {
         var json = command switch
         {
             "block.add" => JsonSerializer.Serialize(new BlockAddReply("198.18.0.0/24", 600, ["198.18.0.2/32"]), ControlJsonContext.Default.BlockAddReply),
-            "block.del" => JsonSerializer.Serialize(new BlockDelReply("198.18.0.1/32"), ControlJsonContext.Default.BlockDelReply),
-            "block.list" => JsonSerializer.Serialize(new BlockListReply(["198.18.0.1 expires in 10s"]), ControlJsonContext.Default.BlockListReply),
+            "block.del" => JsonSerializer.Serialize(new BlockDelReply("198.18.0.1/32", true), ControlJsonContext.Default.BlockDelReply),
+            "block.list" => JsonSerializer.Serialize(new BlockListReply(["198.18.0.1/32 expires in 10s"], [new BlockListEntry { Network = "198.18.0.1/32", ExpiresInS = 10, Source = "fleet", Origin = "web-2" }]), ControlJsonContext.Default.BlockListReply),
+            "block.list.rule" => JsonSerializer.Serialize(new BlockListReply(["198.18.0.1/32 expires in 10s"], [new BlockListEntry { Network = "198.18.0.1/32", ExpiresInS = 10, Source = "rule", Rule = "ssh-new" }]), ControlJsonContext.Default.BlockListReply),
             _ => JsonSerializer.Serialize(new MessageReply("2 rules applied"), ControlJsonContext.Default.MessageReply),
         };
 
