@@ -104,6 +104,12 @@ internal static class DaemonCommands
                     ? string.Create(c, $"  {s}, {key["state_left_ms"]}ms left")
                     : "";
                 output.WriteLine(string.Create(c, $"  {key["key"],-32} {key["passed"],10} {key["limited"],10} {key["delayed"],9} {key["remaining"],10} {key["limit"],8} {retryText,12}{state}"));
+
+                // A fleet rule's key: what the store counts across every host, under the host's own line.
+                if (key["fleet"] is { } fleet)
+                {
+                    output.WriteLine(string.Create(c, $"    {"all hosts (fleet store)",-30} {fleet["passed"],10} {"",10} {"",9} {fleet["remaining"],10} {"",8} {"",12}  share {fleet["share_percent"]}%, grant {fleet["allowance"]}, {fleet["age_ms"]}ms ago"));
+                }
             }
         }
     }

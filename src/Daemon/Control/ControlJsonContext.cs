@@ -14,6 +14,7 @@ namespace Shaper.Daemon.Control;
 [JsonSerializable(typeof(BlockDelReply))]
 [JsonSerializable(typeof(BlockListReply))]
 [JsonSerializable(typeof(BlockListEntry))]
+[JsonSerializable(typeof(KeyFleetReply))]
 [JsonSerializable(typeof(RulesListReply))]
 [JsonSerializable(typeof(FleetStatusReply))]
 internal sealed partial class ControlJsonContext : JsonSerializerContext;

@@ -23,7 +23,9 @@ internal sealed class CountersHandler(ShaperService daemon) : ControlHandler
                     continue;
                 }
 
-                var keys = Keys(report.Keys, top);
+                // A fleet rule's keys also show what the store counts across every host.
+                var fleet = daemon.Fleet is { } loop && loop.Rules.Contains(report.Name) ? loop.Sync.LastGrants(report.Name) : null;
+                var keys = Keys(report.Keys, top, fleet);
                 rules.Add(new RuleCountersReply
                 {
                     Name = report.Name,
@@ -116,8 +118,8 @@ internal sealed class CountersHandler(ShaperService daemon) : ControlHandler
             : Reply(new CountersReply(rules), ControlJsonContext.Default.CountersReply);
     }
 
-    /// <summary>The <paramref name="top"/> most limited keys, then the busiest.</summary>
-    private static IEnumerable<KeyCountersReply> Keys(IEnumerable<Shaper.Engine.KeyReport> keys, int top) => keys
+    /// <summary>The <paramref name="top"/> most limited keys, then the busiest; with <paramref name="fleet"/>, each key's fleet-wide figures.</summary>
+    private static IEnumerable<KeyCountersReply> Keys(IEnumerable<Shaper.Engine.KeyReport> keys, int top, Dictionary<string, (Shaper.Fleet.FleetGrant Grant, TimeSpan Age)>? fleet = null) => keys
         .OrderByDescending(k => k.Counters.Limited)
         .ThenByDescending(k => k.Counters.Passed)
         .ThenBy(k => k.Key, StringComparer.Ordinal)
@@ -133,5 +135,15 @@ internal sealed class CountersHandler(ShaperService daemon) : ControlHandler
             RetryAfterMs = k.RetryAfterNs == LimitDecision.Never ? -1 : Math.Ceiling(k.RetryAfterNs / 1e6),
             State = k.State.ToString().ToLowerInvariant(),
             StateLeftMs = Math.Ceiling(k.StateLeftNs / 1e6),
+            Fleet = fleet is not null && fleet.TryGetValue(k.Key, out var f)
+                ? new KeyFleetReply
+                {
+                    Passed = (long)Math.Round(f.Grant.FleetAdmitted),
+                    Remaining = (long)Math.Floor(f.Grant.Available),
+                    SharePercent = Math.Round(f.Grant.Share * 100, 1),
+                    Allowance = (long)Math.Floor(f.Grant.Allowance),
+                    AgeMs = Math.Round(f.Age.TotalMilliseconds),
+                }
+                : null,
         });
 }

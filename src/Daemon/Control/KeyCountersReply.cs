@@ -34,4 +34,9 @@ internal sealed record KeyCountersReply
     /// <summary>Milliseconds the key stays in that set; 0 when open.</summary>
     [JsonPropertyName("state_left_ms")]
     public required double StateLeftMs { get; init; }
+
+    /// <summary>A fleet rule's key: the figures the fleet store counts across every host; absent for the other rules and for keys the store has not answered for.</summary>
+    [JsonPropertyName("fleet")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public KeyFleetReply? Fleet { get; init; }
 }

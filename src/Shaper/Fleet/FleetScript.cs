@@ -27,7 +27,8 @@ namespace Shaper.Fleet;
 /// previous window's weight falls while the hosts spend their allowances, as under one limiter).</item>
 /// </list>
 /// It answers the host's allowance (the room left times its share, but at most the room less the other hosts'
-/// outstanding grants, so that the grants together never exceed the room; at least 0), the room, and the share, as
+/// outstanding grants, so that the grants together never exceed the room; at least 0), the room, the share, and the
+/// hits every host has sent for the key (<c>n</c>, kept as long as the key's state: what the fleet admitted), as
 /// strings (Redis would truncate Lua numbers to integers).
 /// </summary>
 internal static class FleetScript
@@ -118,13 +119,15 @@ internal static class FleetScript
             avail = p1 - (cur + prev * (1 - (at - wstart) / p2))
           end
         end
+        -- what the fleet admitted for the key, every host's hits (a retry's were zeroed above, so counted once)
+        local admitted = redis.call('HINCRBYFLOAT', KEYS[1], 'n', hits + carried)
         redis.call('PEXPIRE', KEYS[1], ttl)
         -- the host's part of the room, but never more than the room the other hosts' grants leave: their hits since are
         -- not counted yet, so each may have spent its whole grant, and the grants together never exceed the room
         local allowance = math.max(0, math.min(avail * share, avail - granted))
         redis.call('HSET', KEYS[2], host, string.format('%.17g:%.17g:%.17g:%.17g', rate, now, interval, allowance))
         redis.call('PEXPIRE', KEYS[2], ttl)
-        return {string.format('%.17g', allowance), string.format('%.17g', avail), string.format('%.17g', share)}
+        return {string.format('%.17g', allowance), string.format('%.17g', avail), string.format('%.17g', share), admitted}
         """;
 
     /// <summary>The script's algorithm name and two parameters for <paramref name="rule"/>, and how long its state lives idle (ms).</summary>

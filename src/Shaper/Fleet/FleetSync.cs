@@ -30,6 +30,7 @@ public sealed class FleetSync
     private readonly StoreCallPolicy _policy;
     private readonly TimeProvider _time;
     private readonly Dictionary<(string Rule, HeldKey Key), (long Hits, long Demand, long Carried)> _carried = [];
+    private readonly Dictionary<(string Rule, HeldKey Key), (FleetGrant Grant, long AtUs)> _lastGrants = [];
     private readonly LatencyWindow _latency = new(1024);
     private readonly Lock _lock = new(); // rounds write, status reads
     private long _lastSuccessUs;
@@ -210,6 +211,21 @@ public sealed class FleetSync
             bool changed;
             lock (_lock)
             {
+                foreach (var grant in exchange.Grants)
+                {
+                    _lastGrants[(grant.Rule, grant.Key)] = (grant, nowUs);
+                }
+
+                if (exchange.Grants.Count < _lastGrants.Count)
+                {
+                    // Keys not sent for a while (idle, or gone to other hosts): their figures are stale, and the store forgets them too.
+                    var stale = nowUs - (GrantShownFor.Ticks / 10);
+                    foreach (var id in _lastGrants.Where(g => g.Value.AtUs < stale).Select(g => g.Key).ToList())
+                    {
+                        _lastGrants.Remove(id);
+                    }
+                }
+
                 _blocksVersion = exchange.BlocksVersion;
                 _published += publish.Count;
                 _deleted += delete.Count;
@@ -266,6 +282,32 @@ public sealed class FleetSync
 
             return new FleetRound(false, [], deltas.Count, error, byGrants);
         }
+    }
+
+    /// <summary>How long after its last exchange a key's fleet-wide figures are still shown (<see cref="LastGrants"/>).</summary>
+    public static readonly TimeSpan GrantShownFor = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Each key's last answer from the store for <paramref name="rule"/> (the fleet-wide figures: room, share, what every
+    /// host admitted) with its age, by the key's text as <c>shaperctl counters</c> shows it; keys not exchanged for
+    /// <see cref="GrantShownFor"/> are left out.
+    /// </summary>
+    public Dictionary<string, (FleetGrant Grant, TimeSpan Age)> LastGrants(string rule)
+    {
+        var nowUs = (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks / 10;
+        var result = new Dictionary<string, (FleetGrant, TimeSpan)>(StringComparer.Ordinal);
+        lock (_lock)
+        {
+            foreach (var ((name, key), (grant, atUs)) in _lastGrants)
+            {
+                if (name == rule && nowUs - atUs <= GrantShownFor.Ticks / 10)
+                {
+                    result[key.ToString()] = (grant, TimeSpan.FromTicks(Math.Max(0, nowUs - atUs) * 10));
+                }
+            }
+        }
+
+        return result;
     }
 
     /// <summary>The sync's state now.</summary>

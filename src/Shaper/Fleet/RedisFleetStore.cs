@@ -181,7 +181,7 @@ public sealed class RedisFleetStore : IAsyncDisposable
         for (var i = 0; i < grants.Length; i++)
         {
             var reply = (RedisResult[])replies[i].Result!;
-            grants[i] = new FleetGrant(deltas[i].Rule, deltas[i].Key, Number(reply[0]), Number(reply[1]), Number(reply[2]));
+            grants[i] = new FleetGrant(deltas[i].Rule, deltas[i].Key, Number(reply[0]), Number(reply[1]), Number(reply[2]), Number(reply[3]));
         }
 
         var current = version.Result.TryParse(out long v) ? v : 0;

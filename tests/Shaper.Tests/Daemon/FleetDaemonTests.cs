@@ -60,6 +60,28 @@ public sealed class FleetDaemonTests(ITestOutputHelper output)
             var passed = rule["passed"]!.GetValue<long>();
             Assert.InRange(passed, 150, 450);
 
+            // The key's fleet-wide figures beside its own: alone in the fleet, once its hits are all sent, the store has
+            // counted what this host passed (polled: the last hits go with the next round).
+            JsonNode? key = null;
+            var sent = Stopwatch.StartNew();
+            while (sent.Elapsed < TimeSpan.FromSeconds(5))
+            {
+                key = (await daemon.SendAsync("counters")).Result!["rules"]![0]!["keys"]![0]!;
+                if (key["fleet"]?["passed"]?.GetValue<long>() == key["passed"]!.GetValue<long>())
+                {
+                    break;
+                }
+
+                await Task.Delay(50);
+            }
+
+            output.WriteLine($"key {key!.ToJsonString()}");
+            Assert.Equal(key["passed"]!.GetValue<long>(), key["fleet"]!["passed"]!.GetValue<long>());
+            Assert.Equal(100, key["fleet"]!["share_percent"]!.GetValue<double>());
+            var text = lab.Exec(lab.B, "dotnet", [Path.Combine(AppContext.BaseDirectory, "shaperctl.dll"), "--socket", daemon.Socket, "counters"]);
+            Assert.True(text.ExitCode == 0, text.Error);
+            Assert.Matches(@"\n    all hosts \(fleet store\) +" + key["passed"] + @" +-?\d+ +share 100%, grant \d+, \d+ms ago", text.Output);
+
             redis.Kill();
             var opened = await WaitFor(daemon, f => f["breaker"]!.GetValue<string>() == "open" && f["mode"]!.GetValue<string>() == "share_only");
             output.WriteLine($"after the kill: {opened.ToJsonString()}");
