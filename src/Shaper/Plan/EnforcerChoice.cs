@@ -88,8 +88,8 @@ public static class EnforcerChoice
                 "use enforce = \"observe\" with algorithm = \"leaky_bucket\" as a meter (rate and burst), or scope = \"host\""),
             _ when rule.Algorithm == AlgorithmKind.SlidingLog => new Refusal(
                 "scope",
-                $"scope = \"fleet\" of {subject} cannot share a sliding_log: the hosts exchange hit counts, not the times a log keeps",
-                "use algorithm = \"sliding_window\" (the shared form keeps two counters per key), or scope = \"host\""),
+                $"scope = \"fleet\" of {subject} cannot share a sliding_log: a log decides by the time of each hit it admitted, and the hosts send the store one count per key per sync, whose hits it could only date to the sync (each window edge would move by up to a sync interval; sending every hit's time instead would put up to limit timestamps per key per window through Redis)",
+                "use algorithm = \"sliding_window\" (its two counters per key are what the store keeps exactly from counts), or scope = \"host\""),
             _ => null,
         };
     }
