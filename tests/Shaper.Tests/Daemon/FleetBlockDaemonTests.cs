@@ -12,7 +12,8 @@ namespace Shaper.Tests.Daemon;
 /// host started again with no state of its own gets it from the fleet with its first sync. Each lists where the block
 /// came from. A <c>block del</c> on the host that got it from the fleet deletes it from the fleet: the host that decided
 /// it, stopped meanwhile and started again with its state (which holds the block), publishes it again, is refused, and
-/// removes it; the other host never gets it back. <c>hosts</c> is left at its default of 1, which the blocks do not
+/// removes it; the other host never gets it back. A block decided after the deletion is shared again, and a
+/// <c>block del</c> with both hosts up removes it from the other. <c>hosts</c> is left at its default of 1, which the blocks do not
 /// depend on, and each daemon warns what it means for the limits.
 /// </summary>
 public sealed class FleetBlockDaemonTests(ITestOutputHelper output)
@@ -132,6 +133,19 @@ public sealed class FleetBlockDaemonTests(ITestOutputHelper output)
             }
 
             Assert.False(await Lists(daemons[0]!, "198.18.20.9") || await Lists(daemons[1]!, "198.18.20.9"));
+
+            // The client floods host 0 again: a block decided after the deletion is a new one, and reaches host 1. Then
+            // block del on host 1 with both hosts up: host 0 removes it with its next read (two sync intervals: host 1's
+            // round that sends the deletion and host 0's next).
+            var resent = lab.Exec(lab.A, "tcpreplay", "-q", "-i", "va", pcap);
+            Assert.True(resent.ExitCode == 0, resent.Error);
+            await WaitFor(daemons[1]!, "host 1 gets the new block", d => Task.FromResult(InKernel(fleet.Labs[1], "198.18.20.9")));
+            await WaitFor(daemons[0]!, "host 0 lists its new block", d => Lists(d, "198.18.20.9"));
+            var live = await daemons[1]!.SendAsync("block.del", new JsonObject { ["address"] = "198.18.20.9" });
+            Assert.True(live.Ok, live.Error);
+            var gone = await WaitFor(daemons[0]!, "host 0 removes the block deleted on host 1", d => Task.FromResult(!InKernel(fleet.Labs[0], "198.18.20.9")));
+            output.WriteLine($"both hosts up: host 0's kernel lost the block {gone.TotalMilliseconds:F0} ms after block del on host 1 answered");
+            Assert.False(await Lists(daemons[0]!, "198.18.20.9"));
         }
         finally
         {
