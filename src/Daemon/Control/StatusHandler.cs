@@ -69,6 +69,8 @@ internal sealed class StatusHandler(ShaperService daemon) : ControlHandler
             GlobalLimited = daemon.Plan?.Observed.Cap is null ? null : daemon.Engine?.Lanes.Sum(l => l.Engine.GlobalLimited) ?? 0,
             Queues = [.. daemon.Queues.Workers.Select(w => new QueueStateReply { Rule = w.Rule.Rule.Name, Number = w.Number, State = w.State, Error = w.Failure })],
             Fleet = daemon.Fleet is { } fleet ? FleetStatusReply.Of(fleet) : null,
+            GcCollections = GC.CollectionCount(0),
+            GcPauseTotalMs = Math.Round(GC.GetTotalPauseDuration().TotalMilliseconds, 3),
         };
         return Task.FromResult(Reply(reply, ControlJsonContext.Default.StatusReply));
     }

@@ -193,4 +193,12 @@ internal sealed record StatusReply
     /// <summary>Each queue rule's NFQUEUE queue and whether its thread serves it; empty without queue rules.</summary>
     [JsonPropertyName("queues")]
     public IReadOnlyList<QueueStateReply> Queues { get; init; } = [];
+
+    /// <summary>Garbage collections since start (all generations): each suspends every thread, the queue's release threads too.</summary>
+    [JsonPropertyName("gc_collections")]
+    public int GcCollections { get; init; }
+
+    /// <summary>How long those collections held the threads suspended in all, milliseconds.</summary>
+    [JsonPropertyName("gc_pause_total_ms")]
+    public double GcPauseTotalMs { get; init; }
 }

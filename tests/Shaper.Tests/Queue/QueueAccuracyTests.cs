@@ -40,6 +40,8 @@ public sealed class QueueAccuracyTests(ITestOutputHelper output)
         var start = probe.Send(SendPerSecond, TimeSpan.FromSeconds(5));
         var arrivals = probe.Finish(quiet: TimeSpan.FromSeconds(1), max: TimeSpan.FromSeconds(5));
         var counters = (await daemon.SendAsync("counters")).Result!["rules"]!.AsArray().Single(r => (string)r!["name"]! == "udp-queue")!;
+        var status = (await daemon.SendAsync("status")).Result!;
+        output.WriteLine($"daemon garbage collections {status["gc_collections"]}, pauses {status["gc_pause_total_ms"]} ms in all");
         output.WriteLine($"daemon: passed {counters["passed"]}, delayed {counters["delayed"]}, limited {counters["limited"]}, queue {counters["queue"]!.ToJsonString()}");
 
         // Once a source's FIFO has filled (25 packets at 150/s over the rate: 0.17 s), it gets the rate: counted over
