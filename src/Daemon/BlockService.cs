@@ -18,6 +18,9 @@ namespace Shaper.Daemon;
 /// Also re-installs the store's blocks in bulk (a start, a repair), sweeps ended blocks from the store (every
 /// 0.5 s while it holds any; with none its timer sleeps), and holds the blocks under <c>max_blocks</c>: beyond it
 /// an operator's block is refused with the reason and an observe rule's is counted and logged.
+/// With netlink it also keeps the store's mark (<see cref="KernelMark"/>): the ruleset generation up to which the
+/// kernel holds exactly what the store records, so that a restart after <c>kill -9</c> that finds the kernel there
+/// installs nothing (<see cref="Vouch"/>).
 /// </summary>
 internal sealed class BlockService : IDisposable
 {
@@ -40,6 +43,11 @@ internal sealed class BlockService : IDisposable
     private long _overCapLogged;
     private int _maintaining;
     private int _disposed;
+    private readonly NftNetlink? _netlink;
+    private readonly string? _instance;
+    private bool _kernelHolds; // the kernel was found at the store's mark: it holds every block already
+    private bool _chainValid;  // the kernel's block sets held every stored block at the start of the netlink chain
+    private int _removing;     // removals between the kernel and the store
 
     /// <summary>Blocks into <paramref name="backend"/> (none: only remembered) and <paramref name="store"/>.</summary>
     public BlockService(IFirewallBackend? backend, IBlockStore store, ILogger logger, TimeProvider time)
@@ -52,6 +60,9 @@ internal sealed class BlockService : IDisposable
         {
             _batcher = new BlockBatcher(backend.AddBlocks, Committed, time);
         }
+
+        _netlink = (backend as NftBackend)?.Netlink;
+        _instance = _netlink is null ? null : KernelInstance.Current();
 
         _maintain = time.CreateTimer(_ => Maintain(), null, MaintainPeriod, MaintainPeriod);
     }
@@ -141,13 +152,22 @@ internal sealed class BlockService : IDisposable
             return (false, null);
         }
 
-        if (_backend?.RemoveBlock(network) is { } error)
+        // Counted while the kernel and the store differ, so no mark is written in between.
+        Interlocked.Increment(ref _removing);
+        try
         {
-            return (true, error);
-        }
+            if (_backend?.RemoveBlock(network) is { } error)
+            {
+                return (true, error);
+            }
 
-        _store.Remove(network);
-        return (true, null);
+            _store.Remove(network, Recordable(ownBatches: 0, ownRemovals: 1));
+            return (true, null);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _removing);
+        }
     }
 
     /// <summary>The time the block of <paramref name="network"/> has left; null when there is none in force.</summary>
@@ -220,8 +240,41 @@ internal sealed class BlockService : IDisposable
     }
 
     /// <summary>
+    /// At start, on an adopted table and before the daemon commits anything: whether the kernel is still exactly as
+    /// this daemon left it, holding every stored block with its time left. True when the store's mark names this
+    /// boot and network namespace and the ruleset generation the kernel was at when this process began (<paramref name="witness"/>,
+    /// which also saw nothing touch the table since; without it, the generation now): the daemon wrote that mark only
+    /// with every block its commits up to that generation had put in the kernel recorded, and any transaction since
+    /// (any process, any table) would have moved the generation. Then <see cref="Restore"/> installs nothing, as long
+    /// as the daemon's own commits until then keep the chain (<see cref="NftNetlink.Chained"/>). Otherwise the mark
+    /// is cleared, and the restore installs every block.
+    /// </summary>
+    public bool Vouch(NftWitness? witness)
+    {
+        _store.Prepare();
+        if (_netlink is null || _instance is null)
+        {
+            return false;
+        }
+
+        // With a witness, the generation when the process began, and whatever came since without touching the table.
+        if (_store.Mark is { } mark && mark.Instance == _instance && _store.Imported == 0
+            && (witness is null ? (_netlink.Generation() == mark.Generation ? mark.Generation : null)
+                : witness.Started == mark.Generation ? witness.Conclude() : null) is { } generation)
+        {
+            _netlink.Trust(generation);
+            _kernelHolds = true;
+            return true;
+        }
+
+        _store.Record(null);
+        return false;
+    }
+
+    /// <summary>
     /// Opens the store and installs its blocks as they are read (one pass over the file, a few thousand blocks at
-    /// a time, so a million are never all in memory); with backend none, only opens it.
+    /// a time, so a million are never all in memory); with backend none, only opens it. After <see cref="Vouch"/>
+    /// said the kernel holds them, and nothing but the daemon's own commits came since, only opens it (counting).
     /// </summary>
     public void Restore()
     {
@@ -231,6 +284,17 @@ internal sealed class BlockService : IDisposable
             return;
         }
 
+        if (_kernelHolds && _netlink?.Chained is { } generation)
+        {
+            var started = _time.GetTimestamp();
+            _store.OpenCounted();
+            Volatile.Write(ref _chainValid, true);
+            Arm();
+            Log.BlocksKept(_logger, _store.Count, generation, _time.GetElapsedTime(started).TotalMilliseconds);
+            return;
+        }
+
+        _kernelHolds = false;
         InstallAll(_store.Open);
     }
 
@@ -252,6 +316,15 @@ internal sealed class BlockService : IDisposable
         var started = _time.GetTimestamp();
         var count = 0;
         var ok = true;
+
+        // Whatever the kernel held before, once every stored block is in again it holds them all: the chain starts
+        // here, and a mark is written only once the whole install went through in it.
+        Volatile.Write(ref _chainValid, false);
+        if (_netlink?.Generation() is { } generation)
+        {
+            _netlink.Trust(generation);
+        }
+
         using var chunks = new BlockingCollection<(IPNetwork Network, TimeSpan Left)[]>(RestoreChunksAhead);
         var installer = Task.Factory.StartNew(
             () =>
@@ -288,6 +361,8 @@ internal sealed class BlockService : IDisposable
             installer.GetAwaiter().GetResult();
         }
 
+        Volatile.Write(ref _chainValid, ok);
+        RecordMark();
         Arm();
         if (count > 0 && ok)
         {
@@ -295,6 +370,40 @@ internal sealed class BlockService : IDisposable
         }
 
         return count;
+    }
+
+    /// <summary>
+    /// The mark the store may write now (in the same transaction as the blocks of a batch being recorded or a removal,
+    /// counted in <paramref name="ownBatches"/> and <paramref name="ownRemovals"/>): the chain's generation, when the whole chain is the daemon's and every block commit
+    /// up to it is recorded (the chain is read before the batches in flight, which are counted before they commit).
+    /// Null when not now.
+    /// </summary>
+    private KernelMark? Recordable(int ownBatches, int ownRemovals)
+    {
+        if (_instance is null || !Volatile.Read(ref _chainValid) || _netlink?.Chained is not { } generation)
+        {
+            return null;
+        }
+
+        return (_batcher?.Unrecorded ?? 0) == ownBatches && Volatile.Read(ref _removing) == ownRemovals ? new KernelMark(_instance, generation) : null;
+    }
+
+    /// <summary>Writes the mark the store may hold now; clears it when the chain is broken (a restart then installs every block).</summary>
+    private void RecordMark()
+    {
+        if (_netlink is null || _instance is null)
+        {
+            return;
+        }
+
+        if (!Volatile.Read(ref _chainValid) || _netlink.Chained is null)
+        {
+            _store.Record(null);
+        }
+        else if (Recordable(0, 0) is { } mark)
+        {
+            _store.Record(mark);
+        }
     }
 
     /// <summary>
@@ -379,7 +488,7 @@ internal sealed class BlockService : IDisposable
             }
         }
 
-        var unsaved = _store.Commit(records, sources);
+        var unsaved = _store.Commit(records, sources, Recordable(ownBatches: 1, ownRemovals: 0));
         _store.Release(admitted);
         Arm();
         var nowNs = (installedAt - DateTimeOffset.UnixEpoch).Ticks * 100;
@@ -454,6 +563,8 @@ internal sealed class BlockService : IDisposable
             {
                 Log.KernelFailed(_logger, "expiring blocks: " + error);
             }
+
+            RecordMark(); // after the observe rules' holds and releases, which move the generation too
 
             lock (_armLock)
             {

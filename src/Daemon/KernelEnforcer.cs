@@ -15,12 +15,14 @@ internal sealed class KernelEnforcer : IDisposable
     private readonly ILogger<KernelEnforcer> _logger;
     private readonly TimeProvider _time;
     private readonly IReadOnlyList<Feature> _features;
+    private readonly StartWitness _witness;
     private KernelBackend? _kernel;
     private KernelReconciler? _reconciler;
     private bool _applyFailed;
 
-    public KernelEnforcer(ILogger<KernelEnforcer> logger, TimeProvider time, IReadOnlyList<Feature> features)
+    public KernelEnforcer(ILogger<KernelEnforcer> logger, TimeProvider time, IReadOnlyList<Feature> features, StartWitness witness)
     {
+        _witness = witness;
         _logger = logger;
         _time = time;
         _features = features;
@@ -63,6 +65,7 @@ internal sealed class KernelEnforcer : IDisposable
         var store = new BlockStore(config.Daemon.StateDir, config.Daemon.MaxBlocks, _time, notice => Log.StoreNotice(_logger, notice));
         if (plan.Backend == BackendKind.None)
         {
+            _witness.Dispose();
             Blocks = new BlockService(null, store, _logger, _time);
             Blocks.Restore();
             State = "running (backend none: nothing in the kernel)";
@@ -73,13 +76,19 @@ internal sealed class KernelEnforcer : IDisposable
         Running = plan.Backend;
         var backend = _kernel.Backend;
         var adopted = backend.Adopt();
+
+        // Before the apply, the daemon's first commit: whether the kernel is still where this daemon left it.
+        var blocks = new BlockService(backend, store, _logger, _time);
+        _ = adopted && blocks.Vouch(_witness.Witness);
+        _witness.Dispose();
         if (backend.Apply(plan) is { } error)
         {
+            blocks.Dispose();
             Log.KernelFailed(_logger, error);
             throw new InvalidOperationException(error);
         }
 
-        Blocks = new BlockService(backend, store, _logger, _time);
+        Blocks = blocks;
         Holds = new HoldService(backend as NftBackend, _logger, _time);
         Holds.Prepare(config);
         // Not listening to its own million notifications: they would overflow the monitor and make the reconciler compare every set.

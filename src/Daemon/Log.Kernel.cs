@@ -17,6 +17,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 63, Level = LogLevel.Error, Message = "kernel: re-installing {Count} blocks failed: {Reason}; installing them one batch at a time")]
     public static partial void BulkInstallFailed(ILogger logger, int count, string reason);
 
+    [LoggerMessage(EventId = 66, Level = LogLevel.Information, Message = "kernel: {Count} blocks already in the kernel (the ruleset is at generation {Generation}, where this daemon left it); read in {Milliseconds:F1} ms, none installed again")]
+    public static partial void BlocksKept(ILogger logger, int count, uint generation, double milliseconds);
+
     [LoggerMessage(EventId = 64, Level = LogLevel.Information, Message = "kernel: {Count} blocks installed in {Milliseconds:F1} ms")]
     public static partial void BlocksRestored(ILogger logger, int count, double milliseconds);
 

@@ -69,7 +69,12 @@ internal static class Program
         builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(4));
         builder.Services.AddSingleton(arguments);
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<IReadOnlyList<Shaper.Firewall.Feature>>(_ => Shaper.Firewall.FeatureProbe.Run()); // before start, not in its apply time
+        builder.Services.AddSingleton(_ => new StartWitness(Shaper.Firewall.NftWitness.TryOpen("shaper")));
+        builder.Services.AddSingleton<IReadOnlyList<Shaper.Firewall.Feature>>(services =>
+        {
+            _ = services.GetRequiredService<StartWitness>(); // watching before the probe commits
+            return Shaper.Firewall.FeatureProbe.Run(); // before start, not in its apply time
+        });
         builder.Services.AddSingleton<KernelEnforcer>();
         builder.Services.AddHostedService<ShaperService>();
         try

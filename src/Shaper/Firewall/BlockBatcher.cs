@@ -41,6 +41,7 @@ public sealed class BlockBatcher : IDisposable
     private readonly Thread _recorder;
     private long _batches;
     private long _splits;
+    private long _unrecorded;
 
     /// <summary>
     /// Starts the batcher: <paramref name="install"/> runs one command and returns null or why it failed;
@@ -73,6 +74,13 @@ public sealed class BlockBatcher : IDisposable
 
     /// <summary>Batches installed so far.</summary>
     public long Batches => Interlocked.Read(ref _batches);
+
+    /// <summary>
+    /// Batches taken for installing whose bookkeeping has not finished: counted before the first command goes to the
+    /// kernel and until <c>committed</c> has returned, so a reader that sees the kernel after a batch's commit sees
+    /// it counted here (or recorded) too.
+    /// </summary>
+    public long Unrecorded => Interlocked.Read(ref _unrecorded);
 
     /// <summary>Commands that the kernel refused and that were tried again in halves.</summary>
     public long Splits => Interlocked.Read(ref _splits);
@@ -111,6 +119,7 @@ public sealed class BlockBatcher : IDisposable
             while (requests.Count < MaxBatch && _queue.TryTake(out item));
 
             var errors = new string?[requests.Count];
+            Interlocked.Increment(ref _unrecorded);
             InstallOrSplit(command, 0, command.Count, errors);
             var outcomes = new BlockOutcome[requests.Count];
             for (var i = 0; i < outcomes.Length; i++)
@@ -155,7 +164,14 @@ public sealed class BlockBatcher : IDisposable
         _ = Threading.ThreadNice.Set(BookkeepingNice);
         foreach (var batch in _done.GetConsumingEnumerable())
         {
-            _committed(batch.Outcomes, batch.At);
+            try
+            {
+                _committed(batch.Outcomes, batch.At);
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _unrecorded);
+            }
         }
     }
 

@@ -35,16 +35,32 @@ public interface IBlockStore : IDisposable
     void Release(int count);
 
     /// <summary>
-    /// Records blocks, each replacing any earlier one of its network, in one transaction; null once on disk, else why
-    /// not (they wait in the backlog). <paramref name="sources"/>: each block's source by index (null keeps the earlier one's).
+    /// Records blocks, each replacing any earlier one of its network, in one transaction, with <paramref name="mark"/>
+    /// (the kernel state the file then vouches for) when given; null once on disk, else why not (they wait in the
+    /// backlog). <paramref name="sources"/>: each block's source by index (null keeps the earlier one's).
     /// </summary>
-    string? Commit(IReadOnlyList<(IPNetwork Network, DateTimeOffset Until)> blocks, IReadOnlyList<string?>? sources = null);
+    string? Commit(IReadOnlyList<(IPNetwork Network, DateTimeOffset Until)> blocks, IReadOnlyList<string?>? sources = null, KernelMark? mark = null);
 
     /// <summary>Who decided the block of <paramref name="network"/>; null when unknown or there is none.</summary>
     string? SourceOf(IPNetwork network);
 
     /// <summary>The source of every block in force that has one.</summary>
     Dictionary<IPNetwork, string> Sources();
+
+    /// <summary>As <see cref="Open"/>, counting the blocks without reading them out (the kernel holds them already).</summary>
+    void OpenCounted();
+
+    /// <summary>Opens the file and reads its <see cref="Mark"/> without reading any block; <see cref="Open"/> then reads them.</summary>
+    void Prepare();
+
+    /// <summary>The kernel state the file vouches for, once prepared; null when none.</summary>
+    KernelMark? Mark { get; }
+
+    /// <summary>Blocks the preparation imported from an older file, which the kernel has not seen.</summary>
+    int Imported { get; }
+
+    /// <summary>Writes the kernel state the file vouches for (null: none), unless blocks wait in the backlog.</summary>
+    void Record(KernelMark? mark);
 
     /// <summary>Whether a block of <paramref name="network"/> is recorded.</summary>
     bool Contains(IPNetwork network);
@@ -55,8 +71,8 @@ public interface IBlockStore : IDisposable
     /// <summary>Hands every block in force to <paramref name="chunk"/> a few thousand at a time, never all in memory; the list is reused between calls.</summary>
     void ForEachActive(Action<IReadOnlyList<(IPNetwork Network, TimeSpan Left)>> chunk);
 
-    /// <summary>Forgets a block; false when there was none.</summary>
-    bool Remove(IPNetwork network);
+    /// <summary>Forgets a block, with <paramref name="mark"/> as <see cref="Commit"/> writes it; false when there was none.</summary>
+    bool Remove(IPNetwork network, KernelMark? mark = null);
 
     /// <summary>The blocks in force with the time each has left (only those wider than one host with <paramref name="prefixesOnly"/>).</summary>
     List<(IPNetwork Network, TimeSpan Left)> Active(bool prefixesOnly = false);

@@ -33,6 +33,9 @@ public sealed partial class NftBackend : IFirewallBackend
         _netlink = netlink;
     }
 
+    /// <summary>The netlink socket for blocks and the ruleset generation; null when nft text does it all.</summary>
+    public NftNetlink? Netlink => _netlink;
+
     /// <summary>Batches of blocks that netlink could not deliver (no answer) and nft text installed instead.</summary>
     public long NetlinkFallbacks => Interlocked.Read(ref _netlinkFallbacks);
 
@@ -90,7 +93,7 @@ public sealed partial class NftBackend : IFirewallBackend
             // first: its abort holds nf_tables' commit mutex like any batch, and holds and blocks wait behind it (measured
             // on a busy 2-core machine: reloads of 0.5 to 3.6 s with it, holds waiting up to 0.5 s; 3 to 29 ms without).
             var (script, objects) = NftScript.Apply(plan, _objects, _unknown, _blockSets);
-            var result = RunWithRetry(script);
+            var result = _netlink is { } netlink ? netlink.Attributed(() => RunWithRetry(script), r => r.Ok) : RunWithRetry(script);
             if (!result.Ok)
             {
                 return "nft refused the ruleset: " + result.Reason;
@@ -236,6 +239,7 @@ public sealed partial class NftBackend : IFirewallBackend
             return null;
         }
 
+        _netlink?.Untrust(); // a commit netlink cannot account for
         var result = RunWithRetry(script);
         return result.Ok ? null : result.Reason;
     }
@@ -265,6 +269,7 @@ public sealed partial class NftBackend : IFirewallBackend
             return null;
         }
 
+        _netlink?.Untrust(); // a commit netlink cannot account for
         var result = RunWithRetry(script);
         return result.Ok ? null : result.Reason;
     }
@@ -286,9 +291,19 @@ public sealed partial class NftBackend : IFirewallBackend
         return true;
     }
 
-    /// <summary>Removes one block; null on success (also when the element had already expired).</summary>
+    /// <summary>Removes one block; null on success (also when the element had already expired). Over netlink when it can.</summary>
     public string? RemoveBlock(IPNetwork network)
     {
+        if (_netlink is not null)
+        {
+            if (_netlink.DestroyElements([network], BlockSet.Blocks) is null)
+            {
+                return null;
+            }
+
+            _netlink.Untrust(); // nft text makes a commit netlink cannot account for
+        }
+
         var result = _nft.Run(NftBlockSets.DeleteElement(network));
         return result.Ok || result.Error.Contains("No such file or directory", StringComparison.Ordinal) ? null : result.Reason;
     }
@@ -323,6 +338,7 @@ public sealed partial class NftBackend : IFirewallBackend
     /// <summary>Removes the table, and with it everything the shaper put in the kernel.</summary>
     public void Remove()
     {
+        _netlink?.Untrust();
         lock (_applyLock)
         {
             _nft.Run($"delete table {NftScript.Table}\n");

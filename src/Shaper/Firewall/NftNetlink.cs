@@ -12,6 +12,16 @@ namespace Shaper.Firewall;
 /// what <c>nft add element</c> sends once it has parsed its text (the parse is most of what a block costs in
 /// libnftables, about 6 µs an element here); one chain's presence; the named counters; the ruleset generation.
 /// Rulesets stay with libnftables. The socket belongs to the network namespace it was opened in.
+/// <para>
+/// It can also follow the ruleset's generation id (which every committed transaction of any process moves by one,
+/// and nothing else: an element's timeout running out is no transaction) through the daemon's own commits, so that
+/// the daemon can later prove no one else changed the ruleset: once <see cref="Trust"/> names the generation at
+/// which the kernel held what the daemon wants, each batch carries that generation (<c>NFNL_BATCH_GENID</c>: the
+/// kernel commits it only if no other transaction came first) and asks the kernel to echo the generation it
+/// commits at (<c>NFT_MSG_NEWGEN</c>; none when the batch changed nothing, which leaves the generation as it was),
+/// and <see cref="Attributed{T}"/> brackets a commit made through libnftables. Any commit it cannot account for
+/// ends the chain (<see cref="Chained"/> null) until the next <see cref="Trust"/>.
+/// </para>
 /// </summary>
 public sealed class NftNetlink : IDisposable
 {
@@ -24,6 +34,9 @@ public sealed class NftNetlink : IDisposable
     /// </summary>
     public const int ElementsPerTransaction = 16384;
 
+    /// <summary>ERESTART: the kernel's answer to a batch whose generation is no longer the ruleset's.</summary>
+    private const int Restart = 85;
+
     /// <summary>The send buffer asked for, so that one send carries a whole batch.</summary>
     public const int SendBuffer = 4 << 20;
 
@@ -35,6 +48,7 @@ public sealed class NftNetlink : IDisposable
     private readonly string _table;
     private readonly NetlinkWriter _writer = new();
     private readonly byte[] _answer = new byte[1 << 16]; // the kernel's answers, read under the lock
+    private uint? _chain; // the generation the daemon's own commits have carried the ruleset to since Trust; under the lock
 
     private NftNetlink(NetlinkSocket socket, string table)
     {
@@ -55,6 +69,81 @@ public sealed class NftNetlink : IDisposable
         socket.SetBuffers(SendBuffer, 1 << 20);
         return new NftNetlink(socket, table);
     }
+
+    /// <summary>
+    /// The ruleset generation the daemon's own commits have carried the kernel to since the last <see cref="Trust"/>,
+    /// with no other transaction (of any process, on any table) in between; null when there was one, or when a
+    /// commit's outcome is unknown (no answer), or before any <see cref="Trust"/>.
+    /// </summary>
+    public uint? Chained
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _chain;
+            }
+        }
+    }
+
+    /// <summary>Starts the chain at <paramref name="generation"/>: the kernel's state there is the daemon's to vouch for.</summary>
+    public void Trust(uint generation)
+    {
+        lock (_lock)
+        {
+            _chain = generation;
+        }
+    }
+
+    /// <summary>Ends the chain (a commit went past it, such as nft text after netlink failed).</summary>
+    public void Untrust()
+    {
+        lock (_lock)
+        {
+            _chain = null;
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="commit"/> (one libnftables transaction) inside the chain: no batch of this socket can
+    /// come between, and the generation is read before and after it. The chain goes on when the generation did not
+    /// move, or moved by exactly one and <paramref name="committed"/> says the commit succeeded; otherwise another
+    /// transaction came between and the chain ends. A successful commit that changed nothing leaves the generation
+    /// as it was, so one that changed nothing while another process committed would be taken for the daemon's own:
+    /// use it for scripts that always change something (a ruleset apply flushes and refills its chains).
+    /// </summary>
+    public T Attributed<T>(Func<T> commit, Func<T, bool> committed)
+    {
+        ArgumentNullException.ThrowIfNull(commit);
+        ArgumentNullException.ThrowIfNull(committed);
+        if (Chained is null)
+        {
+            return commit(); // no chain to keep: batches need not wait for it
+        }
+
+        lock (_lock)
+        {
+            if (_chain is not { } chain)
+            {
+                return commit();
+            }
+
+            var before = ReadGeneration();
+            if (before != chain)
+            {
+                _chain = null;
+                return commit();
+            }
+
+            var result = commit();
+            var after = ReadGeneration();
+            _chain = after == chain || (after == NextGeneration(chain) && committed(result)) ? after : null;
+            return result;
+        }
+    }
+
+    /// <summary>The generation after <paramref name="generation"/>: the kernel skips 0 when it wraps.</summary>
+    public static uint NextGeneration(uint generation) => generation == uint.MaxValue ? 1 : generation + 1;
 
     /// <summary>
     /// Adds blocks (hosts and prefixes alike, each to the set of its prefix length) with their time to live, in
@@ -146,37 +235,43 @@ public sealed class NftNetlink : IDisposable
     {
         lock (_lock)
         {
-            if (!SendRequest(NfTables.GetGen, 0, family: 0))
-            {
-                return null;
-            }
-
-            uint? generation = null;
-            var seq = _writer.Sequence;
-            var answered = Receive(
-                message =>
-                {
-                    if (message.Sequence != seq)
-                    {
-                        return null;
-                    }
-
-                    if (message.TryGetError(out var errno, out _))
-                    {
-                        return errno == 0 ? 0 : errno;
-                    }
-
-                    if (message.Command == NfTables.NewGen && message.Attributes.TryFind(NfTables.GenId, out var id))
-                    {
-                        generation = id.UInt32BigEndian;
-                        return 0;
-                    }
-
-                    return null;
-                },
-                out _);
-            return answered == 0 ? generation : null;
+            return ReadGeneration();
         }
+    }
+
+    /// <summary>One GETGEN, under the lock.</summary>
+    private uint? ReadGeneration()
+    {
+        if (!SendRequest(NfTables.GetGen, 0, family: 0))
+        {
+            return null;
+        }
+
+        uint? generation = null;
+        var seq = _writer.Sequence;
+        var answered = Receive(
+            message =>
+            {
+                if (message.Sequence != seq)
+                {
+                    return null;
+                }
+
+                if (message.TryGetError(out var errno, out _))
+                {
+                    return errno == 0 ? 0 : errno;
+                }
+
+                if (message.Command == NfTables.NewGen && message.Attributes.TryFind(NfTables.GenId, out var id))
+                {
+                    generation = id.UInt32BigEndian;
+                    return 0;
+                }
+
+                return null;
+            },
+            out _);
+        return answered == 0 ? generation : null;
     }
 
     /// <summary>
@@ -340,89 +435,151 @@ public sealed class NftNetlink : IDisposable
     {
         lock (_lock)
         {
-            _writer.Clear();
+            // In the chain, the batch is committed only at the chained generation; another transaction before it (the
+            // kernel says ERESTART) ends the chain, and the batch goes again without it.
+            while (true)
+            {
+                var chain = warmUpSet is null ? _chain : null;
+                var answer = SendTransaction(blocks, offset, end, kind, warmUpSet, destroy, chain, out var failure, out var generation);
+                if (chain is null)
+                {
+                    return Answer(answer, failure);
+                }
+
+                if (answer == Restart)
+                {
+                    _chain = null;
+                    continue;
+                }
+
+                // Refused: the kernel aborted the whole batch, the generation stays. No answer: unknown, the chain ends.
+                _chain = answer switch
+                {
+                    0 => generation ?? chain,
+                    > 0 => chain,
+                    _ => null,
+                };
+                return Answer(answer, failure);
+            }
+        }
+    }
+
+    private static string? Answer(int answer, string? failure) => answer switch
+    {
+        0 => null,
+        > 0 => RefusedPrefix + Marshal.GetPInvokeErrorMessage(answer),
+        _ => failure,
+    };
+
+    /// <summary>
+    /// Builds and sends one batch, under the lock, and reads its answer: 0, an errno, or -1 (<paramref name="failure"/>
+    /// says why). With <paramref name="chain"/>, the batch carries it and starts with a message that changes
+    /// nothing (a NEWTABLE of the table that exists, with no flags) but asks for an echo, which makes the kernel
+    /// answer the commit with the generation it made (<paramref name="generation"/>; null when the batch changed
+    /// nothing and the generation did not move).
+    /// </summary>
+    private int SendTransaction(IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)> blocks, int offset, int end, string kind, string? warmUpSet, bool destroy, uint? chain, out string? failure, out uint? generation)
+    {
+        failure = null;
+        generation = null;
+        _writer.Clear();
+        uint echo = 0;
+        if (chain is { } expected)
+        {
+            _writer.BeginBatch(NfTables.Subsystem, expected);
+
+            // The kernel echoes the generation when the batch's first message asks (nf_tables_gen_notify reads it).
+            var table = _writer.BeginMessage(NfTables.Type(NfTables.NewTable), Nl.Request | Nl.Echo, NfTables.FamilyInet);
+            _writer.String(NfTables.TableName, _table);
+            _writer.EndMessage(table);
+            echo = _writer.Sequence;
+        }
+        else
+        {
             _writer.BeginBatch(NfTables.Subsystem);
-            var first = _writer.Sequence + 1;
-            var messages = 0;
-            Span<byte> key = stackalloc byte[16];
+        }
 
-            // Elements grouped by set: one NEWSETELEM message per run of up to ElementsPerMessage of one set. The
-            // set is sorted by as a number (family and prefix length), its name made once per message.
-            var order = new int[end - offset];
-            var sets = new int[end - offset];
-            var count = 0;
-            for (var i = offset; i < end; i++)
+        var begin = chain is null ? _writer.Sequence : echo - 1;
+        var first = _writer.Sequence + 1;
+        var messages = 0;
+        Span<byte> key = stackalloc byte[16];
+
+        // Elements grouped by set: one NEWSETELEM message per run of up to ElementsPerMessage of one set. The
+        // set is sorted by as a number (family and prefix length), its name made once per message.
+        var order = new int[end - offset];
+        var sets = new int[end - offset];
+        var count = 0;
+        for (var i = offset; i < end; i++)
+        {
+            if (destroy || NftBlockSets.TimeoutMs(blocks[i].Ttl) is not null)
             {
-                if (destroy || NftBlockSets.TimeoutMs(blocks[i].Ttl) is not null)
-                {
-                    var set = NftBlockSets.SetOf(blocks[i].Network, kind);
-                    sets[count] = ((set.V4 ? 0 : 1) << 8) | set.PrefixLength;
-                    order[count++] = i;
-                }
+                var set = NftBlockSets.SetOf(blocks[i].Network, kind);
+                sets[count] = ((set.V4 ? 0 : 1) << 8) | set.PrefixLength;
+                order[count++] = i;
             }
+        }
 
-            Array.Sort(sets, order, 0, count);
-            var inMessage = 0;
-            var message = -1;
-            var elements = -1;
-            for (var n = 0; n < count; n++)
-            {
-                var (network, ttl) = blocks[order[n]];
-                if (inMessage > 0 && (inMessage == ElementsPerMessage || sets[n] != sets[n - 1]))
-                {
-                    _writer.EndNest(elements);
-                    _writer.EndMessage(message);
-                    inMessage = 0;
-                }
-
-                if (inMessage == 0)
-                {
-                    message = destroy
-                        ? _writer.BeginMessage(NfTables.Type(NfTables.DestroySetElem), Nl.Request | Nl.Ack, NfTables.FamilyInet)
-                        : _writer.BeginMessage(NfTables.Type(NfTables.NewSetElem), Nl.Request | Nl.Create | Nl.Ack, NfTables.FamilyInet);
-                    _writer.String(NfTables.SetElemListTable, _table);
-                    _writer.String(NfTables.SetElemListSet, warmUpSet ?? NftBlockSets.SetNameOf(network, kind));
-                    elements = _writer.BeginNest(NfTables.SetElemListElements);
-                    messages++;
-                }
-
-                var element = _writer.BeginNest(NfTables.ListElem);
-                var keyNest = _writer.BeginNest(NfTables.SetElemKey);
-                _writer.Bytes(NfTables.DataValue, key[..NftBlockSets.WriteKey(network, key)]);
-                _writer.EndNest(keyNest);
-                if (!destroy)
-                {
-                    _writer.UInt64BigEndian(NfTables.SetElemTimeout, NftBlockSets.TimeoutMs(ttl)!.Value);
-                }
-
-                _writer.EndNest(element);
-                inMessage++;
-            }
-
-            if (inMessage > 0)
+        Array.Sort(sets, order, 0, count);
+        var inMessage = 0;
+        var message = -1;
+        var elements = -1;
+        for (var n = 0; n < count; n++)
+        {
+            var (network, ttl) = blocks[order[n]];
+            if (inMessage > 0 && (inMessage == ElementsPerMessage || sets[n] != sets[n - 1]))
             {
                 _writer.EndNest(elements);
                 _writer.EndMessage(message);
+                inMessage = 0;
             }
 
-            if (messages == 0)
+            if (inMessage == 0)
             {
-                return null;
+                message = destroy
+                    ? _writer.BeginMessage(NfTables.Type(NfTables.DestroySetElem), Nl.Request | Nl.Ack, NfTables.FamilyInet)
+                    : _writer.BeginMessage(NfTables.Type(NfTables.NewSetElem), Nl.Request | Nl.Create | Nl.Ack, NfTables.FamilyInet);
+                _writer.String(NfTables.SetElemListTable, _table);
+                _writer.String(NfTables.SetElemListSet, warmUpSet ?? NftBlockSets.SetNameOf(network, kind));
+                elements = _writer.BeginNest(NfTables.SetElemListElements);
+                messages++;
             }
 
-            _writer.EndBatch(NfTables.Subsystem);
-            if (_socket.Send(_writer.Written) is { } error)
+            var element = _writer.BeginNest(NfTables.ListElem);
+            var keyNest = _writer.BeginNest(NfTables.SetElemKey);
+            _writer.Bytes(NfTables.DataValue, key[..NftBlockSets.WriteKey(network, key)]);
+            _writer.EndNest(keyNest);
+            if (!destroy)
             {
-                return error;
+                // The expiration too: an element added again with the same timeout and none keeps its old expiry
+                // (and the ruleset its generation), so renewing a block for the same time would not renew it.
+                var timeout = NftBlockSets.TimeoutMs(ttl)!.Value;
+                _writer.UInt64BigEndian(NfTables.SetElemTimeout, timeout);
+                _writer.UInt64BigEndian(NfTables.SetElemExpiration, timeout);
             }
 
-            return Acknowledgements(first, messages, out var failure) switch
-            {
-                0 => null,
-                > 0 and var errno => RefusedPrefix + Marshal.GetPInvokeErrorMessage(errno),
-                _ => failure,
-            };
+            _writer.EndNest(element);
+            inMessage++;
         }
+
+        if (inMessage > 0)
+        {
+            _writer.EndNest(elements);
+            _writer.EndMessage(message);
+        }
+
+        if (messages == 0)
+        {
+            return 0;
+        }
+
+        _writer.EndBatch(NfTables.Subsystem);
+        if (_socket.Send(_writer.Written) is { } error)
+        {
+            failure = error;
+            return -1;
+        }
+
+        return Acknowledgements(begin, first, messages, echo, out failure, out generation);
     }
 
     /// <summary>One NEWOBJ message's attributes: its name and, in its data, the packet count.</summary>
@@ -453,20 +610,41 @@ public sealed class NftNetlink : IDisposable
     /// or the error that refused one. 0 when all are acknowledged, the errno when the kernel refused, -1 when no
     /// usable answer came (<paramref name="failure"/> says why).
     /// </summary>
-    private int Acknowledgements(uint first, int expected, out string? failure)
+    private int Acknowledgements(uint first, int expected, out string? failure) => Acknowledgements(first, first, expected, 0, out failure, out _);
+
+    /// <summary>
+    /// As <see cref="Acknowledgements(uint, int, out string?)"/> for a batch begun at <paramref name="begin"/> (the
+    /// kernel answers a refused generation to the begin message), with the generation echoed to the message
+    /// <paramref name="echo"/> (0: none asked), which the kernel sends before the acknowledgements.
+    /// </summary>
+    private int Acknowledgements(uint begin, uint first, int expected, uint echo, out string? failure, out uint? generation)
     {
         var acked = 0;
-        return Receive(
+        uint? echoed = null;
+        var answer = Receive(
             message =>
             {
-                if (!message.TryGetError(out var errno, out _) || message.Sequence < first)
+                if (echo != 0 && message.Sequence == echo && message.Command == NfTables.NewGen && message.Attributes.TryFind(NfTables.GenId, out var id))
+                {
+                    echoed = id.UInt32BigEndian;
+                    return null;
+                }
+
+                if (!message.TryGetError(out var errno, out _) || message.Sequence < begin)
                 {
                     return null; // an answer to an earlier request, or a dump's object
+                }
+
+                if (message.Sequence < first)
+                {
+                    return errno != 0 ? errno : null; // the batch itself refused (its generation), or an echo asked no ack
                 }
 
                 return errno != 0 ? errno : ++acked == expected ? 0 : null;
             },
             out failure);
+        generation = echoed;
+        return answer;
     }
 
     /// <summary>

@@ -58,6 +58,18 @@ internal sealed class NetlinkWriter
     /// <summary>Begins an nfnetlink batch for <paramref name="subsystem"/>: what follows up to <see cref="EndBatch"/> is one transaction.</summary>
     public void BeginBatch(ushort subsystem) => Message(Nl.BatchBegin, Nl.Request, 0, subsystem);
 
+    /// <summary>
+    /// Begins a batch that the kernel commits only while the ruleset's generation is still <paramref name="generation"/>
+    /// (<c>NFNL_BATCH_GENID</c>): checked under nf_tables' commit mutex, so no other transaction can come between;
+    /// otherwise it refuses the whole batch with ERESTART, answered to the begin message.
+    /// </summary>
+    public void BeginBatch(ushort subsystem, uint generation)
+    {
+        var start = BeginMessage(Nl.BatchBegin, Nl.Request, 0, subsystem);
+        UInt32BigEndian(Nl.BatchGenId, generation);
+        EndMessage(start);
+    }
+
     /// <summary>Ends the batch: the kernel commits it, or aborts all of it when one message fails.</summary>
     public void EndBatch(ushort subsystem) => Message(Nl.BatchEnd, Nl.Request, 0, subsystem);
 

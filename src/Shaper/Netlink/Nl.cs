@@ -35,6 +35,7 @@ internal static class Nl
 
     public const ushort BatchBegin = 0x10; // NFNL_MSG_BATCH_BEGIN
     public const ushort BatchEnd = 0x11; // NFNL_MSG_BATCH_END
+    public const ushort BatchGenId = 1; // NFNL_BATCH_GENID, in the begin message
 
     public const int NetlinkNetfilter = 12;
 

@@ -301,6 +301,54 @@ public sealed class BlockStoreTests : IDisposable
         Assert.Equal(100_000, seen);
     }
 
+    // The mark (the kernel state the file vouches for) goes in the same transaction as the blocks or the removal it
+    // comes with, survives a reopen, and is never written while blocks wait in the backlog (the file then lacks some).
+    [Fact]
+    public void Mark_WrittenWithItsBlocksAndRemovals_NotWhileTheBacklogWaits_ReadBackOnPrepare()
+    {
+        var first = new KernelMark("boot:net", 7);
+        var second = new KernelMark("boot:net", 8);
+        using (var store = Open())
+        {
+            Assert.Null(store.Mark);
+            Assert.Null(store.Commit([(A, _time.GetUtcNow().AddMinutes(10)), (B, _time.GetUtcNow().AddMinutes(10))], mark: first));
+            Assert.Equal(first, store.Mark);
+            Assert.True(store.Remove(A, second));
+            Assert.Equal(second, store.Mark);
+        }
+
+        using (var reopened = new BlockStore(_dir, 1 << 20, _time, _notices.Add))
+        {
+            reopened.Prepare();
+            Assert.Equal(second, reopened.Mark);
+            reopened.OpenCounted();
+            Assert.Equal(1, reopened.Count);
+            Assert.Equal(1, reopened.CountOf(v4: true, host: false));
+
+            using (var other = new SqliteConnection($"Data Source={Path.Combine(_dir, BlockStore.DatabaseName)};Pooling=False"))
+            {
+                other.Open();
+                using var locking = other.CreateCommand();
+                locking.CommandText = "BEGIN EXCLUSIVE";
+                locking.ExecuteNonQuery();
+                Assert.NotNull(reopened.Commit([(C, _time.GetUtcNow().AddMinutes(10))], mark: new KernelMark("boot:net", 9)));
+                locking.CommandText = "ROLLBACK";
+                locking.ExecuteNonQuery();
+            }
+
+            reopened.Record(new KernelMark("boot:net", 10)); // C waits in the backlog: not written
+            Assert.Equal(second, reopened.Mark);
+            _time.Advance(TimeSpan.FromMinutes(1)); // the retry saves C, without a mark
+            Assert.Equal(0, reopened.Backlog);
+            reopened.Record(null);
+            Assert.Null(reopened.Mark);
+        }
+
+        using var again = Open();
+        Assert.Null(again.Mark);
+        Assert.Equal([B, C], again.Active().Select(b => b.Network).OrderBy(n => n.ToString()));
+    }
+
     private BlockStore Open(int maxBlocks = 1 << 20)
     {
         var store = new BlockStore(_dir, maxBlocks, _time, _notices.Add);

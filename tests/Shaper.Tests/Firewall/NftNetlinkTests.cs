@@ -47,6 +47,90 @@ public sealed class NftNetlinkTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Equal(["198.18.64.0"], Elements(lab, "block_v4_p24").Keys);
     }
 
+    // The chain follows the ruleset generation through the daemon's own commits: each batch is committed only at the
+    // chained generation and the kernel echoes the one it made; a refused batch leaves it; an apply through
+    // libnftables is bracketed; another process's commit (here on a table of its own) ends it at the next batch,
+    // which still goes in, without the chain.
+    [RootFact]
+    public void Chained_OwnCommitsCarryIt_AnotherProcessCommitEndsIt()
+    {
+        using var lab = NetworkLab.Create();
+        using var thread = new NamespaceThread(lab.B);
+        var steps = thread.Invoke(() =>
+        {
+            using var nft = LibNftables.TryOpen()!;
+            using var netlink = NftNetlink.TryOpen("shaper")!;
+            var backend = new NftBackend(nft, netlink);
+            var plan = EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables);
+            Assert.Null(backend.Apply(plan));
+            Assert.Null(netlink.Chained); // nothing trusted yet
+            var start = netlink.Generation()!.Value;
+            netlink.Trust(start);
+            var steps = new List<(string Step, uint? Chained, uint? Kernel)>();
+            void Step(string step) => steps.Add((step, netlink.Chained, netlink.Generation()));
+
+            Assert.Null(netlink.AddBlocks([(V4(1), TimeSpan.FromHours(1))]));
+            Step("block");
+            Assert.Null(netlink.AddBlocks([(V4(1), TimeSpan.FromHours(1))])); // the same again: its expiry renewed, a commit
+            Step("renewal");
+            Assert.NotNull(netlink.AddBlocks([(new IPNetwork(IPAddress.Parse("198.18.64.0"), 24), TimeSpan.FromHours(1))])); // no such set
+            Step("refused");
+            Assert.Null(backend.Apply(plan));
+            Step("apply");
+            Assert.Null(backend.RemoveBlock(V4(1)));
+            Step("removal");
+            lab.Exec(lab.B, "nft", "add", "table", "inet", "other").EnsureSuccess("another table");
+            Step("foreign");
+            Assert.Null(netlink.AddBlocks([(V4(2), TimeSpan.FromHours(1))]));
+            Step("after");
+            return (start, steps);
+        });
+
+        var (start, list) = steps;
+        output.WriteLine(string.Join(", ", list.Select(s => $"{s.Step}: chained {s.Chained}, kernel {s.Kernel}")));
+        Assert.Equal(("block", start + 1, start + 1), list[0]);
+        Assert.Equal(("renewal", start + 2, start + 2), list[1]);
+        Assert.Equal(("refused", start + 2, start + 2), list[2]);
+        Assert.Equal(("apply", start + 3, start + 3), list[3]);
+        Assert.Equal(("removal", start + 4, start + 4), list[4]);
+        Assert.Equal(("foreign", start + 4, start + 5), list[5]);
+        Assert.Equal(("after", null, start + 6), list[6]);
+        Assert.Contains("198.18.100.3", Elements(lab, "block_v4").Keys); // V4(2)
+    }
+
+    // Adding a block again with the same time to live renews it: without the element's expiration in the message,
+    // the kernel keeps an element's old expiry when its timeout is unchanged.
+    [RootFact]
+    public void AddBlocks_SameTimeToLiveAgain_RenewsTheExpiry()
+    {
+        using var lab = NetworkLab.Create();
+        using var thread = new NamespaceThread(lab.B);
+        thread.Invoke(() =>
+        {
+            using var nft = LibNftables.TryOpen()!;
+            using var netlink = NftNetlink.TryOpen("shaper")!;
+            Assert.Null(new NftBackend(nft, netlink).Apply(EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables)));
+            Assert.Null(netlink.AddBlocks([(V4(1), TimeSpan.FromSeconds(60))]));
+            return 0;
+        });
+
+        // Until the element has aged past a whole second in the kernel's listing (looked at for at most 20 s).
+        var aged = false;
+        for (var looking = System.Diagnostics.Stopwatch.StartNew(); !aged && looking.Elapsed < TimeSpan.FromSeconds(20);)
+        {
+            aged = Elements(lab, "block_v4")["198.18.100.2"] <= 58;
+        }
+
+        Assert.True(aged, "the element did not age");
+        thread.Invoke(() =>
+        {
+            using var netlink = NftNetlink.TryOpen("shaper")!;
+            Assert.Null(netlink.AddBlocks([(V4(1), TimeSpan.FromSeconds(60))]));
+            return 0;
+        });
+        Assert.InRange(Elements(lab, "block_v4")["198.18.100.2"], 59, 60);
+    }
+
     // Adopting a table left by a crash lists its objects, never its elements: nft lists a table with every set
     // element (a million: 90 s), so the adoption goes over netlink, which names what nft list table names.
     [RootFact]
