@@ -116,7 +116,7 @@ internal sealed class KernelEnforcer : IDisposable
             return Task.FromResult<string?>(null);
         }
 
-        var error = _kernel.Backend.Apply(plan);
+        var error = _kernel.Backend.Reload(plan);
         _applyFailed = error is not null;
         if (error is null)
         {

@@ -19,6 +19,12 @@ public interface IFirewallBackend
     /// <summary>Checks and applies <paramref name="plan"/>'s kernel rules; null on success, else why (the old rules stay).</summary>
     string? Apply(Plan.EnforcementPlan plan);
 
+    /// <summary>
+    /// <see cref="Apply"/> for a reload or <c>rules apply</c>: a backend may skip the kernel when the rules it would
+    /// write are those it last wrote (a transaction there holds up the drop sets' holds and the blocks behind it).
+    /// </summary>
+    string? Reload(Plan.EnforcementPlan plan) => Apply(plan);
+
     /// <summary>True when the shaper's rules are in the kernel (someone may have flushed them).</summary>
     bool IsInstalled();
 

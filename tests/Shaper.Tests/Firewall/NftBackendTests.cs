@@ -27,6 +27,30 @@ public sealed class NftBackendTests
     }
 
     [Fact]
+    public void Reload_SameRules_TouchesNoKernelUnlessTheyChangedOrTheTableWentAway()
+    {
+        var nft = new RecordingNft();
+        var backend = new NftBackend(nft);
+        Assert.Null(backend.Apply(Plan(Rule)));
+        nft.Runs.Clear();
+
+        var same = Plan(Rule);
+        Assert.Null(backend.Reload(same)); // nothing to write: no transaction
+        Assert.Empty(nft.Runs);
+        Assert.Same(same, backend.Applied);
+
+        Assert.Null(backend.Reload(Plan(Rule.Replace("10/s", "20/s", StringComparison.Ordinal))));
+        Assert.Single(nft.Runs);
+
+        nft.Runs.Clear();
+        Assert.Null(backend.Reinstall()); // the table was flushed: everything is written again
+        Assert.Null(backend.Reload(Plan(Rule.Replace("10/s", "20/s", StringComparison.Ordinal))));
+        Assert.Single(nft.Runs);
+        Assert.Null(backend.Repair()); // a repair always writes
+        Assert.Equal(2, nft.Runs.Count);
+    }
+
+    [Fact]
     public void Apply_Refused_TheOldPlanStaysAndTheNextApplyStartsFromIt()
     {
         var nft = new RecordingNft();
