@@ -39,6 +39,11 @@ internal sealed class QueueService(ILogger logger, TimeProvider time, IIptablesR
     public string? Apply(EnforcementPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
+        if (FeatureProbe.QueuesRefusal(features, plan) is { } refused)
+        {
+            return refused;
+        }
+
         lock (_lock)
         {
             // A rule keeps its workers (their held packets and keys) only all together: same queues, same limiter, none failed.

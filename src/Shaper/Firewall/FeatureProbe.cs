@@ -75,6 +75,21 @@ public static class FeatureProbe
     /// <summary>True when queue rules go through nft's queue statement: the backend is nftables and the kernel has the statement.</summary>
     public static bool NftQueueUsable(IReadOnlyList<Feature> features, BackendKind backend) => backend == BackendKind.Nftables && Works(features, NftQueue);
 
+    /// <summary>
+    /// Why <paramref name="plan"/>'s queue rules cannot have several queues here, null when they can: with iptables
+    /// the HMARK target shares a rule's keys among its queues, and a kernel without it is refused with this reason
+    /// rather than left to iptables-restore's own message (nft's queue statement hashes by itself).
+    /// </summary>
+    public static string? QueuesRefusal(IReadOnlyList<Feature> features, Plan.EnforcementPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        ArgumentNullException.ThrowIfNull(plan);
+        var sharded = plan.QueueRules.FirstOrDefault(q => q.Queues > 1);
+        return sharded is null || NftQueueUsable(features, plan.Backend) || !features.Any(f => f.Name == Hmark && !f.Works)
+            ? null
+            : $"[daemon] queues = {sharded.Queues} needs the HMARK target to keep each key on one queue, and this kernel lacks it (shaperd --check: hmark missing); set queues = 1";
+    }
+
     /// <summary>True when iptables can hold the shaper's kernel rules.</summary>
     public static bool IptablesUsable(IReadOnlyList<Feature> features) => Works(features, Iptables) && Works(features, Hashlimit);
 

@@ -115,6 +115,14 @@ public sealed class EnforcementPlan
             problems.Add($"{globalRefusal.Message}; {globalRefusal.Hint}");
         }
 
+        // Each queue rule takes [daemon] queues numbers from queue_num on; an NFQUEUE number is 16 bits.
+        var queueRules = rules.Count(r => r is not null && r.Enforcer == Enforcer.Queue);
+        var lastQueue = config.Daemon.QueueNum + ((long)queueRules * config.Daemon.Queues) - 1;
+        if (lastQueue > ushort.MaxValue)
+        {
+            problems.Add($"[daemon] queue_num = {config.Daemon.QueueNum} with {queueRules} queue rules of {config.Daemon.Queues} queues each needs NFQUEUE numbers up to {lastQueue}, beyond 65535; lower queue_num or queues");
+        }
+
         if (problems.Count > 0)
         {
             throw new InvalidOperationException(string.Join("; ", problems));

@@ -81,6 +81,34 @@ public sealed class NftQueueScriptTests
         Assert.Equal(expected, FeatureProbe.NftQueueUsable(features, backend == "nftables" ? Shaper.Rules.BackendKind.Nftables : Shaper.Rules.BackendKind.Iptables));
     }
 
+    [Theory]
+    [InlineData(false, false, 2, true)] // iptables without HMARK cannot keep a key on one of two queues: refused
+    [InlineData(true, false, 2, false)] // HMARK is there
+    [InlineData(false, true, 2, false)] // nft's queue statement hashes by itself
+    [InlineData(false, false, 1, false)] // one queue per rule needs no hash
+    public void QueuesRefusal_HmarkAndNftQueue_RefusedOnlyWhenNeitherCanShare(bool hmark, bool nftQueue, int queues, bool refused)
+    {
+        IReadOnlyList<Feature> features = [new Feature(FeatureProbe.Hmark, hmark, "", ""), new Feature(FeatureProbe.NftQueue, nftQueue, "", "")];
+        var plan = Plan(Rules.Replace("queues = 2", $"queues = {queues}", StringComparison.Ordinal));
+        var why = FeatureProbe.QueuesRefusal(features, plan);
+        Assert.Equal(refused, why is not null);
+        if (refused)
+        {
+            Assert.Equal("[daemon] queues = 2 needs the HMARK target to keep each key on one queue, and this kernel lacks it (shaperd --check: hmark missing); set queues = 1", why);
+        }
+    }
+
+    [Fact]
+    public void Compile_QueueNumbersPast65535_RefusedWithTheReason()
+    {
+        // Three queue rules of 16 queues from 65000: numbers up to 65047 fit; from 65500 they would reach 65547.
+        var rules = Rules.Replace("queue_num = 7", "queue_num = 65000", StringComparison.Ordinal).Replace("queues = 2", "queues = 16", StringComparison.Ordinal);
+        Assert.Equal(65032, Plan(rules).QueueRules[^1].Number);
+        var config = ConfigText.Load(rules).Config!;
+        var refused = Assert.Throws<InvalidOperationException>(() => EnforcementPlan.Compile(config with { Daemon = config.Daemon with { QueueNum = 65500 } }, Shaper.Rules.BackendKind.Nftables));
+        Assert.Equal("[daemon] queue_num = 65500 with 3 queue rules of 16 queues each needs NFQUEUE numbers up to 65547, beyond 65535; lower queue_num or queues", refused.Message);
+    }
+
     [RootFact]
     public void Apply_OnThisKernel_NftReadsEveryRuleAndOnlyTheKernelLacksTheQueue()
     {
