@@ -115,10 +115,10 @@ public sealed class BlockStore : IBlockStore
     }
 
     /// <summary>
-    /// As <see cref="Open"/> without reading the blocks out: counts them in SQLite (one aggregate), for a start whose
-    /// kernel holds them already. Rows no daemon could have written (a wrong address length or prefix) are left out of
-    /// the counts, as the reading skips them, and stay until the next <see cref="Open"/>; one whose address has bits
-    /// set past its prefix, or of the wrong type, may be counted.
+    /// As <see cref="Open"/> without reading the blocks out: counts them in SQLite (over an index of their kind), for
+    /// a start whose kernel holds them already. Rows no daemon could have written stay until the next
+    /// <see cref="Open"/>, which skips and removes them; one of a wrong address length is not counted, one with a
+    /// prefix out of range or host bits set is.
     /// </summary>
     public void OpenCounted()
     {
@@ -131,12 +131,13 @@ public sealed class BlockStore : IBlockStore
                 try
                 {
                     using var count = _db.CreateCommand();
-                    // Sums in one row over the expiry index (it covers the key): a GROUP BY builds a temporary tree
-                    // and took twice the CPU (1.0 s against 0.5 s for a million rows here).
+                    // One range of the kind index per kind, no row read: 0.06 s of CPU for a million rows here, against
+                    // 0.5 s for sums over the expiry index and 1.0 s for a GROUP BY.
                     count.CommandText = """
-                        SELECT total(length(addr) = 4 AND prefix = 32), total(length(addr) = 4 AND prefix < 32),
-                               total(length(addr) = 16 AND prefix = 128), total(length(addr) = 16 AND prefix < 128)
-                        FROM blocks WHERE expires_ms > $now AND expires_ms <= $latest
+                        SELECT (SELECT count(*) FROM blocks WHERE length(addr) = 4 AND (prefix = 8 * length(addr)) = 1 AND expires_ms > $now AND expires_ms <= $latest),
+                               (SELECT count(*) FROM blocks WHERE length(addr) = 4 AND (prefix = 8 * length(addr)) = 0 AND expires_ms > $now AND expires_ms <= $latest),
+                               (SELECT count(*) FROM blocks WHERE length(addr) = 16 AND (prefix = 8 * length(addr)) = 1 AND expires_ms > $now AND expires_ms <= $latest),
+                               (SELECT count(*) FROM blocks WHERE length(addr) = 16 AND (prefix = 8 * length(addr)) = 0 AND expires_ms > $now AND expires_ms <= $latest)
                         """;
                     count.Parameters.AddWithValue("$now", _time.GetUtcNow().ToUnixTimeMilliseconds());
                     count.Parameters.AddWithValue("$latest", LatestExpiry());
@@ -145,7 +146,7 @@ public sealed class BlockStore : IBlockStore
                     {
                         for (var kind = 0; kind < 4; kind++)
                         {
-                            _counts[kind] = (long)reader.GetDouble(kind);
+                            _counts[kind] = reader.GetInt64(kind);
                         }
                     }
                 }
@@ -689,6 +690,7 @@ public sealed class BlockStore : IBlockStore
                       PRAGMA synchronous = FULL;
                       CREATE TABLE IF NOT EXISTS blocks (addr BLOB NOT NULL, prefix INTEGER NOT NULL, expires_ms INTEGER NOT NULL, PRIMARY KEY (addr, prefix)) WITHOUT ROWID;
                       CREATE INDEX IF NOT EXISTS blocks_by_expiry ON blocks (expires_ms);
+                      CREATE INDEX IF NOT EXISTS blocks_by_kind ON blocks (length(addr), prefix = 8 * length(addr), expires_ms);
                       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
                       """
                     : "SELECT count(*) FROM blocks;";
