@@ -23,8 +23,12 @@ internal static class ProcessCommand
         try
         {
             using var process = Process.Start(start)!;
-            var output = process.StandardOutput.ReadToEndAsync();
-            var error = process.StandardError.ReadToEndAsync();
+            // Disposed here: a process closes the redirected streams it handed out only when they were never read, so
+            // each run would otherwise leave two pipes open until a garbage collection finalised them.
+            using var stdout = process.StandardOutput;
+            using var stderr = process.StandardError;
+            var output = stdout.ReadToEndAsync();
+            var error = stderr.ReadToEndAsync();
             if (stdin is not null)
             {
                 process.StandardInput.Write(stdin);

@@ -76,7 +76,8 @@ internal sealed class UdpProbe : IDisposable
         var count = (int)(duration.TotalSeconds * perSecond);
         var sent = new int[_senders.Length];
         var total = 0;
-        Task? fired = null;
+        Thread? fired = null;
+        Exception? failed = null;
         var next = new long[sources.Length];
         var start = Stopwatch.GetTimestamp();
         for (var i = 0; i < sources.Length; i++)
@@ -107,7 +108,21 @@ internal sealed class UdpProbe : IDisposable
                         Volatile.Write(ref _sentSoFar, startAt + ++total);
                         if (at is not null && total == atCount)
                         {
-                            fired = Task.Run(at); // off the send thread, which keeps its pace
+                            // Off the send thread, which keeps its pace, and on a thread of its own: the thread pool of a
+                            // test process full of blocked tests can take seconds to start a work item.
+                            fired = new Thread(() =>
+                            {
+                                try
+                                {
+                                    at();
+                                }
+                                catch (Exception e)
+                                {
+                                    failed = e;
+                                }
+                            })
+                            { IsBackground = true };
+                            fired.Start();
                         }
 
                         next[i] += period;
@@ -124,7 +139,12 @@ internal sealed class UdpProbe : IDisposable
         { Priority = ThreadPriority.Highest };
         thread.Start();
         thread.Join();
-        fired?.GetAwaiter().GetResult();
+        fired?.Join();
+        if (failed is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
+        }
+
         Sent = sent;
         return start;
     }
