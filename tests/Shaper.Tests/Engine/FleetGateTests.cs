@@ -46,11 +46,11 @@ public sealed class FleetGateTests
         engine.Process(Udp(11 * Ms));
         engine.Process(Udp(12 * Ms));
         Assert.Empty(holds);
-        engine.Process(Udp(13 * Ms)); // spends the grant: held at once, to the next grant (10 + 100 ms), and half a sync
+        engine.Process(Udp(13 * Ms)); // spends the grant: held at once, to the next grant (10 + 100 ms), half a sync and the hold guard
         engine.Process(Udp(14 * Ms)); // stopped by the set
 
         var hold = Assert.Single(holds);
-        Assert.Equal((13 * Ms, (10 * Ms) + Sync + (Sync / 2)), (hold.DetectedNs, hold.UntilNs));
+        Assert.Equal((13 * Ms, (10 * Ms) + Sync + (Sync / 2) + RuleEngine.HoldGuardNs), (hold.DetectedNs, hold.UntilNs));
         Assert.Equal(1, engine.Held);
         Assert.Equal((4L, 1L), (engine.Report(14 * Ms)[0].Passed, engine.Report(14 * Ms)[0].Limited));
     }

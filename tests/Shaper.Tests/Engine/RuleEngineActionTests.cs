@@ -48,29 +48,33 @@ public sealed class RuleEngineActionTests
     private static RuleReport Report(RuleEngine engine, string name, long now) => engine.Report(now).Single(r => r.Name == name);
 
     [Fact]
-    public void Drop_SlidingLog_HoldsTheKeyForItsRetryAfter()
+    public void Drop_SlidingLog_HoldsTheKeyForItsRetryAfterAndTheGuard()
     {
         var engine = Engine(1024, SlidingLog("log3", 3));
         var holds = new List<KeyHold>();
         engine.KeyHeld += holds.Add;
+        const long Guard = RuleEngine.HoldGuardNs;
 
         for (var t = 0L; t < 10; t++)
         {
             engine.Process(Udp(0xC6120101, t * 100 * Ms)); // 0.0 … 0.9 s: three pass, and the third fills the log
         }
 
-        engine.Process(Udp(0xC6120101, Second)); // the oldest logged arrival (t = 0) has left the window: it passes, and fills the log again
+        // The oldest logged arrival (t = 0) has left the window, but the kernel releases the key a little late: a
+        // packet in the guard after the retry-after is held, in the engine as in the kernel, and logs nothing.
+        engine.Process(Udp(0xC6120101, Second));
+        engine.Process(Udp(0xC6120101, Second + Guard)); // past the guard: it passes, and fills the log again
 
-        // Held from the packet that filled the log (0.2 s) until the oldest arrival leaves the window (1.0 s): the next
-        // packet would be refused, and held now the set stops it, instead of the kernel letting it in while the hold its
-        // refusal raised is on its way. The packet at 1.0 s is held until 0.1 s leaves the log.
+        // Held from the packet that filled the log (0.2 s) until the oldest arrival leaves the window (1.0 s) and the
+        // guard: the next packet would be refused, and held now the set stops it, instead of the kernel letting it in
+        // while the hold its refusal raised is on its way. The packet after the guard is held until 0.1 s leaves the log.
         Assert.Equal(
-            [("log3", RuleAction.Drop, 200 * Ms, Second), ("log3", RuleAction.Drop, Second, Second + (100 * Ms))],
+            [("log3", RuleAction.Drop, 200 * Ms, Second + Guard), ("log3", RuleAction.Drop, Second + Guard, Second + (100 * Ms) + Guard)],
             holds.Select(h => (h.Rule, h.Action, h.DetectedNs, h.UntilNs)));
         Assert.Equal(new HeldKey(IpFamily.V4, 0xC6120101, 32, 0, KeyKind.Source), holds[0].Key);
-        Assert.Equal(7, engine.Held); // 0.3 … 0.9 s: stopped by the kernel set before any rule
-        var report = Report(engine, "log3", Second);
-        Assert.Equal((4, 7), (report.Passed, report.Limited));
+        Assert.Equal(8, engine.Held); // 0.3 … 1.0 s: stopped by the kernel set before any rule
+        var report = Report(engine, "log3", Second + Guard);
+        Assert.Equal((4, 8), (report.Passed, report.Limited));
     }
 
     [Fact]
@@ -78,7 +82,7 @@ public sealed class RuleEngineActionTests
     {
         var releases = new KernelReleases(20 * Ms);
         var engine = new RuleEngine(CompiledRuleSet.Compile(new ShaperConfig { Rules = [SlidingLog("log3", 3)] }), 1024) { Releases = releases };
-        var end = Second; // the hold raised at 0.2 s ends here (as in the test above)
+        var end = Second + RuleEngine.HoldGuardNs; // the hold raised at 0.2 s ends here (as in the test above)
         for (var t = 0L; t < 10; t++)
         {
             engine.Process(Udp(0xC6120101, t * 100 * Ms));
@@ -101,7 +105,7 @@ public sealed class RuleEngineActionTests
     {
         var releases = new KernelReleases(20 * Ms);
         var engine = new RuleEngine(CompiledRuleSet.Compile(new ShaperConfig { Rules = [SlidingLog("log3", 3)] }), 1024) { Releases = releases };
-        var end = Second;
+        var end = Second + RuleEngine.HoldGuardNs;
         for (var t = 0L; t < 10; t++)
         {
             engine.Process(Udp(0xC6120101, t * 100 * Ms));
@@ -186,7 +190,7 @@ public sealed class RuleEngineActionTests
         engine.Process(Udp(0xC6120101, 200 * Ms, length: 100)); // needs 1.0 s, but 0.3 s of 0.4 s is left: no update yet
         engine.Process(Udp(0xC6120101, 350 * Ms, length: 100)); // 0.15 s left, under half: held until 1.0 s
 
-        Assert.Equal([(100 * Ms, 500 * Ms), (350 * Ms, Second)], holds.Select(h => (h.DetectedNs, h.UntilNs)));
+        Assert.Equal([(100 * Ms, (500 * Ms) + RuleEngine.HoldGuardNs), (350 * Ms, Second + RuleEngine.HoldGuardNs)], holds.Select(h => (h.DetectedNs, h.UntilNs)));
         Assert.Equal(2, engine.Held);
     }
 
@@ -203,8 +207,8 @@ public sealed class RuleEngineActionTests
 
         Assert.Equal(RuleAction.Reject, Assert.Single(holds).Action);
         var key = Assert.Single(Report(engine, "rej", 400 * Ms).Keys);
-        Assert.Equal((KeyState.Rejected, 600 * Ms, 0L), (key.State, key.StateLeftNs, key.Remaining));
-        Assert.Equal(600 * Ms, key.RetryAfterNs);
+        Assert.Equal((KeyState.Rejected, (600 * Ms) + RuleEngine.HoldGuardNs, 0L), (key.State, key.StateLeftNs, key.Remaining));
+        Assert.Equal((600 * Ms) + RuleEngine.HoldGuardNs, key.RetryAfterNs);
     }
 
     [Fact]
@@ -216,7 +220,7 @@ public sealed class RuleEngineActionTests
         engine.Process(Udp(0xC6120101, 0)); // over: the next token comes in 0.1 s
 
         var held = Assert.Single(Report(engine, "b", 40 * Ms).Keys);
-        const long Left = 60 * Ms;
+        const long Left = (60 * Ms) + RuleEngine.HoldGuardNs;
         Assert.Equal((KeyState.Dropped, Left, 0L, Left), (held.State, held.StateLeftNs, held.Remaining, held.RetryAfterNs));
 
         var open = Assert.Single(Report(engine, "b", 150 * Ms).Keys);

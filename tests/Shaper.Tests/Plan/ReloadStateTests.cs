@@ -62,8 +62,8 @@ public sealed class ReloadStateTests
         var holds = new List<KeyHold>();
         before.KeyHeld += holds.Add;
         SendThree(before);
-        before.Process(Udp(0xC6120101, 300_000_000)); // the third filled the log: held until the first leaves it, at 1 s
-        Assert.Equal(1_000_000_000, Assert.Single(holds).UntilNs);
+        before.Process(Udp(0xC6120101, 300_000_000)); // the third filled the log: held until the first leaves it, at 1 s, and the guard
+        Assert.Equal(1_000_000_000 + RuleEngine.HoldGuardNs, Assert.Single(holds).UntilNs);
 
         var after = new RuleEngine(Plan(drop).Observed, 1024, previous: before);
         after.KeyHeld += holds.Add;
