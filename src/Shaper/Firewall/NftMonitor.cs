@@ -197,9 +197,8 @@ public sealed class NftMonitor : IDisposable
         }
     }
 
-    /// <summary>True for a message about the inet table this monitor watches (the table is attribute 1 of every object message).</summary>
-    private bool IsOurs(NetlinkMessage message) =>
-        message.Family == NfTables.FamilyInet && message.Attributes.TryFind(NfTables.TableName, out var table) && table.IsString(_table);
+    /// <summary>True for a message about the inet table this monitor watches.</summary>
+    private bool IsOurs(NetlinkMessage message) => NfTables.IsAboutInetTable(message, _table);
 
     private static string Name(NetlinkMessage message, ushort attribute) =>
         message.Attributes.TryFind(attribute, out var name) ? name.AsString() : "";

@@ -85,7 +85,7 @@ public sealed class NftWitness : IDisposable
 
                         generation = id.UInt32BigEndian;
                     }
-                    else if (message.Family == NfTables.FamilyInet && message.Attributes.TryFind(NfTables.TableName, out var table) && table.IsString(_table))
+                    else if (NfTables.IsAboutInetTable(message, _table))
                     {
                         return null;
                     }

@@ -73,4 +73,8 @@ internal static class NfTables
 
     /// <summary>The full message type of nftables command <paramref name="command"/>.</summary>
     public static ushort Type(byte command) => (ushort)((Subsystem << 8) | command);
+
+    /// <summary>True for a message about the inet table <paramref name="table"/> (the table is attribute 1 of every object message).</summary>
+    public static bool IsAboutInetTable(in NetlinkMessage message, string table) =>
+        message.Family == FamilyInet && message.Attributes.TryFind(TableName, out var name) && name.IsString(table);
 }
