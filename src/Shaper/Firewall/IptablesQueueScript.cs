@@ -108,7 +108,7 @@ public static class IptablesQueueScript
     /// <summary>The HMARK options that hash a key's address alone: the source's (or the destination's, for per = "dst") masked to the rule's prefix.</summary>
     private static string ShardHash(Rules.KeyScope per, bool v4)
     {
-        var prefix = per.Kind == Rules.KeyKind.Destination ? (v4 ? 32 : 128) : (v4 ? per.V4Prefix : per.V6Prefix);
+        var prefix = v4 ? per.V4Prefix : per.V6Prefix; // per = "dst" keys whole addresses: 32 and 128
         return string.Create(CultureInfo.InvariantCulture, $"--hmark-{(per.Kind == Rules.KeyKind.Destination ? "dst" : "src")}-prefix {prefix}");
     }
 

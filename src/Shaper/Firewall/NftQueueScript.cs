@@ -75,7 +75,7 @@ public static class NftQueueScript
     private static string KeyAddress(KeyScope per, bool v4)
     {
         var direction = per.Kind == KeyKind.Destination ? "daddr" : "saddr";
-        var prefix = per.Kind == KeyKind.Destination ? (v4 ? 32 : 128) : (v4 ? per.V4Prefix : per.V6Prefix);
+        var prefix = v4 ? per.V4Prefix : per.V6Prefix; // per = "dst" keys whole addresses: 32 and 128
         var address = $"{(v4 ? "ip" : "ip6")} {direction}";
         return prefix < (v4 ? 32 : 128) ? $"{address} and {NftScript.Mask(v4, prefix)}" : address;
     }
