@@ -44,6 +44,7 @@ internal sealed class HoldService : IDisposable
 
     private readonly PriorityQueue<(string Kind, IPNetwork Network), long> _due = new();
     private readonly Dictionary<(string Kind, IPNetwork Network), long> _until = [];
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, KernelInstalls> _installs = new(StringComparer.Ordinal);
     private readonly object _releaseLock = new(); // a monitor (wait and pulse); taken once per hold and per release, never per packet
     private readonly Thread? _releaser;
     private bool _stopping;
@@ -115,7 +116,13 @@ internal sealed class HoldService : IDisposable
                 var kind = NftHoldSets.Kind(rule);
                 if (!batchers.ContainsKey(kind))
                 {
-                    var batcher = new BlockBatcher(holds => backend.AddHolds(kind, Expiring(kind, holds)), (outcomes, at) => Committed(kind, outcomes, at), _time, realtime: true);
+                    var installs = InstallsOf(kind);
+                    var batcher = new BlockBatcher(
+                        holds => backend.AddHolds(kind, Expiring(kind, holds)),
+                        (outcomes, at) => Committed(kind, outcomes, at),
+                        _time,
+                        realtime: true,
+                        installed: outcomes => Report(installs, outcomes));
                     batcher.Add(new BlockRequest(new IPNetwork(IPAddress.Any, 0), TimeSpan.Zero));
                     batchers[kind] = batcher;
                 }
@@ -156,6 +163,35 @@ internal sealed class HoldService : IDisposable
         return expiring;
     }
 
+    /// <summary>When the kernel took in the holds of <paramref name="rule"/> with <paramref name="action"/>, for the engines.</summary>
+    public KernelInstalls InstallsOf(string rule, RuleAction action) => InstallsOf(Kind(rule, action));
+
+    private KernelInstalls InstallsOf(string kind) => _installs.GetOrAdd(kind, static _ => new KernelInstalls());
+
+    private static string Kind(string rule, RuleAction action) => (action == RuleAction.Reject ? "reject_" : "drop_") + rule;
+
+    /// <summary>
+    /// Tells the engines, on the install thread as soon as a batch's transaction answered, that the holds it carried are
+    /// in: the latest raise among them (on the packets' clock) and now. A batch the kernel refused in part reports what
+    /// it took.
+    /// </summary>
+    private void Report(KernelInstalls installs, IReadOnlyList<BlockOutcome> outcomes)
+    {
+        var raised = long.MinValue;
+        foreach (var (hold, error) in outcomes)
+        {
+            if (error is null && hold.Ttl > TimeSpan.Zero && hold.DetectedNs > 0)
+            {
+                raised = Math.Max(raised, hold.DetectedNs);
+            }
+        }
+
+        if (raised != long.MinValue)
+        {
+            installs.Report(raised, NowNs());
+        }
+    }
+
     /// <summary>Now on the clock holds end by: the engines' packet clock.</summary>
     private long NowNs() => MonotonicClock.NowNs(_time);
 
@@ -170,7 +206,7 @@ internal sealed class HoldService : IDisposable
     /// <summary>A hold from the engine thread: only queued here.</summary>
     public void Post(KeyHold hold)
     {
-        var kind = (hold.Action == RuleAction.Reject ? "reject_" : "drop_") + hold.Rule;
+        var kind = Kind(hold.Rule, hold.Action);
         if (!_batchers.TryGetValue(kind, out var batcher))
         {
             return;
@@ -373,7 +409,7 @@ internal sealed class HoldService : IDisposable
             Interlocked.Increment(ref _installed);
             if (hold.DetectedNs > 0)
             {
-                DetectToHold.Add((atUnixNs - hold.DetectedNs) / 1e6);
+                DetectToHold.Add((atUnixNs - MonotonicClock.ToUnixNs(_time, hold.DetectedNs)) / 1e6);
             }
 
             lock (_releaseLock)

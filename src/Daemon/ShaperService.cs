@@ -346,7 +346,11 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
                 : Math.Max(1024, (maxKeys + lanes - 1) / lanes);
         }
 
-        var engine = new RuleEngine(plan.Observed, maxKeys, previous: previous) { Releases = _kernel.Holds.Releases };
+        var engine = new RuleEngine(plan.Observed, maxKeys, previous: previous)
+        {
+            Releases = _kernel.Holds.Releases,
+            Installs = _kernel.Holds.Releases is null ? null : _kernel.Holds.InstallsOf,
+        };
         engine.KeyBlocked += PostBlock;
         engine.KeyHeld += PostHold;
         engine.KeyOverLimit += LogOverLimit;
@@ -375,9 +379,8 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         _fleet?.Publish(rule, family, address, prefixLength, durationNs); // a fleet rule's block reaches every host
     }
 
-    /// <summary>A hold from a capture thread: it ends on the packets' monotonic clock; its detection time moves to the wall clock the kernel path measures with.</summary>
-    private void PostHold(KeyHold hold) =>
-        _kernel.Holds.Post(hold with { DetectedNs = MonotonicClock.ToUnixNs(_time, hold.DetectedNs) });
+    /// <summary>A hold from a capture thread: it ends, and was raised, on the packets' monotonic clock.</summary>
+    private void PostHold(KeyHold hold) => _kernel.Holds.Post(hold);
 
     private void StartCapture(EnforcementPlan plan)
     {

@@ -60,6 +60,7 @@ internal sealed class StatusHandler(ShaperService daemon) : ControlHandler
             HoldsRefused = kernel.Holds.Refused,
             HoldsLate = kernel.Holds.LateInstalls,
             HoldsReinstalled = kernel.Holds.Reinstalled,
+            HoldsSlipped = daemon.Engine?.Lanes.Sum(l => l.Engine.Slipped) ?? 0,
             HoldReleaseLateP99Ms = Round(kernel.Holds.ReleaseLateness.Percentile(0.99)),
             HoldReleaseLateMaxMs = Round(kernel.Holds.ReleaseLateness.Percentile(1.0)),
             DetectToHoldP50Ms = Round(kernel.Holds.DetectToHold.Percentile(0.50)),

@@ -160,6 +160,13 @@ internal sealed record StatusReply
     [JsonPropertyName("holds_reinstalled")]
     public long HoldsReinstalled { get; init; }
 
+    /// <summary>
+    /// Captured packets of held keys that got past the kernel before their hold was installed (capture ran behind, or the
+    /// install was slow), counted as passed and charged to their keys' limiters.
+    /// </summary>
+    [JsonPropertyName("holds_slipped")]
+    public long HoldsSlipped { get; init; }
+
     /// <summary>How late keys left their drop and reject sets after their hold ended, over the last 4096 release rounds.</summary>
     [JsonPropertyName("hold_release_late_p99_ms")]
     public double HoldReleaseLateP99Ms { get; init; }

@@ -51,6 +51,13 @@ public readonly struct CountingLimiter<TState, TLimiter> : IKeyedLimiter<Counted
     }
 
     /// <inheritdoc />
+    public void Force(ref CountedState<TState> state, long nowNs, long cost)
+    {
+        _inner.Force(ref state.Inner, nowNs, cost);
+        state.Counters.Passed++;
+    }
+
+    /// <inheritdoc />
     public RateLimitStatus GetStatus(in CountedState<TState> state, long nowNs, long cost) => _inner.GetStatus(state.Inner, nowNs, cost);
 
     /// <inheritdoc />

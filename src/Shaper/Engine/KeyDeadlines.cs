@@ -2,13 +2,13 @@ namespace Shaper.Engine;
 
 /// <summary>
 /// Per rule and key, a span of packet time (since, until): how long a key stays in a kernel set, or which window
-/// it was last logged in. Bounded like the limiter tables: at most <c>max</c> entries; when full, spans that have
+/// it was last logged in; and when the span's run began (a hold's first raise, kept while it is extended). Bounded like the limiter tables: at most <c>max</c> entries; when full, spans that have
 /// ended are forgotten (at most once a second of packet time), and a new key that still finds no room is not
 /// tracked (<see cref="Set"/> says so). Single-threaded, like the engine; no allocation once warm.
 /// </summary>
 internal sealed class KeyDeadlines
 {
-    private readonly Dictionary<(int Rule, HeldKey Key), (long SinceNs, long UntilNs)> _entries;
+    private readonly Dictionary<(int Rule, HeldKey Key), (long SinceNs, long UntilNs, long StartNs)> _entries;
     private readonly int[] _perRule;
     private readonly int _max;
     private long _nextSweepNs;
@@ -28,15 +28,18 @@ internal sealed class KeyDeadlines
     public int CountOf(int rule) => _perRule[rule];
 
     /// <summary>The span of <paramref name="key"/> under <paramref name="rule"/>, if tracked.</summary>
-    public bool TryGet(int rule, in HeldKey key, out (long SinceNs, long UntilNs) span) => _entries.TryGetValue((rule, key), out span);
+    public bool TryGet(int rule, in HeldKey key, out (long SinceNs, long UntilNs, long StartNs) span) => _entries.TryGetValue((rule, key), out span);
 
-    /// <summary>Sets the span of a key; false when the table is full of spans that have not ended.</summary>
-    public bool Set(int rule, in HeldKey key, long sinceNs, long untilNs, long nowNs)
+    /// <summary>
+    /// Sets the span of a key, whose run began at <paramref name="startNs"/> (by default the span's own start); false
+    /// when the table is full of spans that have not ended.
+    /// </summary>
+    public bool Set(int rule, in HeldKey key, long sinceNs, long untilNs, long nowNs, long? startNs = null)
     {
         ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_entries, (rule, key));
         if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot))
         {
-            slot = (sinceNs, untilNs);
+            slot = (sinceNs, untilNs, startNs ?? sinceNs);
             return true;
         }
 
@@ -51,7 +54,7 @@ internal sealed class KeyDeadlines
             return false;
         }
 
-        _entries[(rule, key)] = (sinceNs, untilNs);
+        _entries[(rule, key)] = (sinceNs, untilNs, startNs ?? sinceNs);
         _perRule[rule]++;
         return true;
     }

@@ -52,6 +52,12 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
 
     public override LimitDecision Refuse(in PacketMeta packet, long cost) => Apply(packet, cost, Op.Refuse, out _, out _);
 
+    public override long Charge(in PacketMeta packet, long cost)
+    {
+        Apply(packet, cost, Op.Charge, out _, out var retryNs);
+        return retryNs;
+    }
+
     public override KeyCounters CountersOf(in PacketMeta packet)
     {
         Apply(packet, 0, Op.Counters, out var counters, out _);
@@ -145,6 +151,10 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
                 // much longer the set must hold the key.
                 state.Counters.Limited++;
                 return new LimitDecision(LimitOutcome.Limited, table.Limiter.GetStatus(state, now, cost).RetryAfterNs);
+            case Op.Charge:
+                table.Limiter.Force(ref state, now, cost);
+                peekNs = table.Limiter.GetStatus(state, now, 1).RetryAfterNs;
+                return LimitDecision.Pass;
             case Op.CountPassed:
                 state.Counters.Passed++;
                 return new LimitDecision(LimitOutcome.Passed, 0);
@@ -197,5 +207,6 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
         Counters,
         CountPassed,
         DecideAndPeek,
+        Charge,
     }
 }

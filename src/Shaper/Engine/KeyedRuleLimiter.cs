@@ -34,6 +34,13 @@ internal abstract class KeyedRuleLimiter
     /// </summary>
     public abstract LimitDecision Refuse(in PacketMeta packet, long cost);
 
+    /// <summary>
+    /// Counts a packet that got past the kernel before its key's hold was installed as passed, whatever the limit
+    /// (<see cref="Limiting.IKeyedLimiter{TState}.Force"/>), and returns how long from the packet's time the key would
+    /// refuse one more arrival of one.
+    /// </summary>
+    public abstract long Charge(in PacketMeta packet, long cost);
+
 
     /// <summary>The counters of the packet's key (added when new).</summary>
     public abstract KeyCounters CountersOf(in PacketMeta packet);

@@ -48,6 +48,8 @@ public sealed class RuleEngine
     /// </summary>
     internal const long HoldGuardNs = 5_000_000;
 
+    /// <summary>A hold's run start once a packet showed its key in the kernel: no later packet needs to ask again.</summary>
+    private const long KnownInstalled = long.MinValue;
 
     private readonly CompiledRuleSet _rules;
     private readonly KeyedRuleLimiter[] _limiters;
@@ -62,6 +64,8 @@ public sealed class RuleEngine
     private readonly FleetGate?[]? _fleet;
     private readonly int[]? _inheritFrom; // per rule, the previous engine's index of the same rule kept across a reload, or -1
     private RuleEngine? _inherit; // the engine this one replaced, until its holds, blocks and log windows are taken over
+    private KernelInstalls?[]? _installs; // per rule, its set's install record (from Installs, looked up on first need)
+    private long[]? _slipped; // per rule, the number (Packets) of the packet that got past its hold before the kernel had it
 
     /// <summary>
     /// Creates an engine with at most <paramref name="maxKeysPerRule"/> keys per rule and address family; key
@@ -192,6 +196,19 @@ public sealed class RuleEngine
     /// </summary>
     public KernelReleases? Releases { get; init; }
 
+    /// <summary>
+    /// When the kernel took each holding rule's keys in, by rule name and action. With it (the live daemon), a packet of
+    /// a held key that arrived before the kernel had the key counts as passed and is charged to its limiter, as it got
+    /// in; without it (replay, or no kernel sets), a hold stops packets from the one after the packet that raised it.
+    /// </summary>
+    public Func<string, RuleAction, KernelInstalls?>? Installs { get; init; }
+
+    /// <summary>
+    /// Packets that got past a rule's kernel set before their key's hold was installed (capture ran behind, or the
+    /// install was slow): counted as passed and charged to the key's limiter, whatever its limit.
+    /// </summary>
+    public long Slipped { get; private set; }
+
     /// <summary>Blocks the engine remembers (to drop their packets before any rule); at most the key table's size.</summary>
     public int BlocksTracked => _blocks.Count;
 
@@ -311,6 +328,17 @@ public sealed class RuleEngine
             }
 
             var cost = rule.CostsBytes ? packet.IpLength : 1;
+            if (_slipped is not null && _slipped[i] == Packets)
+            {
+                // The key is held, but the kernel did not have it yet when this packet came: it got in. Charged to the
+                // key whatever its limit, so its next packets wait for it; its hold runs on for as long as that makes
+                // the key refuse.
+                Slipped++;
+                _totals[i].Passed++;
+                Hold(i, packet, _limiters[i].Charge(packet, cost), extend: true);
+                continue;
+            }
+
             var next = 0L; // for a packet rule that holds: how long the key would refuse its next packet
             var decision = _fleet?[i] is { } gate ? gate.Decide(packet, cost, _limiters[i])
                 : rule.Holds && !rule.CostsBytes ? _limiters[i].Decide(packet, cost, out next)
@@ -474,6 +502,13 @@ public sealed class RuleEngine
                 continue;
             }
 
+            if (!KernelHas(i, key, hold, now))
+            {
+                // Past the kernel before its hold went in: the rule charges it (Process).
+                (_slipped ??= new long[rules.Length])[i] = Packets;
+                continue;
+            }
+
             _totals[i].Limited++;
             var cost = rule.CostsBytes ? packet.IpLength : 1;
             var retry = _limiters[i].Refuse(packet, cost).DelayNs;
@@ -486,7 +521,7 @@ public sealed class RuleEngine
                 && now + retry > hold.UntilNs + MinHoldNs
                 && (hold.UntilNs - now) * 2 < hold.UntilNs - hold.SinceNs)
             {
-                Hold(i, packet, retry);
+                Hold(i, packet, retry, extend: true);
             }
 
             return true;
@@ -495,8 +530,38 @@ public sealed class RuleEngine
         return false;
     }
 
-    /// <summary>Puts the packet's key of <paramref name="rule"/> into the rule's kernel set for <paramref name="retryAfterNs"/>.</summary>
-    private void Hold(int rule, in PacketMeta packet, long retryAfterNs)
+    /// <summary>
+    /// True when the kernel had <paramref name="key"/>'s hold of <paramref name="rule"/> in its set at
+    /// <paramref name="atNs"/>: its first install committed by then (<see cref="Installs"/>), or nothing reports installs.
+    /// </summary>
+    private bool KernelHas(int rule, in HeldKey key, (long SinceNs, long UntilNs, long StartNs) hold, long atNs)
+    {
+        if (hold.StartNs == KnownInstalled || Installs is null)
+        {
+            return true;
+        }
+
+        _installs ??= new KernelInstalls?[_rules.Rules.Length];
+        var installs = _installs[rule] ??= Installs(_rules.Rules[rule].Rule.Name, _rules.Rules[rule].Rule.Action);
+        if (installs is null)
+        {
+            return true;
+        }
+
+        if (!installs.InBy(hold.StartNs, atNs))
+        {
+            return false;
+        }
+
+        _holds.Set(rule, key, hold.SinceNs, hold.UntilNs, atNs, KnownInstalled);
+        return true;
+    }
+
+    /// <summary>
+    /// Puts the packet's key of <paramref name="rule"/> into the rule's kernel set for <paramref name="retryAfterNs"/>, or,
+    /// to <paramref name="extend"/> a hold that runs, keeps it there that much longer (never shorter).
+    /// </summary>
+    private void Hold(int rule, in PacketMeta packet, long retryAfterNs, bool extend = false)
     {
         // A key that can never pass at this cost is not held (a smaller packet may pass); one that passes again
         // within a millisecond is not worth a kernel element.
@@ -509,10 +574,20 @@ public sealed class RuleEngine
         var key = HeldKey.Of(compiled.Rule.Per, packet);
         var now = packet.TimestampNs;
         var until = now + retryAfterNs + HoldGuardNs;
+        long? start = null;
+        if (extend && _holds.TryGet(rule, key, out var running))
+        {
+            if (running.UntilNs >= until)
+            {
+                return;
+            }
+
+            start = running.StartNs;
+        }
 
         // When the table is full of live holds the key is not held: the kernel set, sized alike, would be full too,
         // and raising a hold that is not remembered would raise one per packet.
-        if (_holds.Set(rule, key, now, until, now))
+        if (_holds.Set(rule, key, now, until, now, start))
         {
             KeyHeld?.Invoke(new KeyHold(compiled.Rule.Name, compiled.Rule.Action, key, until, now));
         }

@@ -35,6 +35,7 @@ public sealed class BlockBatcher : IDisposable
     private readonly BlockingCollection<Installed> _done = new(new ConcurrentQueue<Installed>());
     private readonly Func<IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)>, string?> _install;
     private readonly Action<IReadOnlyList<BlockOutcome>, DateTimeOffset> _committed;
+    private readonly Action<IReadOnlyList<BlockOutcome>>? _installed;
     private readonly TimeProvider _time;
     private readonly bool _realtime;
     private readonly Thread _installer;
@@ -49,15 +50,19 @@ public sealed class BlockBatcher : IDisposable
     /// its outcome, and when the batch's last command returned (by <paramref name="time"/>, the system clock by default).
     /// A <paramref name="realtime"/> batcher installs at SCHED_FIFO where allowed, ahead of every ordinary thread: for
     /// holds, whose every millisecond of install latency lets a key's packets past its limit on a busy host.
+    /// <paramref name="installed"/>, when given, hears each batch's outcomes on the install thread the moment its last
+    /// command returned, before the next batch: for whoever must know when the kernel had a block, not only that it did.
     /// </summary>
     public BlockBatcher(
         Func<IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)>, string?> install,
         Action<IReadOnlyList<BlockOutcome>, DateTimeOffset> committed,
         TimeProvider? time = null,
-        bool realtime = false)
+        bool realtime = false,
+        Action<IReadOnlyList<BlockOutcome>>? installed = null)
     {
         _install = install;
         _committed = committed;
+        _installed = installed;
         _time = time ?? TimeProvider.System;
         _realtime = realtime;
 
@@ -126,6 +131,8 @@ public sealed class BlockBatcher : IDisposable
             {
                 outcomes[i] = new BlockOutcome(requests[i], errors[i]);
             }
+
+            _installed?.Invoke(outcomes);
 
             _done.Add(new Installed(outcomes, _time.GetUtcNow()));
             Interlocked.Increment(ref _batches);

@@ -61,6 +61,20 @@ public readonly struct FixedWindowLimiter : IKeyedLimiter<FixedWindowState>
     }
 
     /// <inheritdoc />
+    /// <remarks>The window's count rises past the limit, up to twice it.</remarks>
+    public void Force(ref FixedWindowState state, long nowNs, long cost)
+    {
+        var index = WindowMath.Index(nowNs, _windowNs);
+        if (index > state.Window)
+        {
+            state.Window = index;
+            state.Count = 0;
+        }
+
+        state.Count = ScaledMath.AddUpToTwice(state.Count, Math.Clamp(cost, 0, _limit), _limit);
+    }
+
+    /// <inheritdoc />
     public RateLimitStatus GetStatus(in FixedWindowState state, long nowNs, long cost)
     {
         var index = WindowMath.Index(nowNs, _windowNs);
@@ -69,7 +83,7 @@ public readonly struct FixedWindowLimiter : IKeyedLimiter<FixedWindowState>
         var retry = cost > _limit ? LimitDecision.Never
             : count + Math.Max(cost, 0) <= _limit ? 0
             : WindowMath.UntilNext(window, _windowNs, Math.Max(nowNs, WindowMath.Start(window, _windowNs)));
-        return new RateLimitStatus(_limit - count, _limit, retry);
+        return new RateLimitStatus(Math.Max(_limit - count, 0), _limit, retry);
     }
 
     /// <inheritdoc />

@@ -20,6 +20,14 @@ public interface IKeyedLimiter<TState>
     /// <summary>Decides one arrival costing <paramref name="cost"/> (1 per packet, or its bytes) and updates the state.</summary>
     LimitDecision Acquire(ref TState state, long nowNs, long cost);
 
+    /// <summary>
+    /// Records an arrival costing <paramref name="cost"/> that got through whatever the state allowed (the kernel let it
+    /// in before the hold that would have stopped it was installed): the state counts it as passed, over the limit if
+    /// need be, so the key's next arrivals wait for it as they would for any passed one. A key owes at most one more
+    /// limit's worth than the limit.
+    /// </summary>
+    void Force(ref TState state, long nowNs, long cost);
+
     /// <summary>The key's status at <paramref name="nowNs"/> for an arrival of <paramref name="cost"/>, without changing it.</summary>
     RateLimitStatus GetStatus(in TState state, long nowNs, long cost);
 

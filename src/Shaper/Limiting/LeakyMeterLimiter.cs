@@ -77,6 +77,20 @@ public readonly struct LeakyMeterLimiter : IKeyedLimiter<LeakyMeterState>
     }
 
     /// <inheritdoc />
+    /// <remarks>The level rises past the capacity, up to twice it; it leaks away as usual.</remarks>
+    public void Force(ref LeakyMeterState state, long nowNs, long cost)
+    {
+        var elapsed = ScaledMath.Elapsed(nowNs, state.LastNs);
+        if (elapsed > 0)
+        {
+            state.Level = Leaked(state.Level, elapsed);
+            state.LastNs = nowNs;
+        }
+
+        state.Level = ScaledMath.AddUpToTwice(state.Level, Math.Clamp(cost, 0, _burst) * _unitsPerToken, _capacity);
+    }
+
+    /// <inheritdoc />
     public RateLimitStatus GetStatus(in LeakyMeterState state, long nowNs, long cost)
     {
         var level = LevelAt(state, nowNs);
@@ -91,7 +105,7 @@ public readonly struct LeakyMeterLimiter : IKeyedLimiter<LeakyMeterState>
             retry = level + add <= _capacity ? 0 : ScaledMath.CeilDiv(level + add - _capacity, _perNs);
         }
 
-        return new RateLimitStatus((_capacity - level) / _unitsPerToken, _burst, retry);
+        return new RateLimitStatus(Math.Max(_capacity - level, 0) / _unitsPerToken, _burst, retry);
     }
 
     /// <inheritdoc />
@@ -114,6 +128,13 @@ public readonly struct LeakyMeterLimiter : IKeyedLimiter<LeakyMeterState>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private long Leaked(long level, long elapsedNs)
     {
+        if (level > _capacity && elapsedNs >= _emptyAfterNs)
+        {
+            // Over the capacity (Force), at most twice it: an emptying's time takes it back under; the time left leaks as usual.
+            level = Math.Max(level - (_emptyAfterNs * _perNs), 0);
+            elapsedNs -= _emptyAfterNs;
+        }
+
         // elapsed < _emptyAfterNs bounds elapsed × perNs by capacity + perNs: no overflow.
         if (elapsedNs >= _emptyAfterNs)
         {

@@ -76,6 +76,10 @@ public readonly struct LeakyQueueLimiter : IKeyedLimiter<LeakyQueueState>
     }
 
     /// <inheritdoc />
+    /// <remarks>A queue holds its packets itself, so nothing gets past it: the arrival is queued as any other.</remarks>
+    public void Force(ref LeakyQueueState state, long nowNs, long cost) => _ = Acquire(ref state, nowNs, cost);
+
+    /// <inheritdoc />
     public RateLimitStatus GetStatus(in LeakyQueueState state, long nowNs, long cost)
     {
         var elapsed = ScaledMath.Elapsed(nowNs, state.LastNs);

@@ -32,4 +32,14 @@ internal static class ScaledMath
 
         return count * unitsPerToken;
     }
+
+    /// <summary>
+    /// <paramref name="value"/> + <paramref name="add"/> (both non-negative), at most twice <paramref name="limit"/>,
+    /// without overflow: a count that <c>Force</c> takes past its limit.
+    /// </summary>
+    public static long AddUpToTwice(long value, long add, long limit)
+    {
+        var cap = limit > long.MaxValue / 2 ? long.MaxValue : 2 * limit;
+        return value > cap - add ? cap : value + add;
+    }
 }

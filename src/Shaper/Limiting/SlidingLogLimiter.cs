@@ -69,6 +69,33 @@ public readonly struct SlidingLogLimiter : IKeyedLimiter<SlidingLogState>
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// A full log drops its oldest entry for the arrival: while that entry would still be in the window every later
+    /// one is too, so the log refuses exactly as one that kept both, and once it leaves the two agree again.
+    /// </remarks>
+    public void Force(ref SlidingLogState state, long nowNs, long cost)
+    {
+        if (state.Ring < 0)
+        {
+            return;
+        }
+
+        var now = Math.Max(nowNs, state.LastNs);
+        state.LastNs = now;
+        var ring = _arena.Ring(state.Ring);
+        Expire(ref state, ring, now);
+        if (state.Count < _limit)
+        {
+            ring[(state.Head + state.Count) % _limit] = now;
+            state.Count++;
+            return;
+        }
+
+        ring[state.Head] = now;
+        state.Head = (state.Head + 1) % _limit;
+    }
+
+    /// <inheritdoc />
     public RateLimitStatus GetStatus(in SlidingLogState state, long nowNs, long cost)
     {
         if (state.Ring < 0)

@@ -58,6 +58,14 @@ public readonly struct SlidingWindowLimiter : IKeyedLimiter<SlidingWindowState>
     }
 
     /// <inheritdoc />
+    /// <remarks>The current window's count rises past the limit, up to twice it.</remarks>
+    public void Force(ref SlidingWindowState state, long nowNs, long cost)
+    {
+        Advance(ref state, nowNs);
+        state.Current = ScaledMath.AddUpToTwice(state.Current, Math.Clamp(cost, 0, _limit), _limit);
+    }
+
+    /// <inheritdoc />
     public RateLimitStatus GetStatus(in SlidingWindowState state, long nowNs, long cost)
     {
         var copy = state;
@@ -139,7 +147,8 @@ public readonly struct SlidingWindowLimiter : IKeyedLimiter<SlidingWindowState>
             return untilNext;
         }
 
+        // A count over the limit (Force) leaves no room in the next window either: the one after starts empty.
         var into = (Int128)_windowNs - (nextRoom / state.Current);
-        return untilNext + (long)(into < 0 ? 0 : into + 1);
+        return untilNext + (long)(into < 0 ? 0 : into >= _windowNs ? _windowNs : into + 1);
     }
 }

@@ -80,10 +80,24 @@ public readonly struct TokenBucketLimiter : IKeyedLimiter<TokenBucketState>
     }
 
     /// <inheritdoc />
+    /// <remarks>The bucket goes into debt, down to minus its capacity; refills pay the debt first.</remarks>
+    public void Force(ref TokenBucketState state, long nowNs, long cost)
+    {
+        var elapsed = ScaledMath.Elapsed(nowNs, state.LastNs);
+        if (elapsed > 0)
+        {
+            state.Tokens = Refilled(state.Tokens, elapsed);
+            state.LastNs = nowNs;
+        }
+
+        state.Tokens = Math.Max(state.Tokens - (Math.Clamp(cost, 0, _burst) * _unitsPerToken), -_capacity);
+    }
+
+    /// <inheritdoc />
     public RateLimitStatus GetStatus(in TokenBucketState state, long nowNs, long cost)
     {
         var tokens = TokensAt(state, nowNs);
-        var remaining = tokens / _unitsPerToken;
+        var remaining = Math.Max(tokens, 0) / _unitsPerToken;
         long retry;
         if (cost > _burst)
         {
@@ -118,6 +132,13 @@ public readonly struct TokenBucketLimiter : IKeyedLimiter<TokenBucketState>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private long Refilled(long tokens, long elapsedNs)
     {
+        if (tokens < 0 && elapsedNs >= _fullAfterNs)
+        {
+            // A debt (Force) of at most the capacity: a full refill's time pays it off; the time left refills as usual.
+            tokens = Math.Min(tokens + (_fullAfterNs * _perNs), _capacity);
+            elapsedNs -= _fullAfterNs;
+        }
+
         // elapsed < _fullAfterNs bounds elapsed × perNs by capacity + perNs, so the product cannot overflow.
         if (elapsedNs >= _fullAfterNs)
         {

@@ -39,8 +39,7 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
     /// 20 sources at 100 packets a second for 5 s against a sliding log of 30 per second with action drop, and
     /// <paramref name="reloads"/> reloads of the same file while they send. Each source must get through at least what
     /// the sliding log allows (the replay engine over the packets as they arrived) minus 2, and at most that plus one
-    /// packet per window in which it went over its limit, widened by the arrivals the daemon's own measured hold
-    /// latency explains (see below). Which packets got through is known packet by packet, and printed.
+    /// packet per window in which it went over its limit. Which packets got through is known packet by packet, and printed.
     /// </summary>
     private async Task DropTwentySourcesAsync(int reloads)
     {
@@ -160,11 +159,10 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
             // at its limit, so the next one meets the set unless the hold reaches the kernel after it; and it leaves the
             // set when the hold ends. A release that comes late drops packets the log would pass, but the engine hears
             // when each release answered and counts those held, so the log keeps no packet that did not get in and gives
-            // its slot to the next: the lower bound is asserted as the issue states it. The hold's install latency, which
-            // the daemon measures and which on this 2-core machine under other work reaches tens of milliseconds, lets
-            // packets in that the engine counts held: the upper bound is widened by exactly the arrivals of a held key
-            // within the p99 hold latency after its hold began. Each source's standing against the issue's own bound is
-            // printed, and counted. A reload that handed out a fresh log would let 30 more through per source and reload.
+            // its slot to the next. A hold that reaches the kernel late (capture runs behind on a busy host, an install
+            // waits) lets packets in after it was raised; the engine hears when each install answered and charges those
+            // to the log, so the key's next packets wait for them (holds_slipped counts them). Both bounds are asserted as
+            // the issue states them. A reload that handed out a fresh log would let 30 more through per source and reload.
             var holdLatencyNs = (long)(status["detect_to_hold_p99_ms"]!.GetValue<double>() * 1e6);
             var releaseLateNs = (long)(Math.Max(0, status["hold_release_late_max_ms"]!.GetValue<double>()) * 1e6);
             var failures = new List<string>();
@@ -184,13 +182,13 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
                 output.WriteLine($"{source}: received {received}, the sliding log allows {may} of {Seconds * PerSecond} ({allowedBySender[source]} by the sender's timestamps), over its limit in {crossed} windows: {received - may:+0;-0;0} against the log, the issue's bound {(met ? "met" : "missed")}; {early} held arrivals within the hold latency, {late} passed arrivals within the release lateness");
                 output.WriteLine($"  {held.Count} got through while their key was held: {string.Join("; ", held)}");
                 output.WriteLine($"  {lost.Count} the log passed did not get through: {string.Join("; ", lost)}");
-                if (received < may - 2 || received > may + crossed + early)
+                if (!met)
                 {
                     failures.Add($"{source}: received {received}, allowed {may}, over its limit in {crossed} windows, {early} held arrivals within the hold latency, {late} passed arrivals within the release lateness");
                 }
             }
 
-            output.WriteLine($"{strict} of {Sources} sources within the issue's bound (hold latency p99 {holdLatencyNs / 1e6:F1} ms, release lateness max {releaseLateNs / 1e6:F1} ms)");
+            output.WriteLine($"{strict} of {Sources} sources within the issue's bound (hold latency p99 {holdLatencyNs / 1e6:F1} ms, release lateness max {releaseLateNs / 1e6:F1} ms, {status["holds_slipped"]} packets slipped past a hold before it was in)");
             if (failures.Count > 0)
             {
                 output.WriteLine(daemon.Log);

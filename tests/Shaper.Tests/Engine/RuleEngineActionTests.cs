@@ -101,6 +101,59 @@ public sealed class RuleEngineActionTests
     }
 
     [Fact]
+    public void Drop_HoldInstalledLate_PacketBeforeTheInstallCountsPassedAndTheKeyWaitsForIt()
+    {
+        var installs = new KernelInstalls();
+        var engine = new RuleEngine(CompiledRuleSet.Compile(new ShaperConfig { Rules = [SlidingLog("log3", 3)] }), 1024)
+        {
+            Installs = (rule, action) => rule == "log3" && action == RuleAction.Drop ? installs : null,
+        };
+
+        // 0, 100 and 200 ms fill the log; the third raises the hold, until the 0 ms entry leaves (1 s + guard).
+        foreach (var t in (long[])[0, 100, 200])
+        {
+            engine.Process(Udp(0xC6120101, t * Ms));
+        }
+
+        // The kernel had the key only at 250 ms: the packet at 230 ms got in. It is charged to the log, whatever its
+        // limit, so the key now waits for the 100 ms entry to leave; at 300 ms the kernel stopped the key.
+        engine.Process(Udp(0xC6120101, 230 * Ms));
+        installs.Report(200 * Ms, 250 * Ms);
+        engine.Process(Udp(0xC6120101, 300 * Ms));
+        Assert.Equal((1L, 1L), (engine.Slipped, engine.Held));
+
+        // Without the charge the hold would have ended at 1,005 ms; it runs to 1,105 ms.
+        engine.Process(Udp(0xC6120101, 1_050 * Ms));
+        engine.Process(Udp(0xC6120101, 1_110 * Ms));
+
+        var report = Report(engine, "log3", 1_110 * Ms);
+        Assert.Equal((5, 2), (report.Passed, report.Limited)); // 0, 100, 200, 230 and 1,110 ms passed; 300 and 1,050 ms held
+        Assert.Equal(2L, engine.Held);
+    }
+
+    [Fact]
+    public void Drop_HoldInstalledInTime_NothingSlips()
+    {
+        var installs = new KernelInstalls();
+        var engine = new RuleEngine(CompiledRuleSet.Compile(new ShaperConfig { Rules = [SlidingLog("log3", 3)] }), 1024)
+        {
+            Installs = (_, _) => installs,
+        };
+        foreach (var t in (long[])[0, 100, 200])
+        {
+            engine.Process(Udp(0xC6120101, t * Ms));
+        }
+
+        installs.Report(200 * Ms, 201 * Ms);
+        engine.Process(Udp(0xC6120101, 230 * Ms));
+        engine.Process(Udp(0xC6120101, 1_010 * Ms)); // the hold ended at 1,005 ms: the 0 ms entry has left
+
+        var report = Report(engine, "log3", 1_010 * Ms);
+        Assert.Equal((0L, 1L), (engine.Slipped, engine.Held));
+        Assert.Equal((4, 1), (report.Passed, report.Limited));
+    }
+
+    [Fact]
     public void Drop_KernelReleaseNeverReported_HoldEndsWhenItsElementTimesOut()
     {
         var releases = new KernelReleases(20 * Ms);

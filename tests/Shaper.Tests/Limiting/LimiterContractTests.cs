@@ -45,6 +45,32 @@ public abstract class LimiterContractTests<TState, TLimiter>
     }
 
     [Fact]
+    public void Force_PastTheLimit_KeyWaitsAtLeastAsLongReportsNothingLeftAndRecovers()
+    {
+        var limiter = Create();
+        var state = Fresh(limiter);
+        while (Acquire(limiter, ref state, T0).IsAccepted)
+        {
+        }
+
+        var before = limiter.GetStatus(state, T0, 1).RetryAfterNs;
+        for (var i = 0; i < 3; i++)
+        {
+            limiter.Force(ref state, T0, 1);
+        }
+
+        var after = limiter.GetStatus(state, T0, 1);
+        Assert.True(after.RetryAfterNs >= before, $"retry-after {after.RetryAfterNs} ns after forcing, {before} ns before");
+        Assert.Equal(0, after.Remaining);
+        Assert.Equal(LimitOutcome.Limited, Acquire(limiter, ref state, T0).Outcome);
+
+        // Whatever was forced, the key is whole again once enough time has passed.
+        var later = T0 + (100 * Second);
+        Assert.True(limiter.IsIdle(state, later));
+        Assert.True(Acquire(limiter, ref state, later).IsAccepted);
+    }
+
+    [Fact]
     public void Acquire_FreshKey_IsIdleAndReportsItsLimit()
     {
         var limiter = Create();
