@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Shaper.Capture;
@@ -42,12 +43,17 @@ internal sealed class HoldService : IDisposable
     /// <summary>One jiffy at HZ = 100, the coarsest tick: an element given <see cref="ReleaseSlack"/> past its hold has left by then.</summary>
     private static readonly TimeSpan CoarsestTick = TimeSpan.FromMilliseconds(10);
 
+    // Each key's hold end, read and written by any thread. The release thread alone keeps the schedule (_due); others
+    // hand it ends through _ends and wake it. No thread holds a lock the release thread waits for: a capture or
+    // bookkeeping thread preempted inside one on a busy host would make the real-time release that much late.
     private readonly PriorityQueue<(string Kind, IPNetwork Network), long> _due = new();
-    private readonly Dictionary<(string Kind, IPNetwork Network), long> _until = [];
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, KernelInstalls> _installs = new(StringComparer.Ordinal);
-    private readonly object _releaseLock = new(); // a monitor (wait and pulse); taken once per hold and per release, never per packet
+    private readonly ConcurrentDictionary<(string Kind, IPNetwork Network), long> _until = new();
+    private readonly ConcurrentQueue<((string Kind, IPNetwork Network) Key, long AtNs)> _ends = new();
+    private readonly SemaphoreSlim _wake = new(0);
+    private int _woken; // 1 once _wake was released and the release thread has not yet looked
+    private readonly ConcurrentDictionary<string, KernelInstalls> _installs = new(StringComparer.Ordinal);
     private readonly Thread? _releaser;
-    private bool _stopping;
+    private volatile bool _stopping;
     private Dictionary<string, BlockBatcher> _batchers = new(StringComparer.Ordinal);
     private long _installed;
     private long _refused;
@@ -122,7 +128,7 @@ internal sealed class HoldService : IDisposable
                         (outcomes, at) => Committed(kind, outcomes, at),
                         _time,
                         realtime: true,
-                        installed: outcomes => Report(installs, outcomes));
+                        installed: outcomes => InstallAnswered(kind, installs, outcomes));
                     batcher.Add(new BlockRequest(new IPNetwork(IPAddress.Any, 0), TimeSpan.Zero));
                     batchers[kind] = batcher;
                 }
@@ -144,20 +150,17 @@ internal sealed class HoldService : IDisposable
     {
         var now = NowNs();
         var expiring = new List<(IPNetwork, TimeSpan)>(holds.Count);
-        lock (_releaseLock)
+        foreach (var (network, ttl) in holds)
         {
-            foreach (var (network, ttl) in holds)
+            if (ttl <= TimeSpan.Zero)
             {
-                if (ttl <= TimeSpan.Zero)
-                {
-                    expiring.Add((network, ttl)); // the rehearsal
-                    continue;
-                }
-
-                // A key whose hold ended while its install waited goes in for the slack alone, and is taken out again at once (Committed).
-                var left = _until.TryGetValue((kind, network), out var until) ? Math.Max(until - now, 0) : 0;
-                expiring.Add((network, TimeSpan.FromTicks(left / 100) + ReleaseSlack));
+                expiring.Add((network, ttl)); // the rehearsal
+                continue;
             }
+
+            // A key whose hold ended while its install waited goes in for the slack alone, and is taken out again at once (Report).
+            var left = _until.TryGetValue((kind, network), out var until) ? Math.Max(until - now, 0) : 0;
+            expiring.Add((network, TimeSpan.FromTicks(left / 100) + ReleaseSlack));
         }
 
         return expiring;
@@ -171,36 +174,50 @@ internal sealed class HoldService : IDisposable
     private static string Kind(string rule, RuleAction action) => (action == RuleAction.Reject ? "reject_" : "drop_") + rule;
 
     /// <summary>
-    /// Tells the engines, on the install thread as soon as a batch's transaction answered, that the holds it carried are
-    /// in: the latest raise among them (on the packets' clock) and now. A batch the kernel refused in part reports what
-    /// it took.
+    /// On the install thread, as soon as a batch's transaction answered: tells the engines that the holds it carried are
+    /// in (the latest raise among them, on the packets' clock, and now; a batch the kernel refused in part reports what it
+    /// took), and has the release thread take out at once a key whose hold ended while its install waited (a busy host
+    /// kept the install behind the release, which found nothing to take out): its element would drop the key's packets for
+    /// its whole timeout while the engine passes them. Unless a later hold of the key runs on.
     /// </summary>
-    private void Report(KernelInstalls installs, IReadOnlyList<BlockOutcome> outcomes)
+    private void InstallAnswered(string kind, KernelInstalls installs, IReadOnlyList<BlockOutcome> outcomes)
     {
+        var now = NowNs();
         var raised = long.MinValue;
         foreach (var (hold, error) in outcomes)
         {
-            if (error is null && hold.Ttl > TimeSpan.Zero && hold.DetectedNs > 0)
+            if (error is not null || hold.Ttl <= TimeSpan.Zero)
             {
-                raised = Math.Max(raised, hold.DetectedNs);
+                continue;
+            }
+
+            raised = hold.DetectedNs > 0 ? Math.Max(raised, hold.DetectedNs) : raised;
+            var key = (kind, hold.Network);
+            if (!_until.TryGetValue(key, out var until) || until <= now)
+            {
+                EndAt(key, now);
+                Interlocked.Increment(ref _lateInstalls);
             }
         }
 
         if (raised != long.MinValue)
         {
-            installs.Report(raised, NowNs());
+            installs.Report(raised, now);
         }
     }
 
     /// <summary>Now on the clock holds end by: the engines' packet clock.</summary>
     private long NowNs() => MonotonicClock.NowNs(_time);
 
-    /// <summary>Makes <paramref name="key"/>'s hold end at <paramref name="atNs"/> and wakes the release thread; the caller holds the release lock.</summary>
+    /// <summary>Makes <paramref name="key"/>'s hold end at <paramref name="atNs"/> and wakes the release thread.</summary>
     private void EndAt((string Kind, IPNetwork Network) key, long atNs)
     {
         _until[key] = atNs;
-        _due.Enqueue(key, atNs);
-        Monitor.Pulse(_releaseLock);
+        _ends.Enqueue((key, atNs));
+        if (Interlocked.Exchange(ref _woken, 1) == 0)
+        {
+            _wake.Release();
+        }
     }
 
     /// <summary>A hold from the engine thread: only queued here.</summary>
@@ -218,14 +235,11 @@ internal sealed class HoldService : IDisposable
         {
             // Over by the time it got here: the limiter passes the key again. A hold it shortens (a fleet key granted
             // again while held) ends now: the release thread takes the key out.
-            lock (_releaseLock)
+            foreach (var network in NftHoldSets.Networks(hold.Key))
             {
-                foreach (var network in NftHoldSets.Networks(hold.Key))
+                if (_until.TryGetValue((kind, network), out var until) && until > hold.UntilNs)
                 {
-                    if (_until.TryGetValue((kind, network), out var until) && until > hold.UntilNs)
-                    {
-                        EndAt((kind, network), hold.UntilNs);
-                    }
+                    EndAt((kind, network), hold.UntilNs);
                 }
             }
 
@@ -235,10 +249,7 @@ internal sealed class HoldService : IDisposable
         foreach (var network in NftHoldSets.Networks(hold.Key))
         {
             // Its end first: the install thread reads it as it sends the element (Expiring).
-            lock (_releaseLock)
-            {
-                EndAt((kind, network), hold.UntilNs);
-            }
+            EndAt((kind, network), hold.UntilNs);
 
             batcher.Add(new BlockRequest(network, ttl + ReleaseSlack, hold.Rule, hold.DetectedNs));
         }
@@ -247,12 +258,8 @@ internal sealed class HoldService : IDisposable
     /// <summary>Installs what is queued; stops the release thread (the elements left expire by their timeout).</summary>
     public void Dispose()
     {
-        lock (_releaseLock)
-        {
-            _stopping = true;
-            Monitor.Pulse(_releaseLock);
-        }
-
+        _stopping = true;
+        _wake.Release();
         _releaser?.Join();
 
         lock (_lock)
@@ -264,6 +271,8 @@ internal sealed class HoldService : IDisposable
 
             _batchers = new(StringComparer.Ordinal);
         }
+
+        _wake.Dispose();
     }
 
     /// <summary>
@@ -280,83 +289,77 @@ internal sealed class HoldService : IDisposable
         }
 
         var ended = new Dictionary<string, List<IPNetwork>>(StringComparer.Ordinal);
-        var earliest = long.MaxValue; // the earliest end among the keys of this round
-        lock (_releaseLock)
+        while (!_stopping)
         {
-            while (!_stopping)
+            Volatile.Write(ref _woken, 0);
+            while (_ends.TryDequeue(out var end))
             {
-                if (!_due.TryPeek(out _, out var due))
+                _due.Enqueue(end.Key, end.AtNs);
+            }
+
+            if (!_due.TryPeek(out _, out var due))
+            {
+                _wake.Wait();
+                continue;
+            }
+
+            var now = NowNs();
+            if (due > now)
+            {
+                // Waits in whole milliseconds: rounded up, so the thread sleeps instead of spinning.
+                _wake.Wait(TimeSpan.FromMilliseconds(Math.Ceiling((due - now) / 1e6)));
+                continue;
+            }
+
+            var earliest = long.MaxValue; // the earliest end among the keys of this round
+            while (_due.TryPeek(out var key, out var at) && at <= now)
+            {
+                _due.Dequeue();
+
+                // Only if its end is still this one: a later hold of the key moved it (and queued its own end).
+                if (_until.TryRemove(KeyValuePair.Create(key, at)))
                 {
-                    Monitor.Wait(_releaseLock);
+                    if (!ended.TryGetValue(key.Kind, out var networks))
+                    {
+                        ended[key.Kind] = networks = [];
+                    }
+
+                    networks.Add(key.Network);
+                    earliest = Math.Min(earliest, at);
+                }
+            }
+
+            var allOut = true; // every key due by now is out of the kernel
+            foreach (var (kind, networks) in ended)
+            {
+                if (networks.Count == 0)
+                {
                     continue;
                 }
 
-                var now = NowNs();
-                if (due > now)
+                if (!_backend!.TryReleaseHolds(kind, networks, out var error))
                 {
-                    // Monitor waits in whole milliseconds: rounded up, so the thread sleeps instead of spinning.
-                    Monitor.Wait(_releaseLock, TimeSpan.FromMilliseconds(Math.Ceiling((due - now) / 1e6)));
-                    continue;
+                    allOut = false; // no netlink: the elements leave by their own timeout
+                }
+                else if (error is null)
+                {
+                    Interlocked.Add(ref _released, networks.Count);
+                    ReleaseLateness.Add((NowNs() - earliest) / 1e6);
+                    Reinstall(kind, networks);
+                }
+                else
+                {
+                    allOut = false;
+                    Log.KernelFailed(_logger, $"releasing {networks.Count} keys of {kind}: {error}");
                 }
 
-                while (_due.TryPeek(out var key, out var at) && at <= now)
-                {
-                    _due.Dequeue();
-                    if (_until.TryGetValue(key, out var until) && until == at)
-                    {
-                        _until.Remove(key);
-                        if (!ended.TryGetValue(key.Kind, out var networks))
-                        {
-                            ended[key.Kind] = networks = [];
-                        }
+                networks.Clear();
+            }
 
-                        networks.Add(key.Network);
-                        earliest = Math.Min(earliest, at);
-                    }
-                }
-
-                Monitor.Exit(_releaseLock);
-                try
-                {
-                    var allOut = true; // every key due by now is out of the kernel
-                    foreach (var (kind, networks) in ended)
-                    {
-                        if (networks.Count == 0)
-                        {
-                            continue;
-                        }
-
-                        if (!_backend!.TryReleaseHolds(kind, networks, out var error))
-                        {
-                            allOut = false; // no netlink: the elements leave by their own timeout
-                        }
-                        else if (error is null)
-                        {
-                            Interlocked.Add(ref _released, networks.Count);
-                            ReleaseLateness.Add((NowNs() - earliest) / 1e6);
-                            Reinstall(kind, networks);
-                        }
-                        else
-                        {
-                            allOut = false;
-                            Log.KernelFailed(_logger, $"releasing {networks.Count} keys of {kind}: {error}");
-                        }
-
-                        networks.Clear();
-                    }
-
-                    if (allOut)
-                    {
-                        // The engines count a key's packets held until now: the kernel stopped those that came before.
-                        Releases!.Report(now, NowNs());
-                    }
-
-                    earliest = long.MaxValue;
-                }
-                finally
-                {
-                    Monitor.Enter(_releaseLock);
-                }
+            if (allOut)
+            {
+                // The engines count a key's packets held until now: the kernel stopped those that came before.
+                Releases!.Report(now, NowNs());
             }
         }
     }
@@ -372,16 +375,13 @@ internal sealed class HoldService : IDisposable
             return;
         }
 
-        lock (_releaseLock)
+        var now = NowNs();
+        foreach (var network in released)
         {
-            var now = NowNs();
-            foreach (var network in released)
+            if (_until.TryGetValue((kind, network), out var until) && until > now)
             {
-                if (_until.TryGetValue((kind, network), out var until) && until > now)
-                {
-                    batcher.Add(new BlockRequest(network, TimeSpan.FromTicks((until - now) / 100) + ReleaseSlack));
-                    Interlocked.Increment(ref _reinstalled);
-                }
+                batcher.Add(new BlockRequest(network, TimeSpan.FromTicks((until - now) / 100) + ReleaseSlack));
+                Interlocked.Increment(ref _reinstalled);
             }
         }
     }
@@ -389,7 +389,6 @@ internal sealed class HoldService : IDisposable
     private void Committed(string kind, IReadOnlyList<BlockOutcome> outcomes, DateTimeOffset at)
     {
         var atUnixNs = (at - DateTimeOffset.UnixEpoch).Ticks * 100;
-        var nowNs = NowNs();
         var refused = 0;
         string? reason = null;
         foreach (var (hold, error) in outcomes)
@@ -410,19 +409,6 @@ internal sealed class HoldService : IDisposable
             if (hold.DetectedNs > 0)
             {
                 DetectToHold.Add((atUnixNs - MonotonicClock.ToUnixNs(_time, hold.DetectedNs)) / 1e6);
-            }
-
-            lock (_releaseLock)
-            {
-                // Installed after its hold ended (a busy host kept the install behind the release, which found nothing
-                // to take out): the element would drop the key's packets for its whole timeout while the engine passes
-                // them. Out again at once, unless a later hold of the key runs on.
-                var key = (kind, hold.Network);
-                if (!_until.TryGetValue(key, out var until) || until <= nowNs)
-                {
-                    EndAt(key, nowNs);
-                    Interlocked.Increment(ref _lateInstalls);
-                }
             }
         }
 

@@ -23,8 +23,8 @@ public sealed class HoldServiceTests
         var nft = new RecordingNft();
         using var holds = new HoldService(new NftBackend(nft), NullLogger.Instance, _time);
         holds.Prepare(ConfigLoader.Parse(Rule, "t.toml").Config!);
-        // Detected 100 ms ago on the wall clock the kernel path measures with, held until 400 ms from now on the packet clock.
-        holds.Post(new KeyHold("r", RuleAction.Drop, Key(0xC6120001), PacketNowNs() + 400_000_000, UnixNowNs() - 100_000_000));
+        // Detected 100 ms ago, held until 400 ms from now, both on the packet clock.
+        holds.Post(new KeyHold("r", RuleAction.Drop, Key(0xC6120001), PacketNowNs() + 400_000_000, PacketNowNs() - 100_000_000));
 
         Assert.True(SpinWait.SpinUntil(() => holds.DetectToHold.Count == 1, TimeSpan.FromSeconds(30)), "the hold was not installed");
         Assert.Equal(1, holds.Installed);
@@ -32,6 +32,24 @@ public sealed class HoldServiceTests
         // the timeout bounds a very late or lost one.
         Assert.Equal("add element inet shaper drop_r_v4 { 198.18.0.1 timeout 450ms }\n", Assert.Single(nft.Runs).Script);
         Assert.Equal(100, holds.DetectToHold.Percentile(0.5), 3);
+    }
+
+    [Fact]
+    public void Post_Hold_InstallReportedToTheEnginesWhenItsTransactionAnswered()
+    {
+        var nft = new RecordingNft();
+        using var holds = new HoldService(new NftBackend(nft), NullLogger.Instance, _time);
+        holds.Prepare(ConfigLoader.Parse(Rule, "t.toml").Config!);
+        var installs = holds.InstallsOf("r", RuleAction.Drop);
+        var raised = PacketNowNs() - 2_000_000;
+        Assert.False(installs.InBy(raised, PacketNowNs()));
+
+        holds.Post(new KeyHold("r", RuleAction.Drop, Key(0xC6120001), PacketNowNs() + 400_000_000, raised));
+
+        Assert.True(SpinWait.SpinUntil(() => installs.InBy(raised, PacketNowNs()), TimeSpan.FromSeconds(30)), "the install was not reported");
+        Assert.False(installs.InBy(raised, PacketNowNs() - 1)); // in as of the moment it answered, not before
+        Assert.Same(installs, holds.InstallsOf("r", RuleAction.Drop));
+        Assert.NotSame(installs, holds.InstallsOf("r", RuleAction.Reject));
     }
 
     [Fact]
@@ -55,7 +73,7 @@ public sealed class HoldServiceTests
         var nft = new RecordingNft();
         using var holds = new HoldService(new NftBackend(nft), NullLogger.Instance, _time);
 
-        holds.Post(new KeyHold("r", RuleAction.Drop, Key(0xC6120001), PacketNowNs() + 400_000_000, UnixNowNs()));
+        holds.Post(new KeyHold("r", RuleAction.Drop, Key(0xC6120001), PacketNowNs() + 400_000_000, PacketNowNs()));
 
         Assert.Equal(0, holds.Installed);
         Assert.Empty(nft.Runs);
@@ -63,7 +81,6 @@ public sealed class HoldServiceTests
 
     private static HeldKey Key(uint address) => new(IpFamily.V4, address, 32, 0, KeyKind.Source);
 
-    private long UnixNowNs() => (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
 
     private long PacketNowNs() => MonotonicClock.NowNs(_time);
 }
