@@ -12,7 +12,10 @@ namespace Shaper.Capture;
 /// Each reading moves the offset by a 256th of its difference, which follows a slewing clock (at most 500 ppm); a
 /// reading more than <see cref="StepNs"/> away is a step of the wall clock and is taken at once. Stamps are kept
 /// within [batch read − <see cref="MaxAgeNs"/>, batch read] so a step between the packet's arrival and the read moves
-/// it by at most that, and never earlier than the packet before it. One writer: the capture thread that owns it.
+/// it by at most that, and never earlier than the packet before it. A reading whose two monotonic reads lie more than
+/// <see cref="MaxGapNs"/> apart (the thread was preempted between them, as on a busy host) can be off by half that gap,
+/// milliseconds, and is not used for the offset: taken as a step it would move every stamp of the batch by as much, across
+/// the moments the kernel took a key into a set or let it go. One writer: the capture thread that owns it.
 /// </summary>
 public struct CaptureClock
 {
@@ -22,15 +25,26 @@ public struct CaptureClock
     /// <summary>A reading of the clocks' offset this far from the held one is a step of the wall clock, taken at once.</summary>
     public const long StepNs = 1_000_000;
 
+    /// <summary>The widest gap between a reading's two monotonic reads that still moves the offset.</summary>
+    public const long MaxGapNs = 100_000;
+
     private long _batchMonotonicNs;
     private long _offsetNs;
     private bool _hasOffset;
     private long _lastNs;
 
-    /// <summary>Starts a batch read at monotonic <paramref name="monotonicNs"/> and wall-clock <paramref name="wallNs"/> (Unix ns).</summary>
-    public void Begin(long monotonicNs, long wallNs)
+    /// <summary>
+    /// Starts a batch read at monotonic <paramref name="monotonicNs"/> and wall-clock <paramref name="wallNs"/> (Unix ns),
+    /// a reading whose monotonic reads were <paramref name="gapNs"/> apart.
+    /// </summary>
+    public void Begin(long monotonicNs, long wallNs, long gapNs = 0)
     {
         _batchMonotonicNs = monotonicNs;
+        if (_hasOffset && gapNs > MaxGapNs)
+        {
+            return;
+        }
+
         var reading = wallNs - monotonicNs;
         if (!_hasOffset || Math.Abs(reading - _offsetNs) > StepNs)
         {

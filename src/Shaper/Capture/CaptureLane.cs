@@ -227,8 +227,8 @@ public sealed unsafe class CaptureLane : IDisposable
         {
             // Both clocks once per block, not per packet.
             _batchStarted = true;
-            var (monotonicNs, wallNs) = MonotonicClock.Pair(_time);
-            _clock.Begin(monotonicNs, wallNs);
+            var (monotonicNs, wallNs, gapNs) = MonotonicClock.PairWithGap(_time);
+            _clock.Begin(monotonicNs, wallNs, gapNs);
             _bufferWait?.Add(Math.Max(0, wallNs - arrivalWallNs) / 1e6);
         }
 

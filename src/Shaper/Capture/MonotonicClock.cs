@@ -32,9 +32,18 @@ public static class MonotonicClock
     /// </summary>
     public static (long MonotonicNs, long WallNs) Pair(TimeProvider time)
     {
+        var (monotonicNs, wallNs, _) = PairWithGap(time);
+        return (monotonicNs, wallNs);
+    }
+
+    /// <summary>
+    /// <see cref="Pair"/>, and the gap between the two monotonic readings it kept: the pair is off by at most half of it.
+    /// </summary>
+    public static (long MonotonicNs, long WallNs, long GapNs) PairWithGap(TimeProvider time)
+    {
         ArgumentNullException.ThrowIfNull(time);
         var bestGap = long.MaxValue;
-        (long, long) best = default;
+        (long, long, long) best = default;
         for (var attempt = 0; attempt < 3 && bestGap > 50_000; attempt++)
         {
             var before = NowNs(time);
@@ -43,7 +52,7 @@ public static class MonotonicClock
             if (after - before < bestGap)
             {
                 bestGap = after - before;
-                best = (before + (bestGap / 2), wall);
+                best = (before + (bestGap / 2), wall, bestGap);
             }
         }
 

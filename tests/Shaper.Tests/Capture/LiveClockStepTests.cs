@@ -95,6 +95,24 @@ public sealed class LiveClockStepTests
         Assert.InRange(second - first, Second - (40_000 / 256), Second + (40_000 / 256));
     }
 
+    [Fact]
+    public void CaptureClock_ReadingPreemptedBetweenItsReads_MovesNoStamp()
+    {
+        var clock = default(CaptureClock);
+        clock.Begin(monotonicNs: 1_000 * Second, wallNs: 5_000 * Second, gapNs: 20_000);
+        var first = clock.Stamp((5_000 * Second) - 1_000_000);
+
+        // A reading whose two monotonic reads were 6 ms apart is off by up to 3 ms, more than a wall-clock step: taken
+        // as one, it would move every stamp of its batch by 3 ms. It only marks the batch; the offset stays.
+        clock.Begin(monotonicNs: (1_001 * Second) + 3_000_000, wallNs: 5_001 * Second, gapNs: 6_000_000);
+        var second = clock.Stamp((5_001 * Second) - 1_000_000);
+        Assert.Equal(Second, second - first);
+
+        // A clean reading of a real step is still taken at once.
+        clock.Begin(monotonicNs: 1_002 * Second, wallNs: 9_002 * Second, gapNs: 20_000);
+        Assert.Equal(1_002 * Second, clock.Stamp(9_002 * Second));
+    }
+
     private static RuleEngine NewEngine()
     {
         var config = ConfigLoader.Parse(Rules, "shaper.toml").Config!;

@@ -163,6 +163,9 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
             // waits) lets packets in after it was raised; the engine hears when each install answered and charges those
             // to the log, so the key's next packets wait for them (holds_slipped counts them). Both bounds are asserted as
             // the issue states them. A reload that handed out a fresh log would let 30 more through per source and reload.
+            // What the daemon's engine counted each source passed: what it believes got in, against what the tally saw.
+            var enginePassed = (await daemon.SendAsync("counters")).Result!["rules"]![0]!["keys"]!.AsArray()
+                .ToDictionary(k => k!["key"]!.GetValue<string>(), k => k!["passed"]!.GetValue<long>(), StringComparer.Ordinal);
             var holdLatencyNs = (long)(status["detect_to_hold_p99_ms"]!.GetValue<double>() * 1e6);
             var releaseLateNs = (long)(Math.Max(0, status["hold_release_late_max_ms"]!.GetValue<double>()) * 1e6);
             var failures = new List<string>();
@@ -179,7 +182,7 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
                 strict += met ? 1 : 0;
                 var held = heldPackets.Where(h => h.Key.Key == source && through.Contains((source, h.Key.Port))).Select(h => $"#{h.Key.Port - 10_000} {h.Value.SinceNs / 1e6:F1} ms after the hold, {h.Value.LeftNs / 1e6:F1} ms before its end").ToList();
                 var lost = passedAfterHold.Where(p => p.Key.Key == source && !through.Contains((source, p.Key.Port))).Select(p => $"#{p.Key.Port - 10_000} {p.Value / 1e6:F2} ms after a hold ended").ToList();
-                output.WriteLine($"{source}: received {received}, the sliding log allows {may} of {Seconds * PerSecond} ({allowedBySender[source]} by the sender's timestamps), over its limit in {crossed} windows: {received - may:+0;-0;0} against the log, the issue's bound {(met ? "met" : "missed")}; {early} held arrivals within the hold latency, {late} passed arrivals within the release lateness");
+                output.WriteLine($"{source}: received {received}, the sliding log allows {may} of {Seconds * PerSecond} ({allowedBySender[source]} by the sender's timestamps), over its limit in {crossed} windows: {received - may:+0;-0;0} against the log, the issue's bound {(met ? "met" : "missed")}; the daemon counted {enginePassed.GetValueOrDefault(source)} passed; {early} held arrivals within the hold latency, {late} passed arrivals within the release lateness");
                 output.WriteLine($"  {held.Count} got through while their key was held: {string.Join("; ", held)}");
                 output.WriteLine($"  {lost.Count} the log passed did not get through: {string.Join("; ", lost)}");
                 if (!met)
