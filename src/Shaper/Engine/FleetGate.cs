@@ -182,6 +182,51 @@ internal sealed class FleetGate
     }
 
     /// <summary>
+    /// Counts a packet that got past the kernel before its key's hold was installed as passed: a hit the store learns
+    /// at the next sync (so the fleet's count includes it and the next grant is that much smaller), taken from the key's
+    /// allowance even below zero, or, while the local share decides, charged to <paramref name="local"/> whatever its
+    /// limit. Returns how long from the packet's time the key would refuse one more packet.
+    /// </summary>
+    public long Charge(in PacketMeta packet, long cost, KeyedRuleLimiter local)
+    {
+        ref var entry = ref CollectionsMarshal.GetValueRefOrNullRef(_keys, HeldKey.Of(_per, packet));
+        if (Unsafe.IsNullRef(ref entry))
+        {
+            return local.Charge(packet, cost);
+        }
+
+        entry.Demand += cost;
+        var now = packet.TimestampNs;
+        long retry;
+        if (entry.Granted && (_shared || _sharePerNs > 0))
+        {
+            if (!_shared)
+            {
+                Refill(ref entry, now);
+            }
+
+            entry.Allowance -= cost;
+            local.CountPassed(packet);
+            retry = entry.Allowance >= 1 ? 0 : Wait(entry, 1, now);
+        }
+        else
+        {
+            retry = local.Charge(packet, cost);
+        }
+
+        if (_shared)
+        {
+            entry.Hits += cost;
+        }
+        else
+        {
+            entry.ShareHits += cost;
+        }
+
+        return retry;
+    }
+
+    /// <summary>
     /// Counts a packet a kernel set stopped as demand (the host was offered it, though it never reached a limiter),
     /// and answers how long its key must stay held from now: while its grant is spent, until the next grant is due
     /// (0 when a grant has come); else <paramref name="localRetryNs"/>, the local share's answer.

@@ -335,7 +335,7 @@ public sealed class RuleEngine
                 // the key refuse.
                 Slipped++;
                 _totals[i].Passed++;
-                Hold(i, packet, _limiters[i].Charge(packet, cost), extend: true);
+                Hold(i, packet, _fleet?[i] is { } slippedGate ? slippedGate.Charge(packet, cost, _limiters[i]) : _limiters[i].Charge(packet, cost), extend: true);
                 continue;
             }
 

@@ -56,6 +56,33 @@ public sealed class FleetGateTests
     }
 
     [Fact]
+    public void PacketPastTheKernelBeforeItsHold_CountsAsAHitForTheStoreAndComesOutOfTheNextGrant()
+    {
+        var installs = new KernelInstalls();
+        var engine = new RuleEngine(CompiledRuleSet.Compile(FleetAccuracyTests.Load(FleetAccuracyTests.Config("127.0.0.1:1", "token_bucket", "rate = \"300/s\"\nburst = 60", "fleet"))), 1024)
+        {
+            Installs = (_, _) => installs,
+        };
+        engine.SetFleetShared(true);
+        engine.Process(Udp(1 * Ms));
+        engine.HarvestFleet([]);
+        engine.ApplyFleet([Grant(2)], 10 * Ms);
+        engine.Process(Udp(11 * Ms));
+        engine.Process(Udp(12 * Ms)); // spends the grant: held from here
+
+        // The kernel had the key only at 20 ms: the packet at 15 ms got in. The store hears of it as a hit.
+        engine.Process(Udp(15 * Ms));
+        installs.Report(12 * Ms, 20 * Ms);
+        engine.Process(Udp(21 * Ms)); // stopped by the set
+        var deltas = new List<FleetDelta>();
+        engine.HarvestFleet(deltas);
+
+        Assert.Equal((1L, 1L), (engine.Slipped, engine.Held));
+        Assert.Equal(3, Assert.Single(deltas).Hits);
+        Assert.Equal((4L, 1L), (engine.Report(21 * Ms)[0].Passed, engine.Report(21 * Ms)[0].Limited));
+    }
+
+    [Fact]
     public void GrantWhileHeld_ReleasesTheKey_AndItsPacketsPassAgain()
     {
         var engine = Engine();
