@@ -50,10 +50,12 @@ public sealed class FleetThreeDaemonTests(ITestOutputHelper output)
         Assert.InRange(fleet.Passed.Sum(), fleet.One * 0.88, fleet.One * 1.05);
         Assert.InRange(fleet.Through.Sum(), fleet.One * 0.80, fleet.One * 1.05);
 
-        // With scope = "host" each daemon limits alone, and the same client gets about 3 times as much: all of it here,
-        // as each daemon sees the client at its own limit.
+        // With scope = "host" each daemon limits alone: what got through is what three limiters, each over its own
+        // sender's packets, let through. At the senders' pace (3 s) that is all of it, about 3 times what one limiter
+        // lets through. A sender slowed by a busy machine stays nearer the one limiter's rate, so the merged traffic is
+        // less over it, and the ratio smaller (printed: the replays of this run's own packets are the baseline).
+        output.WriteLine($"scope = \"host\": {host.Through.Sum() / (double)host.One:F2} × one limiter over the same packets");
         Assert.InRange(host.Through.Sum(), host.EachAlone * 0.95, host.EachAlone * 1.05);
-        Assert.True(host.Through.Sum() >= 2 * host.One, $"scope = \"host\" let {host.Through.Sum()} through, not about 3 × one limiter's {host.One}");
     }
 
     private sealed record Outcome(long[] Through, long[] Passed, long One, long EachAlone, double SpanMs);
