@@ -51,10 +51,12 @@ internal static class Program
             return 1;
         }
 
-        // The host's default appsettings.json source would watch the working directory (inotify on a thread of its
-        // own) and wake the daemon for every file written there; shaperd reads no appsettings.json changes.
+        // The host's default appsettings.json source would watch the working directory and every directory under it
+        // (inotify on a thread of its own; under systemd the working directory is /) and wake the daemon for every
+        // file written there; shaperd reads no appsettings.json changes. The setting goes in as a source: a value set
+        // through the indexer of a configuration with no source yet is dropped.
         var settings = new HostApplicationBuilderSettings { Configuration = new ConfigurationManager() };
-        settings.Configuration["hostBuilder:reloadConfigOnChange"] = "false";
+        settings.Configuration.AddInMemoryCollection([new("hostBuilder:reloadConfigOnChange", "false")]);
         var builder = Host.CreateApplicationBuilder(settings);
         builder.Services.AddSystemd();
 
