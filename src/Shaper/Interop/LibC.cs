@@ -18,6 +18,10 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "clock_getres", SetLastError = true)]
     public static partial int ClockGetRes(int clock, long* resolution);
 
+    /// <summary><c>madvise</c>: advice <paramref name="advice"/> about the pages of [<paramref name="address"/>, + <paramref name="length"/>).</summary>
+    [LibraryImport(Library, EntryPoint = "madvise", SetLastError = true)]
+    public static partial int Madvise(void* address, nuint length, int advice);
+
     [LibraryImport(Library, EntryPoint = "socket", SetLastError = true)]
     public static partial int Socket(int domain, int type, int protocol);
 

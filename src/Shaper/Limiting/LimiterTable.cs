@@ -38,7 +38,7 @@ public sealed class LimiterTable<TKey, TState, TLimiter>
         // Load factor at most 0.8: linear probing stays short, and a full table keeps free slots
         // to end every probe run.
         _slots = (uint)Math.Max(capacity + (capacity / 4), capacity + 1);
-        _entries = GC.AllocateUninitializedArray<Entry>((int)_slots);
+        _entries = Interop.HugePages.Allocate<Entry>((int)_slots);
         _occupied = new ulong[(_slots + 63) / 64];
         _limiter = limiter;
         Capacity = capacity;
