@@ -91,6 +91,13 @@ internal sealed class BlockService : IDisposable
     public LatencyWindow DetectToBlock { get; } = new(4096);
 
     /// <summary>
+    /// The hops of <see cref="DetectToBlock"/>, for an observe rule's blocks: the packet's arrival to its block queued by
+    /// the capture thread (the capture buffer and the decision), queued to taken by the install thread, and taken to
+    /// committed (the netlink command for the whole batch, the kernel's commit included).
+    /// </summary>
+    public BlockHops Hops { get; } = new();
+
+    /// <summary>
     /// An operator's block (or, with <paramref name="source"/>, the fleet's): done when the kernel holds it (and the
     /// store has it, with its source); null then, else the kernel's reason, and nothing changed. A block of a network
     /// already blocked replaces it, with the new time to live and source.
@@ -126,7 +133,8 @@ internal sealed class BlockService : IDisposable
     {
         var ip = new HeldKey(family, address, prefixLength, 0, KeyKind.Source).ToAddress();
 
-        var request = new BlockRequest(new IPNetwork(ip, prefixLength), TimeSpan.FromTicks(durationNs / 100), rule, detectedNs);
+        var queuedNs = detectedNs == 0 ? 0 : (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
+        var request = new BlockRequest(new IPNetwork(ip, prefixLength), TimeSpan.FromTicks(durationNs / 100), rule, detectedNs, QueuedNs: queuedNs);
         if (durationNs > 0 && !_store.TryReserve(request.Network, exact: false))
         {
             Interlocked.Increment(ref _overCap); // logged by the maintenance timer, not here on the engine thread
@@ -512,6 +520,10 @@ internal sealed class BlockService : IDisposable
             if (block.DetectedNs > 0)
             {
                 DetectToBlock.Add((nowNs - block.DetectedNs) / 1e6);
+                if (block.QueuedNs > 0)
+                {
+                    Hops.Add(block.DetectedNs, block.QueuedNs, block.TakenNs, nowNs, outcomes.Count);
+                }
             }
 
             if (block.Rule is { } rule)

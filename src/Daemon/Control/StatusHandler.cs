@@ -35,6 +35,7 @@ internal sealed class StatusHandler(ShaperService daemon) : ControlHandler
             DetectToBlockCount = kernel.Blocks.DetectToBlock.Count,
             DetectToBlockP50Ms = Round(kernel.Blocks.DetectToBlock.Percentile(0.50)),
             DetectToBlockP99Ms = Round(kernel.Blocks.DetectToBlock.Percentile(0.99)),
+            DetectToBlockHops = Hops(kernel.Blocks.Hops),
             ReloadsOk = daemon.ReloadsOk,
             ReloadsFailed = daemon.ReloadsFailed,
             LastApplyMs = Math.Round(daemon.LastApplyMs, 2),
@@ -74,6 +75,26 @@ internal sealed class StatusHandler(ShaperService daemon) : ControlHandler
             GcPauseTotalMs = Math.Round(GC.GetTotalPauseDuration().TotalMilliseconds, 3),
         };
         return Task.FromResult(Reply(reply, ControlJsonContext.Default.StatusReply));
+    }
+
+    /// <summary>p50 and p99 of each hop of detection to block; empty before the first block.</summary>
+    private static Dictionary<string, double> Hops(BlockHops hops)
+    {
+        var values = new Dictionary<string, double>(StringComparer.Ordinal);
+        if (hops.Capture.Count == 0)
+        {
+            return values;
+        }
+
+        foreach (var (name, window) in new[] { ("capture", hops.Capture), ("queue", hops.Queue), ("commit", hops.Commit) })
+        {
+            values[name + "_p50_ms"] = Round(window.Percentile(0.50));
+            values[name + "_p99_ms"] = Round(window.Percentile(0.99));
+        }
+
+        values["batch_p50"] = Round(hops.BatchSize.Percentile(0.50));
+        values["batch_p99"] = Round(hops.BatchSize.Percentile(0.99));
+        return values;
     }
 
     /// <summary>Milliseconds to three places; -1 while there is no sample.</summary>

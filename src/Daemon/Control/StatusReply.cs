@@ -208,4 +208,12 @@ internal sealed record StatusReply
     /// <summary>How long those collections held the threads suspended in all, milliseconds.</summary>
     [JsonPropertyName("gc_pause_total_ms")]
     public double GcPauseTotalMs { get; init; }
+
+    /// <summary>
+    /// Where detection to block went, over an observe rule's recent blocks: p50 and p99 of each hop in ms (capture: the
+    /// packet's arrival to its block queued; queue: to the install thread taking it; commit: to the kernel's commit of
+    /// its batch) and of the batch sizes; empty before the first.
+    /// </summary>
+    [JsonPropertyName("detect_to_block_hops")]
+    public IReadOnlyDictionary<string, double> DetectToBlockHops { get; init; } = new Dictionary<string, double>();
 }

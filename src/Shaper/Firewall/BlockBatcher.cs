@@ -6,9 +6,10 @@ namespace Shaper.Firewall;
 /// <summary>
 /// A block to install: the network, how long, the rule that asked (null for an operator), when its cause was seen
 /// (Unix ns, 0 when unknown), who waits to hear that the kernel holds it (null when no one waits), and who decided it
-/// as the block store records it (null: the rule's, or for a re-install whatever the store has).
+/// as the block store records it (null: the rule's, or for a re-install whatever the store has). For the latency of
+/// each hop: when it was queued (Unix ns, 0 when not measured) and when the install thread took it (set by the batcher).
 /// </summary>
-public readonly record struct BlockRequest(IPNetwork Network, TimeSpan Ttl, string? Rule = null, long DetectedNs = 0, TaskCompletionSource<string?>? Acknowledge = null, string? Source = null);
+public readonly record struct BlockRequest(IPNetwork Network, TimeSpan Ttl, string? Rule = null, long DetectedNs = 0, TaskCompletionSource<string?>? Acknowledge = null, string? Source = null, long QueuedNs = 0, long TakenNs = 0);
 
 /// <summary>A block once tried: null <paramref name="Error"/> when the kernel holds it, else why it refused it.</summary>
 public readonly record struct BlockOutcome(BlockRequest Request, string? Error);
@@ -115,10 +116,12 @@ public sealed class BlockBatcher : IDisposable
         var command = new List<(IPNetwork, TimeSpan)>(MaxBatch);
         foreach (var first in _queue.GetConsumingEnumerable())
         {
+            // One clock read per batch: when the install thread took it.
+            var takenNs = (_time.GetUtcNow() - DateTimeOffset.UnixEpoch).Ticks * 100;
             var item = first;
             do
             {
-                requests.Add(item);
+                requests.Add(item with { TakenNs = takenNs });
                 command.Add((item.Network, item.Ttl));
             }
             while (requests.Count < MaxBatch && _queue.TryTake(out item));

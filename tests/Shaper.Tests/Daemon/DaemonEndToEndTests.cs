@@ -92,6 +92,17 @@ public sealed partial class DaemonEndToEndTests(ITestOutputHelper output)
             // The blocks end 5 s after they began: gone from the daemon and from the kernel soon after.
             var status = await daemon.SendAsync("status");
             output.WriteLine(status.Result!.ToJsonString());
+
+            // Detection to block by hop: each of the 20 blocks went through capture, the queue and a commit, and no
+            // hop's median is longer than the whole's p99.
+            var hops = status.Result!["detect_to_block_hops"]!;
+            var whole = status.Result!["detect_to_block_p99_ms"]!.GetValue<double>();
+            foreach (var hop in new[] { "capture", "queue", "commit" })
+            {
+                Assert.InRange(hops[hop + "_p50_ms"]!.GetValue<double>(), 0, whole);
+            }
+
+            Assert.InRange(hops["batch_p50"]!.GetValue<double>(), 1, Sources);
             while (DateTime.UtcNow - blockedAt < TimeSpan.FromSeconds(8))
             {
                 if ((await daemon.SendAsync("block.list")).Result!["blocks"]!.AsArray().Count == 0)

@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.Time.Testing;
 using Shaper.Firewall;
 
 namespace Shaper.Tests.Firewall;
@@ -64,13 +65,15 @@ public sealed class BlockBatcherTests
     {
         IReadOnlyList<BlockOutcome>? heard = null;
         using var committed = new ManualResetEventSlim();
-        using (var batcher = new BlockBatcher(_ => "nft said no", (batch, _) => { heard = [.. batch]; committed.Set(); }))
+        var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(1_800_000_000));
+        using (var batcher = new BlockBatcher(_ => "nft said no", (batch, _) => { heard = [.. batch]; committed.Set(); }, time))
         {
-            batcher.Add(new(Host(1), TimeSpan.FromMinutes(1), "r", 5));
+            batcher.Add(new(Host(1), TimeSpan.FromMinutes(1), "r", 5, QueuedNs: 7));
             Assert.True(committed.Wait(TimeSpan.FromSeconds(10)));
         }
 
-        Assert.Equal([new BlockOutcome(new BlockRequest(Host(1), TimeSpan.FromMinutes(1), "r", 5), "nft said no")], heard);
+        // The batcher stamps when its install thread took the block, for the latency of each hop.
+        Assert.Equal([new BlockOutcome(new BlockRequest(Host(1), TimeSpan.FromMinutes(1), "r", 5, QueuedNs: 7, TakenNs: 1_800_000_000L * 1_000_000_000), "nft said no")], heard);
     }
 
     // Issue 14: one block the kernel refuses must not take the others in its batch with it.
