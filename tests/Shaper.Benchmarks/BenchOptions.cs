@@ -1,13 +1,26 @@
 namespace Shaper.Benchmarks;
 
-/// <summary>Command-line options shared by every suite.</summary>
+/// <summary>
+/// Command-line options shared by every suite. <c>--only PART[,PART]</c> runs only those parts of a suite (the daemon
+/// suite's: block, idle, cpu, nodrop, scaling, flood); <c>--rates N[,N]</c> the daemon's CPU rates (0 = top speed);
+/// <c>--perf DIR</c> records the daemon with <c>perf record -g</c> and <c>perf stat</c> during each measured CPU run.
+/// </summary>
 internal sealed record BenchOptions(bool Quick, string OutputDirectory, IReadOnlyList<string> Suites)
 {
+    public IReadOnlyList<string> Only { get; init; } = [];
+
+    public IReadOnlyList<int> Rates { get; init; } = [];
+
+    public string? PerfDirectory { get; init; }
+
     public static BenchOptions Parse(string[] args)
     {
         var quick = false;
         var output = Path.Combine("artifacts", "bench");
         var suites = new List<string>();
+        var only = new List<string>();
+        var rates = new List<int>();
+        string? perf = null;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -18,14 +31,26 @@ internal sealed record BenchOptions(bool Quick, string OutputDirectory, IReadOnl
                 case "--out" when i + 1 < args.Length:
                     output = args[++i];
                     break;
+                case "--only" when i + 1 < args.Length:
+                    only.AddRange(args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries));
+                    break;
+                case "--rates" when i + 1 < args.Length:
+                    rates.AddRange(args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries).Select(r => int.Parse(r, System.Globalization.CultureInfo.InvariantCulture)));
+                    break;
+                case "--perf" when i + 1 < args.Length:
+                    perf = args[++i];
+                    break;
                 default:
                     suites.Add(args[i]);
                     break;
             }
         }
 
-        return new BenchOptions(quick, output, suites);
+        return new BenchOptions(quick, output, suites) { Only = only, Rates = rates, PerfDirectory = perf };
     }
 
     public bool Wants(string suite) => Suites.Count == 0 || Suites.Contains(suite) || Suites.Contains("all");
+
+    /// <summary>Whether a suite's <paramref name="part"/> runs: all of them unless --only names some.</summary>
+    public bool WantsPart(string part) => Only.Count == 0 || Only.Contains(part);
 }

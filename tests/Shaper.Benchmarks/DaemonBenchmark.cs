@@ -71,11 +71,30 @@ internal static class DaemonBenchmark
         }
 
         var result = new JsonObject();
-        DetectToBlock(result);
-        Idle(result);
-        CpuPerPacket(options, result);
-        NoDropRate(options, result);
-        FloodRss(options, result);
+        if (options.WantsPart("block"))
+        {
+            DetectToBlock(result);
+        }
+
+        if (options.WantsPart("idle"))
+        {
+            Idle(result);
+        }
+
+        if (options.WantsPart("cpu"))
+        {
+            CpuPerPacket(options, result);
+        }
+
+        if (options.WantsPart("nodrop"))
+        {
+            NoDropRate(options, result);
+        }
+
+        if (options.WantsPart("flood"))
+        {
+            FloodRss(options, result);
+        }
         return result;
     }
 
@@ -107,7 +126,8 @@ internal static class DaemonBenchmark
         result["blocks_in_kernel"] = inKernel;
         result["capture_wait_p50_ms"] = status["capture_wait_p50_ms"]!.GetValue<double>();
         result["capture_wait_p99_ms"] = status["capture_wait_p99_ms"]!.GetValue<double>();
-        Console.WriteLine($"daemon: {Offenders:N0} offenders crossing at once: detection to kernel block p50 {result["detect_to_block_p50_ms"]} ms, p99 {result["detect_to_block_p99_ms"]} ms ({inKernel} blocks in the kernel set); capture buffer wait p50 {result["capture_wait_p50_ms"]} ms, p99 {result["capture_wait_p99_ms"]} ms");
+        result["detect_to_block_hops"] = status["detect_to_block_hops"]?.DeepClone();
+        Console.WriteLine($"daemon: {Offenders:N0} offenders crossing at once: detection to kernel block p50 {result["detect_to_block_p50_ms"]} ms, p99 {result["detect_to_block_p99_ms"]} ms ({inKernel} blocks in the kernel set); capture buffer wait p50 {result["capture_wait_p50_ms"]} ms, p99 {result["capture_wait_p99_ms"]} ms; by hop {result["detect_to_block_hops"]?.ToJsonString()}");
     }
 
     /// <summary>
@@ -155,7 +175,7 @@ internal static class DaemonBenchmark
     private static void CpuPerPacket(BenchOptions options, JsonObject result)
     {
         var rates = new JsonArray();
-        foreach (var pps in new[] { 10_000, 50_000, 100_000, 0 })
+        foreach (var pps in options.Rates.Count > 0 ? options.Rates : [10_000, 50_000, 100_000, 0])
         {
             // Long enough at 10,000 packets/s for /proc's 10 ms ticks to resolve a microsecond per packet.
             var seconds = pps == 10_000 ? (options.Quick ? 4 : 10) : options.Quick ? 2 : 4;
@@ -178,14 +198,24 @@ internal static class DaemonBenchmark
             Thread.Sleep(1000);
             var before = Status(daemon);
             var dumpBefore = tcpdump.Stats();
+
+            // The JIT's background recompiling after that request (its code reaches a call count now and then) is
+            // done before the run: the measured window holds the traffic alone.
+            var resettled = Settle(daemon.Pid);
             var (daemonCpu, dumpCpu, captureCpu) = (CpuSeconds(daemon.Pid), CpuSeconds(tcpdump.Pid), CaptureThreadSeconds(daemon.Pid));
-            var threadsCpu = ThreadSeconds(daemon.Pid);
+            double threadsCpu;
             var dumpThreadsCpu = ThreadSeconds(tcpdump.Pid);
             var wakeups = CaptureThreadWakeups(daemon.Pid);
+            var byThread = ThreadNanoseconds(daemon.Pid);
+            var allWakeups = Wakeups(daemon.Pid);
+            using var perf = PerfRecording.Start(options.PerfDirectory, daemon.Pid, pps);
             var sent = Send(lab, pps, count);
             Thread.Sleep(200);
+            perf?.Stop();
+            var usedByThread = Subtract(ThreadNanoseconds(daemon.Pid), byThread);
+            threadsCpu = usedByThread.Values.Sum() / 1e9;
+            allWakeups = Subtract(Wakeups(daemon.Pid), allWakeups);
             daemonCpu = CpuSeconds(daemon.Pid) - daemonCpu;
-            threadsCpu = ThreadSeconds(daemon.Pid) - threadsCpu;
             dumpThreadsCpu = ThreadSeconds(tcpdump.Pid) - dumpThreadsCpu;
             captureCpu = CaptureThreadSeconds(daemon.Pid) - captureCpu;
             dumpCpu = CpuSeconds(tcpdump.Pid) - dumpCpu;
@@ -216,8 +246,25 @@ internal static class DaemonBenchmark
                 ["capture_wait_p99_ms"] = after["capture_wait_p99_ms"]!.GetValue<double>(),
                 ["settle_s"] = settled.Seconds,
                 ["settle_cpu_s"] = settled.CpuSeconds,
+                ["resettle_s"] = resettled.Seconds,
+                ["gc_collections"] = after["gc_collections"]?.GetValue<long>() - before["gc_collections"]?.GetValue<long>(),
             };
+            var threadRows = new JsonObject();
+            foreach (var (name, ns) in usedByThread.OrderByDescending(t => t.Value))
+            {
+                if (ns > 0)
+                {
+                    threadRows[name] = new JsonObject
+                    {
+                        ["cpu_us_per_packet"] = engine == 0 ? -1 : Math.Round(ns / 1e3 / engine, 4),
+                        ["wakeups_per_kpacket"] = engine == 0 ? -1 : Math.Round(allWakeups.GetValueOrDefault(name) * 1000.0 / engine, 2),
+                    };
+                }
+            }
+
+            row["by_thread"] = threadRows;
             rates.Add(row);
+            Console.WriteLine($"daemon:   by thread (µs per packet, wake-ups per 1,000 packets): {threadRows.ToJsonString()}; collections {row["gc_collections"]}");
             Console.WriteLine($"daemon: {(pps == 0 ? "top speed" : pps.ToString("N0", CultureInfo.InvariantCulture) + " pps")} asked, {sent:N0} sent: daemon {row["cpu_us_per_packet"]} µs CPU per packet (settled after {settled.Seconds} s, using {settled.CpuSeconds} s of CPU; its threads' scheduler time {row["threads_cpu_us_per_packet"]} µs, its capture thread {row["capture_threads_cpu_us_per_packet"]} µs, {wakeups} wake-ups) over {engine:N0} packets ({dropped} dropped); tcpdump {row["tcpdump_cpu_us_per_packet"]} µs (scheduler time {row["tcpdump_threads_cpu_us_per_packet"]} µs) over {dumpCaptured:N0} ({dumpDropped} dropped)");
         }
 
@@ -417,6 +464,44 @@ internal static class DaemonBenchmark
 
         return counts;
     }
+
+    /// <summary>The scheduler's CPU time so far (schedstat, ns) of each of a process's threads, by thread id, with its name.</summary>
+    private static Dictionary<string, (string Name, long Ns)> ThreadNanoseconds(int pid)
+    {
+        var times = new Dictionary<string, (string, long)>(StringComparer.Ordinal);
+        foreach (var task in Directory.GetDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                var name = File.ReadAllText(Path.Combine(task, "comm")).Trim();
+                times[Path.GetFileName(task)] = (name, long.Parse(File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ')[0], CultureInfo.InvariantCulture));
+            }
+            catch (IOException)
+            {
+                // A thread that ended meanwhile.
+            }
+        }
+
+        return times;
+    }
+
+    /// <summary>
+    /// What the threads alive at the end used since the start, summed by name (a thread that ended meanwhile is left
+    /// out, so the sum is a lower bound).
+    /// </summary>
+    private static Dictionary<string, long> Subtract(Dictionary<string, (string Name, long Ns)> after, Dictionary<string, (string Name, long Ns)> before)
+    {
+        var used = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var (tid, (name, ns)) in after)
+        {
+            used[name] = used.GetValueOrDefault(name) + ns - (before.TryGetValue(tid, out var b) ? b.Ns : 0);
+        }
+
+        return used;
+    }
+
+    private static Dictionary<string, long> Subtract(Dictionary<string, long> after, Dictionary<string, long> before) =>
+        after.ToDictionary(t => t.Key, t => t.Value - before.GetValueOrDefault(t.Key), StringComparer.Ordinal);
 
     /// <summary>How many times the capture threads have run so far.</summary>
     private static long CaptureThreadWakeups(int pid) =>
