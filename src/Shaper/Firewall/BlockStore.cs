@@ -530,11 +530,12 @@ public sealed class BlockStore : IBlockStore
                 if (rc == raw.SQLITE_OK)
                 {
                     raw.sqlite3_bind_int64(statement, 1, nowMs);
+                    var row = SqliteColumns.Of(statement);
                     while (given < limit && (rc = raw.sqlite3_step(statement)) == raw.SQLITE_ROW)
                     {
-                        var bytes = raw.sqlite3_column_type(statement, 0) == raw.SQLITE_BLOB ? raw.sqlite3_column_blob(statement, 0) : default;
-                        var prefix = raw.sqlite3_column_type(statement, 1) == raw.SQLITE_INTEGER ? raw.sqlite3_column_int64(statement, 1) : -1;
-                        var expires = raw.sqlite3_column_type(statement, 2) == raw.SQLITE_INTEGER ? raw.sqlite3_column_int64(statement, 2) : long.MaxValue;
+                        var bytes = SqliteColumns.Type(row, 0) == raw.SQLITE_BLOB ? SqliteColumns.Blob(row, 0) : default;
+                        var prefix = SqliteColumns.Type(row, 1) == raw.SQLITE_INTEGER ? SqliteColumns.Int64(row, 1) : -1;
+                        var expires = SqliteColumns.Type(row, 2) == raw.SQLITE_INTEGER ? SqliteColumns.Int64(row, 2) : long.MaxValue;
                         if (bytes.Length is not (4 or 16) || prefix < 0 || prefix > bytes.Length * 8 || expires > latest)
                         {
                             damaged++;

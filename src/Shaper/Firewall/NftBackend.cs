@@ -205,6 +205,11 @@ public sealed partial class NftBackend : IFirewallBackend
             List<BlockSet>? added = null;
             foreach (var (network, _) in blocks)
             {
+                if (network.PrefixLength is 128 || (network.PrefixLength is 32 && network.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork))
+                {
+                    continue; // a host: the host sets always exist (a restore's million blocks are mostly hosts)
+                }
+
                 var set = NftBlockSets.SetOf(network);
                 if (!set.IsHosts && !_blockSets.Contains(set) && (added is null || !added.Contains(set)))
                 {
