@@ -92,6 +92,7 @@ internal sealed class KernelEnforcer : IDisposable
         Holds = new HoldService(backend as NftBackend, _logger, _time);
         Holds.Prepare(config);
         // Not listening to its own million notifications: they would overflow the monitor and make the reconciler compare every set.
+        // (The kernel still builds them while any socket of the host listens, in any namespace: its listener check is per protocol.)
         if (_kernel.Monitor is { } monitor)
         {
             monitor.Quietly(Blocks.Restore);
