@@ -8,8 +8,8 @@ namespace Shaper.Engine;
 /// that arrived before it committed got in. Counting it held would let the key's limiter hand its place to a later
 /// packet, one more than the limit lets through; with this record the engine counts it passed, as the kernel did.
 /// <para>
-/// One writer (the install thread) and any number of readers (the engine threads), without locks: rounds go into a
-/// ring in the order they commit, each published by a volatile write of the round count. A round covers every hold
+/// One writer (the install thread) and any number of readers (the engine threads), without locks
+/// (<see cref="RoundRing{TRound}"/>), rounds in the order they commit. A round covers every hold
 /// raised at or before its mark, the latest raise time of its own holds or of any round before it; holds raised on
 /// several capture threads may reach the install thread out of order, so a hold may be taken as in a round earlier
 /// than its own, never later: such a packet counts held, as it would without this record.
@@ -17,10 +17,7 @@ namespace Shaper.Engine;
 /// </summary>
 public sealed class KernelInstalls
 {
-    private const int Size = 1024; // rounds remembered: a second of rounds one millisecond apart
-
-    private readonly Round[] _rounds = new Round[Size];
-    private long _count;
+    private readonly RoundRing<Round> _rounds = new();
     private long _raisedThrough = long.MinValue; // the writer's running mark
 
     /// <summary>
@@ -31,9 +28,7 @@ public sealed class KernelInstalls
     public void Report(long raisedNs, long installedAtNs)
     {
         _raisedThrough = Math.Max(_raisedThrough, raisedNs);
-        var count = _count;
-        _rounds[count % Size] = new Round(_raisedThrough, installedAtNs);
-        Volatile.Write(ref _count, count + 1);
+        _rounds.Add(new Round(_raisedThrough, installedAtNs));
     }
 
     /// <summary>
@@ -42,14 +37,14 @@ public sealed class KernelInstalls
     /// </summary>
     public bool InBy(long raisedNs, long atNs)
     {
-        var count = Volatile.Read(ref _count);
-        var oldest = Math.Max(0, count - Size);
+        var count = _rounds.Count;
+        var oldest = RoundRing<Round>.Oldest(count);
         var low = oldest;
         var high = count;
         while (low < high)
         {
             var middle = low + ((high - low) / 2);
-            if (_rounds[middle % Size].RaisedThroughNs >= raisedNs)
+            if (_rounds[middle].RaisedThroughNs >= raisedNs)
             {
                 high = middle;
             }
@@ -64,8 +59,8 @@ public sealed class KernelInstalls
             return false;
         }
 
-        var round = _rounds[low % Size];
-        if ((low == oldest && oldest > 0) || Volatile.Read(ref _count) - oldest > Size)
+        var round = _rounds[low];
+        if ((low == oldest && oldest > 0) || _rounds.Overrun(oldest))
         {
             // The covering round may be older than the ring holds, or the writer went round the ring while this read
             // it: either way the hold went in long ago.

@@ -8,16 +8,12 @@ namespace Shaper.Engine;
 /// such a packet as passed would put into a sliding log or bucket a packet that never got in, one fewer for the rest of
 /// its window; with this record the engine counts it held, as the kernel did.
 /// <para>
-/// One writer (the release thread) and any number of readers (the engine threads), without locks: rounds go into a
-/// ring in the order they run, each published by a volatile write of the round count.
+/// One writer (the release thread) and any number of readers (the engine threads), without locks (<see cref="RoundRing{TRound}"/>).
 /// </para>
 /// </summary>
 public sealed class KernelReleases
 {
-    private const int Size = 1024; // rounds remembered: at least a second of rounds one millisecond apart
-
-    private readonly Round[] _rounds = new Round[Size];
-    private long _count;
+    private readonly RoundRing<Round> _rounds = new();
 
     /// <summary>
     /// A record for sets whose elements time out by themselves at most <paramref name="expiryCapNs"/> after their hold
@@ -39,9 +35,7 @@ public sealed class KernelReleases
     /// </summary>
     public void Report(long dueThroughNs, long releasedAtNs)
     {
-        var count = _count;
-        _rounds[count % Size] = new Round(dueThroughNs, releasedAtNs);
-        Volatile.Write(ref _count, count + 1);
+        _rounds.Add(new Round(dueThroughNs, releasedAtNs));
     }
 
     /// <summary>
@@ -51,13 +45,13 @@ public sealed class KernelReleases
     /// </summary>
     public bool StillStops(long untilNs, long atNs)
     {
-        var count = Volatile.Read(ref _count);
-        var oldest = Math.Max(0, count - Size);
+        var count = _rounds.Count;
+        var oldest = RoundRing<Round>.Oldest(count);
         Round? covering = null; // the earliest round whose due time reaches the hold's end: the one that took the key out
         var i = count - 1;
         for (; i >= oldest; i--)
         {
-            var round = _rounds[i % Size];
+            var round = _rounds[i];
             if (round.DueThroughNs < untilNs)
             {
                 break;
@@ -66,7 +60,7 @@ public sealed class KernelReleases
             covering = round;
         }
 
-        if ((i < oldest && oldest > 0) || Volatile.Read(ref _count) - oldest > Size)
+        if ((i < oldest && oldest > 0) || _rounds.Overrun(oldest))
         {
             // The key went out in a round older than the ring holds, or the writer went round the ring while this read
             // it: either way, that round is long over.

@@ -47,53 +47,15 @@ public readonly struct SlidingLogLimiter : IKeyedLimiter<SlidingLogState>
     }
 
     /// <inheritdoc />
-    public LimitDecision Acquire(ref SlidingLogState state, long nowNs, long cost)
-    {
-        if (state.Ring < 0)
-        {
-            return LimitDecision.Pass;
-        }
-
-        var now = Math.Max(nowNs, state.LastNs);
-        state.LastNs = now;
-        var ring = _arena.Ring(state.Ring);
-        Expire(ref state, ring, now);
-        if (state.Count < _limit)
-        {
-            ring[(state.Head + state.Count) % _limit] = now;
-            state.Count++;
-            return LimitDecision.Pass;
-        }
-
-        return new LimitDecision(LimitOutcome.Limited, RetryAfter(state, ring, now));
-    }
+    public LimitDecision Acquire(ref SlidingLogState state, long nowNs, long cost) =>
+        Append(ref state, nowNs, force: false, out var retryNs) ? LimitDecision.Pass : new LimitDecision(LimitOutcome.Limited, retryNs);
 
     /// <inheritdoc />
     /// <remarks>
     /// A full log drops its oldest entry for the arrival: while that entry would still be in the window every later
     /// one is too, so the log refuses exactly as one that kept both, and once it leaves the two agree again.
     /// </remarks>
-    public void Force(ref SlidingLogState state, long nowNs, long cost)
-    {
-        if (state.Ring < 0)
-        {
-            return;
-        }
-
-        var now = Math.Max(nowNs, state.LastNs);
-        state.LastNs = now;
-        var ring = _arena.Ring(state.Ring);
-        Expire(ref state, ring, now);
-        if (state.Count < _limit)
-        {
-            ring[(state.Head + state.Count) % _limit] = now;
-            state.Count++;
-            return;
-        }
-
-        ring[state.Head] = now;
-        state.Head = (state.Head + 1) % _limit;
-    }
+    public void Force(ref SlidingLogState state, long nowNs, long cost) => _ = Append(ref state, nowNs, force: true, out _);
 
     /// <inheritdoc />
     public RateLimitStatus GetStatus(in SlidingLogState state, long nowNs, long cost)
@@ -132,6 +94,42 @@ public readonly struct SlidingLogLimiter : IKeyedLimiter<SlidingLogState>
     {
         _arena.Return(state.Ring);
         state.Ring = -1;
+    }
+
+    /// <summary>
+    /// Logs an arrival at <paramref name="nowNs"/> when the log has room, or, to <paramref name="force"/> it, in place of
+    /// the oldest entry (true); else leaves the log as it was and says when the oldest entry leaves (false). A key
+    /// without a ring passes.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private bool Append(ref SlidingLogState state, long nowNs, bool force, out long retryNs)
+    {
+        retryNs = 0;
+        if (state.Ring < 0)
+        {
+            return true;
+        }
+
+        var now = Math.Max(nowNs, state.LastNs);
+        state.LastNs = now;
+        var ring = _arena.Ring(state.Ring);
+        Expire(ref state, ring, now);
+        if (state.Count < _limit)
+        {
+            ring[(state.Head + state.Count) % _limit] = now;
+            state.Count++;
+            return true;
+        }
+
+        if (force)
+        {
+            ring[state.Head] = now;
+            state.Head = (state.Head + 1) % _limit;
+            return true;
+        }
+
+        retryNs = RetryAfter(state, ring, now);
+        return false;
     }
 
     private void Expire(ref SlidingLogState state, Span<long> ring, long now)
