@@ -19,7 +19,10 @@ namespace Shaper.Engine;
 /// of that key before any rule; capture still sees them, and they count against the key as limited, but never as
 /// arrivals: the kernel refused them, so a sliding log does not log them and a bucket gives them no tokens (they
 /// would change no algorithm's state anyway). While the limiter would go on refusing past the set's time, the key
-/// is held longer, at most once per half of the time it was last given, never once per packet.</item>
+/// is held longer, at most once per half of the time it was last given, never once per packet. A packet of a held key
+/// that arrived before the kernel had the key (<see cref="Installs"/>) got in: it counts as passed and is charged to the
+/// key's limiter whatever its limit (<see cref="Slipped"/>), and the hold runs on for as long as that makes the key
+/// refuse.</item>
 /// <item>The <c>[global]</c> cap (<see cref="Plan.GlobalCap"/>): each packet a rule matches draws from the rule set's
 /// one bucket, shared with the other engines of the set, before the rule's own limit; over it a hard rule's packet
 /// is gone (the kernel dropped it) and counted in <see cref="GlobalLimited"/>, never against the rule; a soft rule's
