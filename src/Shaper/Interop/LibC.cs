@@ -40,6 +40,10 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, EntryPoint = "recv", SetLastError = true)]
     public static partial long Recv(int fd, byte* buffer, long length, int flags);
 
+    /// <summary><c>recvmmsg</c> with no timeout (its timeout is checked only after each datagram; the socket's receive timeout bounds a wait).</summary>
+    [LibraryImport(Library, EntryPoint = "recvmmsg", SetLastError = true)]
+    public static partial int RecvMmsg(int fd, void* messages, uint count, int flags, void* timeout);
+
     [LibraryImport(Library, EntryPoint = "ppoll", SetLastError = true)]
     public static partial int PPoll(int* fds, ulong count, long* timeout, void* sigmask, nuint sigsetSize);
 

@@ -25,7 +25,9 @@ internal sealed partial class NetlinkSocket : IDisposable
     private const int NetlinkAddMembership = 1;
     private const int NetlinkDropMembership = 2;
     private const int MsgDontwait = 0x40;
+    private const int MsgWaitForOne = 0x10000;
     private const int Eagain = 11;
+    private const int Eintr = 4;
     private const int PollIn = 0x1;
 
     private int _fd;
@@ -123,6 +125,25 @@ internal sealed partial class NetlinkSocket : IDisposable
             var errno = Marshal.GetLastPInvokeError();
             return !wait && errno == Eagain ? 0 : -errno;
         }
+    }
+
+    /// <summary>
+    /// Receives as many datagrams as are there, up to <paramref name="datagrams"/>' capacity, in one system call
+    /// (<c>recvmmsg</c>): with <paramref name="wait"/>, waits for the first up to the socket's receive timeout
+    /// (<c>MSG_WAITFORONE</c>), then takes only what is already there. Returns how many, 0 when none came (nothing there,
+    /// the timeout, a signal), or minus the errno (ENOBUFS: messages were lost because the buffer overflowed).
+    /// </summary>
+    public unsafe int Receive(NetlinkDatagrams datagrams, bool wait)
+    {
+        ArgumentNullException.ThrowIfNull(datagrams);
+        var received = LibC.RecvMmsg(_fd, datagrams.Headers, (uint)datagrams.Capacity, wait ? MsgWaitForOne : MsgDontwait, null);
+        if (received >= 0)
+        {
+            return received;
+        }
+
+        var errno = Marshal.GetLastPInvokeError();
+        return errno is Eagain or Eintr ? 0 : -errno;
     }
 
     /// <summary>

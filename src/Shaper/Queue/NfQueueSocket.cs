@@ -14,17 +14,26 @@ namespace Shaper.Queue;
 internal sealed class NfQueueSocket : IDisposable
 {
     private const int Enobufs = 105;
-    private const int Eintr = 4;
+
+    /// <summary>How long a configuration waits for each message of the kernel's answer.</summary>
+    private const long AckTimeoutNs = 2_000_000_000;
     private const int Enodev = 19;
     private const int Eperm = 1;
     private readonly NetlinkSocket _socket;
-    private readonly NetlinkWriter _writer = new(256);
-    private readonly byte[] _ack = new byte[8192];
+    /// <summary>Verdicts sent at most in one datagram: 128 of 32 bytes, far under the socket's send buffer.</summary>
+    private const int VerdictBatchBytes = 4096;
 
-    private NfQueueSocket(NetlinkSocket socket, ushort number)
+    private readonly NetlinkWriter _writer = new(256);
+    private readonly NetlinkWriter _verdicts = new(VerdictBatchBytes + 64);
+    private int _pendingVerdicts;
+    private readonly byte[] _ack = new byte[8192];
+    private readonly int _maxLength;
+
+    private NfQueueSocket(NetlinkSocket socket, ushort number, int maxLength)
     {
         _socket = socket;
         Number = number;
+        _maxLength = maxLength;
     }
 
     /// <summary>The queue number.</summary>
@@ -45,9 +54,10 @@ internal sealed class NfQueueSocket : IDisposable
     /// <summary>
     /// Opens a socket in this thread's network namespace and binds queue <paramref name="number"/>: packets copied up to
     /// <paramref name="copyRange"/> bytes, at most <paramref name="maxLength"/> waiting in the kernel (beyond, accepted:
-    /// fail-open). Null with <paramref name="error"/> when the kernel refuses (EBUSY: another process has the queue).
+    /// fail-open). A waiting <see cref="Receive"/> gives up after <paramref name="receiveTimeout"/>. Null with
+    /// <paramref name="error"/> when the kernel refuses (EBUSY: another process has the queue).
     /// </summary>
-    public static NfQueueSocket? Open(ushort number, int copyRange, int maxLength, int receiveBuffer, out string? error)
+    public static NfQueueSocket? Open(ushort number, int copyRange, int maxLength, int receiveBuffer, TimeSpan receiveTimeout, out string? error)
     {
         if (NetlinkSocket.TryOpen() is not { } socket)
         {
@@ -56,8 +66,8 @@ internal sealed class NfQueueSocket : IDisposable
         }
 
         socket.SetBuffers(1 << 16, receiveBuffer);
-        socket.SetReceiveTimeout(TimeSpan.FromSeconds(2));
-        var queue = new NfQueueSocket(socket, number);
+        socket.SetReceiveTimeout(receiveTimeout);
+        var queue = new NfQueueSocket(socket, number, maxLength);
         error = queue.Configure(NfQueue.CmdBind, copyRange, maxLength);
         if (error is not null)
         {
@@ -79,13 +89,14 @@ internal sealed class NfQueueSocket : IDisposable
     public bool Wait(long timeoutNs) => _socket.Wait(timeoutNs);
 
     /// <summary>
-    /// Reads one datagram without waiting: its length, 0 when none is there, or -1 after ENOBUFS (counted; the socket
-    /// goes on working).
+    /// Reads the datagrams there are into <paramref name="datagrams"/> in one call; with <paramref name="wait"/>, waits for
+    /// the first up to the receive timeout <see cref="Open"/> set. Returns how many, 0 when none came, or -1 after
+    /// ENOBUFS (counted; the socket goes on working).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public int Receive(Span<byte> buffer)
+    public int Receive(NetlinkDatagrams datagrams, bool wait)
     {
-        var received = _socket.Receive(buffer, wait: false);
+        var received = _socket.Receive(datagrams, wait);
         if (received == -Enobufs)
         {
             // The kernel could not add a packet's message to the full buffer: with fail-open it accepted the packet
@@ -94,12 +105,12 @@ internal sealed class NfQueueSocket : IDisposable
             return -1;
         }
 
-        if (received < 0 && received != -Eintr)
+        if (received < 0)
         {
             throw new IOException($"reading NFQUEUE {Number} failed: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(-received)}");
         }
 
-        return Math.Max(received, 0);
+        return received;
     }
 
     /// <summary>
@@ -173,24 +184,48 @@ internal sealed class NfQueueSocket : IDisposable
         return found;
     }
 
-    /// <summary>Sends the verdict <paramref name="verdict"/> (<see cref="NfQueue.Accept"/>, <see cref="NfQueue.Drop"/>, or <see cref="NfQueue.Repeat"/> with a <paramref name="mark"/>) for packet <paramref name="id"/>; null on success.</summary>
+    /// <summary>
+    /// Adds the verdict <paramref name="verdict"/> (<see cref="NfQueue.Accept"/>, <see cref="NfQueue.Drop"/>, or
+    /// <see cref="NfQueue.Repeat"/> with a <paramref name="mark"/>) for packet <paramref name="id"/> to the verdicts
+    /// <see cref="Flush"/> sends; a full batch is sent at once.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public string? Verdict(uint id, uint verdict, uint? mark = null)
+    public void Verdict(uint id, uint verdict, uint? mark = null)
     {
-        WriteVerdict(_writer, Number, id, verdict, mark);
-        var error = _socket.Send(_writer.Written);
-        if (error is not null)
+        WriteVerdict(_verdicts, Number, id, verdict, mark);
+        _pendingVerdicts++;
+        if (_verdicts.Length >= VerdictBatchBytes)
         {
-            VerdictErrors++;
+            Flush();
         }
-
-        return error;
     }
 
-    /// <summary>One NFQNL_MSG_VERDICT for packet <paramref name="id"/> of queue <paramref name="number"/>, in place of what <paramref name="writer"/> held.</summary>
+    /// <summary>
+    /// Sends the verdicts added since the last flush in one datagram: single NFQNL_MSG_VERDICT messages (not
+    /// NFQNL_MSG_VERDICT_BATCH, which releases every packet up to an id in queue order), which nfnetlink handles one
+    /// after the other in the send itself (netlink_rcv_skb), each failure answered on its own, the rest still applied.
+    /// A send the kernel refuses loses them all (counted): the kernel drops those packets when the socket closes.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public void Flush()
+    {
+        if (_pendingVerdicts == 0)
+        {
+            return;
+        }
+
+        if (_socket.Send(_verdicts.Written) is not null)
+        {
+            VerdictErrors += _pendingVerdicts;
+        }
+
+        _verdicts.Clear();
+        _pendingVerdicts = 0;
+    }
+
+    /// <summary>Appends one NFQNL_MSG_VERDICT for packet <paramref name="id"/> of queue <paramref name="number"/> to what <paramref name="writer"/> holds.</summary>
     internal static void WriteVerdict(NetlinkWriter writer, ushort number, uint id, uint verdict, uint? mark = null)
     {
-        writer.Clear();
         var start = writer.BeginMessage(NfQueue.MsgVerdict, Nl.Request, 0, number);
         var header = writer.Attribute(NfQueue.AttrVerdictHeader, 8);
         BinaryPrimitives.WriteUInt32BigEndian(header, verdict);
@@ -233,15 +268,25 @@ internal sealed class NfQueueSocket : IDisposable
             return sendError;
         }
 
-        // Queued packets may arrive before the acknowledgement; a configuration only happens before any is read
-        // (bind) or when every later one is accepted by the kernel anyway (stop), and those read here are the
-        // caller's to verdict through ReadPending.
-        for (var attempt = 0; attempt < 64; attempt++)
+        // Queued packets may arrive before the acknowledgement (as many as the kernel queues at most); a configuration
+        // only happens before any is read (bind) or when every later one is accepted by the kernel anyway (stop), and
+        // those read here are the caller's to verdict through Pending.
+        for (var attempt = 0; attempt < _maxLength + 64; attempt++)
         {
-            var received = _socket.Receive(_ack);
-            if (received <= 0)
+            if (!_socket.Wait(AckTimeoutNs))
             {
-                return received == 0 ? "no answer from the kernel" : $"netlink receive failed (errno {-received})";
+                return "no answer from the kernel";
+            }
+
+            var received = _socket.Receive(_ack, wait: false);
+            if (received == 0)
+            {
+                continue;
+            }
+
+            if (received < 0)
+            {
+                return $"netlink receive failed (errno {-received})";
             }
 
             foreach (var message in new NetlinkMessageEnumerator(_ack.AsSpan(0, received)))

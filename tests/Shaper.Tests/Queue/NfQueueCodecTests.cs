@@ -41,6 +41,25 @@ public sealed class NfQueueCodecTests
     }
 
     [Fact]
+    public void WriteVerdict_Twice_TwoMessagesOneAfterTheOtherForOneSend()
+    {
+        var writer = new NetlinkWriter(64);
+        NfQueueSocket.WriteVerdict(writer, 1000, 7, NfQueue.Accept);
+        NfQueueSocket.WriteVerdict(writer, 1000, 8, NfQueue.Drop);
+
+        var ids = new List<(uint Verdict, uint Id)>();
+        foreach (var message in new NetlinkMessageEnumerator(writer.Written))
+        {
+            Assert.Equal(NfQueue.MsgVerdict, message.Type);
+            var header = message.Bytes[24..];
+            ids.Add((BinaryPrimitives.ReadUInt32BigEndian(header), BinaryPrimitives.ReadUInt32BigEndian(header[4..])));
+        }
+
+        Assert.Equal(64, writer.Length);
+        Assert.Equal([(NfQueue.Accept, 7u), (NfQueue.Drop, 8u)], ids);
+    }
+
+    [Fact]
     public void TryParsePacket_OtherMessage_False()
     {
         var writer = new NetlinkWriter(64);
