@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 using Shaper.Queue;
 using Shaper.Tests.Lab;
@@ -11,17 +12,30 @@ namespace Shaper.Benchmarks;
 /// Issue 12: packets per second through an NFQUEUE queue with every key under its rate (immediate verdicts): shaperd's
 /// queue rule against a minimal C consumer on libnetfilter_queue that accepts everything, compiled here (it is the
 /// baseline, never shipped), on the same traffic in the same run, in a namespace lab. trafgen sends the same UDP
-/// packets from 64 sources at its top speed into each in turn, several rounds: faster than either consumer verdicts,
-/// so the queue (64 long, fail-open) overflows and the kernel accepts the overflow itself, and throughput is what the
-/// consumer verdicted (the kernel's packet ids for the queue, which count only the packets queued) over the time from
-/// the first packet sent to the queue empty again. (tcpreplay, the earlier sender, was slower than both.) The
+/// packets from 64 sources at its top speed into each in turn, several rounds; where it is faster than the consumer
+/// verdicts, the kernel's queue (8,192 long, fail-open for both) overflows and the kernel accepts the overflow itself,
+/// and throughput is what the consumer verdicted (the kernel's packet ids for the queue, which count only the packets
+/// queued) over the time from the first packet sent to the queue empty again; where it is not, the round measures the
+/// sender, which shares the two cores with the consumer. (tcpreplay, the earlier sender, was slower than both.) The
 /// baseline runs at the same real-time priority as shaperd's queue thread (<c>chrt -f 5</c>), so neither gets more of
 /// the CPUs than the other. Then the added latency of a polite source: 200 packets a second, every other one to a port
 /// no rule matches, one-way delay through the queue against that, per round and as the median over rounds.
+/// Beside each top-speed round, the consumer's own pace with packets waiting, which the sender cannot limit: the
+/// consumer is stopped (SIGSTOP), trafgen queues 8,000 packets, and the time from SIGCONT to the queue empty again
+/// (read from the consumer's own /proc, so without a process start per look) gives packets a second; several drains a
+/// round, the median over all of them.
 /// </summary>
-internal static class QueueBenchmark
+internal static partial class QueueBenchmark
 {
     private const int QueueNumber = 1000;
+
+    /// <summary>Packets queued for each drain: under the kernel's queue length (8,192) and what the 4 MB socket buffer holds.</summary>
+    private const int DrainPackets = 8000;
+
+    private const int DrainsPerRound = 8;
+
+    private const int SigCont = 18;
+    private const int SigStop = 19;
 
     private const string Rule = """
         [[rule]]
@@ -34,7 +48,7 @@ internal static class QueueBenchmark
         enforce = "queue"
         """;
 
-    /// <summary>The baseline: libnetfilter_queue's documented loop, accept in the callback, the same copy range and queue length.</summary>
+    /// <summary>The baseline: libnetfilter_queue's documented loop, accept in the callback, the same copy range, queue length and fail-open.</summary>
     private const string Consumer = """
         #include <arpa/inet.h>
         #include <linux/netfilter.h>
@@ -61,6 +75,7 @@ internal static class QueueBenchmark
             if (!qh) { perror("nfq_create_queue"); return 1; }
             nfq_set_mode(qh, NFQNL_COPY_PACKET, 128);
             nfq_set_queue_maxlen(qh, 8192);
+            nfq_set_queue_flags(qh, NFQA_CFG_F_FAIL_OPEN, NFQA_CFG_F_FAIL_OPEN);
             nfnl_rcvbufsiz(nfq_nfnlh(h), 4 << 20);
             signal(SIGTERM, on_term);
             printf("bound\n");
@@ -95,14 +110,17 @@ internal static class QueueBenchmark
             var rounds = options.Quick ? 2 : 4;
             var ours = new List<Round>();
             var baseline = new List<Round>();
+            var oursDrains = new List<double>();
+            var baseDrains = new List<double>();
             for (var round = 0; round < rounds; round++)
             {
                 using (var daemon = DaemonProcess.Start(lab.B, Rule, $"queue_num = {QueueNumber}"))
                 {
-                    ours.Add(Measure(lab, packets, $"/proc/{daemon.Pid}/task/{QueueThread(daemon.Pid)}/stat"));
+                    ours.Add(Measure(lab, packets, $"/proc/{daemon.Pid}/task/{QueueThread(daemon.Pid)}/schedstat"));
+                    oursDrains.AddRange(Drains(lab, daemon.Pid, DrainsPerRound));
                 }
 
-                baseline.Add(RunBaseline(lab, consumer, packets));
+                baseline.Add(RunBaseline(lab, consumer, packets, baseDrains));
             }
 
             var latency = new JsonArray();
@@ -113,6 +131,8 @@ internal static class QueueBenchmark
 
             var oursPps = Median(ours.Select(r => r.Pps));
             var basePps = Median(baseline.Select(r => r.Pps));
+            var oursDrain = Median(oursDrains);
+            var baseDrain = Median(baseDrains);
             var oursCpu = Median(ours.Select(r => r.PerCpuSecond));
             var baseCpu = Median(baseline.Select(r => r.PerCpuSecond));
             var result = new JsonObject
@@ -125,7 +145,13 @@ internal static class QueueBenchmark
                 ["shaperd_packets_per_cpu_second_median"] = Math.Round(oursCpu),
                 ["baseline_packets_per_cpu_second_median"] = Math.Round(baseCpu),
                 ["cpu_ratio"] = Math.Round(oursCpu / baseCpu, 3),
-                ["note"] = "the sender outpaces both consumers (sender_pps per round above pps), so pps is what each verdicts flat out while the fail-open queue overflows; packets per CPU second of the consumer (shaperd's queue thread, the C process) is what each would verdict with a core of its own",
+                ["drain_packets"] = DrainPackets,
+                ["shaperd_drain_pps_median"] = Math.Round(oursDrain),
+                ["baseline_drain_pps_median"] = Math.Round(baseDrain),
+                ["drain_ratio"] = Math.Round(oursDrain / baseDrain, 3),
+                ["shaperd_drains_pps"] = new JsonArray([.. oursDrains.Select(d => (JsonNode)Math.Round(d))]),
+                ["baseline_drains_pps"] = new JsonArray([.. baseDrains.Select(d => (JsonNode)Math.Round(d))]),
+                ["note"] = "the sender outpaces both consumers (sender_pps per round above pps), so pps is what each verdicts flat out while the fail-open queue overflows; packets per CPU second of the consumer (shaperd's queue thread, the C process; the scheduler's nanosecond count, schedstat) is what each would verdict with a core of its own; consumer_runs is how many times the scheduler put it on a CPU",
                 ["shaperd_rounds"] = new JsonArray([.. ours.Select(r => r.ToJson())]),
                 ["baseline_rounds"] = new JsonArray([.. baseline.Select(r => r.ToJson())]),
                 ["traffic"] = "trafgen at top speed, UDP from 64 sources to one port, every key far under the rule's 1000000/s",
@@ -136,6 +162,7 @@ internal static class QueueBenchmark
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"queue: a polite source's added one-way delay, median over {rounds} rounds: p50 {result["polite_added_p50_us_median"]} µs, p99 {result["polite_added_p99_us_median"]} µs"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"queue: shaperd {oursPps:F0} packets/s through NFQUEUE with immediate verdicts, libnetfilter_queue C consumer {basePps:F0} (ratio {oursPps / basePps:F2}), median of {rounds} rounds"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"       per CPU second of the consumer: shaperd's queue thread {oursCpu:F0}, the C consumer {baseCpu:F0} (ratio {oursCpu / baseCpu:F2})"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"       with {DrainPackets} packets waiting: shaperd {oursDrain:F0} packets/s, the C consumer {baseDrain:F0} (ratio {oursDrain / baseDrain:F2}), median of {oursDrains.Count} and {baseDrains.Count} drains"));
             return result;
         }
         finally
@@ -153,7 +180,7 @@ internal static class QueueBenchmark
         return binary;
     }
 
-    private static Round RunBaseline(NetworkLab lab, string consumer, long packets)
+    private static Round RunBaseline(NetworkLab lab, string consumer, long packets, List<double> drains)
     {
         var rule = $"*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -p udp --dport 9000 -j NFQUEUE --queue-num {QueueNumber} --queue-bypass\nCOMMIT\n";
         Shaper.Tests.Lab.Run.Command("ip", ["netns", "exec", lab.B, "iptables-restore"], rule).EnsureSuccess("installing the baseline's NFQUEUE rule");
@@ -171,7 +198,9 @@ internal static class QueueBenchmark
                 throw new InvalidOperationException("the libnetfilter_queue baseline did not bind its queue");
             }
 
-            return Measure(lab, packets, $"/proc/{process.Id}/stat");
+            var round = Measure(lab, packets, $"/proc/{process.Id}/schedstat");
+            drains.AddRange(Drains(lab, process.Id, DrainsPerRound));
+            return round;
         }
         finally
         {
@@ -187,12 +216,13 @@ internal static class QueueBenchmark
 
     /// <summary>
     /// Sends <paramref name="packets"/> at trafgen's top speed and waits for the queue to be empty; the kernel's ids say how
-    /// many the consumer took, and <paramref name="stat"/> (the consumer's thread or process) how much CPU it spent on them.
+    /// many the consumer took, and <paramref name="schedstat"/> (the consumer's thread or process) how much CPU it spent on
+    /// them and how many times it was put on a CPU to run.
     /// </summary>
-    private static Round Measure(NetworkLab lab, long packets, string stat)
+    private static Round Measure(NetworkLab lab, long packets, string schedstat)
     {
         var before = Stats(lab);
-        var cpuBefore = CpuSeconds(stat);
+        var (cpuBefore, runsBefore) = Scheduled(schedstat);
         var watch = Stopwatch.StartNew();
         var sendPps = Trafgen.Send(lab, 0xC6120100u, 64, 0, packets);
         var sendSeconds = watch.Elapsed.TotalSeconds;
@@ -203,18 +233,69 @@ internal static class QueueBenchmark
         }
 
         var seconds = watch.Elapsed.TotalSeconds;
-        var cpu = CpuSeconds(stat) - cpuBefore;
+        var (cpuAfter, runsAfter) = Scheduled(schedstat);
         var queued = after.IdSequence - before.IdSequence;
-        return new Round(queued, seconds, sendSeconds, sendPps, cpu, after.QueueDropped - before.QueueDropped, after.UserDropped - before.UserDropped);
+        return new Round(queued, seconds, sendSeconds, sendPps, cpuAfter - cpuBefore, runsAfter - runsBefore, after.QueueDropped - before.QueueDropped, after.UserDropped - before.UserDropped);
     }
 
-    /// <summary>User and system CPU time of a process or thread from its <c>stat</c> (fields 14 and 15, in clock ticks of 1/100 s).</summary>
-    private static double CpuSeconds(string stat)
+    /// <summary>
+    /// The scheduler's own figures for a process or thread (<c>schedstat</c>): CPU time in seconds (counted in
+    /// nanoseconds, where <c>stat</c>'s user and system times are 10 ms ticks sampled at the timer interrupt) and how
+    /// many times it was put on a CPU.
+    /// </summary>
+    private static (double Seconds, long Runs) Scheduled(string schedstat)
     {
-        var text = File.ReadAllText(stat);
-        var fields = text[(text.LastIndexOf(')') + 2)..].Split(' ');
-        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+        var fields = File.ReadAllText(schedstat).Split(' ');
+        return (long.Parse(fields[0], CultureInfo.InvariantCulture) / 1e9, long.Parse(fields[2], CultureInfo.InvariantCulture));
     }
+
+    /// <summary>
+    /// <paramref name="count"/> drains of <see cref="DrainPackets"/> packets by the consumer <paramref name="pid"/>: each
+    /// with the consumer stopped while trafgen queues them, then timed from SIGCONT to the kernel's queue empty. Packets
+    /// a second of each.
+    /// </summary>
+    private static List<double> Drains(NetworkLab lab, int pid, int count)
+    {
+        var stats = $"/proc/{pid}/net/netfilter/nfnetlink_queue";
+        KernelQueueStats Read() => KernelQueueStats.Parse(File.ReadAllText(stats)).Single(s => s.Number == QueueNumber);
+        var rates = new List<double>();
+        for (var i = 0; i < count; i++)
+        {
+            Signal(pid, SigStop);
+            var watch = Stopwatch.StartNew();
+            while (!Directory.GetDirectories($"/proc/{pid}/task").All(t => File.ReadAllText(Path.Combine(t, "stat")).Split(") ")[1].StartsWith('T')) && watch.Elapsed < TimeSpan.FromSeconds(5))
+            {
+            }
+
+            Trafgen.Send(lab, 0xC6120100u, 64, 0, DrainPackets);
+            var waiting = Read().Waiting;
+            for (var settled = Read().Waiting; settled != waiting; settled = Read().Waiting)
+            {
+                waiting = settled;
+            }
+
+            watch.Restart();
+            Signal(pid, SigCont);
+            while (Read().Waiting > 0 && watch.Elapsed < TimeSpan.FromSeconds(10))
+            {
+            }
+
+            rates.Add(waiting / watch.Elapsed.TotalSeconds);
+        }
+
+        return rates;
+    }
+
+    private static void Signal(int pid, int signal)
+    {
+        if (Kill(pid, signal) != 0)
+        {
+            throw new InvalidOperationException($"kill({pid}, {signal}): errno {Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
 
     /// <summary>The thread id of shaperd's queue thread (named after its queue).</summary>
     private static string QueueThread(int pid) =>
@@ -254,7 +335,7 @@ internal static class QueueBenchmark
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
-    private sealed record Round(long Queued, double Seconds, double SendSeconds, double SendPps, double CpuSeconds, long QueueDropped, long UserDropped)
+    private sealed record Round(long Queued, double Seconds, double SendSeconds, double SendPps, double CpuSeconds, long Runs, long QueueDropped, long UserDropped)
     {
         public double Pps => Queued / Seconds;
 
@@ -268,8 +349,10 @@ internal static class QueueBenchmark
             ["send_seconds"] = Math.Round(SendSeconds, 3),
             ["sender_pps"] = Math.Round(SendPps),
             ["pps"] = Math.Round(Pps),
-            ["consumer_cpu_seconds"] = Math.Round(CpuSeconds, 2),
+            ["consumer_cpu_seconds"] = Math.Round(CpuSeconds, 3),
             ["packets_per_cpu_second"] = Math.Round(PerCpuSecond),
+            ["consumer_runs"] = Runs,
+            ["packets_per_run"] = Math.Round(Queued / (double)Math.Max(Runs, 1), 1),
             ["kernel_queue_dropped"] = QueueDropped,
             ["kernel_user_dropped"] = UserDropped,
         };
