@@ -54,6 +54,7 @@ internal sealed class HoldService : IDisposable
     private readonly ConcurrentDictionary<string, KernelInstalls> _installs = new(StringComparer.Ordinal);
     private readonly Thread? _releaser;
     private volatile bool _stopping;
+    private int _disposed;
     private Dictionary<string, BlockBatcher> _batchers = new(StringComparer.Ordinal);
     private long _installed;
     private long _refused;
@@ -258,6 +259,12 @@ internal sealed class HoldService : IDisposable
     /// <summary>Installs what is queued; stops the release thread (the elements left expire by their timeout).</summary>
     public void Dispose()
     {
+        // Called at stop and again when the host disposes its services.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         _stopping = true;
         _wake.Release();
         _releaser?.Join();

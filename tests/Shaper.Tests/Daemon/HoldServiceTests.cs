@@ -53,6 +53,16 @@ public sealed class HoldServiceTests
     }
 
     [Fact]
+    public void Dispose_Twice_SecondDoesNothing()
+    {
+        var holds = new HoldService(new NftBackend(new RecordingNft()), NullLogger.Instance, _time);
+        holds.Prepare(ConfigLoader.Parse(Rule, "t.toml").Config!);
+
+        holds.Dispose();
+        holds.Dispose(); // the daemon stops it, then the host disposes it
+    }
+
+    [Fact]
     public void Post_HoldAlreadyOver_NothingInstalled()
     {
         var nft = new RecordingNft();
