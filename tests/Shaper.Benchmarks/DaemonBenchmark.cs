@@ -334,16 +334,8 @@ internal static class DaemonBenchmark
     /// </summary>
     private static void Scaling(BenchOptions options, JsonObject result)
     {
-        var rules = string.Join("\n", Enumerable.Range(0, ScalingRules).Select(i => $$"""
-            [[rule]]
-            name = "udp-count-{{i}}"
-            match = { proto = "udp", dport = [9000] }
-            algorithm = "sliding_window"
-            limit = 1000000
-            window = "1s"
-            enforce = "observe"
-            action = "log"
-            """));
+        // The issue's counting rule, under as many names.
+        var rules = string.Join("\n", Enumerable.Range(0, ScalingRules).Select(i => CountRule.Replace("\"udp-count\"", $"\"udp-count-{i}\"", StringComparison.Ordinal)));
         var best = new Dictionary<int, long> { [1] = 0, [2] = 0 };
         var rows = new JsonArray();
         foreach (var pps in options.Rates.Count > 0 ? options.Rates : [25_000, 50_000, 75_000, 100_000, 150_000, 0])
