@@ -93,6 +93,8 @@ public sealed class DaemonProcess : IDisposable
         {
             if (process.HasExited)
             {
+                // Its last lines (why it did not start) reach the readers after the exit: wait for the streams' end.
+                process.WaitForExit();
                 throw new InvalidOperationException($"shaperd exited with {process.ExitCode}: {daemon.Log}");
             }
 
