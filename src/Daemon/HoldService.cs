@@ -159,7 +159,7 @@ internal sealed class HoldService : IDisposable
                 continue;
             }
 
-            // A key whose hold ended while its install waited goes in for the slack alone, and is taken out again at once (Report).
+            // A key whose hold ended while its install waited goes in for the slack alone, and is taken out again at once (InstallAnswered).
             var left = _until.TryGetValue((kind, network), out var until) ? Math.Max(until - now, 0) : 0;
             expiring.Add((network, TimeSpan.FromTicks(left / 100) + ReleaseSlack));
         }
@@ -168,11 +168,9 @@ internal sealed class HoldService : IDisposable
     }
 
     /// <summary>When the kernel took in the holds of <paramref name="rule"/> with <paramref name="action"/>, for the engines.</summary>
-    public KernelInstalls InstallsOf(string rule, RuleAction action) => InstallsOf(Kind(rule, action));
+    public KernelInstalls InstallsOf(string rule, RuleAction action) => InstallsOf(NftHoldSets.Kind(rule, action));
 
     private KernelInstalls InstallsOf(string kind) => _installs.GetOrAdd(kind, static _ => new KernelInstalls());
-
-    private static string Kind(string rule, RuleAction action) => (action == RuleAction.Reject ? "reject_" : "drop_") + rule;
 
     /// <summary>
     /// On the install thread, as soon as a batch's transaction answered: tells the engines that the holds it carried are
@@ -224,7 +222,7 @@ internal sealed class HoldService : IDisposable
     /// <summary>A hold from the engine thread: only queued here.</summary>
     public void Post(KeyHold hold)
     {
-        var kind = Kind(hold.Rule, hold.Action);
+        var kind = NftHoldSets.Kind(hold.Rule, hold.Action);
         if (!_batchers.TryGetValue(kind, out var batcher))
         {
             return;

@@ -29,8 +29,11 @@ public static class NftHoldSets
     public static string Kind(Rule rule)
     {
         ArgumentNullException.ThrowIfNull(rule);
-        return (rule.Action == RuleAction.Reject ? "reject_" : "drop_") + rule.Name;
+        return Kind(rule.Name, rule.Action);
     }
+
+    /// <summary>The kind of the sets of the rule named <paramref name="rule"/> with <paramref name="action"/>.</summary>
+    public static string Kind(string rule, RuleAction action) => (action == RuleAction.Reject ? "reject_" : "drop_") + rule;
 
     /// <summary>The set of <paramref name="rule"/> for one family: its key's prefix length (0 for <c>per = "rule"</c>).</summary>
     public static BlockSet SetOf(Rule rule, bool v4)
