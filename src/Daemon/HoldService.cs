@@ -40,6 +40,16 @@ internal sealed class HoldService : IDisposable
     /// </summary>
     private static readonly TimeSpan ReleaseSlack = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>
+    /// How long before a hold's end its release round starts, so that the round's netlink transaction (about 0.1 ms)
+    /// answers at the end rather than after it. A packet of the key that arrives between the answer and the end passes
+    /// the kernel and is counted passed by the engines (<see cref="Releases"/>); the hold outlasts the limiter's
+    /// retry-after by a guard far longer than this, so the limiter passes it too. One that arrives before the answer is
+    /// stopped and counted held. Either way the engine counts what the kernel did; the lead makes the first rarer than
+    /// the second was when rounds started at the end (0.5–1 ms late, each such packet a packet the limit allowed lost).
+    /// </summary>
+    private const long ReleaseLeadNs = 150_000;
+
     /// <summary>One jiffy at HZ = 100, the coarsest tick: an element given <see cref="ReleaseSlack"/> past its hold has left by then.</summary>
     private static readonly TimeSpan CoarsestTick = TimeSpan.FromMilliseconds(10);
 
@@ -49,8 +59,8 @@ internal sealed class HoldService : IDisposable
     private readonly PriorityQueue<(string Kind, IPNetwork Network), long> _due = new();
     private readonly ConcurrentDictionary<(string Kind, IPNetwork Network), long> _until = new();
     private readonly ConcurrentQueue<((string Kind, IPNetwork Network) Key, long AtNs)> _ends = new();
-    private readonly SemaphoreSlim _wake = new(0);
-    private int _woken; // 1 once _wake was released and the release thread has not yet looked
+    private readonly Shaper.Interop.WakeEvent _wake = new();
+    private int _woken; // 1 once _wake was set and the release thread has not yet looked
     private readonly ConcurrentDictionary<string, KernelInstalls> _installs = new(StringComparer.Ordinal);
     private readonly Thread? _releaser;
     private volatile bool _stopping;
@@ -124,12 +134,21 @@ internal sealed class HoldService : IDisposable
                 if (!batchers.ContainsKey(kind))
                 {
                     var installs = InstallsOf(kind);
+                    var sentNs = 0L; // when the batch's first transaction was sent; both callbacks run on the install thread
                     var batcher = new BlockBatcher(
-                        holds => backend.AddHolds(kind, Expiring(kind, holds)),
+                        holds =>
+                        {
+                            sentNs = sentNs == 0 ? NowNs() : sentNs;
+                            return backend.AddHolds(kind, Expiring(kind, holds));
+                        },
                         (outcomes, at) => Committed(kind, outcomes, at),
                         _time,
                         realtime: true,
-                        installed: outcomes => InstallAnswered(kind, installs, outcomes));
+                        installed: outcomes =>
+                        {
+                            InstallAnswered(kind, installs, outcomes, sentNs);
+                            sentNs = 0;
+                        });
                     batcher.Add(new BlockRequest(new IPNetwork(IPAddress.Any, 0), TimeSpan.Zero));
                     batchers[kind] = batcher;
                 }
@@ -174,12 +193,15 @@ internal sealed class HoldService : IDisposable
 
     /// <summary>
     /// On the install thread, as soon as a batch's transaction answered: tells the engines that the holds it carried are
-    /// in (the latest raise among them, on the packets' clock, and now; a batch the kernel refused in part reports what it
-    /// took), and has the release thread take out at once a key whose hold ended while its install waited (a busy host
+    /// in: the latest raise among them, on the packets' clock, and <paramref name="sentNs"/>, when its first transaction
+    /// was sent (a batch the kernel refused in part reports what it took). The commit falls somewhere between the send
+    /// and the answer; a packet in between counts held, as the kernel may have stopped it: counted passed, one the kernel
+    /// stopped would cost its key a packet its limit allows, while one counted held that got in costs the limit at most
+    /// that packet. And it has the release thread take out at once a key whose hold ended while its install waited (a busy host
     /// kept the install behind the release, which found nothing to take out): its element would drop the key's packets for
     /// its whole timeout while the engine passes them. Unless a later hold of the key runs on.
     /// </summary>
-    private void InstallAnswered(string kind, KernelInstalls installs, IReadOnlyList<BlockOutcome> outcomes)
+    private void InstallAnswered(string kind, KernelInstalls installs, IReadOnlyList<BlockOutcome> outcomes, long sentNs)
     {
         var now = NowNs();
         var raised = long.MinValue;
@@ -201,7 +223,7 @@ internal sealed class HoldService : IDisposable
 
         if (raised != long.MinValue)
         {
-            installs.Report(raised, now);
+            installs.Report(raised, sentNs);
         }
     }
 
@@ -215,7 +237,7 @@ internal sealed class HoldService : IDisposable
         _ends.Enqueue((key, atNs));
         if (Interlocked.Exchange(ref _woken, 1) == 0)
         {
-            _wake.Release();
+            _wake.Set();
         }
     }
 
@@ -264,7 +286,7 @@ internal sealed class HoldService : IDisposable
         }
 
         _stopping = true;
-        _wake.Release();
+        _wake.Set();
         _releaser?.Join();
 
         lock (_lock)
@@ -297,6 +319,7 @@ internal sealed class HoldService : IDisposable
         while (!_stopping)
         {
             Volatile.Write(ref _woken, 0);
+            _wake.Reset();
             while (_ends.TryDequeue(out var end))
             {
                 _due.Enqueue(end.Key, end.AtNs);
@@ -304,20 +327,21 @@ internal sealed class HoldService : IDisposable
 
             if (!_due.TryPeek(out _, out var due))
             {
-                _wake.Wait();
+                _wake.Wait(-1);
                 continue;
             }
 
             var now = NowNs();
-            if (due > now)
+            if (due - ReleaseLeadNs > now)
             {
-                // Waits in whole milliseconds: rounded up, so the thread sleeps instead of spinning.
-                _wake.Wait(TimeSpan.FromMilliseconds(Math.Ceiling((due - now) / 1e6)));
+                // To the nanosecond (ppoll; a real-time thread has no timer slack), so the round answers at the end.
+                _wake.Wait(due - ReleaseLeadNs - now);
                 continue;
             }
 
+            var through = now + ReleaseLeadNs; // this round takes out the keys whose hold ends by then
             var earliest = long.MaxValue; // the earliest end among the keys of this round
-            while (_due.TryPeek(out var key, out var at) && at <= now)
+            while (_due.TryPeek(out var key, out var at) && at <= through)
             {
                 _due.Dequeue();
 
@@ -363,8 +387,9 @@ internal sealed class HoldService : IDisposable
 
             if (allOut)
             {
-                // The engines count a key's packets held until now: the kernel stopped those that came before.
-                Releases!.Report(now, NowNs());
+                // The engines count a key's packets held until the round answered: the kernel stopped those that came
+                // before; and passed from then on, even a little before the hold's end.
+                Releases!.Report(through, NowNs());
             }
         }
     }

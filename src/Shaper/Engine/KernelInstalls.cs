@@ -22,8 +22,9 @@ public sealed class KernelInstalls
 
     /// <summary>
     /// Reports an install round: the holds it carried were raised at or before <paramref name="raisedNs"/> (the latest
-    /// of them) and are in the kernel as of <paramref name="installedAtNs"/> (the round's transaction answered). Both on
-    /// the engines' packet clock. Called by one thread, in the order rounds commit.
+    /// of them) and count as in the kernel from <paramref name="installedAtNs"/>: when the round's transaction was sent,
+    /// reported once it answered (the commit is somewhere between, so a packet in between counts held). Both on the
+    /// engines' packet clock. Called by one thread, in the order rounds commit.
     /// </summary>
     public void Report(long raisedNs, long installedAtNs)
     {

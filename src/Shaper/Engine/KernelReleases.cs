@@ -29,7 +29,7 @@ public sealed class KernelReleases
     public long ExpiryCapNs { get; }
 
     /// <summary>
-    /// Reports a release round: every key whose hold ended at or before <paramref name="dueThroughNs"/> is out of the
+    /// Reports a release round: every key whose hold ends at or before <paramref name="dueThroughNs"/> is out of the
     /// kernel as of <paramref name="releasedAtNs"/> (the round's transaction answered). Both on the engines' packet
     /// clock; rounds are reported in the order they run, so their due times never go back. Called by one thread.
     /// </summary>
@@ -39,9 +39,10 @@ public sealed class KernelReleases
     }
 
     /// <summary>
-    /// True when the kernel still stopped a packet at <paramref name="atNs"/> of a key whose hold ended at
-    /// <paramref name="untilNs"/> (<paramref name="atNs"/> ≥ <paramref name="untilNs"/>): the round that took the key out
-    /// answered after the packet, or no round has yet and its element's own timeout had not run out.
+    /// True when the kernel stopped a packet at <paramref name="atNs"/> of a key whose hold ends at
+    /// <paramref name="untilNs"/>: the round that took the key out answered after the packet (a round starts a little
+    /// before the holds it takes out end, so it may answer before the end or after it), or no round has yet and the
+    /// element's own timeout had not run out.
     /// </summary>
     public bool StillStops(long untilNs, long atNs)
     {

@@ -208,7 +208,8 @@ public sealed class RuleEngine
 
     /// <summary>
     /// Packets that got past a rule's kernel set before their key's hold was installed (capture ran behind, or the
-    /// install was slow): counted as passed and charged to the key's limiter, whatever its limit.
+    /// install was slow): counted as passed and charged to the key's limiter, whatever its limit. A reload that keeps a
+    /// rule carries the count on.
     /// </summary>
     public long Slipped { get; private set; }
 
@@ -498,8 +499,10 @@ public sealed class RuleEngine
                 continue;
             }
 
+            // Over when it ended, or, in the live daemon, when the kernel let the key go: its release round may answer
+            // a little before the end (and the limiter, whose retry-after the guard outlasts, passes the packet) or after it.
             var now = packet.TimestampNs;
-            if (now >= hold.UntilNs && (Releases is not { } releases || !releases.StillStops(hold.UntilNs, now)))
+            if (Releases is { } releases ? !releases.StillStops(hold.UntilNs, now) : now >= hold.UntilNs)
             {
                 _holds.Remove(i, key);
                 continue;
@@ -662,6 +665,8 @@ public sealed class RuleEngine
         {
             previous.Inherit(); // replaced before it saw a packet: its own predecessor's state first
         }
+
+        Slipped += previous.Slipped;
 
         for (var i = 0; i < _inheritFrom!.Length; i++)
         {

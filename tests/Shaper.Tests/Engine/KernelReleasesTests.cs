@@ -31,6 +31,17 @@ public sealed class KernelReleasesTests
     }
 
     [Fact]
+    public void StillStops_RoundThatAnsweredBeforeTheHoldsEnd_KeyIsOutFromItsAnswer()
+    {
+        var releases = new KernelReleases(20 * Ms);
+        releases.Report(100 * Ms, 99_900_000); // started ahead of the end of a hold ending at 100 ms, answered at 99.9 ms
+
+        Assert.True(releases.StillStops(100 * Ms, 99_800_000)); // before the answer: stopped
+        Assert.False(releases.StillStops(100 * Ms, 99_950_000)); // after it, though before the end: let in
+        Assert.True(releases.StillStops(101 * Ms, 100_500_000)); // a hold ending later was not in that round
+    }
+
+    [Fact]
     public void StillStops_RoundOlderThanTheRingRemembers_KeyIsOut()
     {
         var releases = new KernelReleases(20 * Ms);

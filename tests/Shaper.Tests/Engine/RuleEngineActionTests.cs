@@ -101,6 +101,29 @@ public sealed class RuleEngineActionTests
     }
 
     [Fact]
+    public void Drop_KernelReleasesTheKeyJustBeforeItsEnd_PacketAfterTheReleaseCountsPassed()
+    {
+        var releases = new KernelReleases(20 * Ms);
+        var engine = new RuleEngine(CompiledRuleSet.Compile(new ShaperConfig { Rules = [SlidingLog("log3", 3)] }), 1024) { Releases = releases };
+        var end = Second + RuleEngine.HoldGuardNs; // the hold raised at 0.2 s ends here
+        for (var t = 0L; t < 10; t++)
+        {
+            engine.Process(Udp(0xC6120101, t * 100 * Ms));
+        }
+
+        // The round that takes the key out started ahead of the hold's end and answered 0.1 ms before it. A packet
+        // before the answer was stopped by the kernel; one after it got in, and the log (whose 0 s entry left at 1 s)
+        // passes it: counted passed, not held, so the log keeps it.
+        releases.Report(end, end - (Ms / 10));
+        engine.Process(Udp(0xC6120101, end - (Ms / 5)));
+        engine.Process(Udp(0xC6120101, end - (Ms / 20)));
+
+        var report = Report(engine, "log3", end);
+        Assert.Equal((4, 8), (report.Passed, report.Limited)); // 0, 0.1, 0.2 s and the last passed; 0.3 … 0.9 s and the one before the answer held
+        Assert.Equal(8L, engine.Held);
+    }
+
+    [Fact]
     public void Drop_HoldInstalledLate_PacketBeforeTheInstallCountsPassedAndTheKeyWaitsForIt()
     {
         var installs = new KernelInstalls();
@@ -129,6 +152,24 @@ public sealed class RuleEngineActionTests
         var report = Report(engine, "log3", 1_110 * Ms);
         Assert.Equal((5, 2), (report.Passed, report.Limited)); // 0, 100, 200, 230 and 1,110 ms passed; 300 and 1,050 ms held
         Assert.Equal(2L, engine.Held);
+    }
+
+    [Fact]
+    public void Drop_ReloadKeepingTheRule_CarriesTheSlipCountOn()
+    {
+        var installs = new KernelInstalls();
+        var rules = CompiledRuleSet.Compile(new ShaperConfig { Rules = [SlidingLog("log3", 3)] });
+        var engine = new RuleEngine(rules, 1024) { Installs = (_, _) => installs };
+        foreach (var t in (long[])[0, 100, 200, 230])
+        {
+            engine.Process(Udp(0xC6120101, t * Ms)); // 230 ms arrived before the kernel had the key: it slipped
+        }
+
+        var reloaded = new RuleEngine(CompiledRuleSet.Compile(new ShaperConfig { Rules = [SlidingLog("log3", 3)] }), 1024, previous: engine) { Installs = (_, _) => installs };
+        installs.Report(200 * Ms, 250 * Ms);
+        reloaded.Process(Udp(0xC6120101, 300 * Ms));
+
+        Assert.Equal((1L, 1L), (reloaded.Slipped, reloaded.Held));
     }
 
     [Fact]
