@@ -1,6 +1,7 @@
 using Shaper.Fleet;
 using Shaper.Limiting;
 using Shaper.Packets;
+using Shaper.Queue;
 using Shaper.Rules;
 
 namespace Shaper.Engine;
@@ -207,6 +208,13 @@ public sealed class RuleEngine
     public Func<string, RuleAction, KernelInstalls?>? Installs { get; init; }
 
     /// <summary>
+    /// <c>[daemon] max_held</c> over the queue rules, for a replay (null in the daemon, whose queues decide their own
+    /// packets): a packet a queue rule would hold while the cap's packets are held is dropped and counted limited
+    /// (<see cref="RuleReport.DroppedMaxHeld"/>).
+    /// </summary>
+    public HeldTimeline? HeldCap { get; init; }
+
+    /// <summary>
     /// Packets that got past a rule's kernel set before their key's hold was installed (capture ran behind, or the
     /// install was slow): counted as passed and charged to the key's limiter, whatever its limit. A reload that keeps a
     /// rule carries the count on.
@@ -366,9 +374,14 @@ public sealed class RuleEngine
                     }
 
                     continue;
-                case LimitOutcome.Delayed:
+                case LimitOutcome.Delayed when HeldCap is not { } cap || cap.TryHold(packet.TimestampNs, packet.TimestampNs + decision.DelayNs):
                     totals.Delayed++;
                     continue;
+                case LimitOutcome.Delayed:
+                    // max_held packets are held already: the daemon's queue drops it (its key's slot stays taken, as
+                    // there), and so does a replay.
+                    totals.DroppedMaxHeld++;
+                    break;
             }
 
             totals.Limited++;
@@ -431,7 +444,8 @@ public sealed class RuleEngine
                 limiter.KeysTracked,
                 limiter.Evictions,
                 limiter.Report(nowNs, key => StateOf(rule, key, nowNs)),
-                _totals[i].Logged);
+                _totals[i].Logged,
+                _rules.Rules[i].Rule.Enforce == EnforceKind.Queue ? _totals[i].DroppedMaxHeld : null);
         }
 
         return reports;
@@ -706,5 +720,6 @@ public sealed class RuleEngine
         public long Limited;
         public long Delayed;
         public long Logged;
+        public long DroppedMaxHeld;
     }
 }

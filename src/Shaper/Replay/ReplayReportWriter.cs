@@ -9,7 +9,8 @@ public static class ReplayReportWriter
 {
     /// <summary>
     /// Writes <c>{"rules":[{"name","passed","limited","delayed","keys":[{"key","passed","limited","delayed","max_delay_ms"}]}]}</c>,
-    /// with <c>"global_limited"</c> after the rules when a <c>[global]</c> cap applies.
+    /// with <c>"dropped_max_held"</c> after a queue rule's <c>"delayed"</c> (its packets dropped because <c>max_held</c> were
+    /// held, also in <c>"limited"</c>), and <c>"global_limited"</c> after the rules when a <c>[global]</c> cap applies.
     /// Keys are ordered by limited, then passed (both descending), then key text, so the output is stable.
     /// </summary>
     public static void WriteJson(ReplayResult result, Stream output)
@@ -25,6 +26,11 @@ public static class ReplayReportWriter
             json.WriteNumber("passed", rule.Passed);
             json.WriteNumber("limited", rule.Limited);
             json.WriteNumber("delayed", rule.Delayed);
+            if (rule.DroppedMaxHeld is { } capped)
+            {
+                json.WriteNumber("dropped_max_held", capped);
+            }
+
             json.WriteStartArray("keys");
             foreach (var key in Ordered(rule.Keys))
             {
@@ -74,6 +80,11 @@ public static class ReplayReportWriter
         foreach (var rule in result.Rules)
         {
             output.WriteLine(string.Create(c, $"{rule.Name,-40} {rule.Passed,12} {rule.Limited,12} {rule.Delayed,12} {"",10}"));
+            if (rule.DroppedMaxHeld is > 0)
+            {
+                output.WriteLine(string.Create(c, $"  {rule.DroppedMaxHeld} of the limited dropped because max_held packets were held"));
+            }
+
             var shown = 0;
             foreach (var key in Ordered(rule.Keys))
             {

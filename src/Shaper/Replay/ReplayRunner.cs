@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Runtime.ExceptionServices;
 using Shaper.Engine;
 using Shaper.Packets;
+using Shaper.Queue;
+using Shaper.Rules;
 
 namespace Shaper.Replay;
 
@@ -40,7 +42,11 @@ public static class ReplayRunner
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(time);
-        var engine = new RuleEngine(rules, maxKeysPerRule, Math.Min(InitialKeysPerRule, maxKeysPerRule));
+        var engine = new RuleEngine(rules, maxKeysPerRule, Math.Min(InitialKeysPerRule, maxKeysPerRule))
+        {
+            // The daemon's queues hold at most max_held packets together; the replay holds each to its departure slot.
+            HeldCap = rules.Config.Rules.Any(r => r.Enforce == EnforceKind.Queue) ? new HeldTimeline(rules.Config.Daemon.MaxHeld) : null,
+        };
 
         // match.iface names the interfaces the input names (the CSV's iface column), numbered by the replay; a rule's
         // name that the input never names matches nothing. The reader resolves a new name before it hands on the

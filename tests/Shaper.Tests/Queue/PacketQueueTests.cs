@@ -152,4 +152,40 @@ public sealed class PacketQueueTests
         Assert.Equal(predicted, decided);
         Assert.True(queue.Dropped > 0 && queue.Held + queue.Delayed > 0, "the arrivals exercise holds and drops");
     }
+    [Fact]
+    public void Arrive_SameArrivalsAsReplayWithMaxHeld_ReplayDropsAtTheCapAsTheDaemonsQueueDoes()
+    {
+        // Five sources, 600 arrivals at random times on a 1 ms grid, and at most 6 packets held over every key: the
+        // daemon's queue (its shared budget, each packet let go at its slot) and shaperctl replay (which counts the
+        // departures due by each arrival) drop the same packets at the cap, and so count the same per key and rule.
+        var rng = new Random(7);
+        var arrivals = Enumerable.Range(0, 600).Select(_ => (Ms: rng.Next(0, 3000), Host: rng.Next(1, 6))).OrderBy(a => a.Ms).ToList();
+        var toml = "[daemon]\nmax_held = 6\n[[rule]]\nname = \"q\"\nmatch = { proto = \"udp\" }\nalgorithm = \"leaky_bucket\"\nrate = \"20/s\"\nqueue = 4\nenforce = \"queue\"\n";
+        var config = ConfigText.Load(toml).Config!;
+        var csv = new StringBuilder("time,src,dst,proto,sport,dport\n");
+        foreach (var (ms, host) in arrivals)
+        {
+            csv.Append(CultureInfo.InvariantCulture, $"{ms / 1000.0:F3},198.18.1.{host},198.18.0.2,udp,40000,9000\n");
+        }
+
+        using var source = new CsvReplaySource(new StringReader(csv.ToString()), "arrivals.csv");
+        var replay = ReplayRunner.Run(CompiledRuleSet.Compile(config), source, TimeProvider.System).Rules[0];
+
+        var queue = new PacketQueue(config.Rules[0], 1024, new HeldBudget(config.Daemon.MaxHeld));
+        var id = 0u;
+        foreach (var (ms, host) in arrivals)
+        {
+            while (queue.TryRelease(ms * 1_000_000L, all: false, out _))
+            {
+            }
+
+            queue.Arrive(id++, Udp(host), ms * 1_000_000L);
+        }
+
+        Assert.True(queue.DroppedAtCap > 0, "the arrivals reach the cap");
+        Assert.Equal(queue.DroppedAtCap, replay.DroppedMaxHeld);
+        Assert.Equal((queue.Passed, queue.Dropped + queue.DroppedAtCap, queue.Delayed + queue.Held), (replay.Passed, replay.Limited, replay.Delayed));
+        static string Row(KeyReport k) => $"{k.Key} {k.Counters.Passed}/{k.Counters.Delayed}/{k.Counters.Limited}";
+        Assert.Equal(replay.Keys.Select(Row).Order(StringComparer.Ordinal), queue.Keys(3_000_000_000).Select(Row).Order(StringComparer.Ordinal));
+    }
 }
