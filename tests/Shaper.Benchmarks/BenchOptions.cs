@@ -3,7 +3,9 @@ namespace Shaper.Benchmarks;
 /// <summary>
 /// Command-line options shared by every suite. <c>--only PART[,PART]</c> runs only those parts of a suite (the daemon
 /// suite's: block, idle, cpu, nodrop, scaling, flood); <c>--rates N[,N]</c> the daemon's CPU rates (0 = top speed);
-/// <c>--perf DIR</c> records the daemon with <c>perf record -g</c> and <c>perf stat</c> during each measured CPU run.
+/// <c>--perf DIR</c> records the daemon with <c>perf record -g</c> and <c>perf stat</c> during each measured CPU run
+/// and each block round (that also with the scheduler's switches and wake-ups on every CPU); <c>--rounds N</c> runs the
+/// daemon suite's block part N times, each in a fresh lab.
 /// </summary>
 internal sealed record BenchOptions(bool Quick, string OutputDirectory, IReadOnlyList<string> Suites)
 {
@@ -13,6 +15,8 @@ internal sealed record BenchOptions(bool Quick, string OutputDirectory, IReadOnl
 
     public string? PerfDirectory { get; init; }
 
+    public int Rounds { get; init; } = 1;
+
     public static BenchOptions Parse(string[] args)
     {
         var quick = false;
@@ -21,6 +25,7 @@ internal sealed record BenchOptions(bool Quick, string OutputDirectory, IReadOnl
         var only = new List<string>();
         var rates = new List<int>();
         string? perf = null;
+        var rounds = 1;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -37,6 +42,9 @@ internal sealed record BenchOptions(bool Quick, string OutputDirectory, IReadOnl
                 case "--rates" when i + 1 < args.Length:
                     rates.AddRange(args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries).Select(r => int.Parse(r, System.Globalization.CultureInfo.InvariantCulture)));
                     break;
+                case "--rounds" when i + 1 < args.Length:
+                    rounds = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
+                    break;
                 case "--perf" when i + 1 < args.Length:
                     perf = args[++i];
                     break;
@@ -46,7 +54,7 @@ internal sealed record BenchOptions(bool Quick, string OutputDirectory, IReadOnl
             }
         }
 
-        return new BenchOptions(quick, output, suites) { Only = only, Rates = rates, PerfDirectory = perf };
+        return new BenchOptions(quick, output, suites) { Only = only, Rates = rates, PerfDirectory = perf, Rounds = rounds };
     }
 
     public bool Wants(string suite) => Suites.Count == 0 || Suites.Contains(suite) || Suites.Contains("all");

@@ -5,8 +5,9 @@ namespace Shaper.Benchmarks;
 
 /// <summary>
 /// <c>perf record -g</c> and <c>perf stat</c> (context switches, CPU migrations, cycles, instructions) attached to a
-/// process for one measured run, written to DIR/perf-RATE.data and DIR/perf-RATE.stat. JIT-compiled frames resolve
-/// when the process runs with DOTNET_PerfMapEnabled=1 (its /tmp/perf-PID.map).
+/// process for one measured run, written to DIR/perf-LABEL.data and DIR/perf-LABEL.stat, and optionally the scheduler's
+/// switches and wake-ups on every CPU (DIR/sched-LABEL.data, for <c>perf sched timehist</c>). JIT-compiled frames
+/// resolve when the process runs with DOTNET_PerfMapEnabled=1 (its /tmp/perf-PID.map).
 /// </summary>
 internal sealed class PerfRecording : IDisposable
 {
@@ -14,8 +15,8 @@ internal sealed class PerfRecording : IDisposable
 
     private PerfRecording(Process[] processes) => _processes = processes;
 
-    /// <summary>Starts both on <paramref name="pid"/>; null when <paramref name="directory"/> is null.</summary>
-    public static PerfRecording? Start(string? directory, int pid, int pps)
+    /// <summary>Starts both on <paramref name="pid"/> (and the scheduler's record with <paramref name="sched"/>); null when <paramref name="directory"/> is null.</summary>
+    public static PerfRecording? Start(string? directory, int pid, string label, bool sched = false)
     {
         if (directory is null)
         {
@@ -23,12 +24,15 @@ internal sealed class PerfRecording : IDisposable
         }
 
         Directory.CreateDirectory(directory);
-        var name = Path.Combine(directory, "perf-" + pps.ToString(CultureInfo.InvariantCulture));
+        var name = Path.Combine(directory, "perf-" + label);
         var p = pid.ToString(CultureInfo.InvariantCulture);
         var record = Launch(["record", "-g", "-k", "1", "-F", "9999", "-p", p, "-o", name + ".data"]);
         var stat = Launch(["stat", "--per-thread", "-e", "task-clock,context-switches,cpu-migrations,page-faults", "-p", p, "-o", name + ".stat"]);
-        Thread.Sleep(300);
-        return new PerfRecording([record, stat]);
+        Process[] processes = sched
+            ? [record, stat, Launch(["sched", "record", "-o", Path.Combine(directory, "sched-" + label + ".data")])]
+            : [record, stat];
+        Thread.Sleep(sched ? 2000 : 300); // perf sched record takes over a second to attach to every CPU here
+        return new PerfRecording(processes);
     }
 
     /// <summary>Ends both (SIGINT, as perf expects) and waits for their files.</summary>
