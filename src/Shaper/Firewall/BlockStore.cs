@@ -245,7 +245,9 @@ public sealed class BlockStore : IBlockStore
     /// Admits one new block under <see cref="MaxBlocks"/>, to be followed by <see cref="Release"/> once it is
     /// committed or failed. Without <paramref name="exact"/> (the engine thread) this takes no lock and reads no
     /// file, so at the cap it refuses even a renewal; with it, a block already recorded is admitted at the cap.
+    /// Compiled optimized at once: the first attack calls it on the capture thread for each of its offenders.
     /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public bool TryReserve(IPNetwork network, bool exact)
     {
         if (Interlocked.Increment(ref _reserved) + Volatile.Read(ref _total) <= MaxBlocks)
