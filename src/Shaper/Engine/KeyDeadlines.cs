@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace Shaper.Engine;
 
 /// <summary>
@@ -19,6 +22,10 @@ internal sealed class KeyDeadlines
         _max = Math.Max(max, 1);
         _perRule = new int[rules];
         _entries = new(Math.Min(_max, 4096));
+
+        // The lookup every packet makes once any key is blocked or held, compiled now: otherwise the packet after the
+        // first block of an attack would wait for the JIT, and the offenders crossing with it behind that packet.
+        RuntimeHelpers.PrepareMethod(typeof(KeyDeadlines).GetMethod(nameof(TryGet))!.MethodHandle);
     }
 
     /// <summary>Keys tracked, over every rule.</summary>
@@ -27,17 +34,33 @@ internal sealed class KeyDeadlines
     /// <summary>Keys tracked for <paramref name="rule"/>.</summary>
     public int CountOf(int rule) => _perRule[rule];
 
-    /// <summary>The span of <paramref name="key"/> under <paramref name="rule"/>, if tracked.</summary>
-    public bool TryGet(int rule, in HeldKey key, out (long SinceNs, long UntilNs, long StartNs) span) => _entries.TryGetValue((rule, key), out span);
+    /// <summary>
+    /// The span of <paramref name="key"/> under <paramref name="rule"/>, if tracked. Like <see cref="Set"/>, compiled
+    /// optimized on first call (the first attack calls both a thousand times before tiered compilation would promote them).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public bool TryGet(int rule, in HeldKey key, out (long SinceNs, long UntilNs, long StartNs) span)
+    {
+        ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_entries, (rule, key));
+        if (Unsafe.IsNullRef(ref slot))
+        {
+            span = default;
+            return false;
+        }
+
+        span = slot;
+        return true;
+    }
 
     /// <summary>
     /// Sets the span of a key, whose run began at <paramref name="startNs"/> (by default the span's own start); false
     /// when the table is full of spans that have not ended.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Set(int rule, in HeldKey key, long sinceNs, long untilNs, long nowNs, long? startNs = null)
     {
-        ref var slot = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_entries, (rule, key));
-        if (!System.Runtime.CompilerServices.Unsafe.IsNullRef(ref slot))
+        ref var slot = ref CollectionsMarshal.GetValueRefOrNullRef(_entries, (rule, key));
+        if (!Unsafe.IsNullRef(ref slot))
         {
             slot = (sinceNs, untilNs, startNs ?? sinceNs);
             return true;
