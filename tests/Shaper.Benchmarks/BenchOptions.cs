@@ -5,7 +5,7 @@ namespace Shaper.Benchmarks;
 /// suite's: block, idle, cpu, nodrop, scaling, flood); <c>--rates N[,N]</c> the daemon's CPU rates (0 = top speed);
 /// <c>--perf DIR</c> records the daemon with <c>perf record -g</c> and <c>perf stat</c> during each measured CPU run
 /// and each block round (that also with the scheduler's switches and wake-ups on every CPU); <c>--rounds N</c> runs the
-/// daemon suite's block part N times, each in a fresh lab.
+/// daemon suite's block part N times, each in a fresh lab; <c>--warm-attack</c> lets 200 other offenders cross first there.
 /// </summary>
 internal sealed record BenchOptions(bool Quick, string OutputDirectory, IReadOnlyList<string> Suites)
 {
@@ -17,6 +17,8 @@ internal sealed record BenchOptions(bool Quick, string OutputDirectory, IReadOnl
 
     public int Rounds { get; init; } = 1;
 
+    public bool WarmAttack { get; init; }
+
     public static BenchOptions Parse(string[] args)
     {
         var quick = false;
@@ -26,6 +28,7 @@ internal sealed record BenchOptions(bool Quick, string OutputDirectory, IReadOnl
         var rates = new List<int>();
         string? perf = null;
         var rounds = 1;
+        var warmAttack = false;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -42,6 +45,9 @@ internal sealed record BenchOptions(bool Quick, string OutputDirectory, IReadOnl
                 case "--rates" when i + 1 < args.Length:
                     rates.AddRange(args[++i].Split(',', StringSplitOptions.RemoveEmptyEntries).Select(r => int.Parse(r, System.Globalization.CultureInfo.InvariantCulture)));
                     break;
+                case "--warm-attack":
+                    warmAttack = true;
+                    break;
                 case "--rounds" when i + 1 < args.Length:
                     rounds = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
                     break;
@@ -54,7 +60,7 @@ internal sealed record BenchOptions(bool Quick, string OutputDirectory, IReadOnl
             }
         }
 
-        return new BenchOptions(quick, output, suites) { Only = only, Rates = rates, PerfDirectory = perf, Rounds = rounds };
+        return new BenchOptions(quick, output, suites) { Only = only, Rates = rates, PerfDirectory = perf, Rounds = rounds, WarmAttack = warmAttack };
     }
 
     public bool Wants(string suite) => Suites.Count == 0 || Suites.Contains(suite) || Suites.Contains("all");
