@@ -176,6 +176,7 @@ internal static class DaemonBenchmark
         }
 
         var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+        var collectionsBefore = Status(daemon)["gc_collections"]?.GetValue<long>() ?? 0;
         JsonNode status;
         using (var perf = PerfRecording.Start(options.PerfDirectory, daemon.Pid, "block-" + round.ToString(CultureInfo.InvariantCulture), sched: true))
         {
@@ -194,7 +195,8 @@ internal static class DaemonBenchmark
         result["detect_to_block_hops"] = status["detect_to_block_hops"]?.DeepClone();
         result["detect_to_block_load_average"] = double.Parse(load, CultureInfo.InvariantCulture);
         result["detect_to_block_after_warm_attack"] = options.WarmAttack;
-        Console.WriteLine($"daemon: {Offenders:N0} offenders crossing at once (load {load}): detection to kernel block p50 {result["detect_to_block_p50_ms"]} ms, p99 {result["detect_to_block_p99_ms"]} ms ({inKernel} blocks in the kernel set); capture buffer wait p50 {result["capture_wait_p50_ms"]} ms, p99 {result["capture_wait_p99_ms"]} ms; by hop {result["detect_to_block_hops"]?.ToJsonString()}");
+        result["detect_to_block_gc_collections"] = (status["gc_collections"]?.GetValue<long>() ?? 0) - collectionsBefore; // the daemon's, from the crossings to the last block in
+        Console.WriteLine($"daemon: {Offenders:N0} offenders crossing at once (load {load}): detection to kernel block p50 {result["detect_to_block_p50_ms"]} ms, p99 {result["detect_to_block_p99_ms"]} ms ({inKernel} blocks in the kernel set); capture buffer wait p50 {result["capture_wait_p50_ms"]} ms, p99 {result["capture_wait_p99_ms"]} ms; by hop {result["detect_to_block_hops"]?.ToJsonString()}; GC collections {result["detect_to_block_gc_collections"]}");
         return result;
     }
 
