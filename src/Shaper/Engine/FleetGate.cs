@@ -20,10 +20,14 @@ namespace Shaper.Engine;
 /// refilled at this host's share (<see cref="Shared"/>), and is held as soon as it is spent, as under a grant.
 /// <para>
 /// An observe rule's key whose grant a passed packet has spent is held in the kernel drop set at once
-/// (<see cref="HoldAfterPassNs"/>), until the next grant is due and half a sync more: the kernel stops the key's next
-/// packets instead of letting in the one whose refusal would raise the hold (one packet through per host per sync
-/// otherwise). A grant that comes while the key is held releases it (<see cref="Apply"/> returns those keys); one that
-/// comes late keeps it held (<see cref="CountHeld"/> answers how much longer).
+/// (<see cref="HoldAfterPassNs"/>) until its next packet would fit: the kernel stops the key's next packets instead of
+/// letting in the one whose refusal would raise the hold (one packet through per host per sync otherwise). A grant
+/// that comes while the key is held releases it (<see cref="Apply"/> returns those keys). A grant not followed by the
+/// next within a sync and a half is overdue (a late round: a busy machine, a slow store): the key then goes on at the
+/// rate the store last set aside for this host (its share of the fleet's demand times the rule's rate) instead of
+/// staying held until the round comes, as Envoy's rate limit quota goes on with an expired assignment
+/// (<c>reuse_last_assignment</c>); what it admits is charged when the round comes. A key with no packets in a round
+/// is sent once with nothing, so the store counts this host out of its demand at once.
 /// </para>
 /// </summary>
 internal sealed class FleetGate
@@ -35,6 +39,7 @@ internal sealed class FleetGate
     private readonly Random _random = new();
     private readonly double _sharePerNs;
     private readonly double _shareBurst;
+    private readonly double _fleetPerNs;
     private bool _shared;
     private long _lastNs;
 
@@ -49,12 +54,14 @@ internal sealed class FleetGate
         // This host's share of the rule as a bucket: the rate (or the limit per window) and the burst (or the limit) ÷ hosts.
         if (rule.Limit is { } limit && rule.Window is { } window)
         {
-            _sharePerNs = limit / (double)hosts / (window.Ticks * 100);
+            _fleetPerNs = limit / (double)(window.Ticks * 100);
+            _sharePerNs = _fleetPerNs / hosts;
             _shareBurst = Math.Max(1, limit / (double)hosts);
         }
         else if (rule.Rate is { } rate)
         {
-            _sharePerNs = rate.Rate.Amount / (double)hosts / rate.Rate.PeriodNs;
+            _fleetPerNs = rate.Rate.Amount / (double)rate.Rate.PeriodNs;
+            _sharePerNs = _fleetPerNs / hosts;
             _shareBurst = Math.Max(1, (rule.Burst ?? 1) / (double)hosts);
         }
     }
@@ -130,6 +137,7 @@ internal sealed class FleetGate
             if (_shared)
             {
                 GrantDecided++;
+                Overdue(ref entry, now);
             }
             else
             {
@@ -200,11 +208,7 @@ internal sealed class FleetGate
         long retry;
         if (entry.Granted && (_shared || _sharePerNs > 0))
         {
-            if (!_shared)
-            {
-                Refill(ref entry, now);
-            }
-
+            Refresh(ref entry, now);
             entry.Allowance -= cost;
             local.CountPassed(packet);
             retry = entry.Allowance >= 1 ? 0 : Wait(entry, 1, now);
@@ -242,20 +246,58 @@ internal sealed class FleetGate
         entry.Demand += cost;
         if (entry.Granted && (_shared || _sharePerNs > 0))
         {
-            if (!_shared)
-            {
-                Refill(ref entry, packet.TimestampNs);
-            }
-
+            Refresh(ref entry, packet.TimestampNs);
             return entry.Allowance >= cost ? 0 : Wait(entry, cost, packet.TimestampNs);
         }
 
         return localRetryNs;
     }
 
-    /// <summary>How long a key with <paramref name="entry"/>'s allowance waits for <paramref name="cost"/>: for the next grant, or (the store away) for the share to refill it.</summary>
+    /// <summary>
+    /// How long a key with <paramref name="entry"/>'s allowance waits for <paramref name="cost"/>: until its grant is
+    /// overdue and its rate has refilled it, or (the store away) until the share has refilled it.
+    /// </summary>
     private long Wait(in Entry entry, long cost, long nowNs) =>
-        _shared ? UntilNextGrant(entry, nowNs) : (long)Math.Ceiling((cost - entry.Allowance) / _sharePerNs);
+        _shared ? UntilNextGrant(entry, cost, nowNs) : (long)Math.Ceiling((cost - entry.Allowance) / _sharePerNs);
+
+    /// <summary>Brings <paramref name="entry"/>'s allowance to <paramref name="nowNs"/>: an overdue grant's rate while the store answers, the share's refill while it is away.</summary>
+    private void Refresh(ref Entry entry, long nowNs)
+    {
+        if (_shared)
+        {
+            Overdue(ref entry, nowNs);
+        }
+        else
+        {
+            Refill(ref entry, nowNs);
+        }
+    }
+
+    /// <summary>
+    /// A grant not followed by the next within <see cref="OverdueNs"/> (its round is late: a busy machine, a slow store)
+    /// refills at the key's rate of its last grant, this host's part of the fleet's demand times the rule's rate, from
+    /// that moment, up to one sync of that rate: the host goes on admitting what the fleet set aside for it instead of
+    /// holding the key until the round comes, as a late lease is used on. What it admits is charged when the round
+    /// comes, and the grant after it is that much smaller.
+    /// </summary>
+    private void Overdue(ref Entry entry, long nowNs)
+    {
+        var dueNs = entry.GrantedAtNs + OverdueNs;
+        var fromNs = Math.Max(entry.RefilledAtNs, dueNs);
+        if (nowNs > fromNs && entry.RatePerNs > 0)
+        {
+            var cap = Math.Max(1, entry.RatePerNs * _syncNs);
+            if (entry.Allowance < cap)
+            {
+                entry.Allowance = Math.Min(cap, entry.Allowance + ((nowNs - fromNs) * entry.RatePerNs));
+            }
+
+            entry.RefilledAtNs = nowNs;
+        }
+    }
+
+    /// <summary>How long after a grant the next is overdue: a sync, and half a sync more for the round trip and a round a little late.</summary>
+    private long OverdueNs => _syncNs + (_syncNs / 2);
 
     /// <summary>The store away: the allowance refills at this host's share of the rate since the last refill, up to the share's burst (a larger rest of a grant is kept, not refilled).</summary>
     private void Refill(ref Entry entry, long nowNs)
@@ -272,29 +314,50 @@ internal sealed class FleetGate
     }
 
     /// <summary>
-    /// How long from <paramref name="nowNs"/> until the grant after <paramref name="entry"/>'s is due (a sync after it)
-    /// and half a sync more for the round trip and a late round: at least half a sync.
+    /// How long from <paramref name="nowNs"/> until <paramref name="entry"/>'s allowance has <paramref name="cost"/>
+    /// without a new grant: until its grant is overdue and then for its rate to refill it. A key with no rate (its
+    /// share of the fleet's demand was 0) waits until the grant is overdue, at least half a sync, and asks again.
     /// </summary>
-    private long UntilNextGrant(in Entry entry, long nowNs) => Math.Max(entry.GrantedAtNs + _syncNs + (_syncNs / 2) - nowNs, _syncNs / 2);
+    private long UntilNextGrant(in Entry entry, long cost, long nowNs)
+    {
+        var dueNs = entry.GrantedAtNs + OverdueNs;
+        if (entry.RatePerNs <= 0)
+        {
+            return Math.Max(dueNs - nowNs, _syncNs / 2);
+        }
 
-    /// <summary>Moves every key's hits and demand since the last harvest into <paramref name="into"/> and forgets keys with neither and no grant.</summary>
+        return Math.Max(dueNs - nowNs, 0) + (long)Math.Ceiling(Math.Max(0, cost - entry.Allowance) / entry.RatePerNs);
+    }
+
+    /// <summary>
+    /// Moves every key's hits and demand since the last harvest into <paramref name="into"/> and forgets keys with
+    /// neither and no grant. A granted key that went idle is sent once with nothing (<see cref="FleetDelta.Demand"/> 0):
+    /// the store then counts this host out of the key's demand and frees what its last grant held, at once instead of
+    /// when this host's entry expires, so the hosts the key's traffic moved to get the whole room.
+    /// </summary>
     public void Harvest(string rule, List<FleetDelta> into)
     {
         List<HeldKey>? idle = null;
         foreach (var (key, value) in _keys)
         {
+            ref var entry = ref CollectionsMarshal.GetValueRefOrNullRef(_keys, key);
             if (value.Demand == 0 && value.Hits == 0 && value.ShareHits == 0)
             {
                 if (!value.Granted)
                 {
                     (idle ??= []).Add(key);
                 }
+                else if (!value.Idle)
+                {
+                    entry.Idle = true;
+                    into.Add(new FleetDelta(rule, key, 0, 0));
+                }
 
                 continue;
             }
 
             into.Add(new FleetDelta(rule, key, value.Hits, value.Demand, value.ShareHits));
-            ref var entry = ref CollectionsMarshal.GetValueRefOrNullRef(_keys, key);
+            entry.Idle = false;
             entry.Hits = 0;
             entry.ShareHits = 0;
             entry.Demand = 0;
@@ -327,8 +390,10 @@ internal sealed class FleetGate
         {
             // Only keys this engine has seen: with several capture lanes each lane's engine holds its own keys.
             ref var entry = ref CollectionsMarshal.GetValueRefOrNullRef(_keys, grant.Key);
-            if (Unsafe.IsNullRef(ref entry))
+            if (Unsafe.IsNullRef(ref entry) || entry.Idle)
             {
+                // A key reported idle is answered with nothing: it goes ungranted, and is forgotten at the next
+                // harvest unless its packets come back (then the local share decides them until a grant does).
                 continue;
             }
 
@@ -343,6 +408,7 @@ internal sealed class FleetGate
             entry.Allowance = whole + (_random.NextDouble() < allowance - whole ? 1 : 0);
             entry.GrantedAtNs = nowNs;
             entry.RefilledAtNs = nowNs;
+            entry.RatePerNs = grant.Share * _fleetPerNs;
             if (entry.Allowance >= 1)
             {
                 regranted.Add(grant.Key);
@@ -359,5 +425,7 @@ internal sealed class FleetGate
         public long GrantedAtNs;
         public long RefilledAtNs;
         public bool Granted;
+        public double RatePerNs;
+        public bool Idle;
     }
 }

@@ -23,13 +23,22 @@ namespace Shaper.Fleet;
 /// aligned to the window on the wall clock; a round's hits, including those of an outage, are spread over the time they cover (the part that fell
 /// in the previous window counts there). Fixed: the room is the limit minus the count, and what the fleet
 /// admitted over the limit in a window (hits in flight when it filled) is taken from the next. Sliding: the room
-/// is the limit minus the estimate <c>current + previous × overlap</c> half-way through the coming interval (the
-/// previous window's weight falls while the hosts spend their allowances, as under one limiter).</item>
+/// is the limit minus the estimate <c>current + previous × overlap</c>.</item>
 /// </list>
-/// It answers the host's allowance (the room left times its share, but at most the room less the other hosts'
-/// outstanding grants, so that the grants together never exceed the room; at least 0), the room, the share, and the
+/// It answers the host's allowance, the room, the share, and the
 /// hits every host has sent for the key (<c>n</c>, kept as long as the key's state: what the fleet admitted), as
-/// strings (Redis would truncate Lua numbers to integers).
+/// strings (Redis would truncate Lua numbers to integers). The allowance is what the host may admit until its next
+/// exchange, a sync ahead (its interval, at most a sync):
+/// <list type="bullet">
+/// <item>its share of the room then: the room now and what comes free meanwhile, the bucket's refill (<c>tb</c>), the
+/// fall of the previous window's weight up to the window's end (<c>sw</c>), nothing (<c>fw</c>). A grant of the room
+/// now only would keep a sync of the fleet's room unspent at every moment, which one limiter spends;</item>
+/// <item>at most the room less the other hosts' outstanding grants, so the grants together never exceed it;</item>
+/// <item>at most twice what the host's demand would take in that time, so a host that sees a key first (alone in
+/// its demand, share 1) does not hold the whole room from the hosts its traffic also reaches; a host with no demand
+/// (it reported the key idle) has no share and frees what its last grant held;</item>
+/// <item>at least 0.</item>
+/// </list>
 /// </summary>
 internal static class FleetScript
 {
@@ -44,6 +53,7 @@ internal static class FleetScript
         local p2 = tonumber(ARGV[8])
         local ttl = tonumber(ARGV[9])
         local carried = tonumber(ARGV[10])
+        local sync = tonumber(ARGV[11])
 
         -- a retry of a call the store already ran (its reply was lost or late): this host's entry has this call's time,
         -- so its hits are not charged a second time; the grant is computed afresh
@@ -68,10 +78,12 @@ internal static class FleetScript
             end
           end
         end
-        local share = 1
-        if total > 0 then share = rate / total end
+        -- a host with no demand (it reported the key idle) has no share: its entry frees what its last grant held
+        local share = 0
+        if rate > 0 then share = rate / total end
 
         local avail
+        local ahead = 0
         if alg == 'tb' then
           local s = redis.call('HMGET', KEYS[1], 't', 'u')
           local tokens = tonumber(s[1])
@@ -86,6 +98,9 @@ internal static class FleetScript
           redis.call('HSET', KEYS[1], 't', string.format('%.17g', tokens), 'u', string.format('%.17g', last))
           if carried > 0 then redis.call('HINCRBYFLOAT', KEYS[1], 'o', carried) end
           avail = tokens
+          -- the bucket refills while the host spends its grant: the room until its next exchange (a sync ahead) is
+          -- what one limiter would have for the same time
+          ahead = p1 * math.min(interval, sync)
         else
           local w = math.floor(now / p2)
           local s = redis.call('HMGET', KEYS[1], 'w', 'c', 'p')
@@ -109,14 +124,11 @@ internal static class FleetScript
           if alg == 'fw' then
             avail = p1 - c
           else
-            -- the room half-way through the coming interval: the previous window's weight goes on falling while the
-            -- hosts spend their allowances, as it would under one limiter (the end of the interval over-admits by
-            -- about 4 %, now the room, which ignores the fall, under-admits by about 8 %, in the accuracy tests)
-            local at = now + interval / 2
-            local cur, prev = c, p
-            if at >= (sw + 1) * p2 then prev = c; cur = 0 end
-            local wstart = math.floor(at / p2) * p2
-            avail = p1 - (cur + prev * (1 - (at - wstart) / p2))
+            avail = p1 - (c + p * (1 - (now - sw * p2) / p2))
+            -- the previous window's weight goes on falling while the host spends its grant: the room until its next
+            -- exchange (a sync ahead) is the room then, as one limiter would have it; but only up to the window's end,
+            -- as what the host admits before then counts in this window, which has its count's distance to the limit
+            ahead = p * (math.min(now + math.min(interval, sync), (sw + 1) * p2) - now) / p2
           end
         end
         -- what the fleet admitted for the key, every host's hits (a retry's were zeroed above, so counted once)
@@ -124,7 +136,9 @@ internal static class FleetScript
         redis.call('PEXPIRE', KEYS[1], ttl)
         -- the host's part of the room, but never more than the room the other hosts' grants leave: their hits since are
         -- not counted yet, so each may have spent its whole grant, and the grants together never exceed the room
-        local allowance = math.max(0, math.min(avail * share, avail - granted))
+        -- and never more than twice what the host's demand takes until its next exchange
+        local want = 2 * rate * math.min(interval, sync)
+        local allowance = math.max(0, math.min((avail + ahead) * share, avail + ahead - granted, want))
         redis.call('HSET', KEYS[2], host, string.format('%.17g:%.17g:%.17g:%.17g', rate, now, interval, allowance))
         redis.call('PEXPIRE', KEYS[2], ttl)
         return {string.format('%.17g', allowance), string.format('%.17g', avail), string.format('%.17g', share), admitted}

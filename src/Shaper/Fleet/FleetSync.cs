@@ -11,7 +11,8 @@ namespace Shaper.Fleet;
 /// through the <see cref="StoreCallPolicy"/> (breaker, timeouts, retries). When it succeeds the hosts go by the
 /// grants; when the breaker refuses, or rounds have failed for longer than <see cref="GraceSyncs"/> syncs, by their
 /// share (one slow or failed round on a busy machine keeps the grants: a key whose grant is spent waits for the
-/// next, instead of every key getting a fresh share of the limit). Either way the hits wait for the next round, the
+/// next, and once that is overdue goes on at the rate its last grant set aside, instead of every key getting a fresh
+/// share of the limit). Either way the hits wait for the next round, the
 /// hits admitted by grants to be charged and those admitted under the share to be recorded: so when the store
 /// returns, the hits of the outage reach it. Rounds run one at a time, off the packet path.
 /// </summary>

@@ -147,6 +147,7 @@ public sealed class RedisFleetStore : IAsyncDisposable
         var replies = new Task<RedisResult>[deltas.Count + publish.Count + delete.Count];
         var now = nowUs.ToString(CultureInfo.InvariantCulture);
         var interval = intervalUs.ToString(CultureInfo.InvariantCulture);
+        var syncUs = (sync.Ticks / 10).ToString(CultureInfo.InvariantCulture);
         for (var i = 0; i < deltas.Count; i++)
         {
             var delta = deltas[i];
@@ -155,7 +156,7 @@ public sealed class RedisFleetStore : IAsyncDisposable
             replies[i] = batch.ScriptEvaluateAsync(
                 FleetScript.Lua,
                 [tag + ":s", tag + ":d"],
-                [algorithm, now, delta.Hits, delta.Demand, _host, interval, p1, p2, ttl, delta.Carried]);
+                [algorithm, now, delta.Hits, delta.Demand, _host, interval, p1, p2, ttl, delta.Carried, syncUs]);
         }
 
         var nowMs = nowUs / 1000;

@@ -41,14 +41,15 @@ public sealed class FleetThreeDaemonTests(ITestOutputHelper output)
 
         // The three senders take longer than 3 s on this busy machine (3.1 to 5.9 s seen): one limiter is run over the
         // packets as they left them, merged in time, and what got through is counted behind the daemons' kernels. The
-        // fleet lets through at most 5 % more than one limiter. Below it, a loaded machine shows: a host whose grant
-        // is spent holds the key until the next grant, and grants come late when rounds do (sync p99 85 to 690 ms
-        // beside the other helpers' work: -1.1 % to -8.9 % there, -2.1 % to -2.8 % at load 7 to 14), so the floor is 12 %
-        // under. The kernels let through what the engines passed: a packet that got past a kernel before its key's hold
+        // fleet lets through what one limiter would, within 5 % either way (ten runs at load 3 to 12: -4.0 % to +1.7 %;
+        // with three busy loops beside it, sync p99 up to 327 ms: -0.5 % and +0.3 %). Each grant is the host's share of
+        // the room until its next round, and a key whose grant is overdue (a late round) goes on at the rate the store
+        // set aside for this host instead of staying held (before: -3.0 % to -5.1 % in two runs at load 8 to 13).
+        // The kernels let through what the engines passed: a packet that got past a kernel before its key's hold
         // was in counts as passed there too, and as a hit for the store (at load 15 with four busy loops beside it: the
         // kernels 437, the engines 435; before, 514 against 432).
-        Assert.InRange(fleet.Passed.Sum(), fleet.One * 0.88, fleet.One * 1.05);
-        Assert.InRange(fleet.Through.Sum(), fleet.One * 0.88, fleet.One * 1.05);
+        Assert.InRange(fleet.Passed.Sum(), fleet.One * 0.95, fleet.One * 1.05);
+        Assert.InRange(fleet.Through.Sum(), fleet.One * 0.95, fleet.One * 1.05);
 
         // With scope = "host" each daemon limits alone: what got through is what three limiters, each over its own
         // sender's packets, let through. At the senders' pace (3 s) that is all of it, about 3 times what one limiter
