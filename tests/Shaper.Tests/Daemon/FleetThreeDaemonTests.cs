@@ -42,7 +42,8 @@ public sealed class FleetThreeDaemonTests(ITestOutputHelper output)
         // The three senders take longer than 3 s on this busy machine (3.1 to 5.9 s seen): one limiter is run over the
         // packets as they left them, merged in time, and what got through is counted behind the daemons' kernels. The
         // fleet lets through what one limiter would, within 5 % either way (ten runs at load 3 to 12: -4.0 % to +1.7 %;
-        // with three busy loops beside it, sync p99 up to 327 ms: -0.5 % and +0.3 %). Each grant is the host's share of
+        // with three busy loops beside it, sync p99 up to 327 ms: -0.5 % and +0.3 %; with six, load 10, sync p99 up to
+        // 553 ms and the breakers flapping: -2.0 % and -0.4 %). Each grant is the host's share of
         // the room until its next round, and a key whose grant is overdue (a late round) goes on at the rate the store
         // set aside for this host instead of staying held (before: -3.0 % to -5.1 % in two runs at load 8 to 13).
         // The kernels let through what the engines passed: a packet that got past a kernel before its key's hold
