@@ -212,9 +212,18 @@ public sealed class FleetSync
             bool changed;
             lock (_lock)
             {
-                foreach (var grant in exchange.Grants)
+                for (var i = 0; i < exchange.Grants.Count; i++)
                 {
-                    _lastGrants[(grant.Rule, grant.Key)] = (grant, nowUs);
+                    // The answer to a key reported idle has no share and no grant, by definition: the counters go on
+                    // showing the share and grant of the key's last answer to traffic, beside the fleet's fresh figures.
+                    var grant = exchange.Grants[i];
+                    var id = (grant.Rule, grant.Key);
+                    if (exchange.Grants.Count == deltas.Count && deltas[i] is { Hits: 0, Demand: 0, Carried: 0 } && _lastGrants.TryGetValue(id, out var last))
+                    {
+                        grant = grant with { Share = last.Grant.Share, Allowance = last.Grant.Allowance };
+                    }
+
+                    _lastGrants[id] = (grant, nowUs);
                 }
 
                 if (exchange.Grants.Count < _lastGrants.Count)
@@ -291,7 +300,8 @@ public sealed class FleetSync
     /// <summary>
     /// Each key's last answer from the store for <paramref name="rule"/> (the fleet-wide figures: room, share, what every
     /// host admitted) with its age, by the key's text as <c>shaperctl counters</c> shows it; keys not exchanged for
-    /// <see cref="GrantShownFor"/> are left out.
+    /// <see cref="GrantShownFor"/> are left out. A key this host reported idle keeps the share and grant of its last
+    /// answer to traffic.
     /// </summary>
     public Dictionary<string, (FleetGrant Grant, TimeSpan Age)> LastGrants(string rule)
     {

@@ -83,4 +83,27 @@ public sealed class FleetCountersTests
         Assert.Equal(40, await Admitted(h, now, 40)); // the same call again (its reply was lost): counted once
         Assert.Equal(50, await Admitted(g, now + 1000, 10)); // another host's hits join them
     }
+
+    [RedisFact]
+    public async Task LastGrants_AfterTheKeyWentIdle_KeepTheShareOfItsLastRoundWithTraffic()
+    {
+        using var redis = RedisServer.Start();
+        var config = FleetAccuracyTests.Load(FleetAccuracyTests.Config(redis.Endpoint, "token_bucket", "rate = \"100/s\"\nburst = 20", "fleet"));
+        var time = new FakeTimeProvider(FleetSimulation.Epoch);
+        await using var host = await FleetHost.StartAsync(config, "h0", time);
+        var passed = await FleetSimulation.RunAsync([host], time, TimeSpan.FromMilliseconds(100), 300, TimeSpan.FromSeconds(1), [1]);
+
+        // A round with the last packets' hits, then one with none: the key is reported idle, and the store answers that
+        // report with no share. The counters go on showing the share the host had (alone: all of it), and the
+        // fleet's count of every hit.
+        var endNs = FleetSimulation.Start + TimeSpan.FromSeconds(2).Ticks * 100;
+        time.Advance(TimeSpan.FromMilliseconds(100));
+        Assert.True((await host.SyncAsync(endNs)).Shared);
+        time.Advance(TimeSpan.FromMilliseconds(100));
+        var idle = await host.SyncAsync(endNs + (100 * 1_000_000L));
+        Assert.Equal(0, Assert.Single(idle.Grants).Share);
+
+        var (grant, _) = Assert.Single(host.Sync.LastGrants("fleet-r")).Value;
+        Assert.Equal((1.0, (double)passed[0]), (grant.Share, grant.FleetAdmitted));
+    }
 }
