@@ -40,7 +40,7 @@ internal sealed class FleetGate
     private readonly double _sharePerNs;
     private readonly double _shareBurst;
     private readonly double _fleetPerNs;
-    private bool _shared;
+    private bool _shared = true; // until a round has failed the store is taken to be there (see Shared)
     private long _lastNs;
 
     /// <summary>A gate for <paramref name="rule"/> on a fleet of <paramref name="hosts"/>, synced every <paramref name="syncNs"/>.</summary>
@@ -73,6 +73,10 @@ internal sealed class FleetGate
     /// True while the store answers: grants decide. False: a key with a grant goes on with what is left of it,
     /// refilled at this host's share of the rate from that moment (at most the share's burst), so a store that
     /// comes and goes does not hand each key a fresh share every time; a key never granted goes by the local share.
+    /// True from the start, before the first round: what the local share admits for a key before its first grant is
+    /// then a hit the store charges, as it is later; recorded uncharged (as while the store is away) it would come on
+    /// top of the full bucket the store starts a new key with, and a fleet starting with traffic would admit its
+    /// burst twice.
     /// </summary>
     public bool Shared
     {

@@ -233,7 +233,7 @@ public sealed class RuleEngine
     public bool HasFleetRules => _fleet is not null;
 
     /// <summary>
-    /// Whether the store answers: true, fleet keys go by their grants; false (the start, and while the store is away),
+    /// Whether the store answers: true, fleet keys go by their grants; false (while the store is away),
     /// each host enforces its share. Set between packets, on the engine thread.
     /// </summary>
     public void SetFleetShared(bool shared)

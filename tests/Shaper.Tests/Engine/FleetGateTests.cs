@@ -239,6 +239,19 @@ public sealed class FleetGateTests
     }
 
     [Fact]
+    public void BeforeTheFirstRound_WhatTheShareAdmitsIsAHitTheStoreCharges()
+    {
+        // No round yet: the store is taken to be there. Recorded uncharged, as while it is away, these hits would come
+        // on top of the full bucket the store starts a new key with.
+        var engine = Engine();
+        engine.Process(Udp(1 * Ms));
+        engine.Process(Udp(2 * Ms));
+        var deltas = new List<FleetDelta>();
+        engine.HarvestFleet(deltas);
+        Assert.Equal(new FleetDelta("fleet-r", Key, 2, 2, 0), Assert.Single(deltas));
+    }
+
+    [Fact]
     public void StoreAway_ShareHitsAreHarvestedApart_AsCarried()
     {
         var engine = Engine();
