@@ -40,17 +40,7 @@ internal sealed unsafe class WakeEvent : IDisposable
     /// without end); true when it is set. Leaves it set: <see cref="Reset"/> clears it. An interrupted wait returns
     /// false, as a timeout does.
     /// </summary>
-    public bool Wait(long timeoutNs)
-    {
-        const int PollIn = 1;
-        Span<int> pollfd = [_fd, PollIn]; // struct pollfd { int fd; short events; short revents; }
-        Span<long> timeout = [timeoutNs / 1_000_000_000, timeoutNs % 1_000_000_000]; // struct timespec
-        fixed (int* fds = pollfd)
-        fixed (long* spec = timeout)
-        {
-            return LibC.PPoll(fds, 1, timeoutNs < 0 ? null : spec, null, 0) > 0;
-        }
-    }
+    public bool Wait(long timeoutNs) => ReadPoll.Wait(_fd, -1, timeoutNs).Any;
 
     /// <summary>Clears the event.</summary>
     public void Reset()

@@ -28,7 +28,6 @@ internal sealed partial class NetlinkSocket : IDisposable
     private const int MsgWaitForOne = 0x10000;
     private const int Eagain = 11;
     private const int Eintr = 4;
-    private const int PollIn = 0x1;
 
     private int _fd;
 
@@ -150,32 +149,16 @@ internal sealed partial class NetlinkSocket : IDisposable
     /// Waits until a datagram can be read or <paramref name="timeoutNs"/> has passed (ppoll, nanosecond timeout; 0
     /// only looks); true when one is there. An interrupted wait returns false, as a timeout does.
     /// </summary>
-    public unsafe bool Wait(long timeoutNs)
-    {
-        Span<int> pollfd = [_fd, PollIn]; // struct pollfd { int fd; short events; short revents; }
-        Span<long> timeout = [Math.Max(timeoutNs, 0) / 1_000_000_000, Math.Max(timeoutNs, 0) % 1_000_000_000]; // struct timespec
-        fixed (int* fds = pollfd)
-        fixed (long* spec = timeout)
-        {
-            return LibC.PPoll(fds, 1, spec, null, 0) > 0;
-        }
-    }
+    public bool Wait(long timeoutNs) => ReadPoll.Wait(_fd, -1, Math.Max(timeoutNs, 0)).Any;
 
     /// <summary>
     /// Waits until a datagram can be read, <paramref name="wake"/> is signalled, or <paramref name="timeoutNs"/> has
     /// passed; true when a datagram is there. The wake-up is left set (the caller that signalled it decides).
     /// </summary>
-    public unsafe bool Wait(long timeoutNs, WakeEvent wake)
+    public bool Wait(long timeoutNs, WakeEvent wake)
     {
         ArgumentNullException.ThrowIfNull(wake);
-        Span<int> pollfds = [_fd, PollIn, wake.Fd, PollIn]; // two struct pollfd { int fd; short events; short revents; }
-        Span<long> timeout = [Math.Max(timeoutNs, 0) / 1_000_000_000, Math.Max(timeoutNs, 0) % 1_000_000_000];
-        fixed (int* fds = pollfds)
-        fixed (long* spec = timeout)
-        {
-            // revents is the high half of each entry's second int.
-            return LibC.PPoll(fds, 2, spec, null, 0) > 0 && ((fds[1] >>> 16) & PollIn) != 0;
-        }
+        return ReadPoll.Wait(_fd, wake.Fd, Math.Max(timeoutNs, 0)).First;
     }
 
     public void Dispose()
