@@ -51,6 +51,13 @@ internal static class Program
             return 1;
         }
 
+        // The probe (a few dozen short processes) runs while the host is built (the runtime compiling the hosting code),
+        // before the start and not in its apply time; the ruleset is watched from before the probe commits anything.
+        // The process does not end (a failed start, SIGTERM) before the probe has removed what it committed.
+        var witness = new StartWitness(Shaper.Firewall.NftWitness.TryOpen("shaper"));
+        var features = Task.Factory.StartNew(Shaper.Firewall.FeatureProbe.Run, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => ((IAsyncResult)features).AsyncWaitHandle.WaitOne();
+
         // The host's default appsettings.json source would watch the working directory and every directory under it
         // (inotify on a thread of its own; under systemd the working directory is /) and wake the daemon for every
         // file written there; shaperd reads no appsettings.json changes. The setting goes in as a source: a value set
@@ -71,12 +78,8 @@ internal static class Program
         builder.Services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(4));
         builder.Services.AddSingleton(arguments);
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(_ => new StartWitness(Shaper.Firewall.NftWitness.TryOpen("shaper")));
-        builder.Services.AddSingleton<IReadOnlyList<Shaper.Firewall.Feature>>(services =>
-        {
-            _ = services.GetRequiredService<StartWitness>(); // watching before the probe commits
-            return Shaper.Firewall.FeatureProbe.Run(); // before start, not in its apply time
-        });
+        builder.Services.AddSingleton(_ => witness);
+        builder.Services.AddSingleton<IReadOnlyList<Shaper.Firewall.Feature>>(_ => features.GetAwaiter().GetResult());
         builder.Services.AddSingleton<KernelEnforcer>();
         builder.Services.AddHostedService<ShaperService>();
         try

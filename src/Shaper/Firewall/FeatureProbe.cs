@@ -123,44 +123,129 @@ public static class FeatureProbe
 
     private static List<Feature> Probes()
     {
+        // Four groups that share nothing run side by side, each in its own order (a probe's verdict never depends on
+        // another group's): the nft checks, which commit nothing; the iptables chain, the only group that commits
+        // netfilter changes, so its commits stay one after another; the throwaway device; and the thread priority.
+        // Each is a chain of short processes (5 to 40 ms each), so the probe takes as long as its longest group.
+        var iptables = Start(IptablesProbes);
+        var nft = Start(NftProbes);
+        var devices = Start(DeviceProbes);
+        var nice = Threading.ThreadNice.Probe(Threading.ThreadNice.EnforcementPath);
+        var ipset = new[] { Environment.GetEnvironmentVariable("PATH") ?? "", "/usr/sbin:/sbin" }
+            .SelectMany(p => p.Split(':', StringSplitOptions.RemoveEmptyEntries)).Select(d => Path.Combine(d, "ipset")).FirstOrDefault(File.Exists);
+
+        // Every group runs to its end (and its clean-up) before the first failure, if any, is thrown.
+        Task.WhenAll(nft, iptables, devices).GetAwaiter().GetResult();
+        return
+        [
+            .. nft.Result,
+            .. iptables.Result,
+            new Feature(Ipset, ipset is not null, ipset ?? "ipset is not installed",
+                "nothing: iptables blocks are a chain of per-address DROP rules, which slows down beyond some thousands of blocks"),
+            .. devices.Result,
+            new Feature(ThreadNice, nice is null, nice ?? $"nice {Threading.ThreadNice.EnforcementPath} for capture, engine and block threads",
+                $"their lead over other work when the CPUs are busy, so blocks come later under load (LimitNICE={Threading.ThreadNice.EnforcementPath} or CAP_SYS_NICE allows it)"),
+        ];
+    }
+
+    /// <summary>
+    /// Probes on a thread of their own: they wait on their processes, which would hold thread-pool threads that the
+    /// processes' output readers need.
+    /// </summary>
+    private static Task<T> Start<T>(Func<T> probes) =>
+        Task.Factory.StartNew(probes, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+    private static NftResult Command(string program, string[] args, string? stdin = null) =>
+        ProcessCommand.Run(program, args, stdin, TimeSpan.FromSeconds(10));
+
+    /// <summary>nft: each probe checked by the kernel, never committed.</summary>
+    private static List<Feature> NftProbes()
+    {
         var features = new List<Feature>();
         void Add(string name, NftResult result, string detail, string disables) =>
             features.Add(new Feature(name, result.Ok, result.Ok ? detail : Why(result), disables));
 
-        static NftResult Command(string program, string[] args, string? stdin = null) =>
-            ProcessCommand.Run(program, args, stdin, TimeSpan.FromSeconds(10));
-
-        // nft: checked by the kernel, never committed.
         var nftVersion = Command("nft", ["--version"]);
         var table = $"add table inet {Probe}\nadd chain inet {Probe} input {{ type filter hook input priority 0; policy accept; }}\n";
         NftResult Check(string script) => Command("nft", ["--check", "-f", "-"], table + script);
-        var nft = nftVersion.Ok ? Check("") : nftVersion;
-        Add(Nft, nft, nftVersion.Output.Trim(), "backend nftables (auto falls back to iptables)");
-        Add(NftMeters, nft.Ok ? Check($"add set inet {Probe} m {{ type ipv4_addr; size 16; flags dynamic,timeout; timeout 60s; }}\n"
-            + $"add rule inet {Probe} input update @m {{ ip saddr limit rate over 10/second burst 5 packets }} drop\n") : nft,
-            "dynamic sets with per-key limits", "kernel rules on nftables");
-        Add(NftReject, nft.Ok ? Check($"add rule inet {Probe} input meta l4proto tcp reject with tcp reset\n"
-            + $"add rule inet {Probe} input reject with icmpx type port-unreachable\n") : nft,
-            "reject with tcp reset / icmpx", "action = \"reject\" on nftables");
-        Add(NftQueue, nft.Ok ? Check($"add rule inet {Probe} input queue num 0 bypass\n") : nft,
-            "queue statement with bypass", "nothing: queue rules use iptables -j NFQUEUE instead");
+        var meters = $"add set inet {Probe} m {{ type ipv4_addr; size 16; flags dynamic,timeout; timeout 60s; }}\n"
+            + $"add rule inet {Probe} input update @m {{ ip saddr limit rate over 10/second burst 5 packets }} drop\n";
+        var reject = $"add rule inet {Probe} input meta l4proto tcp reject with tcp reset\n"
+            + $"add rule inet {Probe} input reject with icmpx type port-unreachable\n";
 
-        // iptables: a chain nothing jumps to, committed and removed.
+        // The queue statement is often not built: checked on its own, beside one transaction holding the table, the
+        // meters and reject. When the kernel takes that one, it takes each part of it alone, so all three work; when it
+        // refuses it, each is checked alone as before, so a missing feature is named with its own reason.
+        NftResult nft, nftMeters, nftReject, nftQueue;
+        if (nftVersion.Ok)
+        {
+            var queue = Start(() => Check($"add rule inet {Probe} input queue num 0 bypass\n"));
+            var all = Check(meters + reject);
+            nft = all.Ok ? all : Check("");
+            nftMeters = all.Ok ? all : nft.Ok ? Check(meters) : nft;
+            nftReject = all.Ok ? all : nft.Ok ? Check(reject) : nft;
+            var queued = queue.GetAwaiter().GetResult();
+            nftQueue = nft.Ok ? queued : nft;
+        }
+        else
+        {
+            nft = nftMeters = nftReject = nftQueue = nftVersion;
+        }
+
+        Add(Nft, nft, nftVersion.Output.Trim(), "backend nftables (auto falls back to iptables)");
+        Add(NftMeters, nftMeters, "dynamic sets with per-key limits", "kernel rules on nftables");
+        Add(NftReject, nftReject, "reject with tcp reset / icmpx", "action = \"reject\" on nftables");
+        Add(NftQueue, nftQueue, "queue statement with bypass", "nothing: queue rules use iptables -j NFQUEUE instead");
+        return features;
+    }
+
+    /// <summary>iptables: a chain nothing jumps to, committed and removed.</summary>
+    private static List<Feature> IptablesProbes()
+    {
+        var features = new List<Feature>();
+        void Add(string name, NftResult result, string detail, string disables) =>
+            features.Add(new Feature(name, result.Ok, result.Ok ? detail : Why(result), disables));
+
+        // Which filter tables exist is asked beside the version (read only; used only with iptables-nft).
+        var tables = Start(() => FilterTables(["ip", "ip6"]));
         var iptablesVersion = Command("iptables", ["--version"]);
         var iptablesNft = iptablesVersion.Output.Contains("nf_tables", StringComparison.Ordinal);
-        var hadFilter = iptablesNft ? FilterTables() : [];
-        var iptables = iptablesVersion.Ok ? Both($"*filter\n:{ProbeChain} - [0:0]\nCOMMIT\n") : iptablesVersion;
+        var found = tables.GetAwaiter().GetResult();
+        IReadOnlyDictionary<string, string> hadFilter = iptablesNft ? found : new Dictionary<string, string>();
+        var chain = $"*filter\n:{ProbeChain} - [0:0]\nCOMMIT\n";
+        var hashlimit = $"-A {ProbeChain} -m hashlimit --hashlimit-above 10/sec --hashlimit-burst 5 --hashlimit-mode srcip --hashlimit-name shaper-probe -j DROP\n";
+        var reject = $"-A {ProbeChain} -p tcp -j REJECT --reject-with tcp-reset\n-A {ProbeChain} -j REJECT\n";
+        var nfqueue = $"-A {ProbeChain} -j NFQUEUE --queue-num 0 --queue-bypass\n";
+        var hmark = $"-A {ProbeChain} -j HMARK --hmark-src-prefix 32 --hmark-rnd 0x5348 --hmark-mod 2 --hmark-offset 0\n";
         try
         {
-            Add(Iptables, iptables, iptablesVersion.Output.Trim(), "backend iptables, and enforce = \"queue\" (NFQUEUE is an iptables target)");
-            Add(Hashlimit, iptables.Ok ? Both($"*filter\n-A {ProbeChain} -m hashlimit --hashlimit-above 10/sec --hashlimit-burst 5 --hashlimit-mode srcip --hashlimit-name shaper-probe -j DROP\nCOMMIT\n") : iptables,
-                "per-key limits in iptables", "kernel rules on iptables");
-            Add(IptablesReject, iptables.Ok ? Restore("iptables-restore", $"*filter\n-A {ProbeChain} -p tcp -j REJECT --reject-with tcp-reset\n-A {ProbeChain} -j REJECT\nCOMMIT\n") : iptables,
-                "REJECT target", "action = \"reject\" on iptables");
-            Add(Nfqueue, iptables.Ok ? Restore("iptables-restore", $"*filter\n-A {ProbeChain} -j NFQUEUE --queue-num 0 --queue-bypass\nCOMMIT\n") : iptables,
-                "NFQUEUE target with --queue-bypass", "enforce = \"queue\"");
-            Add(Hmark, iptables.Ok ? Both($"*filter\n-A {ProbeChain} -j HMARK --hmark-src-prefix 32 --hmark-rnd 0x5348 --hmark-mod 2 --hmark-offset 0\nCOMMIT\n") : iptables,
-                "HMARK target (a hash of the source alone)", "[daemon] queues > 1 (a queue rule's keys shared among several queues)");
+            // One commit per family with the chain and every rule: when the kernel takes both, it takes each rule alone,
+            // so all five work (4 processes instead of 10). When it refuses one, what the other left is removed and each
+            // is committed alone as before, so a missing feature is named with its own reason.
+            var all = iptablesVersion.Ok ? Restore("iptables-restore", $"*filter\n:{ProbeChain} - [0:0]\n{hashlimit}{reject}{nfqueue}{hmark}COMMIT\n") : iptablesVersion;
+            all = all.Ok ? Restore("ip6tables-restore", $"*filter\n:{ProbeChain} - [0:0]\n{hashlimit}{hmark}COMMIT\n") : all;
+            if (all.Ok)
+            {
+                Add(Iptables, all, iptablesVersion.Output.Trim(), IptablesDisables);
+                Add(Hashlimit, all, HashlimitDetail, HashlimitDisables);
+                Add(IptablesReject, all, RejectDetail, RejectDisables);
+                Add(Nfqueue, all, NfqueueDetail, NfqueueDisables);
+                Add(Hmark, all, HmarkDetail, HmarkDisables);
+                return features;
+            }
+
+            if (iptablesVersion.Ok)
+            {
+                RemoveChain();
+            }
+
+            var iptables = iptablesVersion.Ok ? Both(chain) : iptablesVersion;
+            Add(Iptables, iptables, iptablesVersion.Output.Trim(), IptablesDisables);
+            Add(Hashlimit, iptables.Ok ? Both($"*filter\n{hashlimit}COMMIT\n") : iptables, HashlimitDetail, HashlimitDisables);
+            Add(IptablesReject, iptables.Ok ? Restore("iptables-restore", $"*filter\n{reject}COMMIT\n") : iptables, RejectDetail, RejectDisables);
+            Add(Nfqueue, iptables.Ok ? Restore("iptables-restore", $"*filter\n{nfqueue}COMMIT\n") : iptables, NfqueueDetail, NfqueueDisables);
+            Add(Hmark, iptables.Ok ? Both($"*filter\n{hmark}COMMIT\n") : iptables, HmarkDetail, HmarkDisables);
+            return features;
         }
         finally
         {
@@ -169,13 +254,25 @@ public static class FeatureProbe
                 RemoveProbeChain(iptablesNft, hadFilter);
             }
         }
+    }
 
-        var ipset = new[] { Environment.GetEnvironmentVariable("PATH") ?? "", "/usr/sbin:/sbin" }
-            .SelectMany(p => p.Split(':', StringSplitOptions.RemoveEmptyEntries)).Select(d => Path.Combine(d, "ipset")).FirstOrDefault(File.Exists);
-        features.Add(new Feature(Ipset, ipset is not null, ipset ?? "ipset is not installed",
-            "nothing: iptables blocks are a chain of per-address DROP rules, which slows down beyond some thousands of blocks"));
+    private const string IptablesDisables = "backend iptables, and enforce = \"queue\" (NFQUEUE is an iptables target)";
+    private const string HashlimitDetail = "per-key limits in iptables";
+    private const string HashlimitDisables = "kernel rules on iptables";
+    private const string RejectDetail = "REJECT target";
+    private const string RejectDisables = "action = \"reject\" on iptables";
+    private const string NfqueueDetail = "NFQUEUE target with --queue-bypass";
+    private const string NfqueueDisables = "enforce = \"queue\"";
+    private const string HmarkDetail = "HMARK target (a hash of the source alone)";
+    private const string HmarkDisables = "[daemon] queues > 1 (a queue rule's keys shared among several queues)";
 
-        // IFB and HTB: a device that is down, has no address and lives a few milliseconds.
+    /// <summary>IFB and HTB: a device that is down, has no address and lives a few milliseconds.</summary>
+    private static List<Feature> DeviceProbes()
+    {
+        var features = new List<Feature>();
+        void Add(string name, NftResult result, string detail, string disables) =>
+            features.Add(new Feature(name, result.Ok, result.Ok ? detail : Why(result), disables));
+
         Command("ip", ["link", "del", ProbeDevice]); // one a crashed probe left
         var ifb = Command("ip", ["link", "add", ProbeDevice, "type", "ifb"]);
         var device = ifb.Ok || Command("ip", ["link", "add", ProbeDevice, "type", "dummy"]).Ok;
@@ -193,9 +290,6 @@ public static class FeatureProbe
             }
         }
 
-        var nice = Threading.ThreadNice.Probe(Threading.ThreadNice.EnforcementPath);
-        features.Add(new Feature(ThreadNice, nice is null, nice ?? $"nice {Threading.ThreadNice.EnforcementPath} for capture, engine and block threads",
-            $"their lead over other work when the CPUs are busy, so blocks come later under load (LimitNICE={Threading.ThreadNice.EnforcementPath} or CAP_SYS_NICE allows it)"));
         return features;
     }
 
@@ -209,35 +303,45 @@ public static class FeatureProbe
     }
 
     /// <summary>
-    /// The families whose iptables-nft <c>filter</c> table exists now, one table asked for at a time: nft 1.0 reads
-    /// every table whole, set elements included, to list even the tables' names (with a million blocks in the shaper's
-    /// sets, <c>nft list tables</c> took 12 s to 2 min here).
+    /// Which of <paramref name="families"/>' <c>filter</c> tables (iptables-nft's) exist now, one table asked for at a
+    /// time, the families side by side: nft 1.0 reads every table whole, set elements included, to list even the
+    /// tables' names (with a million blocks in the shaper's sets, <c>nft list tables</c> took 12 s to 2 min here).
+    /// Each family maps to its table's listing when it exists.
     /// </summary>
-    private static HashSet<string> FilterTables() =>
-        [.. new[] { "ip", "ip6" }.Where(family => ProcessCommand.Run("nft", ["list", "table", family, "filter"], deadline: TimeSpan.FromSeconds(10)).Ok)];
+    private static Dictionary<string, string> FilterTables(string[] families)
+    {
+        var listed = families.Select(family => Start(() => ProcessCommand.Run("nft", ["list", "table", family, "filter"], deadline: TimeSpan.FromSeconds(10)))).ToArray();
+        Task.WaitAll(listed);
+        return families.Zip(listed).Where(pair => pair.Second.Result.Ok).ToDictionary(pair => pair.First, pair => pair.Second.Result.Output, StringComparer.Ordinal);
+    }
 
     /// <summary>
     /// Removes the probe chain; with iptables-nft, a <c>filter</c> table that did not exist before the probe is
     /// removed too, provided it is still empty (nothing else put a chain in it meanwhile).
     /// </summary>
-    private static void RemoveProbeChain(bool iptablesNft, HashSet<string> hadFilter)
+    private static void RemoveProbeChain(bool iptablesNft, IReadOnlyDictionary<string, string> hadFilter)
     {
-        var remove = $"*filter\n-F {ProbeChain}\n-X {ProbeChain}\nCOMMIT\n";
-        Restore("iptables-restore", remove);
-        Restore("ip6tables-restore", remove);
+        RemoveChain();
         if (!iptablesNft)
         {
             return;
         }
 
-        foreach (var family in new[] { "ip", "ip6" }.Where(f => !hadFilter.Contains(f)))
+        foreach (var (family, listing) in FilterTables([.. new[] { "ip", "ip6" }.Where(f => !hadFilter.ContainsKey(f))]))
         {
-            var listed = ProcessCommand.Run("nft", ["list", "table", family, "filter"], deadline: TimeSpan.FromSeconds(10));
-            if (listed.Ok && !listed.Output.Contains("chain ", StringComparison.Ordinal))
+            if (!listing.Contains("chain ", StringComparison.Ordinal))
             {
                 ProcessCommand.Run("nft", ["delete", "table", family, "filter"], deadline: TimeSpan.FromSeconds(10));
             }
         }
+    }
+
+    /// <summary>Removes the probe chain from both families, where it is (where it is not, the restore fails and changes nothing).</summary>
+    private static void RemoveChain()
+    {
+        var remove = $"*filter\n-F {ProbeChain}\n-X {ProbeChain}\nCOMMIT\n";
+        Restore("iptables-restore", remove);
+        Restore("ip6tables-restore", remove);
     }
 
     private static string Why(NftResult result) =>
