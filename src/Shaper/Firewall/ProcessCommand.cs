@@ -31,8 +31,16 @@ internal static class ProcessCommand
             var error = stderr.ReadToEndAsync();
             if (stdin is not null)
             {
-                process.StandardInput.Write(stdin);
-                process.StandardInput.Close();
+                try
+                {
+                    process.StandardInput.Write(stdin);
+                    process.StandardInput.Close();
+                }
+                catch (IOException)
+                {
+                    // The program ended (or closed its input) without reading all of it: its exit status and error
+                    // text below say why, as for any other failure.
+                }
             }
 
             if (!process.WaitForExit(limit))

@@ -62,6 +62,85 @@ public sealed class CheckCommandTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// The probe asks the kernel for several features in one transaction (nft) or one commit per family (iptables) and
+    /// probes each alone only when that is refused: a feature the kernel refuses is missing with its own reason, and
+    /// every other feature's line is what it is on this host. A wrapper refuses any input naming one feature's
+    /// statement, as a kernel without its module would; with ip6tables-restore the IPv4 commit has gone through first.
+    /// </summary>
+    [RootTheory]
+    [InlineData("nft", "reject", FeatureProbe.NftReject)] // nft's one transaction refused: the table and meters still work
+    [InlineData("iptables-restore", "HMARK", FeatureProbe.Hmark)] // the IPv4 commit refused: nothing committed yet
+    [InlineData("ip6tables-restore", "HMARK", FeatureProbe.Hmark)] // the IPv6 commit refused after the IPv4 one went in
+    [InlineData("iptables-restore", "hashlimit", FeatureProbe.Hashlimit)] // the first rule after the chain
+    public void Check_OneFeatureRefused_OnlyItIsMissingWithItsReasonAndNothingIsLeft(string tool, string statement, string feature)
+    {
+        using var lab = NetworkLab.Create();
+        var directory = Directory.CreateTempSubdirectory("shaper-check-").FullName;
+        try
+        {
+            var config = Path.Combine(directory, "shaper.toml");
+            File.WriteAllText(config, "[daemon]\n");
+            var before = Ruleset(lab);
+            var (_, expected) = Check(lab, config, null);
+            var (_, stdout) = Check(lab, config, ToolsRefusing(directory, tool, statement));
+            output.WriteLine(stdout);
+
+            var lines = stdout.TrimEnd('\n').Split('\n');
+            var reference = expected.TrimEnd('\n').Split('\n');
+            Assert.Equal(reference.Length, lines.Length);
+            for (var i = 0; i < Features.Length; i++)
+            {
+                if (Features[i] == feature)
+                {
+                    Assert.Matches($"^{feature} +missing +refused by the test: {statement}; disables ", lines[i]);
+                }
+                else
+                {
+                    Assert.Equal(reference[i], lines[i]);
+                }
+            }
+
+            Assert.Equal(before, Ruleset(lab)); // nothing left behind, also after a refused commit
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// A PATH of one directory holding every tool shaperd uses, where <paramref name="tool"/> refuses any script it is
+    /// given on its standard input that contains <paramref name="statement"/> (a line on stderr, exit 1) and runs the
+    /// real program otherwise.
+    /// </summary>
+    private static string ToolsRefusing(string directory, string tool, string statement)
+    {
+        var bin = Directory.CreateDirectory(Path.Combine(directory, "bin")).FullName;
+        string Find(string name) => Path.GetFullPath(Environment.GetEnvironmentVariable("PATH")!.Split(':').Select(d => Path.Combine(d, name)).First(File.Exists));
+        foreach (var name in new[] { "dotnet", "ip", "tc", "nft", "iptables", "ip6tables", "iptables-restore", "ip6tables-restore", "iptables-save", "ip6tables-save" }.Where(n => n != tool))
+        {
+            File.CreateSymbolicLink(Path.Combine(bin, name), Find(name));
+        }
+
+        // Only a run that reads a script (nft -f -, iptables-restore) reads standard input; the others inherit it. The
+        // PATH holds no cat.
+        var wrapper = Path.Combine(bin, tool);
+        File.WriteAllText(wrapper, $$"""
+            #!/bin/sh
+            case " $* " in
+            *" -f - "*|*" --noflush "*)
+                script=$({{Find("cat")}})
+                case "$script" in *{{statement}}*) echo "refused by the test: {{statement}}" >&2; exit 1;; esac
+                printf '%s\n' "$script" | {{Find(tool)}} "$@"
+                exit $?;;
+            esac
+            exec {{Find(tool)}} "$@"
+            """);
+        File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return bin;
+    }
+
+    /// <summary>
     /// Without CAP_SYS_NICE (as under the unit, whose capabilities are NET_ADMIN and NET_RAW) and with the default
     /// nice limit, nice -5 is refused and --check says so and what it costs. (The unit's LimitNICE=-5 raises that
     /// limit; raising it needs CAP_SYS_RESOURCE, which this test machine's root lacks, so only root's case and

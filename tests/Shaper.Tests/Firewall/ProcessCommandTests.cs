@@ -21,4 +21,14 @@ public sealed class ProcessCommandTests
 
         Assert.InRange(Directory.GetFiles("/proc/self/fd").Length - before, -50, 50);
     }
+
+    [Fact]
+    public void Run_ProgramEndsWithoutReadingItsInput_ReportsItsExitInsteadOfThrowing()
+    {
+        // More than a pipe holds (64 KiB), so the write meets the closed pipe: a program that refuses its script before
+        // reading it (an iptables-restore that does not know its arguments) is a failure with its reason, not an exception.
+        var result = ProcessCommand.Run("sh", ["-c", "echo no script wanted >&2; exit 3"], stdin: new string('x', 1 << 20));
+        Assert.False(result.Ok);
+        Assert.Equal("no script wanted\n", result.Error);
+    }
 }
