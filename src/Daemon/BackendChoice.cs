@@ -62,6 +62,12 @@ internal static class BackendChoice
             return new KernelBackend(new NftBackend(library), "nftables (libnftables)", null, library);
         }
 
-        return new KernelBackend(new NftBackend(library, netlink), "nftables (libnftables, netlink blocks)", NftMonitor.TryOpen(table), library, netlink);
+        var monitor = NftMonitor.TryOpen(table);
+        if (monitor is not null)
+        {
+            netlink.ListenedBy(monitor);
+        }
+
+        return new KernelBackend(new NftBackend(library, netlink), "nftables (libnftables, netlink blocks)", monitor, library, netlink);
     }
 }

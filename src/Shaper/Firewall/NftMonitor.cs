@@ -9,6 +9,13 @@ namespace Shaper.Firewall;
 /// naming the thread that committed it; changes made by this process's own threads are left out, so the daemon's
 /// own blocks and applies cost a read and nothing more. When the socket's buffer overflows (a flush of a very
 /// large set, or the daemon's own bulk install), notifications are lost and <see cref="NftChangeKind.Unknown"/> says so.
+/// <para>
+/// The kernel builds a notification per element while any socket of the host listens (about half of a block
+/// batch's commit), so the daemon's own batches can be committed while this one does not listen
+/// (<see cref="NftNetlink.ListenedBy"/>): <see cref="Pause"/> and <see cref="Resume"/> bracket them, and a
+/// committer that cannot prove no one else committed meanwhile calls <see cref="Missed"/>, which the next
+/// <see cref="Drain"/> reports as <see cref="NftChangeKind.Unknown"/> and which ends a <see cref="Wait"/> at once.
+/// </para>
 /// </summary>
 public sealed class NftMonitor : IDisposable
 {
@@ -19,6 +26,10 @@ public sealed class NftMonitor : IDisposable
     private NftChanges _pending = new();
     private readonly Dictionary<string, int> _deletedRules = new(StringComparer.Ordinal);
     private readonly HashSet<string> _addedRules = new(StringComparer.Ordinal);
+    private readonly Lock _listening = new();
+    private readonly Interop.WakeEvent _missed = new();
+    private int _paused; // nested pauses; the socket listens at 0; under _listening
+    private bool _disposed; // under _listening
 
     private NftMonitor(NetlinkSocket socket, string table, Func<uint, bool> isOwnThread)
     {
@@ -52,6 +63,19 @@ public sealed class NftMonitor : IDisposable
     public NftChanges Drain()
     {
         var foreign = new NftChanges();
+        if (_missed.IsSet)
+        {
+            _missed.Reset();
+            foreign.Kinds.Add(NftChangeKind.Unknown);
+            lock (_listening)
+            {
+                if (_paused == 0)
+                {
+                    _ = _socket.Rejoin(NfTables.Group); // in case listening again had failed; a member already stays one
+                }
+            }
+        }
+
         while (true)
         {
             var received = _socket.Receive(_buffer, wait: false);
@@ -78,9 +102,40 @@ public sealed class NftMonitor : IDisposable
 
     /// <summary>
     /// Sleeps until a notification can be read (any change to any table, the daemon's own included), until
-    /// <paramref name="wake"/> is set, or until <paramref name="timeout"/> has passed; true when one is there.
+    /// <paramref name="wake"/> is set, until <see cref="Missed"/> is called, or until <paramref name="timeout"/> has
+    /// passed; true when there is something to read.
     /// </summary>
-    internal bool Wait(TimeSpan timeout, Interop.WakeEvent wake) => _socket.Wait(timeout.Ticks * 100, wake);
+    internal bool Wait(TimeSpan timeout, Interop.WakeEvent wake) => _socket.Wait(timeout.Ticks * 100, wake, _missed) || _missed.IsSet;
+
+    /// <summary>Stops listening until the matching <see cref="Resume"/>; pauses nest, and the outermost pair decides.</summary>
+    internal void Pause()
+    {
+        lock (_listening)
+        {
+            if (_paused++ == 0)
+            {
+                _ = _socket.Leave(NfTables.Group); // when leaving fails, it listens on: nothing is lost
+            }
+        }
+    }
+
+    /// <summary>
+    /// Listens again once every <see cref="Pause"/> has its <see cref="Resume"/>. What was committed meanwhile is
+    /// not heard: the caller vouches for it, or calls <see cref="Missed"/>. Listening again failing counts as missed.
+    /// </summary>
+    internal void Resume()
+    {
+        lock (_listening)
+        {
+            if (--_paused == 0 && !_disposed && !_socket.Rejoin(NfTables.Group))
+            {
+                Missed();
+            }
+        }
+    }
+
+    /// <summary>Someone else may have changed the ruleset unheard: the next <see cref="Drain"/> reports <see cref="NftChangeKind.Unknown"/>.</summary>
+    internal void Missed() => _missed.Set();
 
     /// <summary>
     /// Runs <paramref name="bulk"/> (the daemon installing every block: a start, a deleted table) without listening:
@@ -92,17 +147,14 @@ public sealed class NftMonitor : IDisposable
     public T Quietly<T>(Func<T> bulk)
     {
         ArgumentNullException.ThrowIfNull(bulk);
-        var left = _socket.Leave(NfTables.Group);
+        Pause();
         try
         {
             return bulk();
         }
         finally
         {
-            if (left)
-            {
-                _ = _socket.Rejoin(NfTables.Group);
-            }
+            Resume();
         }
     }
 
@@ -117,7 +169,15 @@ public sealed class NftMonitor : IDisposable
         });
     }
 
-    public void Dispose() => _socket.Dispose();
+    public void Dispose()
+    {
+        lock (_listening)
+        {
+            _disposed = true; // the block installer may still commit its last batches, with nothing to resume
+            _socket.Dispose();
+            _missed.Dispose();
+        }
+    }
 
     private static bool IsThreadOfThisProcess(uint tid) => Directory.Exists("/proc/self/task/" + tid.ToString(CultureInfo.InvariantCulture));
 

@@ -51,6 +51,7 @@ public sealed class NftNetlink : IDisposable
     private readonly NetlinkWriter _writer = new();
     private readonly byte[] _answer = new byte[1 << 16]; // the kernel's answers, read under the lock
     private uint? _chain; // the generation the daemon's own commits have carried the ruleset to since Trust; under the lock
+    private NftMonitor? _listener; // the daemon's own monitor, which does not listen while a batch in the chain commits
 
     private NftNetlink(NetlinkSocket socket, string table)
     {
@@ -143,6 +144,47 @@ public sealed class NftNetlink : IDisposable
             return result;
         }
     }
+
+    /// <summary>
+    /// Names the daemon's own monitor of this table. From then on a batch of at least
+    /// <see cref="UnheardFrom"/> elements in the chain is committed while the monitor does not listen: the kernel
+    /// builds a notification per element while any socket listens, and here that was about half of a block batch's
+    /// commit. Nothing another process commits goes unheard: the batch carries the chained generation, so the kernel
+    /// commits it only right after the daemon's last own commit; the generation is read before the monitor stops
+    /// listening (it must still be the chain's) and after it listens again (it must be the batch's own). Anything
+    /// else, or no answer, tells the monitor it may have missed a change (<see cref="NftMonitor.Missed"/>), and the
+    /// reconciler compares everything, as after lost notifications.
+    /// </summary>
+    public void ListenedBy(NftMonitor monitor)
+    {
+        ArgumentNullException.ThrowIfNull(monitor);
+        lock (_lock)
+        {
+            _listener = monitor;
+        }
+    }
+
+    /// <summary>For tests: runs right after a batch committed unheard, before the monitor listens again.</summary>
+    internal Action? WhileUnheard { get; set; }
+
+    /// <summary>
+    /// The fewest elements a batch commits unheard (see <see cref="ListenedBy"/>): the two extra generation reads and
+    /// the monitor's leaving and joining cost about what the notifications of this many elements cost.
+    /// </summary>
+    public const int UnheardFrom = 32;
+
+    /// <summary>
+    /// Whether nothing but the batch itself was committed while the monitor did not listen, given the batch's
+    /// <paramref name="answer"/> (0, an errno, -1 for none), the <paramref name="chain"/>ed generation it carried,
+    /// the generation the kernel echoed for it, and the generation read once the monitor listened again.
+    /// </summary>
+    internal static bool OnlyItselfUnheard(int answer, uint chain, uint? echoed, uint? now) => answer switch
+    {
+        0 => now == (echoed ?? chain), // committed right after the chain (or changed nothing), and nothing after it
+        Restart => false, // another transaction came first: perhaps while the monitor did not listen
+        > 0 => now == chain, // refused: the kernel aborted it
+        _ => false, // no answer: what happened is unknown
+    };
 
     /// <summary>The generation after <paramref name="generation"/>: the kernel skips 0 when it wraps.</summary>
     public static uint NextGeneration(uint generation) => generation == uint.MaxValue ? 1 : generation + 1;
@@ -442,7 +484,31 @@ public sealed class NftNetlink : IDisposable
             while (true)
             {
                 var chain = warmUpSet is null ? _chain : null;
-                var answer = SendTransaction(blocks, offset, end, kind, warmUpSet, destroy, chain, out var failure, out var generation);
+                var listener = chain is { } chained && end - offset >= UnheardFrom && _listener is { } monitor && ReadGeneration() == chained ? monitor : null;
+                listener?.Pause();
+                var answer = -1;
+                string? failure = null;
+                uint? generation = null;
+                try
+                {
+                    answer = SendTransaction(blocks, offset, end, kind, warmUpSet, destroy, chain, out failure, out generation);
+                    if (listener is not null)
+                    {
+                        WhileUnheard?.Invoke();
+                    }
+                }
+                finally
+                {
+                    if (listener is not null)
+                    {
+                        listener.Resume();
+                        if (!OnlyItselfUnheard(answer, chain!.Value, generation, ReadGeneration()))
+                        {
+                            listener.Missed();
+                        }
+                    }
+                }
+
                 if (chain is null)
                 {
                     return Answer(answer, failure);

@@ -161,6 +161,14 @@ internal sealed partial class NetlinkSocket : IDisposable
         return ReadPoll.Wait(_fd, wake.Fd, Math.Max(timeoutNs, 0)).First;
     }
 
+    /// <summary>As <see cref="Wait(long, WakeEvent)"/>, ended also by <paramref name="other"/>.</summary>
+    public bool Wait(long timeoutNs, WakeEvent wake, WakeEvent other)
+    {
+        ArgumentNullException.ThrowIfNull(wake);
+        ArgumentNullException.ThrowIfNull(other);
+        return ReadPoll.Wait(_fd, wake.Fd, other.Fd, Math.Max(timeoutNs, 0)).First;
+    }
+
     public void Dispose()
     {
         var fd = Interlocked.Exchange(ref _fd, -1);

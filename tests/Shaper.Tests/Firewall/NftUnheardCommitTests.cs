@@ -1,0 +1,142 @@
+using System.Net;
+using Shaper.Firewall;
+using Shaper.Interop;
+using Shaper.Rules;
+using Shaper.Tests.Lab;
+
+namespace Shaper.Tests.Firewall;
+
+/// <summary>
+/// The daemon's own block batches committed while its monitor does not listen (<see cref="NftNetlink.ListenedBy"/>),
+/// in a lab namespace against the real kernel: the monitor gets nothing for them, and nothing another process commits
+/// goes unreported, whether it came before the batch, in the window, or after.
+/// </summary>
+public sealed class NftUnheardCommitTests
+{
+    [RootFact]
+    public void AddBlocks_InTheChain_MonitorGetsNothingForThemAndHearsOthersAfterwards()
+    {
+        using var lab = NetworkLab.Create();
+        using var thread = new NamespaceThread(lab.B);
+        var (loudPending, quietPending, quiet, after) = thread.Invoke(() =>
+        {
+            using var nft = LibNftables.TryOpen()!;
+            using var netlink = NftNetlink.TryOpen("shaper")!;
+            using var monitor = NftMonitor.TryOpen("shaper")!;
+            using var wake = new WakeEvent();
+            var backend = new NftBackend(nft, netlink);
+            Assert.Null(backend.Apply(Shaper.Plan.EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables)));
+            netlink.ListenedBy(monitor);
+
+            // Out of the chain (nothing trusted yet) the batch is heard: the kernel sends its notifications.
+            Assert.Null(netlink.AddBlocks(Hosts(0, 500)));
+            var loudPending = monitor.Wait(TimeSpan.Zero, wake);
+            Assert.True(monitor.Drain().IsEmpty);
+
+            netlink.Trust(netlink.Generation()!.Value);
+            Assert.Null(netlink.AddBlocks(Hosts(500, 1000)));
+            var quietPending = monitor.Wait(TimeSpan.Zero, wake);
+            var quiet = monitor.Drain();
+
+            lab.Exec(lab.B, "nft", "delete", "element", "inet", "shaper", "block_v4", "{ 198.18.2.0 }").EnsureSuccess("deleting");
+            return (loudPending, quietPending, quiet, monitor.Drain());
+        });
+
+        Assert.True(loudPending, "the batch out of the chain should have been heard");
+        Assert.False(quietPending, "the kernel sent the monitor something for a batch in the chain");
+        Assert.True(quiet.IsEmpty, string.Join(",", quiet.Kinds));
+        Assert.Equal(["C6120200"], after.DeletedElements["block_v4"]);
+        Assert.Empty(after.Kinds);
+    }
+
+    [RootFact]
+    public void AddBlocks_AnotherProcessCommitsWhileTheMonitorDoesNotListen_MonitorReportsUnknownAtOnce()
+    {
+        using var lab = NetworkLab.Create();
+        using var thread = new NamespaceThread(lab.B);
+        var (woke, changes, deleted) = thread.Invoke(() =>
+        {
+            using var nft = LibNftables.TryOpen()!;
+            using var netlink = NftNetlink.TryOpen("shaper")!;
+            using var monitor = NftMonitor.TryOpen("shaper")!;
+            using var wake = new WakeEvent();
+            var backend = new NftBackend(nft, netlink);
+            Assert.Null(backend.Apply(Shaper.Plan.EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables)));
+            Assert.Null(netlink.AddBlocks(Hosts(0, 100)));
+            netlink.ListenedBy(monitor);
+            netlink.Trust(netlink.Generation()!.Value);
+            Assert.True(monitor.Drain().IsEmpty);
+
+            // Right after the batch commits, before the monitor listens again, another process deletes a block.
+            var once = 0;
+            netlink.WhileUnheard = () =>
+            {
+                if (Interlocked.Exchange(ref once, 1) == 0)
+                {
+                    lab.Exec(lab.B, "nft", "delete", "element", "inet", "shaper", "block_v4", "{ 198.18.0.7 }").EnsureSuccess("deleting");
+                }
+            };
+            Assert.Null(netlink.AddBlocks(Hosts(100, 100)));
+            var woke = monitor.Wait(TimeSpan.FromSeconds(5), wake);
+            var changes = monitor.Drain();
+            var deleted = !netlink.Elements("block_v4")!.Contains("C6120007");
+            return (woke, changes, deleted);
+        });
+
+        // The deletion itself was never heard (its notification went to no one), so only Unknown can report it.
+        Assert.True(deleted);
+        Assert.True(woke, "the monitor's wait should end at once");
+        Assert.Contains(NftChangeKind.Unknown, changes.Kinds);
+        Assert.False(changes.DeletedElements.ContainsKey("block_v4"));
+    }
+
+    [RootFact]
+    public void AddBlocks_AnotherProcessCommittedSinceTheChain_BatchIsHeardAndTheChangeReportedExactly()
+    {
+        using var lab = NetworkLab.Create();
+        using var thread = new NamespaceThread(lab.B);
+        var changes = thread.Invoke(() =>
+        {
+            using var nft = LibNftables.TryOpen()!;
+            using var netlink = NftNetlink.TryOpen("shaper")!;
+            using var monitor = NftMonitor.TryOpen("shaper")!;
+            var backend = new NftBackend(nft, netlink);
+            Assert.Null(backend.Apply(Shaper.Plan.EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables)));
+            Assert.Null(netlink.AddBlocks(Hosts(0, 100)));
+            netlink.ListenedBy(monitor);
+            netlink.Trust(netlink.Generation()!.Value);
+            Assert.True(monitor.Drain().IsEmpty);
+
+            lab.Exec(lab.B, "nft", "delete", "element", "inet", "shaper", "block_v4", "{ 198.18.0.9 }").EnsureSuccess("deleting");
+            Assert.Null(netlink.AddBlocks(Hosts(100, 100)));
+            Assert.Null(netlink.Chained); // the other commit ended the chain
+            return monitor.Drain();
+        });
+
+        Assert.Equal(["C6120009"], changes.DeletedElements["block_v4"]);
+        Assert.Empty(changes.Kinds);
+    }
+
+    [Theory]
+    [InlineData(0, 7u, 8u, 8u, true)] // committed after the chain, nothing after it
+    [InlineData(0, 7u, null, 7u, true)] // changed nothing
+    [InlineData(0, 7u, 8u, 9u, false)] // another commit before the monitor listened again
+    [InlineData(0, 7u, 8u, null, false)] // no generation read
+    [InlineData(85, 7u, null, 8u, false)] // ERESTART: another commit came first
+    [InlineData(17, 7u, null, 7u, true)] // refused (EEXIST): aborted
+    [InlineData(17, 7u, null, 8u, false)]
+    [InlineData(-1, 7u, null, 7u, false)] // no answer
+    public void OnlyItselfUnheard_ByAnswerAndGenerations(int answer, uint chain, uint? echoed, uint? now, bool expected) =>
+        Assert.Equal(expected, NftNetlink.OnlyItselfUnheard(answer, chain, echoed, now));
+
+    private static List<(IPNetwork, TimeSpan)> Hosts(int from, int count)
+    {
+        var hosts = new List<(IPNetwork, TimeSpan)>(count);
+        for (var i = from; i < from + count; i++)
+        {
+            hosts.Add((new IPNetwork(new IPAddress([198, 18, (byte)(i >> 8), (byte)i]), 32), TimeSpan.FromMinutes(5)));
+        }
+
+        return hosts;
+    }
+}
