@@ -196,7 +196,10 @@ internal static class DaemonBenchmark
         result["detect_to_block_load_average"] = double.Parse(load, CultureInfo.InvariantCulture);
         result["detect_to_block_after_warm_attack"] = options.WarmAttack;
         result["detect_to_block_gc_collections"] = (status["gc_collections"]?.GetValue<long>() ?? 0) - collectionsBefore; // the daemon's, from the crossings to the last block in
-        Console.WriteLine($"daemon: {Offenders:N0} offenders crossing at once (load {load}): detection to kernel block p50 {result["detect_to_block_p50_ms"]} ms, p99 {result["detect_to_block_p99_ms"]} ms ({inKernel} blocks in the kernel set); capture buffer wait p50 {result["capture_wait_p50_ms"]} ms, p99 {result["capture_wait_p99_ms"]} ms; by hop {result["detect_to_block_hops"]?.ToJsonString()}; GC collections {result["detect_to_block_gc_collections"]}");
+
+        // Repairs the reconciler made: none, unless a batch committed unheard could not rule out another process's commit.
+        result["kernel_repairs_by_kind"] = status["kernel_repairs_by_kind"]?.DeepClone();
+        Console.WriteLine($"daemon: {Offenders:N0} offenders crossing at once (load {load}): detection to kernel block p50 {result["detect_to_block_p50_ms"]} ms, p99 {result["detect_to_block_p99_ms"]} ms ({inKernel} blocks in the kernel set); capture buffer wait p50 {result["capture_wait_p50_ms"]} ms, p99 {result["capture_wait_p99_ms"]} ms; by hop {result["detect_to_block_hops"]?.ToJsonString()}; GC collections {result["detect_to_block_gc_collections"]}; repairs {result["kernel_repairs_by_kind"]?.ToJsonString()}");
         return result;
     }
 

@@ -51,7 +51,8 @@ public sealed class NftNetlink : IDisposable
     private readonly NetlinkWriter _writer = new();
     private readonly byte[] _answer = new byte[1 << 16]; // the kernel's answers, read under the lock
     private uint? _chain; // the generation the daemon's own commits have carried the ruleset to since Trust; under the lock
-    private NftMonitor? _listener; // the daemon's own monitor, which does not listen while a batch in the chain commits
+    private NftMonitor? _listener; // the daemon's own monitor, which does not listen while some batches commit
+    private uint? _lastOwn; // the generation this socket's last batch committed at, as the kernel echoed it; under the lock
 
     private NftNetlink(NetlinkSocket socket, string table)
     {
@@ -146,14 +147,16 @@ public sealed class NftNetlink : IDisposable
     }
 
     /// <summary>
-    /// Names the daemon's own monitor of this table. From then on a batch of at least
-    /// <see cref="UnheardFrom"/> elements in the chain is committed while the monitor does not listen: the kernel
-    /// builds a notification per element while any socket listens, and here that was about half of a block batch's
-    /// commit. Nothing another process commits goes unheard: the batch carries the chained generation, so the kernel
-    /// commits it only right after the daemon's last own commit; the generation is read before the monitor stops
-    /// listening (it must still be the chain's) and after it listens again (it must be the batch's own). Anything
-    /// else, or no answer, tells the monitor it may have missed a change (<see cref="NftMonitor.Missed"/>), and the
-    /// reconciler compares everything, as after lost notifications.
+    /// Names the daemon's own monitor of this table. From then on a batch of at least <see cref="UnheardFrom"/>
+    /// elements is committed while the monitor does not listen, when the ruleset's last commit was this socket's own
+    /// (the kernel builds a notification per element while any socket listens, and here that was about half of a
+    /// block batch's commit). Nothing another process commits goes unheard: the generation is read before the monitor
+    /// stops listening and must be the one the kernel echoed to this socket's last batch (every commit before that
+    /// one had reached the monitor before it); the batch carries that generation, so the kernel commits it only if no
+    /// other transaction came first; and once the monitor listens again the generation must be the batch's own.
+    /// Anything else, or no answer, tells the monitor it may have missed a change (<see cref="NftMonitor.Missed"/>),
+    /// and the reconciler compares everything, as after lost notifications. A batch after another process's commit is
+    /// heard, and the one after it can be unheard again.
     /// </summary>
     public void ListenedBy(NftMonitor monitor)
     {
@@ -175,14 +178,14 @@ public sealed class NftNetlink : IDisposable
 
     /// <summary>
     /// Whether nothing but the batch itself was committed while the monitor did not listen, given the batch's
-    /// <paramref name="answer"/> (0, an errno, -1 for none), the <paramref name="chain"/>ed generation it carried,
+    /// <paramref name="answer"/> (0, an errno, -1 for none), the generation it carried (<paramref name="before"/>),
     /// the generation the kernel echoed for it, and the generation read once the monitor listened again.
     /// </summary>
-    internal static bool OnlyItselfUnheard(int answer, uint chain, uint? echoed, uint? now) => answer switch
+    internal static bool OnlyItselfUnheard(int answer, uint before, uint? echoed, uint? now) => answer switch
     {
-        0 => now == (echoed ?? chain), // committed right after the chain (or changed nothing), and nothing after it
+        0 => now == (echoed ?? before), // committed right after it (or changed nothing), and nothing after it
         Restart => false, // another transaction came first: perhaps while the monitor did not listen
-        > 0 => now == chain, // refused: the kernel aborted it
+        > 0 => now == before, // refused: the kernel aborted it
         _ => false, // no answer: what happened is unknown
     };
 
@@ -484,14 +487,15 @@ public sealed class NftNetlink : IDisposable
             while (true)
             {
                 var chain = warmUpSet is null ? _chain : null;
-                var listener = chain is { } chained && end - offset >= UnheardFrom && _listener is { } monitor && ReadGeneration() == chained ? monitor : null;
+                var listener = warmUpSet is null && end - offset >= UnheardFrom && _listener is { } monitor && _lastOwn is { } own && ReadGeneration() == own ? monitor : null;
+                var expected = chain ?? (listener is null ? null : _lastOwn);
                 listener?.Pause();
                 var answer = -1;
                 string? failure = null;
                 uint? generation = null;
                 try
                 {
-                    answer = SendTransaction(blocks, offset, end, kind, warmUpSet, destroy, chain, out failure, out generation);
+                    answer = SendTransaction(blocks, offset, end, kind, warmUpSet, destroy, expected, out failure, out generation);
                     if (listener is not null)
                     {
                         WhileUnheard?.Invoke();
@@ -502,11 +506,21 @@ public sealed class NftNetlink : IDisposable
                     if (listener is not null)
                     {
                         listener.Resume();
-                        if (!OnlyItselfUnheard(answer, chain!.Value, generation, ReadGeneration()))
+                        if (!OnlyItselfUnheard(answer, expected!.Value, generation, ReadGeneration()))
                         {
                             listener.Missed();
                         }
                     }
+                }
+
+                if (answer == 0 && generation is { } committed)
+                {
+                    _lastOwn = committed;
+                }
+
+                if (answer == Restart && chain is null)
+                {
+                    continue; // another transaction came before the unheard batch: again, heard
                 }
 
                 if (chain is null)
@@ -541,33 +555,37 @@ public sealed class NftNetlink : IDisposable
 
     /// <summary>
     /// Builds and sends one batch, under the lock, and reads its answer: 0, an errno, or -1 (<paramref name="failure"/>
-    /// says why). With <paramref name="chain"/>, the batch carries it and starts with a message that changes
-    /// nothing (a NEWTABLE of the table that exists, with no flags) but asks for an echo, which makes the kernel
-    /// answer the commit with the generation it made (<paramref name="generation"/>; null when the batch changed
-    /// nothing and the generation did not move).
+    /// says why). With <paramref name="expected"/>, the batch carries it (the kernel commits it only at that
+    /// generation). Every batch but the warm-up starts with a message that changes nothing (a NEWTABLE of the table
+    /// that exists, with no flags) but asks for an echo, which makes the kernel answer the commit with the
+    /// generation it made (<paramref name="generation"/>; null when the batch changed nothing and the generation
+    /// did not move).
     /// </summary>
-    private int SendTransaction(IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)> blocks, int offset, int end, string kind, string? warmUpSet, bool destroy, uint? chain, out string? failure, out uint? generation)
+    private int SendTransaction(IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)> blocks, int offset, int end, string kind, string? warmUpSet, bool destroy, uint? expected, out string? failure, out uint? generation)
     {
         failure = null;
         generation = null;
         _writer.Clear();
-        uint echo = 0;
-        if (chain is { } expected)
+        if (expected is { } generationBefore)
         {
-            _writer.BeginBatch(NfTables.Subsystem, expected);
-
-            // The kernel echoes the generation when the batch's first message asks (nf_tables_gen_notify reads it).
-            var table = _writer.BeginMessage(NfTables.Type(NfTables.NewTable), Nl.Request | Nl.Echo, NfTables.FamilyInet);
-            _writer.String(NfTables.TableName, _table);
-            _writer.EndMessage(table);
-            echo = _writer.Sequence;
+            _writer.BeginBatch(NfTables.Subsystem, generationBefore);
         }
         else
         {
             _writer.BeginBatch(NfTables.Subsystem);
         }
 
-        var begin = chain is null ? _writer.Sequence : echo - 1;
+        var begin = _writer.Sequence;
+        uint echo = 0;
+        if (warmUpSet is null)
+        {
+            // The kernel echoes the generation when the batch's first message asks (nf_tables_gen_notify reads it).
+            var table = _writer.BeginMessage(NfTables.Type(NfTables.NewTable), Nl.Request | Nl.Echo, NfTables.FamilyInet);
+            _writer.String(NfTables.TableName, _table);
+            _writer.EndMessage(table);
+            echo = _writer.Sequence;
+        }
+
         var first = _writer.Sequence + 1;
         var messages = 0;
         Span<byte> key = stackalloc byte[16];

@@ -14,7 +14,7 @@ namespace Shaper.Tests.Firewall;
 public sealed class NftUnheardCommitTests
 {
     [RootFact]
-    public void AddBlocks_InTheChain_MonitorGetsNothingForThemAndHearsOthersAfterwards()
+    public void AddBlocks_AfterItsOwnLastCommit_MonitorGetsNothingForThemAndHearsOthersAfterwards()
     {
         using var lab = NetworkLab.Create();
         using var thread = new NamespaceThread(lab.B);
@@ -28,12 +28,12 @@ public sealed class NftUnheardCommitTests
             Assert.Null(backend.Apply(Shaper.Plan.EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables)));
             netlink.ListenedBy(monitor);
 
-            // Out of the chain (nothing trusted yet) the batch is heard: the kernel sends its notifications.
+            // The ruleset's last commit was libnftables' apply, not a batch of this socket: the batch is heard (the
+            // kernel sends the monitor its notifications), and its echo tells the socket its generation.
             Assert.Null(netlink.AddBlocks(Hosts(0, 500)));
             var loudPending = monitor.Wait(TimeSpan.Zero, wake);
             Assert.True(monitor.Drain().IsEmpty);
 
-            netlink.Trust(netlink.Generation()!.Value);
             Assert.Null(netlink.AddBlocks(Hosts(500, 1000)));
             var quietPending = monitor.Wait(TimeSpan.Zero, wake);
             var quiet = monitor.Drain();
@@ -42,8 +42,8 @@ public sealed class NftUnheardCommitTests
             return (loudPending, quietPending, quiet, monitor.Drain());
         });
 
-        Assert.True(loudPending, "the batch out of the chain should have been heard");
-        Assert.False(quietPending, "the kernel sent the monitor something for a batch in the chain");
+        Assert.True(loudPending, "the first batch should have been heard");
+        Assert.False(quietPending, "the kernel sent the monitor something for a batch right after the socket's own");
         Assert.True(quiet.IsEmpty, string.Join(",", quiet.Kinds));
         Assert.Equal(["C6120200"], after.DeletedElements["block_v4"]);
         Assert.Empty(after.Kinds);
@@ -64,7 +64,6 @@ public sealed class NftUnheardCommitTests
             Assert.Null(backend.Apply(Shaper.Plan.EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables)));
             Assert.Null(netlink.AddBlocks(Hosts(0, 100)));
             netlink.ListenedBy(monitor);
-            netlink.Trust(netlink.Generation()!.Value);
             Assert.True(monitor.Drain().IsEmpty);
 
             // Right after the batch commits, before the monitor listens again, another process deletes a block.
@@ -91,34 +90,38 @@ public sealed class NftUnheardCommitTests
     }
 
     [RootFact]
-    public void AddBlocks_AnotherProcessCommittedSinceTheChain_BatchIsHeardAndTheChangeReportedExactly()
+    public void AddBlocks_AnotherProcessCommittedSinceTheLastOwnBatch_NextBatchIsHeardAndTheOneAfterUnheard()
     {
         using var lab = NetworkLab.Create();
         using var thread = new NamespaceThread(lab.B);
-        var changes = thread.Invoke(() =>
+        var (changes, heardPending, unheardPending) = thread.Invoke(() =>
         {
             using var nft = LibNftables.TryOpen()!;
             using var netlink = NftNetlink.TryOpen("shaper")!;
             using var monitor = NftMonitor.TryOpen("shaper")!;
+            using var wake = new WakeEvent();
             var backend = new NftBackend(nft, netlink);
             Assert.Null(backend.Apply(Shaper.Plan.EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables)));
-            Assert.Null(netlink.AddBlocks(Hosts(0, 100)));
             netlink.ListenedBy(monitor);
-            netlink.Trust(netlink.Generation()!.Value);
+            Assert.Null(netlink.AddBlocks(Hosts(0, 100)));
             Assert.True(monitor.Drain().IsEmpty);
 
             lab.Exec(lab.B, "nft", "delete", "element", "inet", "shaper", "block_v4", "{ 198.18.0.9 }").EnsureSuccess("deleting");
             Assert.Null(netlink.AddBlocks(Hosts(100, 100)));
-            Assert.Null(netlink.Chained); // the other commit ended the chain
-            return monitor.Drain();
+            var heardPending = monitor.Wait(TimeSpan.Zero, wake);
+            var changes = monitor.Drain();
+            Assert.Null(netlink.AddBlocks(Hosts(200, 100)));
+            return (changes, heardPending, monitor.Wait(TimeSpan.Zero, wake));
         });
 
+        Assert.True(heardPending);
         Assert.Equal(["C6120009"], changes.DeletedElements["block_v4"]);
         Assert.Empty(changes.Kinds);
+        Assert.False(unheardPending, "the batch after the heard one should be unheard again");
     }
 
     [Theory]
-    [InlineData(0, 7u, 8u, 8u, true)] // committed after the chain, nothing after it
+    [InlineData(0, 7u, 8u, 8u, true)] // committed right after generation 7, nothing after it
     [InlineData(0, 7u, null, 7u, true)] // changed nothing
     [InlineData(0, 7u, 8u, 9u, false)] // another commit before the monitor listened again
     [InlineData(0, 7u, 8u, null, false)] // no generation read
@@ -126,8 +129,8 @@ public sealed class NftUnheardCommitTests
     [InlineData(17, 7u, null, 7u, true)] // refused (EEXIST): aborted
     [InlineData(17, 7u, null, 8u, false)]
     [InlineData(-1, 7u, null, 7u, false)] // no answer
-    public void OnlyItselfUnheard_ByAnswerAndGenerations(int answer, uint chain, uint? echoed, uint? now, bool expected) =>
-        Assert.Equal(expected, NftNetlink.OnlyItselfUnheard(answer, chain, echoed, now));
+    public void OnlyItselfUnheard_ByAnswerAndGenerations(int answer, uint before, uint? echoed, uint? now, bool expected) =>
+        Assert.Equal(expected, NftNetlink.OnlyItselfUnheard(answer, before, echoed, now));
 
     private static List<(IPNetwork, TimeSpan)> Hosts(int from, int count)
     {
