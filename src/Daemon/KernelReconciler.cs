@@ -14,8 +14,10 @@ namespace Shaper.Daemon;
 /// or a deleted set is applied again (one transaction that keeps the sets and their contents); deleted block
 /// elements are added again with the time they have left; lost notifications make it compare every block set
 /// with the store (above <see cref="CompareLimit"/> blocks, install every block again). Its own bulk installs it
-/// makes without listening, so their notifications cannot overflow the socket. On iptables (no notifications) it
-/// looks every <see cref="Period"/>, for a deleted ruleset only.
+/// makes without listening, so their notifications cannot overflow the socket; the block installer's batches are
+/// committed without listening too when nothing else can have been committed meanwhile (see
+/// <see cref="NftNetlink.ListenedBy"/>), and when that cannot be ruled out the monitor wakes it as for lost
+/// notifications. On iptables (no notifications) it looks every <see cref="Period"/>, for a deleted ruleset only.
 /// </summary>
 internal sealed class KernelReconciler : IDisposable
 {
