@@ -10,8 +10,9 @@ mkdir -p "$lib" "$root/usr/bin" "$root/etc/shaper" "$root/lib/systemd/system" \
          "$root/usr/share/man/man1" "$root/usr/share/man/man8" "$root/usr/share/bash-completion/completions"
 
 # Self-contained: Debian's archive has no .NET runtime, so the package carries its own (see README).
+# ReadyToRun: the programs' code and their libraries precompiled, so that a start does not wait for the JIT.
 for project in src/Daemon/Daemon.csproj src/Ctl/Ctl.csproj; do
-    dotnet publish "$project" -c Release -r "$rid" --self-contained true -p:PublishSingleFile=false \
+    dotnet publish "$project" -c Release -r "$rid" --self-contained true -p:PublishSingleFile=false -p:PublishReadyToRun=true \
         -p:DebugType=none -p:GenerateDocumentationFile=false -o "$lib" --nologo -v quiet
 done
 # The runtime's files arrive with the NuGet cache's modes (0744); installed, only the programs are executable.

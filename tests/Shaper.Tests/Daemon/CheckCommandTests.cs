@@ -189,7 +189,7 @@ public sealed class CheckCommandTests(ITestOutputHelper output)
     internal static (int Code, string Output) Check(NetworkLab lab, string config, string? path, string[]? wrapper = null)
     {
         var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { "netns", "exec", lab.B }.Concat(wrapper ?? []).Concat(["dotnet", Path.Combine(AppContext.BaseDirectory, "shaperd.dll"), "--check", "--config", config]))
+        foreach (var arg in new[] { "netns", "exec", lab.B }.Concat(wrapper ?? []).Concat(["dotnet", Shaperd.Dll, "--check", "--config", config]))
         {
             start.ArgumentList.Add(arg);
         }

@@ -50,7 +50,7 @@ public sealed class SystemdNotifyTests
                 """);
             var fakeSystemd = Path.Combine(directory, "systemd");
             File.Copy("/bin/bash", fakeSystemd);
-            var shaperd = Path.Combine(AppContext.BaseDirectory, "shaperd.dll");
+            var shaperd = Shaperd.Dll;
             var start = new ProcessStartInfo("ip") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
             foreach (var arg in new[] { "netns", "exec", lab.B, fakeSystemd, "-c", $"dotnet {shaperd} --config {config} & echo $! > {directory}/pid; wait" })
             {

@@ -19,7 +19,7 @@ public sealed class SecondInstanceFaultTests
         Assert.True((await first.SendAsync("block.add", new() { ["address"] = "198.18.7.7", ["for"] = "10m" })).Ok);
         var table = Table(lab);
 
-        var second = lab.Exec(lab.B, "dotnet", Path.Combine(AppContext.BaseDirectory, "shaperd.dll"), "--config", Path.Combine(first.Directory, "shaper.toml"));
+        var second = lab.Exec(lab.B, "dotnet", Shaperd.Dll, "--config", Path.Combine(first.Directory, "shaper.toml"));
 
         Assert.Equal(1, second.ExitCode);
         Assert.Contains($"another shaperd (pid {first.Pid}) is running with {first.Directory}/shaperd.lock", second.Error, StringComparison.Ordinal);
@@ -54,7 +54,7 @@ public sealed class SecondInstanceFaultTests
         first.Stop();
 
         // Both locks went with the first process: a new one starts, in the same directory too.
-        var second = lab.Exec(lab.B, "timeout", "-s", "TERM", "8", "dotnet", Path.Combine(AppContext.BaseDirectory, "shaperd.dll"), "--config", Path.Combine(first.Directory, "shaper.toml"));
+        var second = lab.Exec(lab.B, "timeout", "-s", "TERM", "8", "dotnet", Shaperd.Dll, "--config", Path.Combine(first.Directory, "shaper.toml"));
         first.Dispose();
 
         Assert.DoesNotContain("not starting", second.Error, StringComparison.Ordinal);

@@ -40,7 +40,7 @@ public sealed class StartFaultTests
             var config = Path.Combine(directory, "shaper.toml");
             File.WriteAllText(config, $"[daemon]\nsocket = \"{socket}\"\nstate_dir = \"{directory}/state\"\nmetrics = \"\"\ninterface = \"{NetworkLab.ReceiverInterface}\"\n{Rules}");
 
-            var run = lab.Exec(lab.B, "dotnet", Path.Combine(AppContext.BaseDirectory, "shaperd.dll"), "--config", config);
+            var run = lab.Exec(lab.B, "dotnet", Shaperd.Dll, "--config", config);
 
             Assert.Equal(1, run.ExitCode);
             Assert.Contains("not starting, and the kernel ruleset just applied is removed", run.Output + run.Error, StringComparison.Ordinal);

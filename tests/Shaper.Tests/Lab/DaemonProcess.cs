@@ -72,7 +72,7 @@ public sealed class DaemonProcess : IDisposable
         var file = Path.Combine(directory, "shaper.toml");
         File.WriteAllText(file, $"[daemon]\nsocket = \"{socket}\"\nstate_dir = \"{directory}/state\"\nmetrics = \"{metrics}\"\n{daemonTable}\n{config}");
         var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { "netns", "exec", ns }.Concat(wrapper ?? []).Concat(["dotnet", Path.Combine(AppContext.BaseDirectory, "shaperd.dll"), "--config", file]))
+        foreach (var arg in new[] { "netns", "exec", ns }.Concat(wrapper ?? []).Concat(["dotnet", Shaperd.Dll, "--config", file]))
         {
             start.ArgumentList.Add(arg);
         }
