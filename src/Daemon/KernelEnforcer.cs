@@ -14,13 +14,17 @@ internal sealed class KernelEnforcer : IDisposable
 {
     private readonly ILogger<KernelEnforcer> _logger;
     private readonly TimeProvider _time;
-    private readonly IReadOnlyList<Feature> _features;
+    private readonly Task<IReadOnlyList<Feature>> _features;
     private readonly StartWitness _witness;
     private KernelBackend? _kernel;
     private KernelReconciler? _reconciler;
     private bool _applyFailed;
 
-    public KernelEnforcer(ILogger<KernelEnforcer> logger, TimeProvider time, IReadOnlyList<Feature> features, StartWitness witness)
+    /// <summary>
+    /// <paramref name="features"/> is the probe still running: the memory-only store made here (SQLite's first use, its
+    /// native library loaded) is made while the probe runs, not after it.
+    /// </summary>
+    public KernelEnforcer(ILogger<KernelEnforcer> logger, TimeProvider time, Task<IReadOnlyList<Feature>> features, StartWitness witness)
     {
         _witness = witness;
         _logger = logger;
@@ -30,6 +34,8 @@ internal sealed class KernelEnforcer : IDisposable
         Blocks.Restore();
         Holds = new HoldService(null, logger, time);
     }
+
+    private IReadOnlyList<Feature> Features => _features.GetAwaiter().GetResult();
 
     public string BackendName => _kernel?.Name ?? "none";
 
@@ -56,7 +62,7 @@ internal sealed class KernelEnforcer : IDisposable
     public BackendKind Running { get; private set; } = BackendKind.None;
 
     /// <summary>The backend <paramref name="configured"/> comes to on this host, as <see cref="BackendChoice"/> opens it.</summary>
-    public BackendKind Resolve(BackendKind configured) => BackendChoice.Resolve(configured, _features);
+    public BackendKind Resolve(BackendKind configured) => BackendChoice.Resolve(configured, Features);
 
     public Task StartAsync(Shaper.Plan.EnforcementPlan plan, CancellationToken cancel)
     {
@@ -72,7 +78,7 @@ internal sealed class KernelEnforcer : IDisposable
             return Task.CompletedTask;
         }
 
-        _kernel = BackendChoice.Open(config.Daemon.Backend, _features, _logger, _time);
+        _kernel = BackendChoice.Open(config.Daemon.Backend, Features, _logger, _time);
         Running = plan.Backend;
         var backend = _kernel.Backend;
         var adopted = backend.Adopt();

@@ -55,7 +55,7 @@ internal static class Program
         // before the start and not in its apply time; the ruleset is watched from before the probe commits anything.
         // The process does not end (a failed start, SIGTERM) before the probe has removed what it committed.
         var witness = new StartWitness(Shaper.Firewall.NftWitness.TryOpen("shaper"));
-        var features = Task.Factory.StartNew(Shaper.Firewall.FeatureProbe.Run, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        var features = Task.Factory.StartNew<IReadOnlyList<Shaper.Firewall.Feature>>(Shaper.Firewall.FeatureProbe.Run, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         AppDomain.CurrentDomain.ProcessExit += (_, _) => ((IAsyncResult)features).AsyncWaitHandle.WaitOne();
 
         // The host's default appsettings.json source would watch the working directory and every directory under it
@@ -79,6 +79,7 @@ internal static class Program
         builder.Services.AddSingleton(arguments);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton(_ => witness);
+        builder.Services.AddSingleton(features);
         builder.Services.AddSingleton<IReadOnlyList<Shaper.Firewall.Feature>>(_ => features.GetAwaiter().GetResult());
         builder.Services.AddSingleton<KernelEnforcer>();
         builder.Services.AddHostedService<ShaperService>();
