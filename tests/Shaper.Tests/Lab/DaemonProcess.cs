@@ -63,8 +63,9 @@ public sealed class DaemonProcess : IDisposable
     /// <paramref name="wrapper"/> is a command prefix (e.g. <see cref="UnitSandbox.Wrapper"/>), <paramref name="path"/> a PATH.
     /// With <paramref name="directory"/> (the caller's, kept on dispose) a restart finds the state the last run left in
     /// <c>directory/state</c>. <paramref name="metrics"/> is the Prometheus endpoint's address ("" = off).
+    /// <paramref name="dll"/> is the shaperd to run (<see cref="Shaperd.Dll"/> by default, see <see cref="Shaperd"/>).
     /// </summary>
-    public static DaemonProcess Start(string ns, string config, string daemonTable = "", string[]? wrapper = null, string? path = null, string? directory = null, string metrics = "")
+    public static DaemonProcess Start(string ns, string config, string daemonTable = "", string[]? wrapper = null, string? path = null, string? directory = null, string metrics = "", string? dll = null)
     {
         var owns = directory is null;
         directory ??= System.IO.Directory.CreateTempSubdirectory("shaper-lab-").FullName;
@@ -72,7 +73,7 @@ public sealed class DaemonProcess : IDisposable
         var file = Path.Combine(directory, "shaper.toml");
         File.WriteAllText(file, $"[daemon]\nsocket = \"{socket}\"\nstate_dir = \"{directory}/state\"\nmetrics = \"{metrics}\"\n{daemonTable}\n{config}");
         var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { "netns", "exec", ns }.Concat(wrapper ?? []).Concat(["dotnet", Shaperd.Dll, "--config", file]))
+        foreach (var arg in new[] { "netns", "exec", ns }.Concat(wrapper ?? []).Concat(["dotnet", dll ?? Shaperd.Dll, "--config", file]))
         {
             start.ArgumentList.Add(arg);
         }

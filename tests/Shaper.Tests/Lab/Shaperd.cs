@@ -1,12 +1,16 @@
 namespace Shaper.Tests.Lab;
 
 /// <summary>
-/// The shaperd the tests start: published ReadyToRun into <c>daemon/</c> beside the tests (the PublishShaperd target of
-/// Shaper.Tests.csproj), as packaging/install-tree.sh publishes it, so that what a test measures (a start, a restart)
-/// is the code that ships rather than the build's, which the runtime compiles as it starts.
+/// The shaperd builds the tests start. Most tests run the build's own (<see cref="Dll"/>), compiled by the runtime as
+/// it runs. Tests that measure a start or a restart run <see cref="Published"/>: published ReadyToRun into
+/// <c>daemon/</c> beside the tests (tests/Directory.Build.targets), as packaging/install-tree.sh publishes it, so
+/// that the time they measure is that of the code that ships.
 /// </summary>
 public static class Shaperd
 {
-    /// <summary>The published shaperd.dll, run with <c>dotnet</c>.</summary>
-    public static string Dll { get; } = Path.Combine(AppContext.BaseDirectory, "daemon", "shaperd.dll");
+    /// <summary>The build's shaperd.dll, run with <c>dotnet</c>.</summary>
+    public static string Dll { get; } = Path.Combine(AppContext.BaseDirectory, "shaperd.dll");
+
+    /// <summary>The published (ReadyToRun) shaperd.dll, run with <c>dotnet</c>.</summary>
+    public static string Published { get; } = Path.Combine(AppContext.BaseDirectory, "daemon", "shaperd.dll");
 }
