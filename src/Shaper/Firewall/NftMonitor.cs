@@ -30,6 +30,7 @@ public sealed class NftMonitor : IDisposable
     private readonly Interop.WakeEvent _missed = new();
     private int _paused; // nested pauses; the socket listens at 0; under _listening
     private bool _disposed; // under _listening
+    private long _heard = -1; // the generation of the last NEWGEN read, -1 before any
 
     private NftMonitor(NetlinkSocket socket, string table, Func<uint, bool> isOwnThread)
     {
@@ -106,6 +107,13 @@ public sealed class NftMonitor : IDisposable
     /// passed; true when there is something to read.
     /// </summary>
     internal bool Wait(TimeSpan timeout, Interop.WakeEvent wake) => _socket.Wait(timeout.Ticks * 100, wake, _missed) || _missed.IsSet;
+
+    /// <summary>
+    /// The generation of the last transaction whose notifications this monitor has read (its NEWGEN comes last), by
+    /// anyone, itself included; null before any. Every transaction up to it has been read, or its loss reported
+    /// (<see cref="NftChangeKind.Unknown"/>): notifications arrive in the order of the commits.
+    /// </summary>
+    internal uint? HeardUpTo => Volatile.Read(ref _heard) is >= 0 and var heard ? (uint)heard : null;
 
     /// <summary>Stops listening until the matching <see cref="Resume"/>; pauses nest, and the outermost pair decides.</summary>
     internal void Pause()
@@ -190,6 +198,11 @@ public sealed class NftMonitor : IDisposable
 
         if (message.Command == NfTables.NewGen)
         {
+            if (message.Attributes.TryFind(NfTables.GenId, out var id))
+            {
+                Volatile.Write(ref _heard, id.UInt32BigEndian);
+            }
+
             var pid = message.Attributes.TryFind(NfTables.GenProcPid, out var p) ? p.UInt32BigEndian : 0;
             if (!_isOwnThread(pid))
             {

@@ -28,8 +28,9 @@ public sealed class NftUnheardCommitTests
             Assert.Null(backend.Apply(Shaper.Plan.EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables)));
             netlink.ListenedBy(monitor);
 
-            // The ruleset's last commit was libnftables' apply, not a batch of this socket: the batch is heard (the
-            // kernel sends the monitor its notifications), and its echo tells the socket its generation.
+            // The ruleset's last commit was libnftables' apply, not a batch of this socket, and the monitor has not read
+            // it yet: the batch is heard (the kernel sends the monitor its notifications), and its echo tells the socket
+            // its generation.
             Assert.Null(netlink.AddBlocks(Hosts(0, 500)));
             var loudPending = monitor.Wait(TimeSpan.Zero, wake);
             Assert.True(monitor.Drain().IsEmpty);
@@ -47,6 +48,30 @@ public sealed class NftUnheardCommitTests
         Assert.True(quiet.IsEmpty, string.Join(",", quiet.Kinds));
         Assert.Equal(["C6120200"], after.DeletedElements["block_v4"]);
         Assert.Empty(after.Kinds);
+    }
+
+    [RootFact]
+    public void AddBlocks_MonitorHasReadTheLastCommit_FirstBatchIsUnheard()
+    {
+        using var lab = NetworkLab.Create();
+        using var thread = new NamespaceThread(lab.B);
+        var (pending, changes) = thread.Invoke(() =>
+        {
+            using var nft = LibNftables.TryOpen()!;
+            using var netlink = NftNetlink.TryOpen("shaper")!;
+            using var monitor = NftMonitor.TryOpen("shaper")!;
+            using var wake = new WakeEvent();
+            var backend = new NftBackend(nft, netlink);
+            Assert.Null(backend.Apply(Shaper.Plan.EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables)));
+            netlink.ListenedBy(monitor);
+            Assert.True(monitor.Drain().IsEmpty); // the apply's notifications, read: the daemon's first attack after its start
+
+            Assert.Null(netlink.AddBlocks(Hosts(0, 1000)));
+            return (monitor.Wait(TimeSpan.Zero, wake), monitor.Drain());
+        });
+
+        Assert.False(pending, "the kernel sent the monitor something for the first batch");
+        Assert.True(changes.IsEmpty, string.Join(",", changes.Kinds));
     }
 
     [RootFact]
