@@ -10,6 +10,7 @@ namespace Shaper.Tests.Daemon;
 /// store, status and <c>fleet status</c> show it, the breaker opens when Redis is killed (share only, logged), and
 /// the breaker can be set by hand.
 /// </summary>
+[Collection(KernelTrafficCollection.Name)]
 public sealed class FleetDaemonTests(ITestOutputHelper output)
 {
     private const string Rule = """

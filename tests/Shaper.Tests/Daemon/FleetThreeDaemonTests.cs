@@ -10,6 +10,7 @@ namespace Shaper.Tests.Daemon;
 /// the shaper's table), and what one limiter would admit comes from the replay engine over the packets as they left
 /// the three senders (a capture on each sender's side), merged in time.
 /// </summary>
+[Collection(KernelTrafficCollection.Name)]
 public sealed class FleetThreeDaemonTests(ITestOutputHelper output)
 {
     private const string Rule = """
