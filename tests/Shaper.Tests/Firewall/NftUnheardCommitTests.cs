@@ -20,23 +20,18 @@ public sealed class NftUnheardCommitTests
         using var thread = new NamespaceThread(lab.B);
         var (loudPending, quietPending, quiet, after) = thread.Invoke(() =>
         {
-            using var nft = LibNftables.TryOpen()!;
-            using var netlink = NftNetlink.TryOpen("shaper")!;
-            using var monitor = NftMonitor.TryOpen("shaper")!;
-            using var wake = new WakeEvent();
-            var backend = new NftBackend(nft, netlink);
-            Assert.Null(backend.Apply(Shaper.Plan.EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables)));
-            netlink.ListenedBy(monitor);
+            using var table = Table.Applied();
+            var (netlink, monitor) = (table.Netlink, table.Monitor);
 
             // The ruleset's last commit was libnftables' apply, not a batch of this socket, and the monitor has not read
             // it yet: the batch is heard (the kernel sends the monitor its notifications), and its echo tells the socket
             // its generation.
             Assert.Null(netlink.AddBlocks(Hosts(0, 500)));
-            var loudPending = monitor.Wait(TimeSpan.Zero, wake);
+            var loudPending = table.Pending();
             Assert.True(monitor.Drain().IsEmpty);
 
             Assert.Null(netlink.AddBlocks(Hosts(500, 1000)));
-            var quietPending = monitor.Wait(TimeSpan.Zero, wake);
+            var quietPending = table.Pending();
             var quiet = monitor.Drain();
 
             lab.Exec(lab.B, "nft", "delete", "element", "inet", "shaper", "block_v4", "{ 198.18.2.0 }").EnsureSuccess("deleting");
@@ -57,17 +52,12 @@ public sealed class NftUnheardCommitTests
         using var thread = new NamespaceThread(lab.B);
         var (pending, changes) = thread.Invoke(() =>
         {
-            using var nft = LibNftables.TryOpen()!;
-            using var netlink = NftNetlink.TryOpen("shaper")!;
-            using var monitor = NftMonitor.TryOpen("shaper")!;
-            using var wake = new WakeEvent();
-            var backend = new NftBackend(nft, netlink);
-            Assert.Null(backend.Apply(Shaper.Plan.EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables)));
-            netlink.ListenedBy(monitor);
+            using var table = Table.Applied();
+            var (netlink, monitor) = (table.Netlink, table.Monitor);
             Assert.True(monitor.Drain().IsEmpty); // the apply's notifications, read: the daemon's first attack after its start
 
             Assert.Null(netlink.AddBlocks(Hosts(0, 1000)));
-            return (monitor.Wait(TimeSpan.Zero, wake), monitor.Drain());
+            return (table.Pending(), monitor.Drain());
         });
 
         Assert.False(pending, "the kernel sent the monitor something for the first batch");
@@ -81,14 +71,9 @@ public sealed class NftUnheardCommitTests
         using var thread = new NamespaceThread(lab.B);
         var (woke, changes, deleted) = thread.Invoke(() =>
         {
-            using var nft = LibNftables.TryOpen()!;
-            using var netlink = NftNetlink.TryOpen("shaper")!;
-            using var monitor = NftMonitor.TryOpen("shaper")!;
-            using var wake = new WakeEvent();
-            var backend = new NftBackend(nft, netlink);
-            Assert.Null(backend.Apply(Shaper.Plan.EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables)));
+            using var table = Table.Applied();
+            var (netlink, monitor) = (table.Netlink, table.Monitor);
             Assert.Null(netlink.AddBlocks(Hosts(0, 100)));
-            netlink.ListenedBy(monitor);
             Assert.True(monitor.Drain().IsEmpty);
 
             // Right after the batch commits, before the monitor listens again, another process deletes a block.
@@ -101,7 +86,7 @@ public sealed class NftUnheardCommitTests
                 }
             };
             Assert.Null(netlink.AddBlocks(Hosts(100, 100)));
-            var woke = monitor.Wait(TimeSpan.FromSeconds(5), wake);
+            var woke = monitor.Wait(TimeSpan.FromSeconds(5), table.Wake);
             var changes = monitor.Drain();
             var deleted = !netlink.Elements("block_v4")!.Contains("C6120007");
             return (woke, changes, deleted);
@@ -121,22 +106,17 @@ public sealed class NftUnheardCommitTests
         using var thread = new NamespaceThread(lab.B);
         var (changes, heardPending, unheardPending) = thread.Invoke(() =>
         {
-            using var nft = LibNftables.TryOpen()!;
-            using var netlink = NftNetlink.TryOpen("shaper")!;
-            using var monitor = NftMonitor.TryOpen("shaper")!;
-            using var wake = new WakeEvent();
-            var backend = new NftBackend(nft, netlink);
-            Assert.Null(backend.Apply(Shaper.Plan.EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables)));
-            netlink.ListenedBy(monitor);
+            using var table = Table.Applied();
+            var (netlink, monitor) = (table.Netlink, table.Monitor);
             Assert.Null(netlink.AddBlocks(Hosts(0, 100)));
             Assert.True(monitor.Drain().IsEmpty);
 
             lab.Exec(lab.B, "nft", "delete", "element", "inet", "shaper", "block_v4", "{ 198.18.0.9 }").EnsureSuccess("deleting");
             Assert.Null(netlink.AddBlocks(Hosts(100, 100)));
-            var heardPending = monitor.Wait(TimeSpan.Zero, wake);
+            var heardPending = table.Pending();
             var changes = monitor.Drain();
             Assert.Null(netlink.AddBlocks(Hosts(200, 100)));
-            return (changes, heardPending, monitor.Wait(TimeSpan.Zero, wake));
+            return (changes, heardPending, table.Pending());
         });
 
         Assert.True(heardPending);
@@ -166,5 +146,43 @@ public sealed class NftUnheardCommitTests
         }
 
         return hosts;
+    }
+
+    /// <summary>The shaper's table applied in the caller's namespace, its netlink socket listened to by its monitor.</summary>
+    private sealed class Table : IDisposable
+    {
+        private readonly LibNftables _nft;
+
+        private Table(LibNftables nft, NftNetlink netlink, NftMonitor monitor)
+        {
+            _nft = nft;
+            Netlink = netlink;
+            Monitor = monitor;
+        }
+
+        public NftNetlink Netlink { get; }
+
+        public NftMonitor Monitor { get; }
+
+        public WakeEvent Wake { get; } = new();
+
+        public static Table Applied()
+        {
+            var table = new Table(LibNftables.TryOpen()!, NftNetlink.TryOpen("shaper")!, NftMonitor.TryOpen("shaper")!);
+            Assert.Null(new NftBackend(table._nft, table.Netlink).Apply(Shaper.Plan.EnforcementPlan.Compile(new ShaperConfig(), BackendKind.Nftables)));
+            table.Netlink.ListenedBy(table.Monitor);
+            return table;
+        }
+
+        /// <summary>Whether the monitor has a notification to read now.</summary>
+        public bool Pending() => Monitor.Wait(TimeSpan.Zero, Wake);
+
+        public void Dispose()
+        {
+            Wake.Dispose();
+            Monitor.Dispose();
+            Netlink.Dispose();
+            _nft.Dispose();
+        }
     }
 }
