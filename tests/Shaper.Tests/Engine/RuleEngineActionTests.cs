@@ -497,13 +497,23 @@ public sealed class RuleEngineActionTests
             engine.Process(Udp(0xC6120100 + (uint)(i % 16), i * Ms)); // warm: every key held and logged once
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 2000; i < 12_000; i++)
+        // Three rounds of 10,000 packets: one that allocates nothing shows the steady state. A packet that allocated
+        // would do so in every round; the runtime's own one-time work can land in one (in a CI run with the suite
+        // starting around it, 8,016 bytes in the single round this test measured then).
+        var allocated = new long[3];
+        var time = 2000;
+        for (var round = 0; round < allocated.Length; round++)
         {
-            engine.Process(Udp(0xC6120100 + (uint)(i % 16), i * Ms));
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var end = time + 10_000; time < end; time++)
+            {
+                engine.Process(Udp(0xC6120100 + (uint)(time % 16), time * Ms));
+            }
+
+            allocated[round] = GC.GetAllocatedBytesForCurrentThread() - before;
         }
 
         Assert.True(engine.Held > 0);
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.True(allocated.Min() == 0, $"bytes allocated in each round of 10,000 packets: {string.Join(", ", allocated)}");
     }
 }
