@@ -147,8 +147,8 @@ public sealed class NftNetlink : IDisposable
     }
 
     /// <summary>
-    /// Names the daemon's own monitor of this table. From then on a batch of at least <see cref="UnheardFrom"/>
-    /// elements is committed while the monitor does not listen, when every commit so far has reached the monitor
+    /// Names the daemon's own monitor of this table. From then on a batch adding at least <see cref="UnheardFrom"/>
+    /// blocks (not holds, not releases) is committed while the monitor does not listen, when every commit so far has reached the monitor
     /// (the kernel builds a notification per element while any socket listens). Nothing another process commits goes
     /// unheard: the generation is read before the monitor stops listening and must be either the one the kernel
     /// echoed to this socket's last batch (every commit before that one had reached the monitor before it) or the
@@ -497,7 +497,8 @@ public sealed class NftNetlink : IDisposable
             while (true)
             {
                 var chain = warmUpSet is null ? _chain : null;
-                var before = warmUpSet is null && end - offset >= UnheardFrom && _listener is { } monitor ? Heard(monitor) : null;
+                // Blocks only: holds and their releases are latency-critical small batches, left as they were.
+                var before = warmUpSet is null && !destroy && kind == BlockSet.Blocks && end - offset >= UnheardFrom && _listener is { } monitor ? Heard(monitor) : null;
                 var listener = before is { } heard && (chain is null || chain == heard) ? _listener : null;
                 var expected = chain ?? (listener is null ? null : before);
                 listener?.Pause();
