@@ -497,8 +497,10 @@ public sealed class NftNetlink : IDisposable
             while (true)
             {
                 var chain = warmUpSet is null ? _chain : null;
-                // Blocks only: holds and their releases are latency-critical small batches, left as they were.
-                var before = warmUpSet is null && !destroy && kind == BlockSet.Blocks && end - offset >= UnheardFrom && _listener is { } monitor ? Heard(monitor) : null;
+                // Blocks only: holds and their releases are latency-critical small batches, left as they were (the
+                // generation echoed only in the chain). A block batch always asks for it: it makes the next one unheard.
+                var adding = warmUpSet is null && !destroy && kind == BlockSet.Blocks;
+                var before = adding && end - offset >= UnheardFrom && _listener is { } monitor ? Heard(monitor) : null;
                 var listener = before is { } heard && (chain is null || chain == heard) ? _listener : null;
                 var expected = chain ?? (listener is null ? null : before);
                 listener?.Pause();
@@ -507,7 +509,7 @@ public sealed class NftNetlink : IDisposable
                 uint? generation = null;
                 try
                 {
-                    answer = SendTransaction(blocks, offset, end, kind, warmUpSet, destroy, expected, out failure, out generation);
+                    answer = SendTransaction(blocks, offset, end, kind, warmUpSet, destroy, expected, adding || chain is not null, out failure, out generation);
                     if (listener is not null)
                     {
                         WhileUnheard?.Invoke();
@@ -568,12 +570,12 @@ public sealed class NftNetlink : IDisposable
     /// <summary>
     /// Builds and sends one batch, under the lock, and reads its answer: 0, an errno, or -1 (<paramref name="failure"/>
     /// says why). With <paramref name="expected"/>, the batch carries it (the kernel commits it only at that
-    /// generation). Every batch but the warm-up starts with a message that changes nothing (a NEWTABLE of the table
-    /// that exists, with no flags) but asks for an echo, which makes the kernel answer the commit with the
+    /// generation). With <paramref name="echoGeneration"/>, it starts with a message that changes nothing (a NEWTABLE
+    /// of the table that exists, with no flags) but asks for an echo, which makes the kernel answer the commit with the
     /// generation it made (<paramref name="generation"/>; null when the batch changed nothing and the generation
     /// did not move).
     /// </summary>
-    private int SendTransaction(IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)> blocks, int offset, int end, string kind, string? warmUpSet, bool destroy, uint? expected, out string? failure, out uint? generation)
+    private int SendTransaction(IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)> blocks, int offset, int end, string kind, string? warmUpSet, bool destroy, uint? expected, bool echoGeneration, out string? failure, out uint? generation)
     {
         failure = null;
         generation = null;
@@ -589,7 +591,7 @@ public sealed class NftNetlink : IDisposable
 
         var begin = _writer.Sequence;
         uint echo = 0;
-        if (warmUpSet is null)
+        if (echoGeneration)
         {
             // The kernel echoes the generation when the batch's first message asks (nf_tables_gen_notify reads it).
             var table = _writer.BeginMessage(NfTables.Type(NfTables.NewTable), Nl.Request | Nl.Echo, NfTables.FamilyInet);
