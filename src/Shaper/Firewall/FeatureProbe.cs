@@ -162,8 +162,7 @@ public static class FeatureProbe
     private static List<Feature> NftProbes()
     {
         var features = new List<Feature>();
-        void Add(string name, NftResult result, string detail, string disables) =>
-            features.Add(new Feature(name, result.Ok, result.Ok ? detail : Why(result), disables));
+        void Add(string name, NftResult result, string detail, string disables) => features.Add(Verdict(name, result, detail, disables));
 
         var nftVersion = Command("nft", ["--version"]);
         var table = $"add table inet {Probe}\nadd chain inet {Probe} input {{ type filter hook input priority 0; policy accept; }}\n";
@@ -203,8 +202,7 @@ public static class FeatureProbe
     private static List<Feature> IptablesProbes()
     {
         var features = new List<Feature>();
-        void Add(string name, NftResult result, string detail, string disables) =>
-            features.Add(new Feature(name, result.Ok, result.Ok ? detail : Why(result), disables));
+        void Add(string name, NftResult result, string detail, string disables) => features.Add(Verdict(name, result, detail, disables));
 
         // Which filter tables exist is asked beside the version (read only; used only with iptables-nft).
         var tables = Start(() => FilterTables(["ip", "ip6"]));
@@ -270,8 +268,7 @@ public static class FeatureProbe
     private static List<Feature> DeviceProbes()
     {
         var features = new List<Feature>();
-        void Add(string name, NftResult result, string detail, string disables) =>
-            features.Add(new Feature(name, result.Ok, result.Ok ? detail : Why(result), disables));
+        void Add(string name, NftResult result, string detail, string disables) => features.Add(Verdict(name, result, detail, disables));
 
         Command("ip", ["link", "del", ProbeDevice]); // one a crashed probe left
         var ifb = Command("ip", ["link", "add", ProbeDevice, "type", "ifb"]);
@@ -343,6 +340,10 @@ public static class FeatureProbe
         Restore("iptables-restore", remove);
         Restore("ip6tables-restore", remove);
     }
+
+    /// <summary>A feature that works when <paramref name="result"/> is ok, said with <paramref name="detail"/>, else missing with why.</summary>
+    private static Feature Verdict(string name, NftResult result, string detail, string disables) =>
+        new(name, result.Ok, result.Ok ? detail : Why(result), disables);
 
     private static string Why(NftResult result) =>
         string.Join(' ', result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
