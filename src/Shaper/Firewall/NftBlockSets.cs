@@ -13,7 +13,7 @@ namespace Shaper.Firewall;
 /// </summary>
 public static class NftBlockSets
 {
-    /// <summary>The size of each block set.</summary>
+    /// <summary>The most blocks each block set holds: the largest <c>max_blocks</c>.</summary>
     public const int Size = 1 << 20;
 
     /// <summary>The host sets, always present: a kernel rule's <c>block</c> action adds to them from the packet path.</summary>
@@ -45,7 +45,7 @@ public static class NftBlockSets
 
     /// <summary>The definition of <paramref name="set"/>, for <c>add set</c>.</summary>
     public static string Definition(BlockSet set) =>
-        $"{{ type {(set.V4 ? "ipv4_addr" : "ipv6_addr")}; size {Size}; flags timeout; }}";
+        $"{{ type {(set.V4 ? "ipv4_addr" : "ipv6_addr")}; size {NftSetSize.Declared(Size)}; flags timeout; }}";
 
     /// <summary>The rule that drops what <paramref name="set"/> holds.</summary>
     public static string Rule(BlockSet set) => set.IsHosts
