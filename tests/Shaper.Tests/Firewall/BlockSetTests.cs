@@ -46,4 +46,28 @@ public sealed class BlockSetTests
             "add element inet shaper block_v4_p24 { 198.18.7.0 timeout 600000ms }\nadd element inet shaper block_v4_p16 { 198.18.0.0 timeout 1ms }\n",
             script);
     }
+
+    // The kernel's resizable hash reads only the low 16 bits of a declared size as its first table's size: sizes of
+    // 65,536 and more keep the capacity asked for and get all 16 bits set (the largest first table); smaller ones stay.
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(4096, 4096)]
+    [InlineData(65_535, 65_535)]
+    [InlineData(65_536, 131_071)]
+    [InlineData(262_144, 327_679)] // max_keys' default: its low 16 bits were 0
+    [InlineData(1_048_576, 1_114_111)] // the block sets' size: 0x100000 declared as 0x10FFFF
+    [InlineData(1_000_000, 1_048_575)]
+    public void Declared_AtLeastTheCapacityWithTheLargestInitialSizeHint(int capacity, int declared)
+    {
+        Assert.Equal(declared, NftSetSize.Declared(capacity));
+        Assert.True(declared >= capacity);
+        Assert.True(capacity < 65_536 || (declared & 0xFFFF) == 0xFFFF);
+    }
+
+    [Fact]
+    public void Definition_BlockSetsAndHoldSets_DeclareTheHintedSize()
+    {
+        Assert.Equal("{ type ipv6_addr; size 1114111; flags timeout; }", NftBlockSets.Definition(new BlockSet(false, 128)));
+        Assert.Equal("{ type ipv4_addr; size 327679; flags timeout; }", NftHoldSets.Definition(new BlockSet(true, 32, "drop_r"), 262_144));
+    }
 }
