@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 using Shaper.Resilience;
@@ -514,6 +515,11 @@ public sealed class BlockStore : IBlockStore
     /// Straight through SQLite's C API: the ADO.NET reader's GetBytes opens an incremental blob handle per call,
     /// which made a million rows take 27 s of CPU against 0.7 s this way.
     /// </summary>
+    // Compiled once, optimized, at its first call: a restore of a million blocks runs this loop and the batch builder
+    // below a million times in the first two seconds, where the precompiled code was being instrumented and compiled
+    // again, hot method by hot method, on the same two cores as the kernel's inserts (250 of 412 recompilations gone;
+    // the process's CPU to ready 2.09-2.74 s against 2.79-2.90 s, four alternating starts each).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Scan(Action<IReadOnlyList<(IPNetwork Network, TimeSpan Left)>> chunk, int limit, bool ordered, bool count, bool prefixesOnly = false)
     {
         var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
