@@ -532,7 +532,8 @@ public sealed class BlockStore : IBlockStore
         {
             var sql = "SELECT addr, prefix, expires_ms FROM blocks WHERE expires_ms > ?1"
                 + (prefixesOnly ? " AND prefix <> 8 * length(addr)" : "") + (ordered ? " ORDER BY expires_ms" : "");
-            var rc = raw.sqlite3_prepare_v2(_db.Handle, sql, out var statement);
+            using var reader = ReadOnlyConnection(sql, out var statement);
+            var rc = statement is null ? raw.sqlite3_prepare_v2(_db.Handle, sql, out statement) : raw.SQLITE_OK;
             using (statement)
             {
                 if (rc == raw.SQLITE_OK)
@@ -603,6 +604,40 @@ public sealed class BlockStore : IBlockStore
         {
             RemoveDamaged(damaged, hostBits, latest);
         }
+    }
+
+    /// <summary>
+    /// A connection of the scan's own to the store's file, read-only and without SQLite's per-connection mutex, with
+    /// <paramref name="sql"/> prepared on it; null (and a null statement) for a store in memory or when either fails,
+    /// and the scan reads through the store's connection. The shared connection is serialized: every column read of a
+    /// row takes and gives back its mutex, seven times a row, a third of a CPU-second for a million blocks. The scan
+    /// runs under the store's lock, on one thread, and commits nothing, so the connection's committed state is the
+    /// store's; it is closed when the scan ends.
+    /// </summary>
+    private sqlite3? ReadOnlyConnection(string sql, out sqlite3_stmt? statement)
+    {
+        statement = null;
+        if (_db?.DataSource is not { Length: > 0 } file || file == ":memory:")
+        {
+            return null;
+        }
+
+        // A first read proves the connection can read (the write-ahead log's index included) before the scan relies on it.
+        if (raw.sqlite3_open_v2(file, out var connection, raw.SQLITE_OPEN_READONLY | raw.SQLITE_OPEN_NOMUTEX, null) == raw.SQLITE_OK
+            && raw.sqlite3_exec(connection, "SELECT 1 FROM blocks LIMIT 1") == raw.SQLITE_OK
+            && raw.sqlite3_prepare_v2(connection, sql, out var prepared) is var rc)
+        {
+            if (rc == raw.SQLITE_OK)
+            {
+                statement = prepared;
+                return connection;
+            }
+
+            prepared.Dispose();
+        }
+
+        connection.Dispose();
+        return null;
     }
 
     private static bool HostBitsClear(ReadOnlySpan<byte> address, int prefix)
