@@ -52,6 +52,8 @@ uninstall:
 readme: build
 	packaging/cli-reference.sh tests/Shaper.Tests/bin/$(CONFIG)/net10.0 --write
 
+# dotnet clean does not know the shaperd the test projects publish and copy beside them (tests/Directory.Build.targets).
 clean:
 	$(DOTNET) clean Shaper.sln -c $(CONFIG) --nologo -v quiet
+	rm -rf src/Daemon/bin/$(CONFIG)/*/*/shipped tests/*/bin/$(CONFIG)/*/daemon
 	rm -rf artifacts
