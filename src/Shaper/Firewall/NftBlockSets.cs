@@ -43,9 +43,13 @@ public static class NftBlockSets
         return written;
     }
 
-    /// <summary>The definition of <paramref name="set"/>, for <c>add set</c>.</summary>
+    /// <summary>
+    /// The definition of <paramref name="set"/>, for <c>add set</c>. The host sets, which hold nearly every block
+    /// (a million on a restart), are declared so that the kernel's hash starts large (<see cref="NftSetSize"/>; about
+    /// 2 MB of kernel memory each, measured); prefix sets, few elements each, start small.
+    /// </summary>
     public static string Definition(BlockSet set) =>
-        $"{{ type {(set.V4 ? "ipv4_addr" : "ipv6_addr")}; size {NftSetSize.Declared(Size)}; flags timeout; }}";
+        $"{{ type {(set.V4 ? "ipv4_addr" : "ipv6_addr")}; size {(set.IsHosts ? NftSetSize.Declared(Size) : Size)}; flags timeout; }}";
 
     /// <summary>The rule that drops what <paramref name="set"/> holds.</summary>
     public static string Rule(BlockSet set) => set.IsHosts

@@ -45,7 +45,7 @@ public static class NftHoldSets
 
     /// <summary>A set's definition, for <c>add set</c>: as many keys as the engine tracks per rule.</summary>
     public static string Definition(BlockSet set, int size) =>
-        $"{{ type {(set.V4 ? "ipv4_addr" : "ipv6_addr")}; size {NftSetSize.Declared(size)}; flags timeout; }}";
+        $"{{ type {(set.V4 ? "ipv4_addr" : "ipv6_addr")}; size {size}; flags timeout; }}";
 
     /// <summary>The chain rule: the rule's match, its key (masked to the set's prefix) looked up in the set, and the verdict.</summary>
     public static string ChainRule(Rule rule, BlockSet set, string match)

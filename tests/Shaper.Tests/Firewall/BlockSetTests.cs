@@ -54,7 +54,7 @@ public sealed class BlockSetTests
     [InlineData(4096, 4096)]
     [InlineData(65_535, 65_535)]
     [InlineData(65_536, 131_071)]
-    [InlineData(262_144, 327_679)] // max_keys' default: its low 16 bits were 0
+    [InlineData(262_144, 327_679)]
     [InlineData(1_048_576, 1_114_111)] // the block sets' size: 0x100000 declared as 0x10FFFF
     [InlineData(1_000_000, 1_048_575)]
     public void Declared_AtLeastTheCapacityWithTheLargestInitialSizeHint(int capacity, int declared)
@@ -65,9 +65,11 @@ public sealed class BlockSetTests
     }
 
     [Fact]
-    public void Definition_BlockSetsAndHoldSets_DeclareTheHintedSize()
+    public void Definition_HostSetsDeclareTheHintedSize_PrefixAndHoldSetsTheirCapacity()
     {
         Assert.Equal("{ type ipv6_addr; size 1114111; flags timeout; }", NftBlockSets.Definition(new BlockSet(false, 128)));
-        Assert.Equal("{ type ipv4_addr; size 327679; flags timeout; }", NftHoldSets.Definition(new BlockSet(true, 32, "drop_r"), 262_144));
+        Assert.Equal("{ type ipv4_addr; size 1114111; flags timeout; }", NftBlockSets.Definition(new BlockSet(true, 32)));
+        Assert.Equal("{ type ipv4_addr; size 1048576; flags timeout; }", NftBlockSets.Definition(new BlockSet(true, 24)));
+        Assert.Equal("{ type ipv4_addr; size 262144; flags timeout; }", NftHoldSets.Definition(new BlockSet(true, 32, "drop_r"), 262_144));
     }
 }
