@@ -12,7 +12,7 @@ namespace Shaper.Firewall;
 /// bounds them. The larger first table costs kernel memory from the start: 100 such sets took 205 MB more slab
 /// than 100 declared 1,048,576, about 2 MB a set, so only sets that may fill up are declared this way.
 /// </summary>
-public static class NftSetSize
+internal static class NftSetSize
 {
     /// <summary>The size to declare for <paramref name="capacity"/> elements: at least it, with the largest initial-size hint.</summary>
     public static int Declared(int capacity)
