@@ -57,6 +57,7 @@ internal static class Program
         var witness = new StartWitness(Shaper.Firewall.NftWitness.TryOpen("shaper"));
         var features = Task.Factory.StartNew<IReadOnlyList<Shaper.Firewall.Feature>>(Shaper.Firewall.FeatureProbe.Run, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         AppDomain.CurrentDomain.ProcessExit += (_, _) => ((IAsyncResult)features).AsyncWaitHandle.WaitOne();
+        _ = Task.Run(Control.ControlWarmUp.Run);
 
         // The host's default appsettings.json source would watch the working directory and every directory under it
         // (inotify on a thread of its own; under systemd the working directory is /) and wake the daemon for every
