@@ -70,8 +70,14 @@ public sealed class QueueAccuracyTests(ITestOutputHelper output)
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"departure spacing p50 {p50:F3} ms, p1 {spacings[spacings.Count / 100]:F3} ms, p99 {spacings[spacings.Count * 99 / 100]:F3} ms; one-way delay p50 {delays[delays.Count / 2]:F1} ms, max {delays[^1]:F1} ms; held (read to verdict) max {heldMax:F3} ms"));
         Assert.InRange(p50, 19.0, 21.0);
 
-        // No packet held longer than queue / rate (500 ms) plus 5 ms: the daemon's own hold time, read to verdict.
-        Assert.InRange(heldMax, 0, (QueueLength / Rate * 1000) + 5);
+        // No packet held longer than queue / rate (500 ms): the daemon's own hold time, read to verdict. The 99th
+        // percentile within 2 ms of it (a release one slot late would put it 20 ms over). The longest within 30 ms: the
+        // release threads are SCHED_FIFO, but this kernel is not preemptible (preempt=none), so a release waits out
+        // whatever its CPU runs in the kernel; under four busy loops ten runs held at most 500.03 to 525 ms, and a CI
+        // run with the suite's other traffic tests before it 512.3 ms at a p99 of 499.96.
+        var bound = QueueLength / Rate * 1000;
+        Assert.InRange((double)counters["queue"]!["delay_p99_ms"]!, 0, bound + 2);
+        Assert.InRange(heldMax, 0, bound + 30);
         Assert.Equal(0, (long)counters["queue"]!["kernel_user_dropped"]!);
     }
 
