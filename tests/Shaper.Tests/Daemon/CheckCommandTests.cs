@@ -109,6 +109,43 @@ public sealed class CheckCommandTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// What a probe killed halfway leaves (its device, its iptables chain with a rule, and the empty filter tables
+    /// iptables-nft made for it) is in the way of the next: that one still finds every feature and leaves nothing of
+    /// either behind. The device is removed only when adding it fails, the chain by the run that commits it.
+    /// </summary>
+    [RootFact]
+    public void Check_AfterACrashedProbe_FindsEveryFeatureAndLeavesNothing()
+    {
+        using var lab = NetworkLab.Create();
+        var directory = Directory.CreateTempSubdirectory("shaper-check-").FullName;
+        try
+        {
+            var config = Path.Combine(directory, "shaper.toml");
+            File.WriteAllText(config, "[daemon]\n");
+            var before = Ruleset(lab, emptyFilterTables: false);
+            var (_, expected) = Check(lab, config, null);
+
+            lab.Exec(lab.B, "ip", "link", "add", "shaper-probe0", "type", "ifb").EnsureSuccess("the leftover device");
+            foreach (var tool in new[] { "iptables-restore", "ip6tables-restore" })
+            {
+                Run.Command("ip", ["netns", "exec", lab.B, tool, "--noflush"], "*filter\n:SHAPER-PROBE - [0:0]\n-A SHAPER-PROBE -j DROP\nCOMMIT\n").EnsureSuccess("the leftover chain");
+            }
+
+            Assert.NotEqual(before, Ruleset(lab, emptyFilterTables: false));
+            var (code, stdout) = Check(lab, config, null);
+            output.WriteLine(stdout);
+            Assert.Equal(0, code);
+            Assert.Equal(expected, stdout);
+            Assert.Matches("(?m)^ifb +works ", stdout);
+            Assert.Equal(before, Ruleset(lab, emptyFilterTables: false));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>
     /// A PATH of one directory holding every tool shaperd uses, where <paramref name="tool"/> refuses any script it is
     /// given on its standard input that contains <paramref name="statement"/> (a line on stderr, exit 1) and runs the
     /// real program otherwise.
