@@ -21,8 +21,8 @@ internal sealed class KernelEnforcer : IDisposable
     private bool _applyFailed;
 
     /// <summary>
-    /// <paramref name="features"/> is the probe still running: the memory-only store made here (SQLite's first use, its
-    /// native library loaded) is made while the probe runs, not after it.
+    /// <paramref name="features"/> is the probe, which may still be running: the memory-only store made here (SQLite's
+    /// first use, its native library loaded) is made before the start waits for it.
     /// </summary>
     public KernelEnforcer(ILogger<KernelEnforcer> logger, TimeProvider time, Task<IReadOnlyList<Feature>> features, StartWitness witness)
     {
