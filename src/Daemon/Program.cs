@@ -51,7 +51,7 @@ internal static class Program
             return 1;
         }
 
-        // The probe (a few dozen short processes) runs while the host is built (the runtime compiling the hosting code),
+        // The probe (about ten short processes) runs while the host is built (the runtime compiling the hosting code),
         // before the start and not in its apply time; the ruleset is watched from before the probe commits anything.
         // The process does not end (a failed start, SIGTERM) before the probe has removed what it committed.
         var witness = new StartWitness(Shaper.Firewall.NftWitness.TryOpen("shaper"));
