@@ -26,9 +26,14 @@ public sealed class QueueLatencyTests(ITestOutputHelper output)
     /// The median is asserted; the 99th percentile is printed, and measured over several rounds by the queue benchmark:
     /// on a 2-core host shared with builds, single runs of 500 packets saw it between 35 µs and 4.7 ms, with the
     /// packets to the port no rule matches as slow at times, so one run's tail says more about the host than the queue.
+    /// The median is the host's too: 51 to 57 µs on the machine of the first sessions, 180 to 270 µs on a later
+    /// machine of the same kind with the same build (73 to 120 µs there with every process on one CPU, so the cost is
+    /// waking the queue thread on the other, idle, virtual CPU). What the queue itself decides is asserted from its
+    /// counters: a polite source's packets pass on arrival, and only a sender's stall (what was due sent back to back)
+    /// gets a few held.
     /// </summary>
     [RootFact]
-    public async Task Queue_PoliteSource_AddsAtMost100MicrosecondsMedian()
+    public async Task Queue_PoliteSource_PassesOnArrivalAndAddsAtMostHalfAMillisecondMedian()
     {
         using var lab = NetworkLab.Create();
         var sources = lab.AddSenderAddresses(1);
@@ -57,6 +62,8 @@ public sealed class QueueLatencyTests(ITestOutputHelper output)
 
         Assert.Equal(500, queued.Count);
         Assert.Equal(500, plain.Count);
-        Assert.InRange(addedP50, double.MinValue, 0.1);
+        Assert.True(counters["delayed"]!.GetValue<long>() < 50, $"{counters["delayed"]} of 500 polite packets held");
+        Assert.Equal(500, counters["passed"]!.GetValue<long>() + counters["delayed"]!.GetValue<long>());
+        Assert.InRange(addedP50, double.MinValue, 0.5);
     }
 }
