@@ -28,37 +28,28 @@ public sealed class CheckCommandTests(ITestOutputHelper output)
     [InlineData("nftables", false, 1, "backend nftables: not usable here (missing: nft, nft-meters)")] // forced, and missing
     public void Check_OnThisHost_PrintsOneLinePerFeatureAndTheBackend(string backend, bool withNft, int exitCode, string last)
     {
-        using var lab = NetworkLab.Create();
-        var directory = Directory.CreateTempSubdirectory("shaper-check-").FullName;
-        try
+        using var check = CheckLab.Create($"[daemon]\nbackend = \"{backend}\"\n");
+        var (lab, directory, config) = (check.Lab, check.Directory, check.Config);
+        var before = Ruleset(lab, withNft);
+        var (code, stdout) = Check(lab, config, withNft ? null : UnitSandbox.ToolsWithoutNft(directory));
+        output.WriteLine(stdout);
+
+        var lines = stdout.TrimEnd('\n').Split('\n');
+        Assert.Equal(Features.Length + 1, lines.Length);
+        for (var i = 0; i < Features.Length; i++)
         {
-            var config = Path.Combine(directory, "shaper.toml");
-            File.WriteAllText(config, $"[daemon]\nbackend = \"{backend}\"\n");
-            var before = Ruleset(lab, withNft);
-            var (code, stdout) = Check(lab, config, withNft ? null : UnitSandbox.ToolsWithoutNft(directory));
-            output.WriteLine(stdout);
-
-            var lines = stdout.TrimEnd('\n').Split('\n');
-            Assert.Equal(Features.Length + 1, lines.Length);
-            for (var i = 0; i < Features.Length; i++)
-            {
-                Assert.Matches($"^{Features[i]} +(works|missing) +\\S", lines[i]);
-                Assert.True(!lines[i].Contains(" missing ", StringComparison.Ordinal) || lines[i].Contains("; disables ", StringComparison.Ordinal), lines[i]);
-            }
-
-            Assert.Equal(withNft, lines[0].StartsWith("nft              works", StringComparison.Ordinal));
-
-            // nft's queue statement as this kernel was built (this test machine's lacks it: queue rules use iptables).
-            Assert.Matches(withNft && Firewall.NftQueueScriptTests.KernelHasNftQueue() ? "^nft-queue +works " : "^nft-queue +missing .*; disables nothing: queue rules use iptables -j NFQUEUE instead", lines[3]);
-            Assert.StartsWith("thread-nice      works", lines[^2], StringComparison.Ordinal); // root may: CAP_SYS_NICE
-            Assert.Equal(last, lines[^1]);
-            Assert.Equal(exitCode, code);
-            Assert.Equal(before, Ruleset(lab, withNft)); // the probe leaves nothing behind: no table, chain or device
+            Assert.Matches($"^{Features[i]} +(works|missing) +\\S", lines[i]);
+            Assert.True(!lines[i].Contains(" missing ", StringComparison.Ordinal) || lines[i].Contains("; disables ", StringComparison.Ordinal), lines[i]);
         }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+
+        Assert.Equal(withNft, lines[0].StartsWith("nft              works", StringComparison.Ordinal));
+
+        // nft's queue statement as this kernel was built (this test machine's lacks it: queue rules use iptables).
+        Assert.Matches(withNft && Firewall.NftQueueScriptTests.KernelHasNftQueue() ? "^nft-queue +works " : "^nft-queue +missing .*; disables nothing: queue rules use iptables -j NFQUEUE instead", lines[3]);
+        Assert.StartsWith("thread-nice      works", lines[^2], StringComparison.Ordinal); // root may: CAP_SYS_NICE
+        Assert.Equal(last, lines[^1]);
+        Assert.Equal(exitCode, code);
+        Assert.Equal(before, Ruleset(lab, withNft)); // the probe leaves nothing behind: no table, chain or device
     }
 
     /// <summary>
@@ -74,38 +65,29 @@ public sealed class CheckCommandTests(ITestOutputHelper output)
     [InlineData("iptables-restore", "hashlimit", FeatureProbe.Hashlimit)] // the first rule after the chain
     public void Check_OneFeatureRefused_OnlyItIsMissingWithItsReasonAndNothingIsLeft(string tool, string statement, string feature)
     {
-        using var lab = NetworkLab.Create();
-        var directory = Directory.CreateTempSubdirectory("shaper-check-").FullName;
-        try
-        {
-            var config = Path.Combine(directory, "shaper.toml");
-            File.WriteAllText(config, "[daemon]\n");
-            var before = Ruleset(lab);
-            var (_, expected) = Check(lab, config, null);
-            var (_, stdout) = Check(lab, config, ToolsRefusing(directory, tool, statement));
-            output.WriteLine(stdout);
+        using var check = CheckLab.Create("[daemon]\n");
+        var (lab, directory, config) = (check.Lab, check.Directory, check.Config);
+        var before = Ruleset(lab);
+        var (_, expected) = Check(lab, config, null);
+        var (_, stdout) = Check(lab, config, ToolsRefusing(directory, tool, statement));
+        output.WriteLine(stdout);
 
-            var lines = stdout.TrimEnd('\n').Split('\n');
-            var reference = expected.TrimEnd('\n').Split('\n');
-            Assert.Equal(reference.Length, lines.Length);
-            for (var i = 0; i < Features.Length; i++)
+        var lines = stdout.TrimEnd('\n').Split('\n');
+        var reference = expected.TrimEnd('\n').Split('\n');
+        Assert.Equal(reference.Length, lines.Length);
+        for (var i = 0; i < Features.Length; i++)
+        {
+            if (Features[i] == feature)
             {
-                if (Features[i] == feature)
-                {
-                    Assert.Matches($"^{feature} +missing +refused by the test: {statement}; disables ", lines[i]);
-                }
-                else
-                {
-                    Assert.Equal(reference[i], lines[i]);
-                }
+                Assert.Matches($"^{feature} +missing +refused by the test: {statement}; disables ", lines[i]);
             }
+            else
+            {
+                Assert.Equal(reference[i], lines[i]);
+            }
+        }
 
-            Assert.Equal(before, Ruleset(lab)); // nothing left behind, also after a refused commit
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+        Assert.Equal(before, Ruleset(lab)); // nothing left behind, also after a refused commit
     }
 
     /// <summary>
@@ -116,33 +98,24 @@ public sealed class CheckCommandTests(ITestOutputHelper output)
     [RootFact]
     public void Check_AfterACrashedProbe_FindsEveryFeatureAndLeavesNothing()
     {
-        using var lab = NetworkLab.Create();
-        var directory = Directory.CreateTempSubdirectory("shaper-check-").FullName;
-        try
-        {
-            var config = Path.Combine(directory, "shaper.toml");
-            File.WriteAllText(config, "[daemon]\n");
-            var before = Ruleset(lab, emptyFilterTables: false);
-            var (_, expected) = Check(lab, config, null);
+        using var check = CheckLab.Create("[daemon]\n");
+        var (lab, config) = (check.Lab, check.Config);
+        var before = Ruleset(lab, emptyFilterTables: false);
+        var (_, expected) = Check(lab, config, null);
 
-            lab.Exec(lab.B, "ip", "link", "add", "shaper-probe0", "type", "ifb").EnsureSuccess("the leftover device");
-            foreach (var tool in new[] { "iptables-restore", "ip6tables-restore" })
-            {
-                Run.Command("ip", ["netns", "exec", lab.B, tool, "--noflush"], "*filter\n:SHAPER-PROBE - [0:0]\n-A SHAPER-PROBE -j DROP\nCOMMIT\n").EnsureSuccess("the leftover chain");
-            }
-
-            Assert.NotEqual(before, Ruleset(lab, emptyFilterTables: false));
-            var (code, stdout) = Check(lab, config, null);
-            output.WriteLine(stdout);
-            Assert.Equal(0, code);
-            Assert.Equal(expected, stdout);
-            Assert.Matches("(?m)^ifb +works ", stdout);
-            Assert.Equal(before, Ruleset(lab, emptyFilterTables: false));
-        }
-        finally
+        lab.Exec(lab.B, "ip", "link", "add", "shaper-probe0", "type", "ifb").EnsureSuccess("the leftover device");
+        foreach (var tool in new[] { "iptables-restore", "ip6tables-restore" })
         {
-            Directory.Delete(directory, recursive: true);
+            Run.Command("ip", ["netns", "exec", lab.B, tool, "--noflush"], "*filter\n:SHAPER-PROBE - [0:0]\n-A SHAPER-PROBE -j DROP\nCOMMIT\n").EnsureSuccess("the leftover chain");
         }
+
+        Assert.NotEqual(before, Ruleset(lab, emptyFilterTables: false));
+        var (code, stdout) = Check(lab, config, null);
+        output.WriteLine(stdout);
+        Assert.Equal(0, code);
+        Assert.Equal(expected, stdout);
+        Assert.Matches("(?m)^ifb +works ", stdout);
+        Assert.Equal(before, Ruleset(lab, emptyFilterTables: false));
     }
 
     /// <summary>
@@ -186,20 +159,11 @@ public sealed class CheckCommandTests(ITestOutputHelper output)
     [RootFact]
     public void Check_WithoutCapSysNiceOrANiceLimit_ThreadNiceIsMissingAndSaysWhatItCosts()
     {
-        using var lab = NetworkLab.Create();
-        var directory = Directory.CreateTempSubdirectory("shaper-check-").FullName;
-        try
-        {
-            var config = Path.Combine(directory, "shaper.toml");
-            File.WriteAllText(config, "[daemon]\n");
-            var (_, stdout) = Check(lab, config, null, ["prlimit", "--nice=0:0", "setpriv", "--bounding-set=-sys_nice", "--inh-caps=-sys_nice"]);
-            output.WriteLine(stdout);
-            Assert.Matches($"(?m)^{FeatureProbe.ThreadNice} +missing +setpriority: Permission denied; disables .*LimitNICE=-5", stdout);
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+        using var check = CheckLab.Create("[daemon]\n");
+        var (lab, config) = (check.Lab, check.Config);
+        var (_, stdout) = Check(lab, config, null, ["prlimit", "--nice=0:0", "setpriv", "--bounding-set=-sys_nice", "--inh-caps=-sys_nice"]);
+        output.WriteLine(stdout);
+        Assert.Matches($"(?m)^{FeatureProbe.ThreadNice} +missing +setpriority: Permission denied; disables .*LimitNICE=-5", stdout);
     }
 
     /// <summary>
@@ -221,6 +185,35 @@ public sealed class CheckCommandTests(ITestOutputHelper output)
             .Where(l => !l.StartsWith('#')) // iptables-save's comments carry the time
             .Where(l => emptyFilterTables || !(l is "*filter" or "COMMIT" || Regex.IsMatch(l, @"^:(INPUT|FORWARD|OUTPUT) ACCEPT \[\d+:\d+\]$")));
         return string.Join('\n', nft.Split('\n').Concat(iptables).Concat(links));
+    }
+
+    /// <summary>A lab namespace and a directory holding <c>shaper.toml</c> (<paramref name="daemonToml"/> as its whole text), both removed on dispose.</summary>
+    private sealed class CheckLab : IDisposable
+    {
+        private CheckLab(NetworkLab lab, string directory)
+        {
+            Lab = lab;
+            Directory = directory;
+        }
+
+        public NetworkLab Lab { get; }
+
+        public string Directory { get; }
+
+        public string Config => Path.Combine(Directory, "shaper.toml");
+
+        public static CheckLab Create(string daemonToml)
+        {
+            var check = new CheckLab(NetworkLab.Create(), System.IO.Directory.CreateTempSubdirectory("shaper-check-").FullName);
+            File.WriteAllText(check.Config, daemonToml);
+            return check;
+        }
+
+        public void Dispose()
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+            Lab.Dispose();
+        }
     }
 
     internal static (int Code, string Output) Check(NetworkLab lab, string config, string? path, string[]? wrapper = null)
