@@ -876,7 +876,6 @@ public sealed class BlockStore : IBlockStore
             }
 
             sweep.CommandText = "DELETE FROM blocks WHERE expires_ms <= $now RETURNING length(addr) = 4, prefix = 8 * length(addr)";
-
             using var reader = sweep.ExecuteReader();
             while (reader.Read())
             {
