@@ -64,6 +64,48 @@ public sealed class BlockStoreTests : IDisposable
         Assert.Equal([(C, TimeSpan.FromSeconds(10))], store.Active());
     }
 
+    // Issue 14: one attack's blocks end together. The sweep deletes them a chunk at a time and lets whoever waits for
+    // the store (block add, del, list) in between chunks, instead of holding it for the whole sweep (2.7 s for a million).
+    [Fact]
+    public async Task Sweep_ManyEndedTogether_AllGoAndAWaiterGetsInBetweenChunks()
+    {
+        const int Ended = 100 * BlockStore.SweepChunk;
+        using var store = Open();
+        var until = _time.GetUtcNow().AddMinutes(1);
+        var batch = new List<(IPNetwork, DateTimeOffset)>(BlockStore.SweepChunk);
+        for (var i = 0; i < Ended; i++)
+        {
+            batch.Add((new IPNetwork(new IPAddress([10, (byte)(i >> 16), (byte)(i >> 8), (byte)i]), 32), until));
+            if (batch.Count == BlockStore.SweepChunk)
+            {
+                Assert.Null(store.Commit(batch));
+                batch.Clear();
+            }
+        }
+
+        Assert.Null(store.Commit([(A, until.AddHours(1)), (D, until.AddHours(2))]));
+        Assert.Equal(Ended + 2, store.Count);
+        _time.Advance(TimeSpan.FromMinutes(2));
+
+        var sweeping = Task.Factory.StartNew(store.Sweep, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        Assert.True(SpinWait.SpinUntil(() => store.Count < Ended + 2, TimeSpan.FromSeconds(60)), "no chunk of the sweep ended");
+        var before = store.Count;
+        Assert.True(store.Contains(A));
+        var after = store.Count;
+
+        // In before the sweep ended, and behind at most the chunk under way when it asked and the one after it.
+        Assert.True(after > 2, $"the sweep ended before the waiter got the store ({after} blocks left)");
+        Assert.InRange(before - after, 0, 2 * BlockStore.SweepChunk);
+
+        Assert.Equal(Ended, await sweeping);
+        Assert.Equal(2, store.Count);
+        Assert.Equal(1, store.CountOf(v4: true, host: true));
+        Assert.Equal(0, store.CountOf(v4: true, host: false));
+        Assert.Equal(1, store.CountOf(v4: false, host: false));
+        Assert.Equal([A, D], store.Active().Select(b => b.Network));
+        Assert.Equal(0, store.Sweep());
+    }
+
     // Records that ended while the daemon was down leave the file at the next start, before anything is counted:
     // both ways of opening (reading every block, or counting them for a kernel that holds them) count what is left,
     // also when nothing is (the table is then emptied whole).
