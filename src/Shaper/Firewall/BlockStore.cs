@@ -462,9 +462,10 @@ public sealed class BlockStore : IBlockStore
             }
 
             // Whoever waited for the lock during that chunk goes before the next: the lock is not fair, and the sweep
-            // would otherwise take it again at once, chunk after chunk (a waiter measured 120 ms behind it).
+            // would otherwise take it again at once, chunk after chunk (a waiter measured 120 ms behind it). Bounded,
+            // so that a steady stream of waiters cannot stop the sweep.
             var spin = default(SpinWait);
-            while (Volatile.Read(ref _wanting) > 0)
+            for (var turn = 0; turn < 100 && Volatile.Read(ref _wanting) > 0; turn++)
             {
                 spin.SpinOnce();
             }
