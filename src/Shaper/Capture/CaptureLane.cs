@@ -18,6 +18,9 @@ namespace Shaper.Capture;
 /// </summary>
 public sealed unsafe class CaptureLane : IDisposable
 {
+    /// <summary>How many packets a lane parses ahead of the one it decides (a power of 2).</summary>
+    private const int Ahead = 8;
+
     private readonly ConcurrentQueue<Action> _work = new();
     private readonly SemaphoreSlim _idle = new(0);
     private readonly Thread _thread;
@@ -30,6 +33,9 @@ public sealed unsafe class CaptureLane : IDisposable
     private volatile bool _stop;
     private CaptureClock _clock;
     private bool _batchStarted;
+    private readonly PacketMeta[] _ahead = new PacketMeta[Ahead]; // parsed packets whose key slots are being fetched, oldest at _aheadStart
+    private int _aheadStart;
+    private int _aheadCount;
     private long _processed;
     private long _probesSent;
     private long _probesDone;
@@ -238,12 +244,61 @@ public sealed unsafe class CaptureLane : IDisposable
             // A socket on one interface; on "any" the frame's own header has named it.
             packet.InterfaceIndex = interfaceIndex;
         }
-        _engine.Process(packet);
-        _processed++;
+
+        // Decided a few packets behind: each packet's key table slot is asked for as it is parsed and used when the
+        // packet is decided, so the cache misses of a large table (a cold line per packet when every key is seen
+        // rarely) overlap instead of stalling one packet at a time. The batch's last packets are decided when it ends.
+        var engine = _engine;
+        if (_aheadCount == Ahead)
+        {
+            engine.Process(_ahead[_aheadStart]);
+            _processed++;
+            _aheadStart = (_aheadStart + 1) & (Ahead - 1);
+            _aheadCount--;
+        }
+
+        engine.Prefetch(packet);
+        _ahead[(_aheadStart + _aheadCount) & (Ahead - 1)] = packet;
+        _aheadCount++;
     }
 
-    /// <summary>Ends a batch: the next packet reads the clocks again.</summary>
-    internal void EndBatch() => _batchStarted = false;
+    /// <summary>Ends a batch: its packets still waiting are decided, and the next packet reads the clocks again.</summary>
+    internal void EndBatch()
+    {
+        Drain();
+        _batchStarted = false;
+    }
+
+    /// <summary>
+    /// <see cref="EndBatch"/> on the lane's thread: false, with the fault kept, when deciding threw (the thread then
+    /// ends, as it does when a packet inside a read throws).
+    /// </summary>
+    private bool EndBatchSafely()
+    {
+        try
+        {
+            EndBatch();
+            return true;
+        }
+        catch (Exception e)
+        {
+            _fault = e;
+            return false;
+        }
+    }
+
+    /// <summary>Decides the packets parsed and not yet decided, in their order.</summary>
+    private void Drain()
+    {
+        var engine = _engine;
+        while (_aheadCount > 0)
+        {
+            engine.Process(_ahead[_aheadStart]);
+            _processed++;
+            _aheadStart = (_aheadStart + 1) & (Ahead - 1);
+            _aheadCount--;
+        }
+    }
 
     private void Post(Action work)
     {
@@ -290,6 +345,13 @@ public sealed unsafe class CaptureLane : IDisposable
         var user = (byte*)GCHandle.ToIntPtr(_self);
         while (!_stop)
         {
+            // Frames handed to Decide outside a read (a test's) are decided before the work below sees the engine.
+            if (!EndBatchSafely())
+            {
+                DropSocket();
+                return;
+            }
+
             while (_work.TryDequeue(out var work))
             {
                 work();
@@ -304,7 +366,7 @@ public sealed unsafe class CaptureLane : IDisposable
 
             _batchStarted = false;
             var read = NativePcap.Dispatch(socket.Handle, -1, &OnPacket, user);
-            if (Fault is not null)
+            if (!EndBatchSafely() || Fault is not null)
             {
                 // The thread ends; Probe reports it, so the watchdog stops and systemd restarts the daemon.
                 DropSocket();
