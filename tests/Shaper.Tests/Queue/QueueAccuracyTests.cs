@@ -71,12 +71,13 @@ public sealed class QueueAccuracyTests(ITestOutputHelper output)
         Assert.InRange(p50, 19.0, 21.0);
 
         // No packet held longer than queue / rate (500 ms): the daemon's own hold time, read to verdict. The 99th
-        // percentile within 2 ms of it (a release one slot late would put it 20 ms over). The longest within 30 ms: the
+        // percentile within 5 ms of it (a release one slot late would put it 20 ms over). The longest within 30 ms: the
         // release threads are SCHED_FIFO, but this kernel is not preemptible (preempt=none), so a release waits out
         // whatever its CPU runs in the kernel; under four busy loops ten runs held at most 500.03 to 525 ms, and a CI
-        // run with the suite's other traffic tests before it 512.3 ms at a p99 of 499.96.
+        // run with the suite's other traffic tests before it 512.3 ms at a p99 of 499.96. A full suite on a Firecracker
+        // guest gave a p99 of 502.97 ms (its longest 505.3), over the 2 ms this allowed before: jitter, not a slot.
         var bound = QueueLength / Rate * 1000;
-        Assert.InRange((double)counters["queue"]!["delay_p99_ms"]!, 0, bound + 2);
+        Assert.InRange((double)counters["queue"]!["delay_p99_ms"]!, 0, bound + 5);
         Assert.InRange(heldMax, 0, bound + 30);
         Assert.Equal(0, (long)counters["queue"]!["kernel_user_dropped"]!);
     }
