@@ -9,8 +9,9 @@ namespace Shaper.Capture;
 
 /// <summary>
 /// One capture thread and its engine: reads its share of the packets (one socket of a <c>PACKET_FANOUT</c> group,
-/// or the only socket) a block at a time with <c>pcap_dispatch</c>, and parses, stamps and decides each packet on
-/// the spot with its own <see cref="RuleEngine"/>, so a packet costs no hand-off and no wake-up of its own. While it
+/// or the only socket) a block at a time with <c>pcap_dispatch</c>, and parses, stamps and decides each packet of the
+/// block with its own <see cref="RuleEngine"/> (a few packets behind the one it parses, so that the key table slots
+/// load meanwhile), so a packet costs no hand-off and no wake-up of its own. While it
 /// waits for a block the thread sleeps in the kernel (no spinning); with no socket it sleeps until given one. Work
 /// for the engine (a report, a swap) is queued here and runs between blocks, so the engine is only ever touched by
 /// this thread and the packet path takes no lock. Blocks the engine decides leave through its KeyBlocked event,
@@ -218,7 +219,8 @@ public sealed unsafe class CaptureLane : IDisposable
 
     /// <summary>
     /// One frame of the current batch: parsed in place, stamped on the monotonic clock from the kernel's wall-clock
-    /// arrival time <paramref name="arrivalWallNs"/>, tagged with the interface, decided. On the lane's thread only.
+    /// arrival time <paramref name="arrivalWallNs"/>, tagged with the interface, and decided once <see cref="Ahead"/>
+    /// more have been parsed or at <see cref="EndBatch"/>, whichever comes first. On the lane's thread only.
     /// </summary>
     internal void Decide(ReadOnlySpan<byte> frame, LinkKind link, int interfaceIndex, long arrivalWallNs)
     {
