@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Shaper.Capture;
 using Shaper.Engine;
 using Shaper.Packets;
@@ -49,8 +48,8 @@ public sealed class CaptureLaneLookAheadTests
             for (var s = 0; s < Sources; s++)
             {
                 var arrival = wall + (k * 20_000_000L) + (s * 1_000);
-                lane.Decide(UdpFrame(0xC6120100u + (uint)s), LinkKind.Ethernet, 7, arrival);
-                Assert.True(PacketParser.Parse(UdpFrame(0xC6120100u + (uint)s), LinkKind.Ethernet, out var packet) == ParseResult.Ok);
+                lane.Decide(CaptureFrames.Udp(0xC6120100u + (uint)s), LinkKind.Ethernet, 7, arrival);
+                Assert.True(PacketParser.Parse(CaptureFrames.Udp(0xC6120100u + (uint)s), LinkKind.Ethernet, out var packet) == ParseResult.Ok);
                 packet.TimestampNs = arrival;
                 packet.InterfaceIndex = 7;
                 reference.Process(packet);
@@ -81,22 +80,5 @@ public sealed class CaptureLaneLookAheadTests
     {
         var config = ConfigLoader.Parse(Rules, "shaper.toml").Config!;
         return new RuleEngine(CompiledRuleSet.Compile(config), 1024);
-    }
-
-    private static byte[] UdpFrame(uint source)
-    {
-        var frame = new byte[60];
-        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(12), 0x0800);
-        var ip = frame.AsSpan(14);
-        ip[0] = 0x45;
-        BinaryPrimitives.WriteUInt16BigEndian(ip[2..], 46);
-        ip[8] = 64;
-        ip[9] = 17;
-        BinaryPrimitives.WriteUInt32BigEndian(ip[12..], source);
-        BinaryPrimitives.WriteUInt32BigEndian(ip[16..], 0xC6120002);
-        BinaryPrimitives.WriteUInt16BigEndian(ip[20..], 40000);
-        BinaryPrimitives.WriteUInt16BigEndian(ip[22..], 9000);
-        BinaryPrimitives.WriteUInt16BigEndian(ip[24..], 26);
-        return frame;
     }
 }

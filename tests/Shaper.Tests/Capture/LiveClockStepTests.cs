@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using Shaper.Capture;
 using Shaper.Engine;
 using Shaper.Packets;
@@ -34,7 +33,7 @@ public sealed class LiveClockStepTests
     {
         var clock = new SteppingClock();
         using var lane = new CaptureLane(0, NewEngine(), clock);
-        var frame = UdpFrame(0xC6120105);
+        var frame = CaptureFrames.Udp(0xC6120105);
 
         // 2 packets a second for a minute, the clock steps back 60 s, then 2 a second for another minute. The kernel
         // stamps each packet with the wall clock; each packet is its own batch, read 100 µs after it arrived.
@@ -134,23 +133,6 @@ public sealed class LiveClockStepTests
             clock.Advance(100_000);
             yield return arrival;
         }
-    }
-
-    private static byte[] UdpFrame(uint source)
-    {
-        var frame = new byte[60];
-        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(12), 0x0800);
-        var ip = frame.AsSpan(14);
-        ip[0] = 0x45;
-        BinaryPrimitives.WriteUInt16BigEndian(ip[2..], 46);
-        ip[8] = 64;
-        ip[9] = 17;
-        BinaryPrimitives.WriteUInt32BigEndian(ip[12..], source);
-        BinaryPrimitives.WriteUInt32BigEndian(ip[16..], 0xC6120002);
-        BinaryPrimitives.WriteUInt16BigEndian(ip[20..], 40000);
-        BinaryPrimitives.WriteUInt16BigEndian(ip[22..], 9000);
-        BinaryPrimitives.WriteUInt16BigEndian(ip[24..], 26);
-        return frame;
     }
 
     /// <summary>A wall clock that can step, beside a monotonic clock that cannot; both move only when told.</summary>
