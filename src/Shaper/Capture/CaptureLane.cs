@@ -368,7 +368,7 @@ public sealed unsafe class CaptureLane : IDisposable
 
             _batchStarted = false;
             var read = NativePcap.Dispatch(socket.Handle, -1, &OnPacket, user);
-            if (!EndBatchSafely() || Fault is not null)
+            if (Fault is not null || !EndBatchSafely())
             {
                 // The thread ends; Probe reports it, so the watchdog stops and systemd restarts the daemon.
                 DropSocket();
