@@ -253,10 +253,7 @@ public sealed unsafe class CaptureLane : IDisposable
         var engine = _engine;
         if (_aheadCount == Ahead)
         {
-            engine.Process(_ahead[_aheadStart]);
-            _processed++;
-            _aheadStart = (_aheadStart + 1) & (Ahead - 1);
-            _aheadCount--;
+            DecideOldest(engine);
         }
 
         engine.Prefetch(packet);
@@ -295,11 +292,17 @@ public sealed unsafe class CaptureLane : IDisposable
         var engine = _engine;
         while (_aheadCount > 0)
         {
-            engine.Process(_ahead[_aheadStart]);
-            _processed++;
-            _aheadStart = (_aheadStart + 1) & (Ahead - 1);
-            _aheadCount--;
+            DecideOldest(engine);
         }
+    }
+
+    /// <summary>Decides the oldest packet waiting with <paramref name="engine"/> and takes it out of the look-ahead.</summary>
+    private void DecideOldest(RuleEngine engine)
+    {
+        engine.Process(_ahead[_aheadStart]);
+        _processed++;
+        _aheadStart = (_aheadStart + 1) & (Ahead - 1);
+        _aheadCount--;
     }
 
     private void Post(Action work)
@@ -366,7 +369,7 @@ public sealed unsafe class CaptureLane : IDisposable
                 continue;
             }
 
-            _batchStarted = false;
+            // The batch was ended at the top of this loop (or after the last read): the first packet reads the clocks.
             var read = NativePcap.Dispatch(socket.Handle, -1, &OnPacket, user);
             if (Fault is not null || !EndBatchSafely())
             {

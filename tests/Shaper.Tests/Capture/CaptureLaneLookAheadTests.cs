@@ -48,8 +48,9 @@ public sealed class CaptureLaneLookAheadTests
             for (var s = 0; s < Sources; s++)
             {
                 var arrival = wall + (k * 20_000_000L) + (s * 1_000);
-                lane.Decide(CaptureFrames.Udp(0xC6120100u + (uint)s), LinkKind.Ethernet, 7, arrival);
-                Assert.True(PacketParser.Parse(CaptureFrames.Udp(0xC6120100u + (uint)s), LinkKind.Ethernet, out var packet) == ParseResult.Ok);
+                var frame = CaptureFrames.Udp(0xC6120100u + (uint)s);
+                lane.Decide(frame, LinkKind.Ethernet, 7, arrival);
+                Assert.True(PacketParser.Parse(frame, LinkKind.Ethernet, out var packet) == ParseResult.Ok);
                 packet.TimestampNs = arrival;
                 packet.InterfaceIndex = 7;
                 reference.Process(packet);
