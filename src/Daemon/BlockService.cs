@@ -27,6 +27,14 @@ internal sealed class BlockService : IDisposable
     /// <summary>How many chunks read from the store may wait for the kernel during a restore.</summary>
     private const int RestoreChunksAhead = 8;
 
+    /// <summary>
+    /// The reading thread's nice value during a restore; the sending thread runs at <see cref="Threading.ThreadNice.EnforcementPath"/>.
+    /// A restore keeps both CPUs of a small host busy (a million blocks: about 1.3 s of netlink inserts on one thread,
+    /// 0.6 s of reading on another, 0.6 s of the kernel's own table growth and 0.3 s of the runtime's recompiling),
+    /// and only the inserts are on the way to the end: the reader, 8 chunks ahead, has time to spare.
+    /// </summary>
+    private const int RestoreReaderNice = 5;
+
     private static readonly TimeSpan MaintainPeriod = TimeSpan.FromMilliseconds(500);
 
     private readonly ILogger _logger;
@@ -319,7 +327,8 @@ internal sealed class BlockService : IDisposable
     /// Installs what <paramref name="read"/> hands over, a chunk at a time. Reading and installing overlap: a second
     /// thread sends each chunk to the kernel while the next is read, as both cost about the same (a million
     /// blocks: about 0.9 s of reading and 1.5 s of netlink inserts), and at most <see cref="RestoreChunksAhead"/>
-    /// chunks wait between them. Returns how many were read.
+    /// chunks wait between them. While they overlap the sender goes first (<see cref="RestoreReaderNice"/>).
+    /// Returns how many were read.
     /// </summary>
     private int InstallAll(Action<Action<IReadOnlyList<(IPNetwork Network, TimeSpan Left)>>> read)
     {
@@ -339,6 +348,7 @@ internal sealed class BlockService : IDisposable
         var installer = Task.Factory.StartNew(
             () =>
             {
+                _ = Threading.ThreadNice.Set(Threading.ThreadNice.EnforcementPath); // its own thread, which ends with the restore
                 try
                 {
                     foreach (var chunk in chunks.GetConsumingEnumerable())
@@ -357,6 +367,8 @@ internal sealed class BlockService : IDisposable
             CancellationToken.None,
             TaskCreationOptions.LongRunning,
             TaskScheduler.Default);
+        var nice = Threading.ThreadNice.Get();
+        _ = Threading.ThreadNice.Set(RestoreReaderNice);
         try
         {
             read(chunk =>
@@ -368,6 +380,7 @@ internal sealed class BlockService : IDisposable
         finally
         {
             chunks.CompleteAdding();
+            _ = Threading.ThreadNice.Set(nice); // below 5 again: the unit's LimitNICE allows down to -5 without CAP_SYS_NICE
             installer.GetAwaiter().GetResult();
         }
 

@@ -87,6 +87,33 @@ public sealed class BlockServiceTests
         Assert.Equal((false, (string?)null), blocks.Remove(A));
     }
 
+    // A restore keeps both CPUs of a small host busy, and only the kernel inserts are on its way to the end: the thread
+    // that sends goes ahead of the one that reads, which gets its own nice value back afterwards.
+    [Fact]
+    public async Task Reinstall_TheSenderGoesAheadOfTheReader_AndTheReaderGetsItsNiceBack()
+    {
+        var backend = new FakeBackend();
+        using var blocks = Service(backend, maxBlocks: 10);
+        Assert.Null(await blocks.AddAsync(A, TimeSpan.FromMinutes(1)));
+        backend.AddedAtNice.Clear();
+
+        int before = 0, after = 0, given = 0;
+        var reader = new Thread(() =>
+        {
+            before = Shaper.Threading.ThreadNice.Get();
+            given = blocks.Reinstall();
+            after = Shaper.Threading.ThreadNice.Get();
+        });
+        reader.Start();
+        reader.Join();
+
+        Assert.Equal(1, given);
+        Assert.Equal(before, after);
+        var sender = Assert.Single(backend.AddedAtNice);
+        var allowed = Shaper.Threading.ThreadNice.Probe(Shaper.Threading.ThreadNice.EnforcementPath) is null;
+        Assert.Equal(allowed ? Shaper.Threading.ThreadNice.EnforcementPath : before, sender);
+    }
+
     private BlockService Service(IFirewallBackend? backend, int maxBlocks)
     {
         var blocks = new BlockService(backend, new BlockStore(null, maxBlocks, _time), NullLogger.Instance, _time);
@@ -102,6 +129,9 @@ public sealed class BlockServiceTests
         public bool Installed { get; set; } = true;
 
         public List<IPNetwork> Added { get; } = [];
+
+        /// <summary>The nice value of the thread that called <see cref="AddBlocks"/>, call by call.</summary>
+        public List<int> AddedAtNice { get; } = [];
 
         public int Reinstalls { get; private set; }
 
@@ -130,6 +160,7 @@ public sealed class BlockServiceTests
             lock (Added)
             {
                 Added.AddRange(blocks.Where(b => b.Ttl > TimeSpan.Zero).Select(b => b.Network));
+                AddedAtNice.Add(Shaper.Threading.ThreadNice.Get());
             }
 
             return null;
