@@ -367,8 +367,11 @@ internal sealed class BlockService : IDisposable
             CancellationToken.None,
             TaskCreationOptions.LongRunning,
             TaskScheduler.Default);
+        // Lowered only when it can be raised back (down to the sender's value: CAP_SYS_NICE, or RLIMIT_NICE as the unit's
+        // LimitNICE gives), or the reading thread, the start's or the reconciler's, would stay at 5 for good.
         var nice = Threading.ThreadNice.Get();
-        _ = Threading.ThreadNice.Set(RestoreReaderNice);
+        var lowered = Threading.ThreadNice.Probe(Math.Min(nice, Threading.ThreadNice.EnforcementPath)) is null
+            && Threading.ThreadNice.Set(RestoreReaderNice) is null;
         try
         {
             read(chunk =>
@@ -380,7 +383,11 @@ internal sealed class BlockService : IDisposable
         finally
         {
             chunks.CompleteAdding();
-            _ = Threading.ThreadNice.Set(nice); // below 5 again: the unit's LimitNICE allows down to -5 without CAP_SYS_NICE
+            if (lowered)
+            {
+                _ = Threading.ThreadNice.Set(nice);
+            }
+
             installer.GetAwaiter().GetResult();
         }
 
