@@ -50,6 +50,49 @@ public sealed class SandboxFaultTests(ITestOutputHelper output)
         }
     }
 
+    // A start restores the stored blocks with the reading on its own thread at nice 5 (the sending goes ahead), and lowers
+    // it only when it can raise it back. With the unit's capabilities alone (setpriv applies no LimitNICE, and this
+    // process's RLIMIT_NICE allows no lowering) it cannot, so it is not lowered; as root it is, and comes back. Either way
+    // the thread that ran the start, the daemon's main thread, ends at its own nice value, 0.
+    [RootTheory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Start_RestoringBlocks_LeavesItsThreadAtItsOwnNice(bool sandboxed)
+    {
+        using var lab = NetworkLab.Create();
+        var directory = Directory.CreateTempSubdirectory("shaper-nice-").FullName;
+        try
+        {
+            string[] blocked = ["198.18.9.1", "198.18.9.2", "198.18.9.3"];
+            using (var first = DaemonProcess.Start(lab.B, KernelRule, directory: directory))
+            {
+                foreach (var address in blocked)
+                {
+                    var reply = await first.SendAsync("block.add", new() { ["address"] = address, ["for"] = "1h" });
+                    Assert.True(reply.Ok, reply.Error);
+                }
+            }
+
+            using var daemon = DaemonProcess.Start(lab.B, KernelRule, wrapper: sandboxed ? UnitSandbox.Wrapper() : null, directory: directory);
+            var status = (await daemon.SendAsync("status")).Result!;
+            output.WriteLine(daemon.Log);
+            Assert.Equal(blocked.Length, status["blocks"]!.GetValue<long>());
+            Assert.Contains($"kernel: {blocked.Length} blocks installed in", daemon.Log, StringComparison.Ordinal);
+            Assert.Equal(0, Nice(daemon.Pid));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    /// <summary>A thread's nice value (/proc/PID/stat field 19); the process's id is its main thread's.</summary>
+    private static int Nice(int tid)
+    {
+        var stat = File.ReadAllText($"/proc/{tid}/stat");
+        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     [RootTheory]
     [InlineData(true, "nftables")] // auto takes nftables
     [InlineData(false, "iptables")] // auto falls back to iptables
