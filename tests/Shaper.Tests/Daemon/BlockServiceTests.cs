@@ -93,7 +93,9 @@ public sealed class BlockServiceTests
     public async Task Reinstall_TheSenderGoesAheadOfTheReader_AndTheReaderGetsItsNiceBack()
     {
         var backend = new FakeBackend();
-        using var blocks = Service(backend, maxBlocks: 10);
+        var store = new ReadNiceStore(new BlockStore(null, 10, _time));
+        using var blocks = new BlockService(backend, store, NullLogger.Instance, _time);
+        blocks.Restore();
         Assert.Null(await blocks.AddAsync(A, TimeSpan.FromMinutes(1)));
         backend.AddedAtNice.Clear();
 
@@ -112,6 +114,68 @@ public sealed class BlockServiceTests
         var sender = Assert.Single(backend.AddedAtNice);
         var allowed = Shaper.Threading.ThreadNice.Probe(Shaper.Threading.ThreadNice.EnforcementPath) is null;
         Assert.Equal(allowed ? Shaper.Threading.ThreadNice.EnforcementPath : before, sender);
+        Assert.Equal(allowed ? 5 : before, Assert.Single(store.ReadAtNice)); // lowered only where it could be raised back
+    }
+
+    /// <summary>A block store that remembers the nice value of the thread reading it out, chunk by chunk.</summary>
+    private sealed class ReadNiceStore(IBlockStore inner) : IBlockStore
+    {
+        public List<int> ReadAtNice { get; } = [];
+
+        public int Count => inner.Count;
+
+        public int MaxBlocks => inner.MaxBlocks;
+
+        public int Backlog => inner.Backlog;
+
+        public string? LastError => inner.LastError;
+
+        public string? NotSaved => inner.NotSaved;
+
+        public KernelMark? Mark => inner.Mark;
+
+        public int Imported => inner.Imported;
+
+        public void ForEachActive(Action<IReadOnlyList<(IPNetwork Network, TimeSpan Left)>> chunk) =>
+            inner.ForEachActive(read =>
+            {
+                ReadAtNice.Add(Shaper.Threading.ThreadNice.Get());
+                chunk(read);
+            });
+
+        public void Open(Action<IReadOnlyList<(IPNetwork Network, TimeSpan Left)>>? restore = null) => inner.Open(restore);
+
+        public bool TryReserve(IPNetwork network, bool exact) => inner.TryReserve(network, exact);
+
+        public void Release(int count) => inner.Release(count);
+
+        public string? Commit(IReadOnlyList<(IPNetwork Network, DateTimeOffset Until)> blocks, IReadOnlyList<string?>? sources = null, KernelMark? mark = null) => inner.Commit(blocks, sources, mark);
+
+        public string? SourceOf(IPNetwork network) => inner.SourceOf(network);
+
+        public Dictionary<IPNetwork, string> Sources() => inner.Sources();
+
+        public void OpenCounted() => inner.OpenCounted();
+
+        public void Prepare() => inner.Prepare();
+
+        public void Record(KernelMark? mark) => inner.Record(mark);
+
+        public bool Contains(IPNetwork network) => inner.Contains(network);
+
+        public TimeSpan? LeftOf(IPNetwork network) => inner.LeftOf(network);
+
+        public bool Remove(IPNetwork network, KernelMark? mark = null) => inner.Remove(network, mark);
+
+        public List<(IPNetwork Network, TimeSpan Left)> Active(bool prefixesOnly = false) => inner.Active(prefixesOnly);
+
+        public long CountOf(bool v4, bool host) => inner.CountOf(v4, host);
+
+        public int Sweep() => inner.Sweep();
+
+        public string? Close() => inner.Close();
+
+        public void Dispose() => inner.Dispose();
     }
 
     private BlockService Service(IFirewallBackend? backend, int maxBlocks)
