@@ -634,8 +634,7 @@ internal static class DaemonBenchmark
 
     private static double StatSeconds(string path)
     {
-        var stat = File.ReadAllText(path);
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var fields = ProcStat.Fields(path);
         return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / (double)ClockTicks;
     }
 

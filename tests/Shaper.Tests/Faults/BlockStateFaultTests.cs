@@ -405,8 +405,7 @@ public sealed partial class BlockStateFaultTests(ITestOutputHelper output) : IDi
     /// <summary>User plus system CPU time of a process so far (/proc/PID/stat fields 14 and 15, in clock ticks of 1/100 s).</summary>
     private static TimeSpan CpuTime(int pid)
     {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var fields = ProcStat.Fields($"/proc/{pid}/stat");
         return TimeSpan.FromSeconds((long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0);
     }
 

@@ -87,11 +87,7 @@ public sealed class SandboxFaultTests(ITestOutputHelper output)
     }
 
     /// <summary>A thread's nice value (/proc/PID/stat field 19); the process's id is its main thread's.</summary>
-    private static int Nice(int tid)
-    {
-        var stat = File.ReadAllText($"/proc/{tid}/stat");
-        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16], System.Globalization.CultureInfo.InvariantCulture);
-    }
+    private static int Nice(int tid) => int.Parse(ProcStat.Fields($"/proc/{tid}/stat")[16], System.Globalization.CultureInfo.InvariantCulture);
 
     [RootTheory]
     [InlineData(true, "nftables")] // auto takes nftables
