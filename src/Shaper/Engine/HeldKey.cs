@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Net;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
 using Shaper.Packets;
 using Shaper.Rules;
 
@@ -31,6 +33,42 @@ public readonly record struct HeldKey(IpFamily Family, UInt128 Address, int Pref
         return packet.Family == IpFamily.V4
             ? new HeldKey(IpFamily.V4, address & AddressSet.Mask4(per.V4Prefix), per.V4Prefix, port, per.Kind)
             : new HeldKey(IpFamily.V6, address & AddressSet.Mask6(per.V6Prefix), per.V6Prefix, port, per.Kind);
+    }
+
+    /// <summary>
+    /// Field by field. Written out, as <see cref="GetHashCode"/> is, rather than the record's, which goes through
+    /// <see cref="EqualityComparer{T}.Default"/> for every field: generic code that ReadyToRun cannot precompile,
+    /// and that the first attack after a start (the block table's lookups for each of its packets) ran unoptimized.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public bool Equals(HeldKey other) =>
+        Address == other.Address && PrefixLength == other.PrefixLength && Port == other.Port && Kind == other.Kind && Family == other.Family;
+
+    /// <summary>
+    /// The address's halves and the other fields through a keyed mix (MurmurHash3's 64-bit finalizer, public domain,
+    /// after each is folded in with this process's random seed), so that no one who picks the source addresses can
+    /// make keys collide in a table, as the record's hash (seeded, through <see cref="HashCode"/>) also ensured.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public override int GetHashCode()
+    {
+        var hash = Mix((ulong)Address ^ LowSeed);
+        hash = Mix(hash ^ (ulong)(Address >> 64) ^ HighSeed);
+        hash = Mix(hash ^ (((ulong)(uint)PrefixLength << 32) | ((ulong)Port << 16) | ((ulong)(byte)Kind << 8) | (byte)Family));
+        return (int)(hash ^ (hash >> 32));
+    }
+
+    private static readonly ulong LowSeed = RandomSeed();
+    private static readonly ulong HighSeed = RandomSeed();
+
+    private static ulong RandomSeed() => BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(sizeof(ulong)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Mix(ulong x)
+    {
+        x = (x ^ (x >> 33)) * 0xFF51AFD7ED558CCDUL;
+        x = (x ^ (x >> 33)) * 0xC4CEB9FE1A85EC53UL;
+        return x ^ (x >> 33);
     }
 
     /// <summary>The address as an <see cref="IPAddress"/>.</summary>
