@@ -31,6 +31,10 @@ internal sealed class KeyDeadlines
     {
         _max = Math.Max(max, 1);
         _perRule = new int[rules];
+
+        // The lookup every packet makes once any key is blocked or held, compiled now (it and the key's hash): otherwise
+        // the packet after the first block of an attack would wait for the JIT, and the offenders crossing with it behind that packet.
+        _ = TryGet(0, default, out _);
     }
 
     /// <summary>Keys tracked, over every rule.</summary>
