@@ -37,8 +37,9 @@ public readonly record struct HeldKey(IpFamily Family, UInt128 Address, int Pref
 
     /// <summary>
     /// Field by field. Written out, as <see cref="GetHashCode"/> is, rather than the record's, which goes through
-    /// <see cref="EqualityComparer{T}.Default"/> for every field: generic code that ReadyToRun cannot precompile,
-    /// and that the first attack after a start (the block table's lookups for each of its packets) ran unoptimized.
+    /// <see cref="EqualityComparer{T}.Default"/> for every field: generic code that ReadyToRun cannot precompile, so
+    /// it ran unoptimized where a table first met a key (the engine's block table hashes with <see cref="GetHashCode"/>
+    /// and compares its own flat copy of the fields; the fleet's tables use both).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool Equals(HeldKey other) =>
