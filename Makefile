@@ -55,5 +55,5 @@ readme: build
 # dotnet clean does not know the shaperd the test projects publish and copy beside them (tests/Directory.Build.targets).
 clean:
 	$(DOTNET) clean Shaper.sln -c $(CONFIG) --nologo -v quiet
-	rm -rf src/Daemon/bin/$(CONFIG)/*/*/shipped tests/*/bin/$(CONFIG)/*/daemon
+	rm -rf packaging/composite/bin/$(CONFIG)/*/*/shipped tests/*/bin/$(CONFIG)/*/daemon
 	rm -rf artifacts

@@ -10,11 +10,12 @@ mkdir -p "$lib" "$root/usr/bin" "$root/etc/shaper" "$root/lib/systemd/system" \
          "$root/usr/share/man/man1" "$root/usr/share/man/man8" "$root/usr/share/bash-completion/completions"
 
 # Self-contained: Debian's archive has no .NET runtime, so the package carries its own (see README).
-# ReadyToRun: the programs' code and their libraries precompiled, so that a start does not wait for the JIT.
-for project in src/Daemon/Daemon.csproj src/Ctl/Ctl.csproj; do
-    dotnet publish "$project" -c Release -r "$rid" --self-contained true -p:PublishSingleFile=false -p:PublishReadyToRun=true \
-        -p:DebugType=none -p:GenerateDocumentationFile=false -o "$lib" --nologo -v quiet
-done
+# Composite ReadyToRun (packaging/composite): both programs, their libraries and the runtime's precompiled as one
+# image, so that a start does not wait for the JIT. The same properties as the copy the tests run
+# (tests/Directory.Build.targets), so a package built after the tests reuses that compile; what only a developer
+# needs (symbols, XML docs) is removed below, and so is the composite project's own program, which nothing runs.
+dotnet publish packaging/composite/Composite.csproj -c Release -r "$rid" -p:SelfContained=true -o "$lib" --nologo -v quiet
+rm -f "$lib"/*.pdb "$lib"/Shaper.xml "$lib/shaper-composite" "$lib/shaper-composite.deps.json" "$lib/shaper-composite.runtimeconfig.json"
 # The runtime's files arrive with the NuGet cache's modes (0744); installed, only the programs are executable.
 find "$lib" -type f -exec chmod 0644 {} +
 chmod 0755 "$lib/shaperd" "$lib/shaperctl"

@@ -58,12 +58,17 @@ public sealed class DaemonProcess : IDisposable
         }
     }
 
+    /// <summary>How <paramref name="program"/> runs: a .dll with <c>dotnet</c>, a published program as it is.</summary>
+    private static string[] Command(string program) =>
+        program.EndsWith(".dll", StringComparison.Ordinal) ? ["dotnet", program] : [program];
+
     /// <summary>
     /// Starts shaperd in <paramref name="ns"/> with <paramref name="config"/>, whose [daemon] table this fills in;
     /// <paramref name="wrapper"/> is a command prefix (e.g. <see cref="UnitSandbox.Wrapper"/>), <paramref name="path"/> a PATH.
     /// With <paramref name="directory"/> (the caller's, kept on dispose) a restart finds the state the last run left in
     /// <c>directory/state</c>. <paramref name="metrics"/> is the Prometheus endpoint's address ("" = off).
-    /// <paramref name="dll"/> is the shaperd to run (<see cref="Shaperd.Dll"/> by default, see <see cref="Shaperd"/>).
+    /// <paramref name="dll"/> is the shaperd to run (<see cref="Shaperd.Dll"/> by default, see <see cref="Shaperd"/>): a
+    /// .dll runs with <c>dotnet</c>, a published program as it is.
     /// </summary>
     public static DaemonProcess Start(string ns, string config, string daemonTable = "", string[]? wrapper = null, string? path = null, string? directory = null, string metrics = "", string? dll = null)
     {
@@ -73,7 +78,7 @@ public sealed class DaemonProcess : IDisposable
         var file = Path.Combine(directory, "shaper.toml");
         File.WriteAllText(file, $"[daemon]\nsocket = \"{socket}\"\nstate_dir = \"{directory}/state\"\nmetrics = \"{metrics}\"\n{daemonTable}\n{config}");
         var start = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { "netns", "exec", ns }.Concat(wrapper ?? []).Concat(["dotnet", dll ?? Shaperd.Dll, "--config", file]))
+        foreach (var arg in new[] { "netns", "exec", ns }.Concat(wrapper ?? []).Concat(Command(dll ?? Shaperd.Dll)).Concat(["--config", file]))
         {
             start.ArgumentList.Add(arg);
         }

@@ -40,7 +40,7 @@ public sealed class DebPackage : IDisposable
         Run.Command(
                 Path.Combine(RepoRoot.Find(), "packaging", "build-deb.sh"),
                 [Path.Combine(_directory, "stage"), output],
-                timeout: TimeSpan.FromMinutes(4))
+                timeout: TimeSpan.FromMinutes(10))
             .EnsureSuccess("packaging/build-deb.sh");
         var deb = Directory.GetFiles(output, "shaper_*.deb").Single();
         var root = Path.Combine(_directory, "root");

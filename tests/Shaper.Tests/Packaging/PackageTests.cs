@@ -33,6 +33,9 @@ public sealed partial class PackageTests(DebPackage package, ITestOutputHelper o
             // Self-contained (see the README): the runtime travels with the programs.
             "./usr/lib/shaper/libcoreclr.so",
 
+            // Both programs, their libraries and the runtime's, precompiled as one composite image (packaging/composite).
+            "./usr/lib/shaper/shaper-composite.r2r.dll",
+
             // The block store's SQLite, native and bundled (Microsoft.Data.Sqlite's e_sqlite3).
             "./usr/lib/shaper/libe_sqlite3.so",
         })
