@@ -12,6 +12,7 @@ public sealed class DaemonProcess : IDisposable
 {
     private readonly Process _process;
     private readonly System.Text.StringBuilder _log = new();
+    private readonly List<(long At, string Line)> _lines = [];
 
     private readonly bool _ownsDirectory;
 
@@ -38,6 +39,26 @@ public sealed class DaemonProcess : IDisposable
                 return _log.ToString();
             }
         }
+    }
+
+    /// <summary>
+    /// When the first line holding <paramref name="text"/> reached this process (a <see cref="Stopwatch"/> timestamp:
+    /// read as it comes, a little after the daemon logged it); null if none has.
+    /// </summary>
+    public long? ArrivalOf(string text)
+    {
+        lock (_log)
+        {
+            foreach (var (at, line) in _lines)
+            {
+                if (line.Contains(text, StringComparison.Ordinal))
+                {
+                    return at;
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -196,9 +217,11 @@ public sealed class DaemonProcess : IDisposable
     {
         if (line is not null)
         {
+            var at = Stopwatch.GetTimestamp();
             lock (_log)
             {
                 _log.AppendLine(line);
+                _lines.Add((at, line));
             }
         }
     }
