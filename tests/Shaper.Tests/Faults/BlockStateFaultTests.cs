@@ -294,15 +294,15 @@ public sealed partial class BlockStateFaultTests(ITestOutputHelper output) : IDi
         // Cold: the empty daemon's stop took its table with it, so nothing is in the kernel now (as after a reboot).
         // The daemon is the one that ships (published ReadyToRun), as the time to ready is what this measures.
         var started = Stopwatch.StartNew();
-        var startedAt = Stopwatch.GetTimestamp();
+        var installed = $"kernel: {Blocks} blocks installed in";
         using (var daemon = DaemonProcess.Start(lab.B, "", directory: _directory, dll: Shaperd.Published))
         {
             var ready = started.Elapsed;
 
             // Enforced, before ready: the last stored block in the kernel, an upper bound from when the line the daemon
             // logs right after it reached this process.
-            await daemon.WaitForLogAsync($"kernel: {Blocks} blocks installed in");
-            var enforced = Stopwatch.GetElapsedTime(startedAt, daemon.ArrivalOf($"kernel: {Blocks} blocks installed in")!.Value);
+            await daemon.WaitForLogAsync(installed);
+            var enforced = started.Elapsed - Stopwatch.GetElapsedTime(daemon.ArrivalOf(installed)!.Value);
             var cpu = CpuTime(daemon.Pid);
             var rss = daemon.RssBytes();
             var restored = RestoredLine().Match(daemon.Log);
@@ -315,7 +315,7 @@ public sealed partial class BlockStateFaultTests(ITestOutputHelper output) : IDi
 
             // Listing or even querying a million-element set takes nft minutes (it reads the whole set first): the
             // kernel's word is the netlink acknowledgement of every transaction, with no fallback and no error.
-            Assert.Contains($"kernel: {Blocks} blocks installed in", daemon.Log, StringComparison.Ordinal);
+            Assert.Contains(installed, daemon.Log, StringComparison.Ordinal);
             Assert.DoesNotContain("restoring blocks", daemon.Log, StringComparison.Ordinal);
             Assert.Equal(0, status["netlink_fallbacks"]!.GetValue<long>());
             Assert.True(perBlock <= 150, $"{perBlock:F0} bytes a block");

@@ -11,8 +11,7 @@ namespace Shaper.Tests.Lab;
 public sealed class DaemonProcess : IDisposable
 {
     private readonly Process _process;
-    private readonly System.Text.StringBuilder _log = new();
-    private readonly List<(long At, string Line)> _lines = [];
+    private readonly List<(long At, string Line)> _lines = []; // each output line with when it arrived
 
     private readonly bool _ownsDirectory;
 
@@ -34,9 +33,9 @@ public sealed class DaemonProcess : IDisposable
     {
         get
         {
-            lock (_log)
+            lock (_lines)
             {
-                return _log.ToString();
+                return string.Concat(_lines.Select(l => l.Line + Environment.NewLine));
             }
         }
     }
@@ -47,7 +46,7 @@ public sealed class DaemonProcess : IDisposable
     /// </summary>
     public long? ArrivalOf(string text)
     {
-        lock (_log)
+        lock (_lines)
         {
             foreach (var (at, line) in _lines)
             {
@@ -218,9 +217,8 @@ public sealed class DaemonProcess : IDisposable
         if (line is not null)
         {
             var at = Stopwatch.GetTimestamp();
-            lock (_log)
+            lock (_lines)
             {
-                _log.AppendLine(line);
                 _lines.Add((at, line));
             }
         }
