@@ -608,21 +608,28 @@ public sealed class NftNetlink : IDisposable
         Span<byte> key = stackalloc byte[16];
 
         // Elements grouped by set: one NEWSETELEM message per run of up to ElementsPerMessage of one set. The
-        // set is sorted by as a number (family and prefix length), its name made once per message.
+        // set is sorted by as a number (family and prefix length), its name made once per message. Blocks that
+        // come in that order already (a restore's, all of one kind) are not sorted: the runtime's sort over two
+        // arrays is generic code made at run time, which a restore ran unoptimized.
         var order = new int[end - offset];
         var sets = new int[end - offset];
         var count = 0;
+        var sorted = true;
         for (var i = offset; i < end; i++)
         {
             if (destroy || NftBlockSets.TimeoutMs(blocks[i].Ttl) is not null)
             {
                 var set = NftBlockSets.SetOf(blocks[i].Network, kind);
                 sets[count] = ((set.V4 ? 0 : 1) << 8) | set.PrefixLength;
+                sorted &= count == 0 || sets[count] >= sets[count - 1];
                 order[count++] = i;
             }
         }
 
-        Array.Sort(sets, order, 0, count);
+        if (!sorted)
+        {
+            Array.Sort(sets, order, 0, count);
+        }
         var inMessage = 0;
         var message = -1;
         var elements = -1;
