@@ -607,10 +607,9 @@ public sealed class NftNetlink : IDisposable
         var messages = 0;
         Span<byte> key = stackalloc byte[16];
 
-        // Elements grouped by set: one NEWSETELEM message per run of up to ElementsPerMessage of one set. The
-        // set is sorted by as a number (family and prefix length), its name made once per message. Blocks that
-        // come in that order already (a restore's, all of one kind) are not sorted: the runtime's sort over two
-        // arrays is generic code made at run time, which a restore ran unoptimized.
+        // Elements grouped by set: one NEWSETELEM message per run of up to ElementsPerMessage of one set, its name
+        // made once per message. Blocks that come grouped already (a restore's, all of one kind; an attack's of one
+        // family) are left as they come.
         var order = new int[end - offset];
         var sets = new int[end - offset];
         var count = 0;
@@ -620,7 +619,7 @@ public sealed class NftNetlink : IDisposable
             if (destroy || NftBlockSets.TimeoutMs(blocks[i].Ttl) is not null)
             {
                 var set = NftBlockSets.SetOf(blocks[i].Network, kind);
-                sets[count] = ((set.V4 ? 0 : 1) << 8) | set.PrefixLength;
+                sets[count] = SetGrouping.Key(set.V4, set.PrefixLength);
                 sorted &= count == 0 || sets[count] >= sets[count - 1];
                 order[count++] = i;
             }
@@ -628,7 +627,7 @@ public sealed class NftNetlink : IDisposable
 
         if (!sorted)
         {
-            Array.Sort(sets, order, 0, count);
+            SetGrouping.Sort(sets, order, count);
         }
         var inMessage = 0;
         var message = -1;
