@@ -608,27 +608,21 @@ public sealed class NftNetlink : IDisposable
         Span<byte> key = stackalloc byte[16];
 
         // Elements grouped by set: one NEWSETELEM message per run of up to ElementsPerMessage of one set, its name
-        // made once per message. Blocks that come grouped already (a restore's, all of one kind; an attack's of one
-        // family) are left as they come.
+        // made once per message.
         var order = new int[end - offset];
         var sets = new int[end - offset];
         var count = 0;
-        var sorted = true;
         for (var i = offset; i < end; i++)
         {
             if (destroy || NftBlockSets.TimeoutMs(blocks[i].Ttl) is not null)
             {
                 var set = NftBlockSets.SetOf(blocks[i].Network, kind);
                 sets[count] = SetGrouping.Key(set.V4, set.PrefixLength);
-                sorted &= count == 0 || sets[count] >= sets[count - 1];
                 order[count++] = i;
             }
         }
 
-        if (!sorted)
-        {
-            SetGrouping.Sort(sets, order, count);
-        }
+        SetGrouping.Sort(sets, order, count);
         var inMessage = 0;
         var message = -1;
         var elements = -1;

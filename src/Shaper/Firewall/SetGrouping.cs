@@ -17,14 +17,25 @@ internal static class SetGrouping
 
     /// <summary>
     /// Reorders the first <paramref name="count"/> of <paramref name="keys"/> ascending and <paramref name="items"/>
-    /// with them; items of one key keep their order.
+    /// with them; items of one key keep their order. Keys that come ascending already (a restore's, all of one kind;
+    /// an attack's of one family) are left as they are, without a copy.
     /// </summary>
     public static void Sort(int[] keys, int[] items, int count)
     {
         ArgumentNullException.ThrowIfNull(keys);
         ArgumentNullException.ThrowIfNull(items);
-        Span<int> next = stackalloc int[Keys + 1];
-        next.Clear();
+        var ascending = 1;
+        while (ascending < count && keys[ascending] >= keys[ascending - 1])
+        {
+            ascending++;
+        }
+
+        if (ascending >= count)
+        {
+            return;
+        }
+
+        Span<int> next = stackalloc int[Keys + 1]; // zeroed: the project does not skip locals' initialization
         for (var i = 0; i < count; i++)
         {
             next[keys[i] + 1]++;

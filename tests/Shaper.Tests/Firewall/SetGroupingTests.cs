@@ -30,6 +30,19 @@ public sealed class SetGroupingTests
     }
 
     [Fact]
+    public void Sort_AlreadyGrouped_LeavesKeysAndItemsAsTheyCame()
+    {
+        int[] keys = [SetGrouping.Key(true, 24), SetGrouping.Key(true, 32), SetGrouping.Key(true, 32), SetGrouping.Key(false, 128)];
+        int[] items = [3, 1, 2, 0]; // not in order themselves: only the keys decide
+        int[] before = [.. keys];
+
+        SetGrouping.Sort(keys, items, keys.Length);
+
+        Assert.Equal(before, keys);
+        Assert.Equal([3, 1, 2, 0], items);
+    }
+
+    [Fact]
     public void Key_EveryFamilyAndLength_IsDistinctAndBelowKeys()
     {
         var keys = Enumerable.Range(0, 33).Select(l => SetGrouping.Key(true, l))
