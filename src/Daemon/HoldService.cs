@@ -38,7 +38,7 @@ internal sealed class HoldService : IDisposable
     /// jiffy (4 ms at HZ = 250, 10 ms at HZ = 100): 50 ms is ten times the release lateness measured on a 2-core machine
     /// at a load average of 15 (p99 1–1.3 ms, at most 7 ms).
     /// </summary>
-    private static readonly TimeSpan ReleaseSlack = TimeSpan.FromMilliseconds(50);
+    internal static readonly TimeSpan ReleaseSlack = TimeSpan.FromMilliseconds(50);
 
     /// <summary>
     /// How long before a hold's end its release round starts, so that the round's netlink transaction (about 0.1 ms)

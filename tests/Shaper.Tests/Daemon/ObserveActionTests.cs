@@ -40,8 +40,36 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
     /// <paramref name="reloads"/> reloads of the same file while they send. Each source must get through at least what
     /// the sliding log allows (the replay engine over the packets as they arrived) minus 2, and at most that plus one
     /// packet per window in which it went over its limit. Which packets got through is known packet by packet, and printed.
+    /// <para>
+    /// A run in which a release came later than the element's own timeout (<see cref="ElementTimeoutSlackMs"/>: the
+    /// release thread, real-time, did not run for that long, which on this 2-core guest has been the hypervisor's doing:
+    /// a CI run at f4781ef saw one release 946 ms late, hold latency p99 10.8 ms, and every source short of the log) is
+    /// outside what the daemon is built to hold to, and says nothing of the daemon's accounting. Such a run that misses
+    /// the bound is printed, and the test runs once more in a fresh lab; that run is asserted whatever its releases did.
+    /// </para>
     /// </summary>
     private async Task DropTwentySourcesAsync(int reloads)
+    {
+        var first = await RunTwentySourcesAsync(reloads);
+        if (first.Failures.Count > 0 && first.ReleaseLateMaxMs > ElementTimeoutSlackMs)
+        {
+            output.WriteLine($"a release came {first.ReleaseLateMaxMs:F1} ms late, past the elements' own timeout ({ElementTimeoutSlackMs} ms), and the run missed the bound: {string.Join("; ", first.Failures)}; running again");
+            first = await RunTwentySourcesAsync(reloads);
+        }
+
+        Assert.True(first.Failures.Count == 0, string.Join("; ", first.Failures));
+    }
+
+    /// <summary>
+    /// How long past its hold an element's own timeout runs: a release later than this finds the key gone already, so
+    /// the kernel, not the daemon, decided when the key left.
+    /// </summary>
+    private static readonly double ElementTimeoutSlackMs = Shaper.Daemon.HoldService.ReleaseSlack.TotalMilliseconds;
+
+    /// <summary>What a run of <see cref="DropTwentySourcesAsync"/> missed of the bound, and its latest release.</summary>
+    private sealed record TwentySourcesRun(List<string> Failures, double ReleaseLateMaxMs);
+
+    private async Task<TwentySourcesRun> RunTwentySourcesAsync(int reloads)
     {
         using var lab = NetworkLab.Create();
         Tally.Install(lab);
@@ -206,7 +234,6 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
                 output.WriteLine(daemon.Log);
             }
 
-            Assert.True(failures.Count == 0, string.Join("; ", failures));
             // Every source was held; what the holds achieved is the bound on what got through.
             Assert.True(status["holds_installed"]!.GetValue<long>() >= Sources, $"{status["holds_installed"]} holds for {Sources} sources");
             Assert.Equal(0, status["holds_refused"]!.GetValue<long>());
@@ -214,6 +241,7 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
 
             // The drop set is not the block list: the operator's list stays empty.
             Assert.Empty((await daemon.SendAsync("block.list")).Result!["blocks"]!.AsArray());
+            return new TwentySourcesRun(failures, releaseLateNs / 1e6);
         }
         finally
         {
