@@ -42,10 +42,11 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
     /// packet per window in which it went over its limit. Which packets got through is known packet by packet, and printed.
     /// <para>
     /// A run in which a release came later than the element's own timeout (<see cref="ElementTimeoutSlackMs"/>: the
-    /// release thread, real-time, did not run for that long, which on this 2-core guest has been the hypervisor's doing:
-    /// a CI run at f4781ef saw one release 946 ms late, hold latency p99 10.8 ms, and every source short of the log) is
-    /// outside what the daemon is built to hold to, and says nothing of the daemon's accounting. Such a run that misses
-    /// the bound is printed, and the test runs once more in a fresh lab; that run is asserted whatever its releases did.
+    /// release thread, real-time, did not get a CPU for that long) ran on a machine held by something outside the
+    /// daemon, which the daemon is not built to hold to: a CI run at f4781ef saw one release 946 ms late, hold latency
+    /// p99 10.8 ms, and every source short of the log. (Not reproduced here: a real-time loop taking both CPUs for
+    /// 0.9 s every 5 s, or 20 ms of every 40, left every source within the bound.) Such a run that misses the bound is
+    /// printed, and the test runs once more in a fresh lab; that run is asserted whatever its releases did.
     /// </para>
     /// </summary>
     private async Task DropTwentySourcesAsync(int reloads)
