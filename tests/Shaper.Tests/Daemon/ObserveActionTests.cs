@@ -91,11 +91,13 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
             // What went out, with the sender's own timestamps: a capture on the sender's side of the veth.
             var reloaded = new List<(TimeSpan At, TimeSpan Took)>();
             TimeSpan sendingTook;
+            double stealBefore, steal;
             // And what arrived, on the receiver's side, with the kernel's arrival timestamps: the times the daemon decides by.
             using (var sender = SenderCapture.Start(lab, sent))
             using (var receiver = SenderCapture.Start(lab, arrived, onReceiver: true))
             {
                 var sending = Stopwatch.StartNew();
+                stealBefore = HostSteal.Milliseconds();
                 var replay = Task.Run(() => lab.Exec(lab.A, "tcpreplay", "-q", "-i", "va", pcap));
                 if (reloads > 0)
                 {
@@ -118,6 +120,7 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
 
                 var result = await replay;
                 sendingTook = sending.Elapsed;
+                steal = HostSteal.Milliseconds() - stealBefore;
                 Assert.True(result.ExitCode == 0, result.Error);
             }
 
@@ -229,11 +232,13 @@ public sealed partial class ObserveActionTests(ITestOutputHelper output)
                 }
             }
 
-            output.WriteLine($"{strict} of {Sources} sources within the issue's bound (hold latency p99 {holdLatencyNs / 1e6:F1} ms, release lateness max {releaseLateNs / 1e6:F1} ms, {status["holds_slipped"]} packets slipped past a hold before it was in)");
             if (failures.Count > 0)
             {
                 output.WriteLine(daemon.Log);
             }
+
+            // Last, so that the end of the output, all a CI log may keep, says what the host did meanwhile.
+            output.WriteLine($"{strict} of {Sources} sources within the issue's bound (hold latency p99 {holdLatencyNs / 1e6:F1} ms, release lateness max {releaseLateNs / 1e6:F1} ms, {status["holds_slipped"]} packets slipped past a hold before it was in; capture buffer wait p99 {status["capture_wait_p99_ms"]} ms; the hypervisor took {steal:F0} ms of CPU while the sources sent, for {sendingTook.TotalSeconds:F2} s)");
 
             // Every source was held; what the holds achieved is the bound on what got through.
             Assert.True(status["holds_installed"]!.GetValue<long>() >= Sources, $"{status["holds_installed"]} holds for {Sources} sources");
