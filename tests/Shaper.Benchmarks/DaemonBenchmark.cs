@@ -183,10 +183,10 @@ internal static class DaemonBenchmark
         using (var perf = PerfRecording.Start(options.PerfDirectory, daemon.Pid, "block-" + round.ToString(CultureInfo.InvariantCulture), sched: true))
         {
             threadsBefore = ThreadNanoseconds(daemon.Pid);
-            stealBefore = StealMilliseconds();
+            stealBefore = HostSteal.Milliseconds();
             status = Replay(lab, daemon, crossings, ["--topspeed"], TimeSpan.FromSeconds(5), r => r["detect_to_block_count"]!.GetValue<long>() >= Offenders);
             threadsIn = ThreadNanoseconds(daemon.Pid);
-            steal = StealMilliseconds() - stealBefore;
+            steal = HostSteal.Milliseconds() - stealBefore;
             perf?.Stop();
         }
 
@@ -560,13 +560,6 @@ internal static class DaemonBenchmark
 
         return ns / 1e9;
     }
-
-    /// <summary>
-    /// CPU time the hypervisor gave other guests while this one had work (the steal column of /proc/stat), summed
-    /// over the CPUs, in ms; in the kernel's ticks (10 ms), so a round's figure is coarse: 0 means under a tick on each CPU.
-    /// </summary>
-    private static double StealMilliseconds() =>
-        long.Parse(File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[8], CultureInfo.InvariantCulture) * 1000.0 / ClockTicks;
 
     /// <summary>What each thread name used from <paramref name="before"/> to <paramref name="after"/>, in ms, the busiest first, and their total.</summary>
     private static JsonObject MillisecondsByThread(Dictionary<string, (string Name, long Ns)> before, Dictionary<string, (string Name, long Ns)> after)
