@@ -52,6 +52,8 @@ internal sealed class StatusHandler(ShaperService daemon) : ControlHandler
             CaptureRetries = daemon.Capture?.Retries ?? 0,
             CaptureLosses = daemon.Capture?.Losses ?? 0,
             CaptureThreads = daemon.Engine?.Lanes.Count ?? 0,
+            CaptureRealtimeThreads = daemon.Engine?.Lanes.Count(l => l.Realtime) ?? 0,
+            CaptureRealtimeStepDowns = daemon.Engine?.Lanes.Sum(l => l.RealtimeStepDowns) ?? 0,
             CaptureFanout = daemon.Capture?.Fanout.ToString(),
             CaptureWaitP50Ms = Round(daemon.Engine?.BufferWait.Percentile(0.50) ?? double.NaN),
             CaptureWaitP99Ms = Round(daemon.Engine?.BufferWait.Percentile(0.99) ?? double.NaN),

@@ -118,6 +118,14 @@ internal sealed record StatusReply
     [JsonPropertyName("capture_threads")]
     public int CaptureThreads { get; init; }
 
+    /// <summary>Capture threads running real-time (SCHED_FIFO) now: all of them while light where the daemon may, none while busy or where it may not.</summary>
+    [JsonPropertyName("capture_realtime_threads")]
+    public int CaptureRealtimeThreads { get; init; }
+
+    /// <summary>Times a capture thread stepped down from real-time to normal scheduling because it was busy.</summary>
+    [JsonPropertyName("capture_realtime_stepdowns")]
+    public long CaptureRealtimeStepDowns { get; init; }
+
     /// <summary>What the threads share packets by (PACKET_FANOUT's hash), null without capture.</summary>
     [JsonPropertyName("capture_fanout")]
     public string? CaptureFanout { get; init; }

@@ -12,7 +12,14 @@ internal static unsafe partial class LibC
     /// <summary>The clock that advances once per jiffy (<c>CLOCK_MONOTONIC_COARSE</c>): its resolution is the kernel's tick.</summary>
     public const int ClockMonotonicCoarse = 6;
 
+    /// <summary>The clock of the calling thread's CPU time (<c>CLOCK_THREAD_CPUTIME_ID</c>).</summary>
+    public const int ClockThreadCpuTime = 3;
+
     private const string Library = "libc";
+
+    /// <summary><c>clock_gettime</c>: clock <paramref name="clock"/> now, as seconds and nanoseconds (two 64-bit words).</summary>
+    [LibraryImport(Library, EntryPoint = "clock_gettime", SetLastError = true)]
+    public static partial int ClockGetTime(int clock, long* time);
 
     /// <summary><c>clock_getres</c>: the resolution of clock <paramref name="clock"/>, as seconds and nanoseconds (two 64-bit words).</summary>
     [LibraryImport(Library, EntryPoint = "clock_getres", SetLastError = true)]

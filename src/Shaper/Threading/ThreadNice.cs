@@ -57,6 +57,38 @@ public static class ThreadNice
             : $"sched_setscheduler: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}";
     }
 
+    /// <summary>
+    /// The real-time priority (SCHED_FIFO) of the capture threads while they are light (<see cref="RealtimeBudget"/>):
+    /// below the release and install threads' <see cref="ReleasePath"/>, which the blocks they decide wait for.
+    /// </summary>
+    public const int CapturePath = 4;
+
+    /// <summary>
+    /// Moves the calling thread back to normal scheduling (SCHED_OTHER) at nice <paramref name="nice"/>; null on
+    /// success, else why not.
+    /// </summary>
+    public static string? SetNormal(int nice)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return "per-thread scheduling is a Linux feature";
+        }
+
+        Span<int> param = [0]; // SCHED_OTHER takes priority 0
+        return LibC.SchedSetScheduler(LibC.GetTid(), 0 /* SCHED_OTHER */, param) == 0
+            ? Set(nice)
+            : $"sched_setscheduler: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}";
+    }
+
+    /// <summary>The CPU time the calling thread has used, in nanoseconds (its <c>CLOCK_THREAD_CPUTIME_ID</c>).</summary>
+    public static unsafe long CpuTimeNs()
+    {
+        var time = stackalloc long[2];
+        return LibC.ClockGetTime(LibC.ClockThreadCpuTime, time) == 0
+            ? (time[0] * 1_000_000_000L) + time[1]
+            : throw new InvalidOperationException($"clock_gettime: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+    }
+
     /// <summary>Whether a thread may take <paramref name="nice"/>, tried on a throwaway thread: null when it may, else why not.</summary>
     public static string? Probe(int nice)
     {

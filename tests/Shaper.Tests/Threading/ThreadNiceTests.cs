@@ -29,5 +29,38 @@ public sealed class ThreadNiceTests
         Assert.Equal((null, ThreadNice.EnforcementPath), seen);
     }
 
+    [RootFact]
+    public void SetRealtimeThenSetNormal_AsRoot_MovesTheThreadBetweenPolicies()
+    {
+        // The calls a capture thread makes to step down from real-time, and its CPU clock, on a real thread.
+        (string? Up, int PolicyUp, string? Down, int PolicyDown, int NiceDown, long Cpu)? seen = null;
+        var thread = new Thread(() =>
+        {
+            var up = ThreadNice.SetRealtime(ThreadNice.CapturePath);
+            var policyUp = Policy();
+            var down = ThreadNice.SetNormal(ThreadNice.EnforcementPath);
+            var start = ThreadNice.CpuTimeNs();
+            while (ThreadNice.CpuTimeNs() - start < 5_000_000)
+            {
+                Thread.SpinWait(100);
+            }
+
+            seen = (up, policyUp, down, Policy(), ThreadNice.Get(), ThreadNice.CpuTimeNs() - start);
+        });
+        thread.Start();
+        thread.Join();
+
+        Assert.NotNull(seen);
+        Assert.Null(seen.Value.Up);
+        Assert.Equal(1, seen.Value.PolicyUp); // SCHED_FIFO
+        Assert.Null(seen.Value.Down);
+        Assert.Equal(0, seen.Value.PolicyDown); // SCHED_OTHER
+        Assert.Equal(ThreadNice.EnforcementPath, seen.Value.NiceDown);
+        Assert.InRange(seen.Value.Cpu, 5_000_000, 1_000_000_000);
+    }
+
     private const int BlockBatcherNice = Shaper.Firewall.BlockBatcher.BookkeepingNice;
+
+    /// <summary>The calling thread's scheduling policy, field 41 of its /proc stat line.</summary>
+    private static int Policy() => int.Parse(ProcStat.Fields("/proc/thread-self/stat")[41 - 3], System.Globalization.CultureInfo.InvariantCulture);
 }
