@@ -62,6 +62,12 @@ public static class FeatureProbe
     /// <summary>The capture, engine and block threads may run at <see cref="Threading.ThreadNice.EnforcementPath"/>.</summary>
     public const string ThreadNice = "thread-nice";
 
+    /// <summary>
+    /// The capture threads may run SCHED_FIFO <see cref="Threading.ThreadNice.CapturePath"/> while light, and the hold install
+    /// and queue release threads SCHED_FIFO <see cref="Threading.ThreadNice.ReleasePath"/>.
+    /// </summary>
+    public const string ThreadRealtime = "thread-realtime";
+
     private const string Probe = "shaper_probe";
     private const string ProbeChain = "SHAPER-PROBE";
     private const string ProbeDevice = "shaper-probe0";
@@ -132,6 +138,7 @@ public static class FeatureProbe
         var nft = Start(NftProbes);
         var devices = Start(DeviceProbes);
         var nice = Threading.ThreadNice.Probe(Threading.ThreadNice.EnforcementPath);
+        var realtime = Threading.ThreadNice.ProbeRealtime(Threading.ThreadNice.ReleasePath);
         var ipset = new[] { Environment.GetEnvironmentVariable("PATH") ?? "", "/usr/sbin:/sbin" }
             .SelectMany(p => p.Split(':', StringSplitOptions.RemoveEmptyEntries)).Select(d => Path.Combine(d, "ipset")).FirstOrDefault(File.Exists);
 
@@ -146,6 +153,9 @@ public static class FeatureProbe
             .. devices.Result,
             new Feature(ThreadNice, nice is null, nice ?? $"nice {Threading.ThreadNice.EnforcementPath} for capture, engine and block threads",
                 $"their lead over other work when the CPUs are busy, so blocks come later under load (LimitNICE={Threading.ThreadNice.EnforcementPath} or CAP_SYS_NICE allows it)"),
+            new Feature(ThreadRealtime, realtime is null,
+                realtime ?? $"SCHED_FIFO {Threading.ThreadNice.CapturePath} for capture threads while light, {Threading.ThreadNice.ReleasePath} for hold install and queue release threads",
+                $"real-time scheduling: those threads run at nice {Threading.ThreadNice.EnforcementPath} instead and wait up to a scheduler tick for a CPU on a busy host, so blocks, holds and releases come later (LimitRTPRIO={Threading.ThreadNice.ReleasePath} or CAP_SYS_NICE allows it)"),
         ];
     }
 

@@ -90,10 +90,15 @@ public static class ThreadNice
     }
 
     /// <summary>Whether a thread may take <paramref name="nice"/>, tried on a throwaway thread: null when it may, else why not.</summary>
-    public static string? Probe(int nice)
+    public static string? Probe(int nice) => OnThrowawayThread(() => Set(nice));
+
+    /// <summary>Whether a thread may run SCHED_FIFO at <paramref name="priority"/>, tried on a throwaway thread: null when it may, else why not.</summary>
+    public static string? ProbeRealtime(int priority) => OnThrowawayThread(() => SetRealtime(priority));
+
+    private static string? OnThrowawayThread(Func<string?> attempt)
     {
         string? why = null;
-        var thread = new Thread(() => why = Set(nice)) { IsBackground = true, Name = "shaper-nice-probe" };
+        var thread = new Thread(() => why = attempt()) { IsBackground = true, Name = "shaper-nice-probe" };
         thread.Start();
         thread.Join();
         return why;

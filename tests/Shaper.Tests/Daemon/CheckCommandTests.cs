@@ -18,7 +18,7 @@ public sealed class CheckCommandTests(ITestOutputHelper output)
     [
         FeatureProbe.Nft, FeatureProbe.NftMeters, FeatureProbe.NftReject, FeatureProbe.NftQueue, FeatureProbe.Iptables, FeatureProbe.Hashlimit,
         FeatureProbe.IptablesReject, FeatureProbe.Nfqueue, FeatureProbe.Hmark, FeatureProbe.Ipset, FeatureProbe.Ifb, FeatureProbe.Htb,
-        FeatureProbe.ThreadNice,
+        FeatureProbe.ThreadNice, FeatureProbe.ThreadRealtime,
     ];
 
     [RootTheory]
@@ -46,7 +46,8 @@ public sealed class CheckCommandTests(ITestOutputHelper output)
 
         // nft's queue statement as this kernel was built (this test machine's lacks it: queue rules use iptables).
         Assert.Matches(withNft && Firewall.NftQueueScriptTests.KernelHasNftQueue() ? "^nft-queue +works " : "^nft-queue +missing .*; disables nothing: queue rules use iptables -j NFQUEUE instead", lines[3]);
-        Assert.StartsWith("thread-nice      works", lines[^2], StringComparison.Ordinal); // root may: CAP_SYS_NICE
+        Assert.StartsWith("thread-nice      works", lines[^3], StringComparison.Ordinal); // root may: CAP_SYS_NICE
+        Assert.StartsWith("thread-realtime  works", lines[^2], StringComparison.Ordinal); // and real-time too
         Assert.Equal(last, lines[^1]);
         Assert.Equal(exitCode, code);
         Assert.Equal(before, Ruleset(lab, withNft)); // the probe leaves nothing behind: no table, chain or device
@@ -152,18 +153,19 @@ public sealed class CheckCommandTests(ITestOutputHelper output)
 
     /// <summary>
     /// Without CAP_SYS_NICE (as under the unit, whose capabilities are NET_ADMIN and NET_RAW) and with the default
-    /// nice limit, nice -5 is refused and --check says so and what it costs. (The unit's LimitNICE=-5 raises that
-    /// limit; raising it needs CAP_SYS_RESOURCE, which this test machine's root lacks, so only root's case and
-    /// this one are tested here.)
+    /// nice and real-time limits, nice -5 and SCHED_FIFO are refused and --check says so and what it costs. (The
+    /// unit's LimitNICE=-5 and LimitRTPRIO=5 raise those limits; raising them needs CAP_SYS_RESOURCE, which this test
+    /// machine's root lacks, so only root's case and this one are tested here.)
     /// </summary>
     [RootFact]
-    public void Check_WithoutCapSysNiceOrANiceLimit_ThreadNiceIsMissingAndSaysWhatItCosts()
+    public void Check_WithoutCapSysNiceOrLimits_ThreadNiceAndRealtimeAreMissingAndSayWhatTheyCost()
     {
         using var check = CheckLab.Create("[daemon]\n");
         var (lab, config) = (check.Lab, check.Config);
-        var (_, stdout) = Check(lab, config, null, ["prlimit", "--nice=0:0", "setpriv", "--bounding-set=-sys_nice", "--inh-caps=-sys_nice"]);
+        var (_, stdout) = Check(lab, config, null, ["prlimit", "--nice=0:0", "--rtprio=0:0", "setpriv", "--bounding-set=-sys_nice", "--inh-caps=-sys_nice"]);
         output.WriteLine(stdout);
         Assert.Matches($"(?m)^{FeatureProbe.ThreadNice} +missing +setpriority: Permission denied; disables .*LimitNICE=-5", stdout);
+        Assert.Matches($"(?m)^{FeatureProbe.ThreadRealtime} +missing +sched_setscheduler: Operation not permitted; disables .*LimitRTPRIO=5", stdout);
     }
 
     /// <summary>
