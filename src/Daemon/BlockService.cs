@@ -66,7 +66,7 @@ internal sealed class BlockService : IDisposable
         _time = time;
         if (backend is not null)
         {
-            _batcher = new BlockBatcher(backend.AddBlocks, Committed, time);
+            _batcher = new BlockBatcher(backend.AddBlocks, Committed, time, realtime: true);
         }
 
         _netlink = (backend as NftBackend)?.Netlink;

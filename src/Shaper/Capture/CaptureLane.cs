@@ -50,9 +50,7 @@ public sealed unsafe class CaptureLane : IDisposable
     private long _probesDone;
     private CaptureStats _closedStats = new(0, 0, 0, 0);
     private Exception? _fault;
-    private Threading.RealtimeBudget? _budget;
-    private volatile bool _realtime;
-    private long _stepDowns;
+    private volatile Threading.RealtimeThread? _scheduling;
 
     /// <summary>
     /// Starts lane <paramref name="index"/>'s thread with <paramref name="engine"/>; it reads nothing until <see cref="Attach"/>.
@@ -87,10 +85,10 @@ public sealed unsafe class CaptureLane : IDisposable
     public bool Attached => _socket is not null;
 
     /// <summary>Whether the lane's thread runs real-time (SCHED_FIFO) now: where the daemon may, while it is light.</summary>
-    public bool Realtime => _realtime;
+    public bool Realtime => _scheduling?.Realtime ?? false;
 
     /// <summary>Times the lane's thread stepped down from real-time because it was busy.</summary>
-    public long RealtimeStepDowns => Volatile.Read(ref _stepDowns);
+    public long RealtimeStepDowns => _scheduling?.StepDowns ?? 0;
 
     /// <summary>The exception that ended the lane's thread, if one did.</summary>
     public Exception? Fault => Volatile.Read(ref _fault);
@@ -348,38 +346,6 @@ public sealed unsafe class CaptureLane : IDisposable
         _idle.Release();
     }
 
-    /// <summary>
-    /// Steps the thread down to normal scheduling while it is busy and back up to real-time once it is light (see
-    /// <see cref="Threading.RealtimeBudget"/>): real-time, a packet's thread runs the moment its block is ready instead
-    /// of waiting up to a scheduler tick behind other threads, and busy, it must not take its CPU from the rest of the
-    /// host. Runs between blocks, and reads the thread's CPU clock only when a window ends.
-    /// </summary>
-    private void KeepToBudget()
-    {
-        if (_budget is not { } budget)
-        {
-            return;
-        }
-
-        var now = MonotonicClock.NowNs(_time);
-        if (now < budget.NextCheckNs || !budget.Check(now, Threading.ThreadNice.CpuTimeNs()))
-        {
-            return;
-        }
-
-        // Stepping down is always allowed; a step up that fails (the capability gone meanwhile) leaves the thread at
-        // normal scheduling, and the budget's next window, measured as if real-time, steps it down again harmlessly.
-        var failed = budget.Realtime
-            ? Threading.ThreadNice.SetRealtime(Threading.ThreadNice.CapturePath)
-            : Threading.ThreadNice.SetNormal(Threading.ThreadNice.EnforcementPath);
-        if (failed is null)
-        {
-            _realtime = budget.Realtime;
-        }
-
-        Volatile.Write(ref _stepDowns, budget.StepDowns);
-    }
-
     private void DropSocket()
     {
         lock (_statsLock)
@@ -395,17 +361,12 @@ public sealed unsafe class CaptureLane : IDisposable
 
     private void Run()
     {
-        _ = Threading.ThreadNice.Set(Threading.ThreadNice.EnforcementPath);
-        if (Threading.ThreadNice.SetRealtime(Threading.ThreadNice.CapturePath) is null)
-        {
-            _budget = new Threading.RealtimeBudget(MonotonicClock.NowNs(_time), Threading.ThreadNice.CpuTimeNs());
-            _realtime = true;
-        }
-
+        // Real-time while light, so a packet's block is decided the moment its buffer is handed over; stepped down while busy.
+        var scheduling = _scheduling = new Threading.RealtimeThread(Threading.ThreadNice.CapturePath, Threading.ThreadNice.EnforcementPath, _time);
         var user = (byte*)GCHandle.ToIntPtr(_self);
         while (!_stop)
         {
-            KeepToBudget();
+            scheduling.Check();
             // Frames handed to Decide outside a read (a test's) are decided before the work below sees the engine.
             if (!EndBatchSafely())
             {

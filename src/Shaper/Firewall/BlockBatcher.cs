@@ -60,8 +60,9 @@ public sealed class BlockBatcher : IDisposable
     /// Starts the batcher: <paramref name="install"/> runs one command and returns null or why it failed;
     /// <paramref name="committed"/> then hears, in order and on the bookkeeping thread, each block of a batch with
     /// its outcome, and when the batch's last command returned (by <paramref name="time"/>, the system clock by default).
-    /// A <paramref name="realtime"/> batcher installs at SCHED_FIFO where allowed, ahead of every ordinary thread: for
-    /// holds, whose every millisecond of install latency lets a key's packets past its limit on a busy host.
+    /// A <paramref name="realtime"/> batcher installs at SCHED_FIFO where allowed, ahead of every ordinary thread, while
+    /// it is light, and steps down to nice -5 while a flood of blocks keeps it busy (<see cref="Threading.RealtimeThread"/>):
+    /// for blocks and holds, whose every millisecond of install latency lets an offender's packets through on a busy host.
     /// <paramref name="installed"/>, when given, hears each batch's outcomes on the install thread the moment its last
     /// command returned, before the next batch: for whoever must know when the kernel had a block, not only that it did.
     /// </summary>
@@ -170,7 +171,13 @@ public sealed class BlockBatcher : IDisposable
 
     private void Install()
     {
-        if (!_realtime || Threading.ThreadNice.SetRealtime(Threading.ThreadNice.ReleasePath) is not null)
+        // Real-time while light (where allowed), stepped down while a flood of blocks keeps it busy.
+        Threading.RealtimeThread? scheduling = null;
+        if (_realtime)
+        {
+            scheduling = new Threading.RealtimeThread(Threading.ThreadNice.ReleasePath, Threading.ThreadNice.EnforcementPath, _time);
+        }
+        else
         {
             _ = Threading.ThreadNice.Set(Threading.ThreadNice.EnforcementPath);
         }
@@ -188,6 +195,7 @@ public sealed class BlockBatcher : IDisposable
 
             taken.Clear();
             spare = taken;
+            scheduling?.Check();
         }
     }
 
