@@ -14,8 +14,9 @@ public static class ThreadNice
 {
     /// <summary>
     /// The nice value of the threads between a packet and its block (capture, engine, install): ahead of the rest of
-    /// the host when the CPUs are short, as an attack makes them. Needs CAP_SYS_NICE (shaperd runs as root);
-    /// without it they stay at the default.
+    /// the host when the CPUs are short, as an attack makes them. They run real-time where allowed while they are
+    /// light, and at this value while busy or where real-time is not allowed. Needs CAP_SYS_NICE or the unit's
+    /// LimitNICE; without either they stay at the default.
     /// </summary>
     public const int EnforcementPath = -5;
 
@@ -33,9 +34,10 @@ public static class ThreadNice
     }
 
     /// <summary>
-    /// The real-time priority (SCHED_FIFO, 1 to 99) of the threads that release held packets at their departure slots:
-    /// on a busy host a thread at any nice value still waits its turn behind the others for tens of milliseconds,
-    /// which delays every packet it holds by as much. The lowest real-time priorities, below the kernel's own threads.
+    /// The real-time priority (SCHED_FIFO, 1 to 99) of the threads that release held packets at their departure slots,
+    /// and of the block and hold install threads while they are light: on a busy host a thread at any nice value still
+    /// waits its turn behind the others, for tens of milliseconds, which delays every packet it holds or every block it
+    /// installs by as much. The lowest real-time priorities, below the kernel's own threads.
     /// </summary>
     public const int ReleasePath = 5;
 
