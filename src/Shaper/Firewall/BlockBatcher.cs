@@ -191,11 +191,11 @@ public sealed class BlockBatcher : IDisposable
             for (var start = 0; start < taken.Count; start += MaxBatch)
             {
                 InstallBatch(taken, start, Math.Min(taken.Count, start + MaxBatch), takenNs, command);
+                scheduling?.Check();
             }
 
             taken.Clear();
             spare = taken;
-            scheduling?.Check();
         }
     }
 
