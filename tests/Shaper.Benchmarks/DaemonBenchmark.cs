@@ -55,18 +55,6 @@ internal static class DaemonBenchmark
         action = "log"
         """;
 
-    /// <summary>The issue's scenario: one observe rule, sliding_window, nothing over its limit.</summary>
-    private const string CountRule = """
-        [[rule]]
-        name = "udp-count"
-        match = { proto = "udp", dport = [9000] }
-        algorithm = "sliding_window"
-        limit = 1000000
-        window = "1s"
-        enforce = "observe"
-        action = "log"
-        """;
-
     private static readonly long ClockTicks = 100; // sysconf(_SC_CLK_TCK) on Linux
 
     public static JsonObject? Run(BenchOptions options)
@@ -223,7 +211,7 @@ internal static class DaemonBenchmark
     private static void Idle(JsonObject result)
     {
         using var lab = NetworkLab.Create();
-        using var daemon = StartDaemon(lab, CountRule, Interface() + "\ncapture_threads = 1");
+        using var daemon = StartDaemon(lab, CountingRules.One, Interface() + "\ncapture_threads = 1");
         using var tcpdump = Tcpdump.Start(lab);
 
         // Past the start's JIT work: some traffic, then quiet.
@@ -267,7 +255,7 @@ internal static class DaemonBenchmark
             var seconds = pps == 10_000 ? (options.Quick ? 4 : 10) : options.Quick ? 2 : 4;
             var count = pps == 0 ? (options.Quick ? 400_000L : 1_000_000L) : (long)pps * seconds;
             using var lab = NetworkLab.Create();
-            using var daemon = StartDaemon(lab, CountRule, Interface() + "\ncapture_threads = 1");
+            using var daemon = StartDaemon(lab, CountingRules.One, Interface() + "\ncapture_threads = 1");
             using var tcpdump = Tcpdump.Start(lab);
 
             // The daemon as it runs for days, not in its first minute: after a start the JIT recompiles the start's
@@ -372,7 +360,7 @@ internal static class DaemonBenchmark
             {
                 var count = options.Quick ? 300_000L : 1_000_000L;
                 using var lab = NetworkLab.Create();
-                using var daemon = StartDaemon(lab, CountRule, Interface() + $"\ncapture_threads = {threads}");
+                using var daemon = StartDaemon(lab, CountingRules.One, Interface() + $"\ncapture_threads = {threads}");
                 Send(lab, 100_000, 50_000); // the JIT's work at start, not counted
                 Thread.Sleep(300);
                 var before = Status(daemon);
@@ -409,7 +397,7 @@ internal static class DaemonBenchmark
     private static void Scaling(BenchOptions options, JsonObject result)
     {
         // The issue's counting rule, under as many names.
-        var rules = string.Join("\n", Enumerable.Range(0, ScalingRules).Select(i => CountRule.Replace("\"udp-count\"", $"\"udp-count-{i}\"", StringComparison.Ordinal)));
+        var rules = CountingRules.Many(ScalingRules);
         var best = new Dictionary<int, long> { [1] = 0, [2] = 0 };
         var rows = new JsonArray();
         foreach (var pps in options.Rates.Count > 0 ? options.Rates : [25_000, 50_000, 75_000, 100_000, 150_000, 0])

@@ -30,17 +30,7 @@ public sealed class CaptureRealtimeTests(ITestOutputHelper output)
         TrafficPcap.Write(few, TrafficPcap.SpoofedFlood(10, seed: 7));
         try
         {
-            var rules = string.Join("\n", Enumerable.Range(0, Rules).Select(i => $$"""
-                [[rule]]
-                name = "udp-count-{{i}}"
-                match = { proto = "udp", dport = [9000] }
-                algorithm = "sliding_window"
-                limit = 1000000
-                window = "1s"
-                enforce = "observe"
-                action = "log"
-
-                """));
+            var rules = CountingRules.Many(Rules);
             using var daemon = DaemonProcess.Start(lab.B, rules, $"interface = \"{NetworkLab.ReceiverInterface}\"\nbackend = \"none\"\ncapture_threads = 1\nmax_keys = 16384");
             var thread = CaptureThread(daemon.Pid);
             var light = (await daemon.SendAsync("status")).Result!;
