@@ -309,11 +309,8 @@ internal sealed class HoldService : IDisposable
     private void Release()
     {
         // A release that comes late drops packets the limiter passes: real-time where allowed (the thread sleeps
-        // between releases), else ahead of other work by nice.
-        if (Threading.ThreadNice.SetRealtime(Threading.ThreadNice.ReleasePath) is not null)
-        {
-            _ = Threading.ThreadNice.Set(Threading.ThreadNice.EnforcementPath);
-        }
+        // between releases) while light, else ahead of other work by nice.
+        var scheduling = new Threading.RealtimeThread(Threading.ThreadNice.ReleasePath, Threading.ThreadNice.EnforcementPath, _time);
 
         var ended = new Dictionary<string, List<IPNetwork>>(StringComparer.Ordinal);
         while (!_stopping)
@@ -391,6 +388,8 @@ internal sealed class HoldService : IDisposable
                 // before; and passed from then on, even a little before the hold's end.
                 Releases!.Report(through, NowNs());
             }
+
+            scheduling.Check();
         }
     }
 

@@ -154,7 +154,7 @@ public static class FeatureProbe
             new Feature(ThreadNice, nice is null, nice ?? $"nice {Threading.ThreadNice.EnforcementPath} for capture, engine and block threads",
                 $"their lead over other work when the CPUs are busy, so blocks come later under load (LimitNICE={Threading.ThreadNice.EnforcementPath} or CAP_SYS_NICE allows it)"),
             new Feature(ThreadRealtime, realtime is null,
-                realtime ?? $"SCHED_FIFO {Threading.ThreadNice.CapturePath} for capture threads while light, {Threading.ThreadNice.ReleasePath} for block and hold install and queue release threads",
+                realtime ?? $"SCHED_FIFO {Threading.ThreadNice.CapturePath} for capture threads while light, {Threading.ThreadNice.ReleasePath} for block and hold install, hold release and queue threads, all while light",
                 $"real-time scheduling: those threads run at nice {Threading.ThreadNice.EnforcementPath} instead and wait up to a scheduler tick for a CPU on a busy host, so blocks, holds and releases come later (LimitRTPRIO={Threading.ThreadNice.ReleasePath} or CAP_SYS_NICE allows it)"),
         ];
     }

@@ -50,6 +50,7 @@ public sealed class QueueWorker : IDisposable
     private readonly NfQueueSocket _socket;
     private readonly PacketQueue _queue;
     private readonly TimeProvider _time;
+    private volatile Threading.RealtimeThread? _scheduling;
     private readonly ConcurrentQueue<Action> _work = new();
     private readonly NetlinkDatagrams _datagrams = new(ReadSlots, SlotSize);
     private readonly Thread _thread;
@@ -85,8 +86,9 @@ public sealed class QueueWorker : IDisposable
     /// <summary><c>running</c>; <c>failed</c> once the thread stopped serving the queue for a fault (see <see cref="Failure"/>); <c>stopped</c> after <see cref="Dispose"/>.</summary>
     public string State => _failure is not null ? "failed" : _thread.IsAlive ? "running" : "stopped";
 
-    /// <summary>How the thread is scheduled: <c>SCHED_FIFO N</c>, <c>nice N</c> or <c>default</c>; empty until it runs.</summary>
-    public string Scheduling { get; private set; } = "";
+    /// <summary>How the thread is scheduled now: <c>SCHED_FIFO N</c> while it is light where allowed, else <c>nice N</c>; empty until it runs.</summary>
+    public string Scheduling => _scheduling is not { } scheduling ? ""
+        : scheduling.Realtime ? $"SCHED_FIFO {Threading.ThreadNice.ReleasePath}" : $"nice {Threading.ThreadNice.EnforcementPath}";
 
     /// <summary>Packets held by this queue now (read racily, for status).</summary>
     public int Held => _queue.Held;
@@ -187,10 +189,9 @@ public sealed class QueueWorker : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Run()
     {
-        // Real-time where allowed, so a busy host does not push departures back; else ahead of other work by nice.
-        Scheduling = Threading.ThreadNice.SetRealtime(Threading.ThreadNice.ReleasePath) is null
-            ? $"SCHED_FIFO {Threading.ThreadNice.ReleasePath}"
-            : Threading.ThreadNice.Set(Threading.ThreadNice.EnforcementPath) is null ? $"nice {Threading.ThreadNice.EnforcementPath}" : "default";
+        // Real-time where allowed, so a busy host does not push departures back; else ahead of other work by nice. A
+        // flood that keeps the thread busy steps it down, so it never takes its CPU from the rest of the host.
+        var scheduling = _scheduling = new Threading.RealtimeThread(Threading.ThreadNice.ReleasePath, Threading.ThreadNice.EnforcementPath, _time);
         try
         {
             var nextCheck = Now() + BoundCheckNs;
@@ -232,6 +233,7 @@ public sealed class QueueWorker : IDisposable
 
                 Release(now, all: false);
                 _socket.Flush();
+                scheduling.Check();
 
                 // The queue can be taken from the socket (another socket of this process unbinding it): the kernel then
                 // sends nothing more and the rule's bypass lets every packet through unshaped. Asked once a second.

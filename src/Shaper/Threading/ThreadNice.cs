@@ -34,8 +34,8 @@ public static class ThreadNice
     }
 
     /// <summary>
-    /// The real-time priority (SCHED_FIFO, 1 to 99) of the threads that release held packets at their departure slots,
-    /// and of the block and hold install threads while they are light: on a busy host a thread at any nice value still
+    /// The real-time priority (SCHED_FIFO, 1 to 99), while they are light, of the threads that release held packets at
+    /// their departure slots, of the hold release thread, and of the block and hold install threads: on a busy host a thread at any nice value still
     /// waits its turn behind the others, for tens of milliseconds, which delays every packet it holds or every block it
     /// installs by as much. The lowest real-time priorities, below the kernel's own threads.
     /// </summary>

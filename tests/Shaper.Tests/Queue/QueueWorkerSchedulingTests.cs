@@ -1,0 +1,65 @@
+using System.Diagnostics;
+using System.Globalization;
+using Shaper.Plan;
+using Shaper.Queue;
+using Shaper.Tests.Lab;
+using Shaper.Tests.Rules;
+using Shaper.Threading;
+
+namespace Shaper.Tests.Queue;
+
+/// <summary>
+/// A queue's thread runs real-time while light and steps down while busy, as the capture threads do: a flood into a
+/// queue rule must not take its CPU from the rest of the host. Its work is made busy here by work posted to it (CPU
+/// spent for real on its thread), which it runs between reads as it runs a report.
+/// </summary>
+[Collection(KernelTrafficCollection.Name)]
+public sealed class QueueWorkerSchedulingTests
+{
+    [RootFact]
+    public async Task BusyThread_StepsDown_AndBackUpWhenLight()
+    {
+        using var lab = NetworkLab.Create();
+        var plan = EnforcementPlan.Compile(ConfigText.Load(QueueAccuracyTests.RuleText(10_000, 100)).Config!, Shaper.Rules.BackendKind.Iptables);
+        var rule = plan.QueueRules.Single();
+        using var inB = new NamespaceThread(lab.B);
+        string? error = null;
+        using var worker = inB.Invoke(() => QueueWorker.Start(rule, 1024, new HeldBudget(1000), TimeProvider.System, out error));
+        Assert.True(worker is not null, error);
+        var tid = await OnThread(worker, Shaper.Interop.LibC.GetTid);
+        Assert.Equal(($"SCHED_FIFO {ThreadNice.ReleasePath}", 1), (worker.Scheduling, Policy(tid)));
+
+        // 150 ms of CPU in one piece: over half of any 100 ms window it ends.
+        await OnThread(worker, () => Spin(150));
+        await OnThread(worker, () => 0); // the loop has come round to its check since
+        Assert.Equal(($"nice {ThreadNice.EnforcementPath}", 0), (worker.Scheduling, Policy(tid)));
+
+        var clock = Stopwatch.StartNew();
+        while (worker.Scheduling != $"SCHED_FIFO {ThreadNice.ReleasePath}" && clock.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(($"SCHED_FIFO {ThreadNice.ReleasePath}", 1), (worker.Scheduling, Policy(tid)));
+    }
+
+    private static Task<T> OnThread<T>(QueueWorker worker, Func<T> work)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        worker.Post(() => done.SetResult(work()));
+        return done.Task;
+    }
+
+    private static int Spin(int cpuMs)
+    {
+        var start = ThreadNice.CpuTimeNs();
+        while (ThreadNice.CpuTimeNs() - start < cpuMs * 1_000_000L)
+        {
+            Thread.SpinWait(100);
+        }
+
+        return cpuMs;
+    }
+
+    private static int Policy(int tid) => int.Parse(ProcStat.Fields($"/proc/{Environment.ProcessId}/task/{tid}/stat")[41 - 3], CultureInfo.InvariantCulture);
+}
