@@ -17,9 +17,6 @@ public sealed class CaptureRealtimeTests(ITestOutputHelper output)
     /// <summary>Observe rules every packet matches: each costs a key lookup, so one thread saturates below what the sender reaches.</summary>
     private const int Rules = 64;
 
-    private const int SchedOther = 0;
-    private const int SchedFifo = 1;
-
     [RootFact]
     public async Task Flood_SaturatingTheCaptureThread_StepsItDown_AndItStepsBackUpWhenLight()
     {
@@ -34,7 +31,7 @@ public sealed class CaptureRealtimeTests(ITestOutputHelper output)
             using var daemon = DaemonProcess.Start(lab.B, rules, $"interface = \"{NetworkLab.ReceiverInterface}\"\nbackend = \"none\"\ncapture_threads = 1\nmax_keys = 16384");
             var thread = CaptureThread(daemon.Pid);
             var light = (await daemon.SendAsync("status")).Result!;
-            Assert.Equal(SchedFifo, Policy(daemon.Pid, thread));
+            Assert.Equal(ThreadScheduling.Fifo, Policy(daemon.Pid, thread));
             Assert.Equal(ThreadNice.CapturePath, Priority(daemon.Pid, thread));
             Assert.Equal(1, light["capture_realtime_threads"]!.GetValue<int>());
             Assert.Equal(0, light["capture_realtime_stepdowns"]!.GetValue<long>());
@@ -62,8 +59,8 @@ public sealed class CaptureRealtimeTests(ITestOutputHelper output)
             var seenPolicies = await policies;
             Assert.True(sent.ExitCode == 0, sent.Error + sent.Output);
             var busy = (await daemon.SendAsync("status")).Result!;
-            var firstDown = seenPolicies.FirstOrDefault(p => p.Policy == SchedOther);
-            var downShare = seenPolicies.Count(p => p.Policy == SchedOther) / (double)seenPolicies.Count;
+            var firstDown = seenPolicies.FirstOrDefault(p => p.Policy == ThreadScheduling.Other);
+            var downShare = seenPolicies.Count(p => p.Policy == ThreadScheduling.Other) / (double)seenPolicies.Count;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"flood of 600,000 packets in {sendSeconds:F2} s; the capture thread used {cpu:F2} s of CPU ({cpu / sendSeconds:P0} of one); policy SCHED_OTHER in {downShare:P0} of {seenPolicies.Count} looks, first at {firstDown.Ms:F0} ms; step-downs {busy["capture_realtime_stepdowns"]}"));
 
             // The flood kept the thread busy, and it stepped down: the kernel saw it at SCHED_OTHER, and status counts it.
@@ -78,7 +75,7 @@ public sealed class CaptureRealtimeTests(ITestOutputHelper output)
             while (deadline.Elapsed < TimeSpan.FromSeconds(10))
             {
                 _ = lab.Exec(lab.A, "tcpreplay", "-q", "-i", "va", few);
-                if (Policy(daemon.Pid, thread) == SchedFifo)
+                if (Policy(daemon.Pid, thread) == ThreadScheduling.Fifo)
                 {
                     back = deadline.Elapsed.TotalSeconds;
                     break;
@@ -106,15 +103,13 @@ public sealed class CaptureRealtimeTests(ITestOutputHelper output)
             .Select(d => int.Parse(Path.GetFileName(d), CultureInfo.InvariantCulture))
             .Single(tid => File.ReadAllText($"/proc/{pid}/task/{tid}/comm").Trim() == "shaper-capture-");
 
-    /// <summary>A thread's scheduling policy (/proc stat field 41).</summary>
-    private static int Policy(int pid, int tid) => Field(pid, tid, 41);
+    /// <summary>A thread's scheduling policy.</summary>
+    private static int Policy(int pid, int tid) => ThreadScheduling.Policy(ThreadScheduling.Of(pid, tid));
 
-    /// <summary>A thread's real-time priority (/proc stat field 40; 0 under SCHED_OTHER).</summary>
-    private static int Priority(int pid, int tid) => Field(pid, tid, 40);
+    /// <summary>A thread's real-time priority (0 under SCHED_OTHER).</summary>
+    private static int Priority(int pid, int tid) => ThreadScheduling.Priority(ThreadScheduling.Of(pid, tid));
 
     /// <summary>A thread's CPU time, user and system (/proc stat fields 14 and 15, in ticks of 10 ms).</summary>
-    private static double ThreadCpuSeconds(int pid, int tid) => (Field(pid, tid, 14) + Field(pid, tid, 15)) / 100.0;
-
-    private static int Field(int pid, int tid, int field) =>
-        int.Parse(ProcStat.Fields($"/proc/{pid}/task/{tid}/stat")[field - 3], CultureInfo.InvariantCulture);
+    private static double ThreadCpuSeconds(int pid, int tid) =>
+        (ThreadScheduling.Field(ThreadScheduling.Of(pid, tid), 14) + ThreadScheduling.Field(ThreadScheduling.Of(pid, tid), 15)) / 100.0;
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Shaper.Plan;
 using Shaper.Queue;
 using Shaper.Tests.Lab;
@@ -26,13 +25,17 @@ public sealed class QueueWorkerSchedulingTests
         string? error = null;
         using var worker = inB.Invoke(() => QueueWorker.Start(rule, 1024, new HeldBudget(1000), TimeProvider.System, out error));
         Assert.True(worker is not null, error);
-        var tid = await OnThread(worker, Shaper.Interop.LibC.GetTid);
-        Assert.Equal(($"SCHED_FIFO {ThreadNice.ReleasePath}", 1), (worker.Scheduling, Policy(tid)));
+        var stat = ThreadScheduling.Of(Environment.ProcessId, await OnThread(worker, Shaper.Interop.LibC.GetTid));
+        Assert.Equal(($"SCHED_FIFO {ThreadNice.ReleasePath}", ThreadScheduling.Fifo), (worker.Scheduling, ThreadScheduling.Policy(stat)));
 
         // 150 ms of CPU in one piece: over half of any 100 ms window it ends.
-        await OnThread(worker, () => Spin(150));
+        await OnThread(worker, () =>
+        {
+            ThreadScheduling.SpendCpu(150);
+            return 0;
+        });
         await OnThread(worker, () => 0); // the loop has come round to its check since
-        Assert.Equal(($"nice {ThreadNice.EnforcementPath}", 0), (worker.Scheduling, Policy(tid)));
+        Assert.Equal(($"nice {ThreadNice.EnforcementPath}", ThreadScheduling.Other), (worker.Scheduling, ThreadScheduling.Policy(stat)));
 
         var clock = Stopwatch.StartNew();
         while (worker.Scheduling != $"SCHED_FIFO {ThreadNice.ReleasePath}" && clock.Elapsed < TimeSpan.FromSeconds(5))
@@ -40,7 +43,7 @@ public sealed class QueueWorkerSchedulingTests
             await Task.Delay(50);
         }
 
-        Assert.Equal(($"SCHED_FIFO {ThreadNice.ReleasePath}", 1), (worker.Scheduling, Policy(tid)));
+        Assert.Equal(($"SCHED_FIFO {ThreadNice.ReleasePath}", ThreadScheduling.Fifo), (worker.Scheduling, ThreadScheduling.Policy(stat)));
     }
 
     private static Task<T> OnThread<T>(QueueWorker worker, Func<T> work)
@@ -49,17 +52,4 @@ public sealed class QueueWorkerSchedulingTests
         worker.Post(() => done.SetResult(work()));
         return done.Task;
     }
-
-    private static int Spin(int cpuMs)
-    {
-        var start = ThreadNice.CpuTimeNs();
-        while (ThreadNice.CpuTimeNs() - start < cpuMs * 1_000_000L)
-        {
-            Thread.SpinWait(100);
-        }
-
-        return cpuMs;
-    }
-
-    private static int Policy(int tid) => int.Parse(ProcStat.Fields($"/proc/{Environment.ProcessId}/task/{tid}/stat")[41 - 3], CultureInfo.InvariantCulture);
 }

@@ -6,9 +6,6 @@ namespace Shaper.Tests.Threading;
 
 public sealed class RealtimeThreadTests
 {
-    private const int SchedOther = 0;
-    private const int SchedFifo = 1;
-
     /// <summary>
     /// On a real thread (as root, which may run real-time): busy over a window it steps down to SCHED_OTHER at its nice
     /// value, light over a calm second it steps back up to SCHED_FIFO at its priority. Monotonic time is the test's;
@@ -25,7 +22,7 @@ public sealed class RealtimeThreadTests
             Look(scheduling);
 
             // 60 ms of CPU within a 100 ms window: over half of it.
-            Spin(60);
+            ThreadScheduling.SpendCpu(60);
             time.Advance(TimeSpan.FromMilliseconds(100));
             scheduling.Check();
             Look(scheduling);
@@ -40,16 +37,15 @@ public sealed class RealtimeThreadTests
 
         Assert.Equal(
             [
-                (true, 0L, SchedFifo, ThreadNice.CapturePath, ThreadNice.EnforcementPath),
-                (false, 1L, SchedOther, 0, ThreadNice.EnforcementPath),
-                (true, 1L, SchedFifo, ThreadNice.CapturePath, ThreadNice.EnforcementPath),
+                (true, 0L, ThreadScheduling.Fifo, ThreadNice.CapturePath, ThreadNice.EnforcementPath),
+                (false, 1L, ThreadScheduling.Other, 0, ThreadNice.EnforcementPath),
+                (true, 1L, ThreadScheduling.Fifo, ThreadNice.CapturePath, ThreadNice.EnforcementPath),
             ],
             seen);
 
         void Look(RealtimeThread scheduling)
         {
-            var stat = ProcStat.Fields("/proc/thread-self/stat");
-            seen.Add((scheduling.Realtime, scheduling.StepDowns, Field(stat, 41), Field(stat, 40), ThreadNice.Get()));
+            seen.Add((scheduling.Realtime, scheduling.StepDowns, ThreadScheduling.Policy(ThreadScheduling.Self), ThreadScheduling.Priority(ThreadScheduling.Self), ThreadNice.Get()));
         }
     }
 
@@ -61,25 +57,14 @@ public sealed class RealtimeThreadTests
         var thread = new Thread(() =>
         {
             var scheduling = new RealtimeThread(ThreadNice.CapturePath, ThreadNice.EnforcementPath, time);
-            Spin(5);
+            ThreadScheduling.SpendCpu(5);
             time.Advance(TimeSpan.FromMilliseconds(100));
             scheduling.Check();
-            seen = (scheduling.Realtime, Field(ProcStat.Fields("/proc/thread-self/stat"), 41));
+            seen = (scheduling.Realtime, ThreadScheduling.Policy(ThreadScheduling.Self));
         });
         thread.Start();
         thread.Join();
 
-        Assert.Equal((true, SchedFifo), seen);
+        Assert.Equal((true, ThreadScheduling.Fifo), seen);
     }
-
-    private static void Spin(int cpuMs)
-    {
-        var start = ThreadNice.CpuTimeNs();
-        while (ThreadNice.CpuTimeNs() - start < cpuMs * 1_000_000L)
-        {
-            Thread.SpinWait(100);
-        }
-    }
-
-    private static int Field(string[] stat, int field) => int.Parse(stat[field - 3], System.Globalization.CultureInfo.InvariantCulture);
 }

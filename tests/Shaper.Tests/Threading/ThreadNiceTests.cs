@@ -40,11 +40,7 @@ public sealed class ThreadNiceTests
             var policyUp = Policy();
             var down = ThreadNice.SetNormal(ThreadNice.EnforcementPath);
             var start = ThreadNice.CpuTimeNs();
-            while (ThreadNice.CpuTimeNs() - start < 5_000_000)
-            {
-                Thread.SpinWait(100);
-            }
-
+            ThreadScheduling.SpendCpu(5);
             seen = (up, policyUp, down, Policy(), ThreadNice.Get(), ThreadNice.CpuTimeNs() - start);
         });
         thread.Start();
@@ -52,15 +48,14 @@ public sealed class ThreadNiceTests
 
         Assert.NotNull(seen);
         Assert.Null(seen.Value.Up);
-        Assert.Equal(1, seen.Value.PolicyUp); // SCHED_FIFO
+        Assert.Equal(ThreadScheduling.Fifo, seen.Value.PolicyUp);
         Assert.Null(seen.Value.Down);
-        Assert.Equal(0, seen.Value.PolicyDown); // SCHED_OTHER
+        Assert.Equal(ThreadScheduling.Other, seen.Value.PolicyDown);
         Assert.Equal(ThreadNice.EnforcementPath, seen.Value.NiceDown);
         Assert.InRange(seen.Value.Cpu, 5_000_000, 1_000_000_000);
     }
 
     private const int BlockBatcherNice = Shaper.Firewall.BlockBatcher.BookkeepingNice;
 
-    /// <summary>The calling thread's scheduling policy, field 41 of its /proc stat line.</summary>
-    private static int Policy() => int.Parse(ProcStat.Fields("/proc/thread-self/stat")[41 - 3], System.Globalization.CultureInfo.InvariantCulture);
+    private static int Policy() => ThreadScheduling.Policy(ThreadScheduling.Self);
 }
