@@ -106,8 +106,8 @@ internal sealed partial class ShaperService
         w.Gauge("shaper_capture_up", "1 while capture runs, 0 while it retries a lost or missing interface.", _capture is { Running: true } ? 1 : 0);
         w.Counter("shaper_capture_losses_total", "Times capture was lost after running.", _capture?.Losses ?? 0);
         w.Counter("shaper_engine_packets_total", "Packets the engine processed.", _engine?.Processed ?? 0);
-        w.Gauge("shaper_capture_realtime_threads", "Capture threads running real-time now (they step down while busy).", _engine?.Lanes.Count(l => l.Realtime) ?? 0);
-        w.Counter("shaper_capture_realtime_stepdowns_total", "Times a capture thread stepped down from real-time because it was busy.", _engine?.Lanes.Sum(l => l.RealtimeStepDowns) ?? 0);
+        w.Gauge("shaper_capture_realtime_threads", "Capture threads running real-time now (they step down while busy).", _engine?.RealtimeThreads ?? 0);
+        w.Counter("shaper_capture_realtime_stepdowns_total", "Times a capture thread stepped down from real-time because it was busy.", _engine?.RealtimeStepDowns ?? 0);
         if (_plan?.Observed.Cap is not null && _engine is { } engine)
         {
             w.Counter("shaper_global_limited_total", "Captured packets of observe rules over the [global] cap, once per rule (a hard rule's the kernel dropped).", engine.Lanes.Sum(l => l.Engine.GlobalLimited));

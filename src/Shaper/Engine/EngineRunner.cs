@@ -48,6 +48,12 @@ public sealed class EngineRunner : IDisposable
         }
     }
 
+    /// <summary>Capture threads running real-time now (see <see cref="CaptureLane.Realtime"/>).</summary>
+    public int RealtimeThreads => _lanes.Count(l => l.Realtime);
+
+    /// <summary>Times a capture thread stepped down from real-time because it was busy, over every lane.</summary>
+    public long RealtimeStepDowns => _lanes.Sum(l => l.RealtimeStepDowns);
+
     /// <summary>Frames the lanes could not parse (not IP, truncated, malformed).</summary>
     public long FramesSkipped
     {

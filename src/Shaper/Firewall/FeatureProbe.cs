@@ -63,8 +63,8 @@ public static class FeatureProbe
     public const string ThreadNice = "thread-nice";
 
     /// <summary>
-    /// The capture threads may run SCHED_FIFO <see cref="Threading.ThreadNice.CapturePath"/> while light, and the block and hold install
-    /// and queue release threads SCHED_FIFO <see cref="Threading.ThreadNice.ReleasePath"/>.
+    /// The capture threads may run SCHED_FIFO <see cref="Threading.ThreadNice.CapturePath"/> while light, and the block
+    /// and hold install, hold release and queue threads SCHED_FIFO <see cref="Threading.ThreadNice.ReleasePath"/>.
     /// </summary>
     public const string ThreadRealtime = "thread-realtime";
 

@@ -86,9 +86,8 @@ public sealed class QueueWorker : IDisposable
     /// <summary><c>running</c>; <c>failed</c> once the thread stopped serving the queue for a fault (see <see cref="Failure"/>); <c>stopped</c> after <see cref="Dispose"/>.</summary>
     public string State => _failure is not null ? "failed" : _thread.IsAlive ? "running" : "stopped";
 
-    /// <summary>How the thread is scheduled now: <c>SCHED_FIFO N</c> while it is light where allowed, else <c>nice N</c>; empty until it runs.</summary>
-    public string Scheduling => _scheduling is not { } scheduling ? ""
-        : scheduling.Realtime ? $"SCHED_FIFO {Threading.ThreadNice.ReleasePath}" : $"nice {Threading.ThreadNice.EnforcementPath}";
+    /// <summary>How the thread is scheduled now: <c>SCHED_FIFO N</c> while it is light where allowed, else <c>nice N</c> or <c>default</c>; empty until it runs.</summary>
+    public string Scheduling => _scheduling?.Scheduling ?? "";
 
     /// <summary>Packets held by this queue now (read racily, for status).</summary>
     public int Held => _queue.Held;

@@ -16,6 +16,7 @@ internal sealed class RealtimeThread
     private readonly int _nice;
     private readonly TimeProvider _time;
     private readonly RealtimeBudget? _budget;
+    private readonly bool _niced;
     private volatile bool _realtime;
     private long _stepDowns;
 
@@ -26,7 +27,7 @@ internal sealed class RealtimeThread
         _priority = priority;
         _nice = nice;
         _time = time;
-        _ = ThreadNice.Set(nice);
+        _niced = ThreadNice.Set(nice) is null;
         if (ThreadNice.SetRealtime(priority) is null)
         {
             _budget = new RealtimeBudget(MonotonicClock.NowNs(time), ThreadNice.CpuTimeNs());
@@ -36,6 +37,9 @@ internal sealed class RealtimeThread
 
     /// <summary>Whether the thread runs real-time now.</summary>
     public bool Realtime => _realtime;
+
+    /// <summary>How the thread is scheduled now: <c>SCHED_FIFO N</c>, <c>nice N</c>, or <c>default</c> where neither was allowed.</summary>
+    public string Scheduling => Realtime ? $"SCHED_FIFO {_priority}" : _niced ? $"nice {_nice}" : "default";
 
     /// <summary>Times the thread stepped down from real-time because it was busy.</summary>
     public long StepDowns => Volatile.Read(ref _stepDowns);

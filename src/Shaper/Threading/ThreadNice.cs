@@ -34,10 +34,11 @@ public static class ThreadNice
     }
 
     /// <summary>
-    /// The real-time priority (SCHED_FIFO, 1 to 99), while they are light, of the threads that release held packets at
-    /// their departure slots, of the hold release thread, and of the block and hold install threads: on a busy host a thread at any nice value still
-    /// waits its turn behind the others, for tens of milliseconds, which delays every packet it holds or every block it
-    /// installs by as much. The lowest real-time priorities, below the kernel's own threads.
+    /// The real-time priority (SCHED_FIFO, 1 to 99), while they are light, of the queue threads that release held
+    /// packets at their departure slots, of the hold release thread, and of the block and hold install threads: on a
+    /// busy host a thread at any nice value still waits its turn behind the others, for tens of milliseconds, which
+    /// delays every packet it holds or every block it installs by as much. The lowest real-time priorities, below the
+    /// kernel's own threads.
     /// </summary>
     public const int ReleasePath = 5;
 
