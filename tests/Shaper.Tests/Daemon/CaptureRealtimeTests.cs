@@ -28,13 +28,14 @@ public sealed class CaptureRealtimeTests(ITestOutputHelper output)
         try
         {
             var rules = CountingRules.Many(Rules);
-            using var daemon = DaemonProcess.Start(lab.B, rules, $"interface = \"{NetworkLab.ReceiverInterface}\"\nbackend = \"none\"\ncapture_threads = 1\nmax_keys = 16384");
+            using var daemon = DaemonProcess.Start(lab.B, rules, $"interface = \"{NetworkLab.ReceiverInterface}\"\nbackend = \"none\"\ncapture_threads = 1\nmax_keys = 16384", metrics: MetricsPage.Address);
             var thread = CaptureThread(daemon.Pid);
             var light = (await daemon.SendAsync("status")).Result!;
             Assert.Equal(ThreadScheduling.Fifo, Policy(daemon.Pid, thread));
             Assert.Equal(ThreadNice.CapturePath, Priority(daemon.Pid, thread));
             Assert.Equal(1, light["capture_realtime_threads"]!.GetValue<int>());
             Assert.Equal(0, light["capture_realtime_stepdowns"]!.GetValue<long>());
+            Assert.Contains("\nshaper_capture_realtime_threads 1\n", MetricsPage.Fetch(lab), StringComparison.Ordinal);
 
             // Watch the thread's policy in the kernel while the flood runs, every 10 ms.
             using var flooding = new CancellationTokenSource();
@@ -67,6 +68,7 @@ public sealed class CaptureRealtimeTests(ITestOutputHelper output)
             Assert.True(cpu / sendSeconds > RealtimeBudget.StepDownAbove, $"the flood kept the capture thread only {cpu / sendSeconds:P0} busy");
             Assert.True(downShare > 0, "the capture thread never left SCHED_FIFO during the flood");
             Assert.True(busy["capture_realtime_stepdowns"]!.GetValue<long>() >= 1, busy.ToJsonString());
+            Assert.Matches("\nshaper_capture_realtime_stepdowns_total [1-9][0-9]*\n", MetricsPage.Fetch(lab));
 
             // Light again: back to real-time after a calm second. The thread checks between blocks of packets (asleep
             // in the kernel it costs nothing at either policy), so a few packets now and then bring the check.

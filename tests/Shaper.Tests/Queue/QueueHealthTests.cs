@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -18,8 +17,6 @@ namespace Shaper.Tests.Queue;
 [Collection(KernelTrafficCollection.Name)]
 public sealed class QueueHealthTests(ITestOutputHelper output)
 {
-    private const string Metrics = "198.18.0.2:9477";
-
     [RootFact]
     public async Task QueueUnboundUnderTheDaemon_StatusMetricsAndWatchdogSaySo_ReloadServesItAgain()
     {
@@ -35,14 +32,14 @@ public sealed class QueueHealthTests(ITestOutputHelper output)
 
             // bash named systemd stays the daemon's parent (the hosting library speaks sd_notify only then) and hands it SIGTERM.
             string[] wrapper = ["env", $"NOTIFY_SOCKET={notifyPath}", "WATCHDOG_USEC=4000000", fakeSystemd, "-c", "trap 'kill -TERM $c; wait $c' TERM; \"$@\" & c=$!; wait $c", "systemd"];
-            using var daemon = DaemonProcess.Start(lab.B, QueueAccuracyTests.RuleText(50, 25), wrapper: wrapper, directory: directory, metrics: Metrics);
+            using var daemon = DaemonProcess.Start(lab.B, QueueAccuracyTests.RuleText(50, 25), wrapper: wrapper, directory: directory, metrics: MetricsPage.Address);
             var pid = int.Parse(File.ReadAllText($"/proc/{daemon.Pid}/task/{daemon.Pid}/children").Trim(), CultureInfo.InvariantCulture);
 
             // Healthy: pings at half WatchdogSec, the queue running.
             Assert.True(WaitFor(notify, m => m.Contains("WATCHDOG=1", StringComparison.Ordinal), TimeSpan.FromSeconds(15), out _), "no WATCHDOG=1 while healthy: " + daemon.Log);
             var queue = (await daemon.SendAsync("status")).Result!["queues"]!.AsArray().Single()!;
             Assert.Equal("running", (string)queue["state"]!);
-            var page = Scrape(lab);
+            var page = MetricsPage.Fetch(lab);
             output.WriteLine(string.Join('\n', page.Split('\n').Where(l => l.StartsWith("shaper_queue", StringComparison.Ordinal))));
             Assert.Contains("shaper_queue_up{rule=\"udp-queue\",queue=\"1000\"} 1", page, StringComparison.Ordinal);
 
@@ -61,7 +58,7 @@ public sealed class QueueHealthTests(ITestOutputHelper output)
             Assert.Equal("failed", (string)queue["state"]!);
             Assert.Contains("no longer has NFQUEUE 1000", (string)queue["error"]!, StringComparison.Ordinal);
             Assert.False((bool)status["engine_healthy"]!);
-            Assert.Contains("shaper_queue_up{rule=\"udp-queue\",queue=\"1000\"} 0", Scrape(lab), StringComparison.Ordinal);
+            Assert.Contains("shaper_queue_up{rule=\"udp-queue\",queue=\"1000\"} 0", MetricsPage.Fetch(lab), StringComparison.Ordinal);
             await daemon.WaitForLogAsync("queue rule udp-queue (NFQUEUE 1000) stopped serving");
 
             // A reload (what a restart does too) binds the queue again, and the pings resume.
@@ -101,25 +98,5 @@ public sealed class QueueHealthTests(ITestOutputHelper output)
 
         message = "";
         return false;
-    }
-
-    /// <summary>The metrics page, fetched from inside the daemon's namespace.</summary>
-    private static string Scrape(NetworkLab lab)
-    {
-        using var inB = new NamespaceThread(lab.B);
-        return inB.Invoke(() =>
-        {
-            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveTimeout = 10_000 };
-            socket.Connect(IPEndPoint.Parse(Metrics));
-            socket.Send(Encoding.ASCII.GetBytes($"GET /metrics HTTP/1.0\r\nHost: {Metrics}\r\n\r\n"));
-            var page = new StringBuilder();
-            var buffer = new byte[16384];
-            for (int n; (n = socket.Receive(buffer)) > 0;)
-            {
-                page.Append(Encoding.UTF8.GetString(buffer, 0, n));
-            }
-
-            return page.ToString();
-        });
     }
 }
