@@ -330,7 +330,7 @@ internal sealed class BlockService : IDisposable
     /// chunks wait between them. While they overlap the sender goes first (<see cref="RestoreReaderNice"/>).
     /// Returns how many were read.
     /// </summary>
-    private int InstallAll(Action<Action<IReadOnlyList<(IPNetwork Network, TimeSpan Left)>>> read)
+    private int InstallAll(Action<Action<PackedBlocks>> read)
     {
         var started = _time.GetTimestamp();
         var count = 0;
@@ -344,7 +344,7 @@ internal sealed class BlockService : IDisposable
             _netlink.Trust(generation);
         }
 
-        using var chunks = new BlockingCollection<(IPNetwork Network, TimeSpan Left)[]>(RestoreChunksAhead);
+        using var chunks = new BlockingCollection<PackedBlocks>(RestoreChunksAhead);
         var installer = Task.Factory.StartNew(
             () =>
             {
@@ -377,7 +377,7 @@ internal sealed class BlockService : IDisposable
             read(chunk =>
             {
                 count += chunk.Count;
-                chunks.Add([.. chunk]); // the store reuses its buffer for the next chunk
+                chunks.Add(chunk.Copy()); // the store reuses its buffer for the next chunk
             });
         }
         finally

@@ -26,7 +26,7 @@ public interface IBlockStore : IDisposable
     string? NotSaved { get; }
 
     /// <summary>Opens what an earlier run left, handing its blocks in force to <paramref name="restore"/> a few thousand at a time.</summary>
-    void Open(Action<IReadOnlyList<(IPNetwork Network, TimeSpan Left)>>? restore = null);
+    void Open(Action<PackedBlocks>? restore = null);
 
     /// <summary>Admits one new block under <see cref="MaxBlocks"/> (exact: a block already recorded is no new one); <see cref="Release"/> follows.</summary>
     bool TryReserve(IPNetwork network, bool exact);
@@ -68,8 +68,8 @@ public interface IBlockStore : IDisposable
     /// <summary>The time the block of <paramref name="network"/> has left; null when there is none in force.</summary>
     TimeSpan? LeftOf(IPNetwork network);
 
-    /// <summary>Hands every block in force to <paramref name="chunk"/> a few thousand at a time, never all in memory; the list is reused between calls.</summary>
-    void ForEachActive(Action<IReadOnlyList<(IPNetwork Network, TimeSpan Left)>> chunk);
+    /// <summary>Hands every block in force (with the time it has left) to <paramref name="chunk"/> a few thousand at a time, never all in memory; the list is reused between calls.</summary>
+    void ForEachActive(Action<PackedBlocks> chunk);
 
     /// <summary>Forgets a block, with <paramref name="mark"/> as <see cref="Commit"/> writes it; false when there was none.</summary>
     bool Remove(IPNetwork network, KernelMark? mark = null);

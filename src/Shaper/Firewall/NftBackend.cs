@@ -194,23 +194,22 @@ public sealed partial class NftBackend : IFirewallBackend
     }
 
     /// <summary>
-    /// Makes sure the sets for <paramref name="blocks"/> exist: a prefix length not seen before gets its set and its
-    /// drop rule by applying the configuration again (one transaction, sets kept); null on success.
+    /// Makes sure the prefix sets in <paramref name="sets"/> exist (the host sets always do): a prefix length not seen
+    /// before gets its set and its drop rule by applying the configuration again (one transaction, sets kept); null
+    /// on success.
     /// </summary>
-    public string? EnsureSets(IEnumerable<(IPNetwork Network, TimeSpan Ttl)> blocks)
+    private string? EnsureSets(List<BlockSet> sets)
     {
-        ArgumentNullException.ThrowIfNull(blocks);
+        if (sets.Count == 0)
+        {
+            return null; // hosts only, as nearly all of a restore's million blocks
+        }
+
         lock (_applyLock)
         {
             List<BlockSet>? added = null;
-            foreach (var (network, _) in blocks)
+            foreach (var set in sets)
             {
-                if (network.PrefixLength is 128 || (network.PrefixLength is 32 && network.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork))
-                {
-                    continue; // a host: the host sets always exist (a restore's million blocks are mostly hosts)
-                }
-
-                var set = NftBlockSets.SetOf(network);
                 if (!set.IsHosts && !_blockSets.Contains(set) && (added is null || !added.Contains(set)))
                 {
                     (added ??= []).Add(set);
@@ -248,8 +247,8 @@ public sealed partial class NftBackend : IFirewallBackend
     /// </summary>
     public string? AddBlocks(IEnumerable<(IPNetwork Network, TimeSpan Ttl)> blocks)
     {
-        var all = blocks as IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)> ?? [.. blocks];
-        if (EnsureSets(all) is { } setError)
+        var all = PackedBlocks.Of(blocks as IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)> ?? [.. blocks]);
+        if (EnsureSets(all.PrefixSets()) is { } setError)
         {
             return "could not add a block set: " + setError;
         }

@@ -124,6 +124,20 @@ public static class NftBlockSets
         : network.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? (true, network.PrefixLength)
         : (false, network.PrefixLength);
 
+    /// <summary>
+    /// As <see cref="Normalize(IPNetwork)"/> for a network given as its base address's bytes (4 or 16, network
+    /// order) and <paramref name="prefixLength"/>.
+    /// </summary>
+    internal static (bool V4, int Length) Normalize(ReadOnlySpan<byte> address, int prefixLength) =>
+        address.Length == 4 ? (true, prefixLength)
+        : IsV4Mapped(address) ? (true, Math.Max(prefixLength - 96, 0))
+        : (false, prefixLength);
+
+    /// <summary>True when <paramref name="address"/> is 16 bytes of an IPv4-mapped IPv6 address (::ffff:a.b.c.d).</summary>
+    internal static bool IsV4Mapped(ReadOnlySpan<byte> address) =>
+        address.Length == 16 && address[10] == 0xff && address[11] == 0xff
+        && System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(address) == 0 && address[8] == 0 && address[9] == 0;
+
     private static string Element(IPNetwork network) =>
         network.BaseAddress.IsIPv4MappedToIPv6 ? network.BaseAddress.MapToIPv4().ToString() : network.BaseAddress.ToString();
 

@@ -212,10 +212,10 @@ public sealed class NftNetlink : IDisposable
     /// </summary>
     public string? AddBlocks(IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)> blocks, string kind = BlockSet.Blocks)
     {
-        ArgumentNullException.ThrowIfNull(blocks);
-        for (var offset = 0; offset < blocks.Count; offset += ElementsPerTransaction)
+        var packed = PackedBlocks.Of(blocks);
+        for (var offset = 0; offset < packed.Count; offset += ElementsPerTransaction)
         {
-            if (AddTransaction(blocks, offset, Math.Min(blocks.Count, offset + ElementsPerTransaction), kind, null, destroy: false) is { } error)
+            if (AddTransaction(packed, offset, Math.Min(packed.Count, offset + ElementsPerTransaction), kind, null, destroy: false) is { } error)
             {
                 return error;
             }
@@ -231,15 +231,15 @@ public sealed class NftNetlink : IDisposable
     public string? DestroyElements(IReadOnlyList<IPNetwork> networks, string kind)
     {
         ArgumentNullException.ThrowIfNull(networks);
-        var elements = new (IPNetwork, TimeSpan)[networks.Count];
-        for (var i = 0; i < elements.Length; i++)
+        var elements = new PackedBlocks(networks.Count);
+        foreach (var network in networks)
         {
-            elements[i] = (networks[i], TimeSpan.Zero);
+            elements.Add(network, TimeSpan.Zero);
         }
 
-        for (var offset = 0; offset < elements.Length; offset += ElementsPerTransaction)
+        for (var offset = 0; offset < elements.Count; offset += ElementsPerTransaction)
         {
-            if (AddTransaction(elements, offset, Math.Min(elements.Length, offset + ElementsPerTransaction), kind, null, destroy: true) is { } error)
+            if (AddTransaction(elements, offset, Math.Min(elements.Count, offset + ElementsPerTransaction), kind, null, destroy: true) is { } error)
             {
                 return error;
             }
@@ -256,12 +256,10 @@ public sealed class NftNetlink : IDisposable
     /// </summary>
     public bool WarmUp()
     {
-        (IPNetwork, TimeSpan)[] probe =
-        [
-            (new IPNetwork(new IPAddress([192, 0, 2, 1]), 32), TimeSpan.FromMinutes(1)),
-            (new IPNetwork(IPAddress.Parse("2001:db8::1"), 128), TimeSpan.FromMinutes(1)),
-        ];
-        var answer = AddTransaction(probe, 0, probe.Length, BlockSet.Blocks, "shaper_warmup_absent", destroy: false);
+        var probe = new PackedBlocks(2);
+        probe.Add(new IPNetwork(new IPAddress([192, 0, 2, 1]), 32), TimeSpan.FromMinutes(1));
+        probe.Add(new IPNetwork(IPAddress.Parse("2001:db8::1"), 128), TimeSpan.FromMinutes(1));
+        var answer = AddTransaction(probe, 0, probe.Count, BlockSet.Blocks, "shaper_warmup_absent", destroy: false);
         return answer is not null && answer.EndsWith(Marshal.GetPInvokeErrorMessage(2), StringComparison.Ordinal);
     }
 
@@ -489,7 +487,7 @@ public sealed class NftNetlink : IDisposable
     /// <summary>One message's worth of answer handling: a result (0 or an errno) ends the reading.</summary>
     private delegate int? AnswerHandler(NetlinkMessage message);
 
-    private string? AddTransaction(IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)> blocks, int offset, int end, string kind, string? warmUpSet, bool destroy)
+    private string? AddTransaction(PackedBlocks blocks, int offset, int end, string kind, string? warmUpSet, bool destroy)
     {
         lock (_lock)
         {
@@ -578,7 +576,7 @@ public sealed class NftNetlink : IDisposable
     /// </summary>
     // Compiled once, optimized, at its first call, as BlockStore.Scan: a restore runs it for a million elements at once.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private int SendTransaction(IReadOnlyList<(IPNetwork Network, TimeSpan Ttl)> blocks, int offset, int end, string kind, string? warmUpSet, bool destroy, uint? expected, bool echoGeneration, out string? failure, out uint? generation)
+    private int SendTransaction(PackedBlocks blocks, int offset, int end, string kind, string? warmUpSet, bool destroy, uint? expected, bool echoGeneration, out string? failure, out uint? generation)
     {
         failure = null;
         generation = null;
@@ -605,7 +603,6 @@ public sealed class NftNetlink : IDisposable
 
         var first = _writer.Sequence + 1;
         var messages = 0;
-        Span<byte> key = stackalloc byte[16];
 
         // Elements grouped by set: one NEWSETELEM message per run of up to ElementsPerMessage of one set, its name
         // made once per message.
@@ -614,9 +611,9 @@ public sealed class NftNetlink : IDisposable
         var count = 0;
         for (var i = offset; i < end; i++)
         {
-            if (destroy || NftBlockSets.TimeoutMs(blocks[i].Ttl) is not null)
+            if (destroy || blocks.Ttl(i) > TimeSpan.Zero)
             {
-                var set = NftBlockSets.SetOf(blocks[i].Network, kind);
+                var set = blocks.SetOf(i);
                 sets[count] = SetGrouping.Key(set.V4, set.PrefixLength);
                 order[count++] = i;
             }
@@ -628,7 +625,7 @@ public sealed class NftNetlink : IDisposable
         var elements = -1;
         for (var n = 0; n < count; n++)
         {
-            var (network, ttl) = blocks[order[n]];
+            var block = order[n];
             if (inMessage > 0 && (inMessage == ElementsPerMessage || sets[n] != sets[n - 1]))
             {
                 _writer.EndNest(elements);
@@ -642,20 +639,20 @@ public sealed class NftNetlink : IDisposable
                     ? _writer.BeginMessage(NfTables.Type(NfTables.DestroySetElem), Nl.Request | Nl.Ack, NfTables.FamilyInet)
                     : _writer.BeginMessage(NfTables.Type(NfTables.NewSetElem), Nl.Request | Nl.Create | Nl.Ack, NfTables.FamilyInet);
                 _writer.String(NfTables.SetElemListTable, _table);
-                _writer.String(NfTables.SetElemListSet, warmUpSet ?? NftBlockSets.SetNameOf(network, kind));
+                _writer.String(NfTables.SetElemListSet, warmUpSet ?? blocks.SetOf(block, kind).Name);
                 elements = _writer.BeginNest(NfTables.SetElemListElements);
                 messages++;
             }
 
             var element = _writer.BeginNest(NfTables.ListElem);
             var keyNest = _writer.BeginNest(NfTables.SetElemKey);
-            _writer.Bytes(NfTables.DataValue, key[..NftBlockSets.WriteKey(network, key)]);
+            _writer.Bytes(NfTables.DataValue, blocks.Key(block));
             _writer.EndNest(keyNest);
             if (!destroy)
             {
                 // The expiration too: an element added again with the same timeout and none keeps its old expiry
                 // (and the ruleset its generation), so renewing a block for the same time would not renew it.
-                var timeout = NftBlockSets.TimeoutMs(ttl)!.Value;
+                var timeout = NftBlockSets.TimeoutMs(blocks.Ttl(block))!.Value;
                 _writer.UInt64BigEndian(NfTables.SetElemTimeout, timeout);
                 _writer.UInt64BigEndian(NfTables.SetElemExpiration, timeout);
             }

@@ -136,14 +136,14 @@ public sealed class BlockServiceTests
 
         public int Imported => inner.Imported;
 
-        public void ForEachActive(Action<IReadOnlyList<(IPNetwork Network, TimeSpan Left)>> chunk) =>
+        public void ForEachActive(Action<PackedBlocks> chunk) =>
             inner.ForEachActive(read =>
             {
                 ReadAtNice.Add(Shaper.Threading.ThreadNice.Get());
                 chunk(read);
             });
 
-        public void Open(Action<IReadOnlyList<(IPNetwork Network, TimeSpan Left)>>? restore = null) => inner.Open(restore);
+        public void Open(Action<PackedBlocks>? restore = null) => inner.Open(restore);
 
         public bool TryReserve(IPNetwork network, bool exact) => inner.TryReserve(network, exact);
 
