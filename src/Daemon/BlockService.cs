@@ -345,6 +345,7 @@ internal sealed class BlockService : IDisposable
         }
 
         using var chunks = new BlockingCollection<PackedBlocks>(RestoreChunksAhead);
+        var done = new ConcurrentQueue<PackedBlocks>(); // chunks sent, filled again by the reader
         var installer = Task.Factory.StartNew(
             () =>
             {
@@ -354,6 +355,7 @@ internal sealed class BlockService : IDisposable
                     foreach (var chunk in chunks.GetConsumingEnumerable())
                     {
                         ok &= InstallQuietly(chunk);
+                        done.Enqueue(chunk);
                     }
                 }
                 finally
@@ -377,7 +379,10 @@ internal sealed class BlockService : IDisposable
             read(chunk =>
             {
                 count += chunk.Count;
-                chunks.Add(chunk.Copy()); // the store reuses its buffer for the next chunk
+                // The store reuses its buffer for the next chunk; at most RestoreChunksAhead and two more are ever made.
+                var copy = done.TryDequeue(out var sent) ? sent : new PackedBlocks(chunk.Count);
+                copy.CopyFrom(chunk);
+                chunks.Add(copy);
             });
         }
         finally

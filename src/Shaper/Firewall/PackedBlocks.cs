@@ -97,16 +97,21 @@ public sealed class PackedBlocks : IReadOnlyList<(IPNetwork Network, TimeSpan Tt
     /// <summary>Empties the list, keeping its room.</summary>
     public void Clear() => Count = 0;
 
-    /// <summary>A copy of the list, sized to its blocks.</summary>
-    public PackedBlocks Copy()
+    /// <summary>Makes this list a copy of <paramref name="source"/>, growing if it has to.</summary>
+    public void CopyFrom(PackedBlocks source)
     {
-        var copy = new PackedBlocks(Count);
-        _addresses.AsSpan(0, Count * AddressBytes).CopyTo(copy._addresses);
-        _lengths.AsSpan(0, Count).CopyTo(copy._lengths);
-        _prefixes.AsSpan(0, Count).CopyTo(copy._prefixes);
-        _ttlTicks.AsSpan(0, Count).CopyTo(copy._ttlTicks);
-        copy.Count = Count;
-        return copy;
+        ArgumentNullException.ThrowIfNull(source);
+        Count = 0;
+        while (_lengths.Length < source.Count)
+        {
+            Grow();
+        }
+
+        source._addresses.AsSpan(0, source.Count * AddressBytes).CopyTo(_addresses);
+        source._lengths.AsSpan(0, source.Count).CopyTo(_lengths);
+        source._prefixes.AsSpan(0, source.Count).CopyTo(_prefixes);
+        source._ttlTicks.AsSpan(0, source.Count).CopyTo(_ttlTicks);
+        Count = source.Count;
     }
 
     /// <summary>The prefix sets (of kind <see cref="BlockSet.Blocks"/>) the blocks need, each once; none for hosts.</summary>

@@ -69,12 +69,14 @@ public sealed class PackedBlocksTests
         Assert.Throws<ArgumentException>(() => new PackedBlocks(1).Add(new byte[length], prefix, TimeSpan.FromSeconds(1)));
 
     [Fact]
-    public void Copy_KeepsItsBlocksWhenTheListIsReused()
+    public void CopyFrom_KeepsItsBlocksWhenTheListIsReused()
     {
         var packed = new PackedBlocks(2);
         packed.Add(IPNetwork.Parse("198.18.1.1/32"), TimeSpan.FromSeconds(1));
         packed.Add(IPNetwork.Parse("2001:db8::/32"), TimeSpan.FromSeconds(2));
-        var copy = packed.Copy();
+        var copy = new PackedBlocks(0); // grows to take them
+        copy.Add(IPNetwork.Parse("198.18.9.9/32"), TimeSpan.FromSeconds(9)); // and drops what it held
+        copy.CopyFrom(packed);
 
         packed.Clear();
         packed.Add(IPNetwork.Parse("198.18.2.2/32"), TimeSpan.FromSeconds(3));
