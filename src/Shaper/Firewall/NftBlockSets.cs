@@ -33,13 +33,18 @@ public static class NftBlockSets
     public static bool IsHost(IPNetwork network) => SetOf(network).IsHosts;
 
     /// <summary>
-    /// Writes the element key of <paramref name="network"/> (its base address, IPv4 as 4 bytes, network order)
-    /// into <paramref name="key"/>; returns its length.
+    /// Writes the element key of <paramref name="network"/> (its base address, IPv4 and IPv4-mapped as 4 bytes,
+    /// network order) into <paramref name="key"/>; returns its length.
     /// </summary>
     public static int WriteKey(IPNetwork network, Span<byte> key)
     {
-        var address = network.BaseAddress.IsIPv4MappedToIPv6 ? network.BaseAddress.MapToIPv4() : network.BaseAddress;
-        address.TryWriteBytes(key, out var written);
+        network.BaseAddress.TryWriteBytes(key, out var written);
+        if (IsV4Mapped(key[..written]))
+        {
+            key[12..16].CopyTo(key);
+            return 4;
+        }
+
         return written;
     }
 
@@ -119,14 +124,16 @@ public static class NftBlockSets
     public static ulong? TimeoutMs(TimeSpan ttl) => ttl <= TimeSpan.Zero ? null : (ulong)Math.Ceiling(ttl.TotalMilliseconds);
 
     /// <summary>The family (IPv4 for an IPv4-mapped network) and prefix length of <paramref name="network"/>.</summary>
-    private static (bool V4, int Length) Normalize(IPNetwork network) =>
-        network.BaseAddress.IsIPv4MappedToIPv6 ? (true, Math.Max(network.PrefixLength - 96, 0))
-        : network.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork ? (true, network.PrefixLength)
-        : (false, network.PrefixLength);
+    private static (bool V4, int Length) Normalize(IPNetwork network)
+    {
+        Span<byte> address = stackalloc byte[16];
+        network.BaseAddress.TryWriteBytes(address, out var written);
+        return Normalize(address[..written], network.PrefixLength);
+    }
 
     /// <summary>
-    /// As <see cref="Normalize(IPNetwork)"/> for a network given as its base address's bytes (4 or 16, network
-    /// order) and <paramref name="prefixLength"/>.
+    /// The family (IPv4 for an IPv4-mapped address) and prefix length of the network of base address
+    /// <paramref name="address"/> (4 or 16 bytes, network order) and <paramref name="prefixLength"/>.
     /// </summary>
     internal static (bool V4, int Length) Normalize(ReadOnlySpan<byte> address, int prefixLength) =>
         address.Length == 4 ? (true, prefixLength)

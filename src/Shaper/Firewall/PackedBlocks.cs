@@ -54,9 +54,9 @@ public sealed class PackedBlocks : IReadOnlyList<(IPNetwork Network, TimeSpan Tt
         }
 
         var result = new PackedBlocks(blocks.Count);
-        foreach (var (network, ttl) in blocks)
+        for (var i = 0; i < blocks.Count; i++)
         {
-            result.Add(network, ttl);
+            result.Add(blocks[i].Network, blocks[i].Ttl);
         }
 
         return result;

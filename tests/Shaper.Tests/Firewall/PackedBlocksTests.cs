@@ -31,8 +31,11 @@ public sealed class PackedBlocksTests
         for (var i = 0; i < Networks.Length; i++)
         {
             var network = IPNetwork.Parse(Networks[i]);
-            Assert.Equal(key[..NftBlockSets.WriteKey(network, key)].ToArray(), packed.Key(i).ToArray());
+            var address = network.BaseAddress.IsIPv4MappedToIPv6 ? network.BaseAddress.MapToIPv4() : network.BaseAddress;
+            Assert.Equal(address.GetAddressBytes(), key[..NftBlockSets.WriteKey(network, key)].ToArray());
+            Assert.Equal(address.GetAddressBytes(), packed.Key(i).ToArray());
             Assert.Equal(NftBlockSets.SetOf(network, "drop"), packed.SetOf(i, "drop"));
+            Assert.Equal(network.BaseAddress.IsIPv4MappedToIPv6 || network.BaseAddress.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork, packed.SetOf(i).V4);
         }
     }
 
