@@ -194,9 +194,9 @@ public sealed partial class NftBackend : IFirewallBackend
     }
 
     /// <summary>
-    /// Makes sure the prefix sets in <paramref name="sets"/> exist (the host sets always do): a prefix length not seen
-    /// before gets its set and its drop rule by applying the configuration again (one transaction, sets kept); null
-    /// on success.
+    /// Makes sure the prefix sets in <paramref name="sets"/> (each once, no host set: <see cref="PackedBlocks.PrefixSets"/>)
+    /// exist: a prefix length not seen before gets its set and its drop rule by applying the configuration again (one
+    /// transaction, sets kept); null on success. The host sets always exist.
     /// </summary>
     private string? EnsureSets(List<BlockSet> sets)
     {
@@ -210,7 +210,7 @@ public sealed partial class NftBackend : IFirewallBackend
             List<BlockSet>? added = null;
             foreach (var set in sets)
             {
-                if (!set.IsHosts && !_blockSets.Contains(set) && (added is null || !added.Contains(set)))
+                if (!_blockSets.Contains(set))
                 {
                     (added ??= []).Add(set);
                 }
