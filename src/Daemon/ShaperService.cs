@@ -350,7 +350,8 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
                 : Math.Max(1024, (maxKeys + lanes - 1) / lanes);
         }
 
-        var engine = new RuleEngine(plan.Observed, maxKeys, previous: previous)
+        // Tables grow with the keys seen (up to max_keys, then evict), as in a replay: compact, so they stay in cache.
+        var engine = new RuleEngine(plan.Observed, maxKeys, Math.Min(RuleEngine.InitialKeysPerRule, maxKeys), previous: previous)
         {
             Releases = _kernel.Holds.Releases,
             Installs = _kernel.Holds.Releases is null ? null : _kernel.Holds.InstallsOf,

@@ -21,9 +21,9 @@ internal sealed class KeyedRuleLimiter<TState, TLimiter> : KeyedRuleLimiter
 
     /// <summary>
     /// Creates the limiter. Each key table starts at <paramref name="initialCapacity"/> keys and, when full,
-    /// doubles up to <paramref name="maxCapacity"/>; at the maximum it evicts instead. The daemon
-    /// passes the same number twice, so its memory is fixed up front; replay starts small so that its
-    /// tables stay as compact (and cache-friendly) as the input allows.
+    /// doubles up to <paramref name="maxCapacity"/>; at the maximum it evicts instead. The daemon and replay
+    /// start at <see cref="RuleEngine.InitialKeysPerRule"/>, so that the tables stay as compact (and
+    /// cache-friendly) as the traffic allows; memory is bounded by the maximum.
     /// </summary>
     public KeyedRuleLimiter(TLimiter limiter, KeyScope per, int initialCapacity, int maxCapacity)
     {

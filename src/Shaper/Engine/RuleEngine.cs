@@ -36,6 +36,15 @@ namespace Shaper.Engine;
 /// </summary>
 public sealed class RuleEngine
 {
+    /// <summary>
+    /// The keys a rule's table starts with, per address family, in the daemon and in a replay alike; a full table
+    /// doubles, up to the maximum, and only then evicts. The keys a rule has seen then sit close together: with 10,000
+    /// sources that each come back once a second, a table of the maximum size (262,144 keys, 10.5 MB) spread them a
+    /// cold cache line apart, and the capture thread spent 0.6–1.1 µs a packet, against 0.26–0.28 µs in a table grown
+    /// to fit them (three alternating runs at 10,000 packets/s).
+    /// </summary>
+    public const int InitialKeysPerRule = 1 << 12;
+
     /// <summary>The shortest hold worth a kernel element: nft times out elements in milliseconds.</summary>
     private const long MinHoldNs = 1_000_000;
 
@@ -74,7 +83,8 @@ public sealed class RuleEngine
 
     /// <summary>
     /// Creates an engine with at most <paramref name="maxKeysPerRule"/> keys per rule and address family; key
-    /// tables start at <paramref name="initialKeysPerRule"/> (by default the maximum, so memory is fixed up front).
+    /// tables start at <paramref name="initialKeysPerRule"/> (by default the maximum, so memory is fixed up front; the
+    /// daemon and replay pass <see cref="InitialKeysPerRule"/>).
     /// A reload passes the running engine as <paramref name="previous"/>: each rule whose name, enforcer, algorithm,
     /// key and limits did not change (<see cref="Plan.LimiterChange"/>) takes over its key table and totals (tokens,
     /// windows, logs, counters), so a reload hands no key a fresh burst, and, on this engine's first packet or report,
@@ -169,6 +179,9 @@ public sealed class RuleEngine
 
     /// <summary>Packets whose source is on the allow list.</summary>
     public long Allowed { get; private set; }
+
+    /// <summary>Bytes the rules' key tables hold now: they grow with the keys seen, up to the maximum.</summary>
+    public long KeyTableBytes => _limiters.Sum(l => l.MemoryBytes);
 
     /// <summary>Packets dropped by a block before any rule.</summary>
     public long Blocked { get; private set; }

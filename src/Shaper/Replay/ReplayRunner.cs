@@ -18,9 +18,6 @@ public static class ReplayRunner
     /// <summary>The most keys tracked per rule and address family during a replay; past it, keys are evicted.</summary>
     public const int DefaultKeysPerRule = 1 << 22;
 
-    /// <summary>Key tables start this small and grow with the input, so that they stay cache-friendly.</summary>
-    public const int InitialKeysPerRule = 1 << 12;
-
     private const int BatchSize = 4096;
 
     /// <summary>How many packets ahead the engine prefetches key table slots: enough to cover a cache miss.</summary>
@@ -42,7 +39,7 @@ public static class ReplayRunner
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(time);
-        var engine = new RuleEngine(rules, maxKeysPerRule, Math.Min(InitialKeysPerRule, maxKeysPerRule))
+        var engine = new RuleEngine(rules, maxKeysPerRule, Math.Min(RuleEngine.InitialKeysPerRule, maxKeysPerRule))
         {
             // The daemon's queues hold at most max_held packets together; the replay holds each to its departure slot.
             HeldCap = rules.Config.Rules.Any(r => r.Enforce == EnforceKind.Queue) ? new HeldTimeline(rules.Config.Daemon.MaxHeld) : null,

@@ -22,8 +22,8 @@ public sealed record DaemonSettings
     public bool KeepOnStop { get; init; }
 
     /// <summary>
-    /// Keys each in-process rule tracks per address family; the limiter tables are allocated at this size
-    /// up front and evict beyond it, so the daemon's memory does not grow with the number of sources.
+    /// Keys each in-process rule tracks per address family; the limiter tables start small, double as keys arrive
+    /// up to this size and evict beyond it, so the daemon's memory grows with the sources only up to this bound.
     /// </summary>
     public int MaxKeys { get; init; } = 262_144;
 

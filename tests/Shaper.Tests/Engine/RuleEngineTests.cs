@@ -32,6 +32,41 @@ public sealed class RuleEngineTests
     private static RuleReport Rule(RuleEngine engine, string name) => engine.Report(0).Single(r => r.Name == name);
 
     [Fact]
+    public void KeyTables_StartingAtInitialKeysPerRule_GrowWithTheKeysAndDecideAsFullSizedOnes()
+    {
+        // An observe rule over 10,000 sources, three packets each within a millisecond against a burst of 2: the
+        // daemon's engine (tables of InitialKeysPerRule keys, growing) against one whose tables are fixed at the maximum.
+        const int MaxKeys = 262_144;
+        var config = new ShaperConfig { Rules = [Bucket("r", 1, 2, EnforceKind.Observe) with { Action = RuleAction.Log }] };
+        var grown = new RuleEngine(CompiledRuleSet.Compile(config), MaxKeys, RuleEngine.InitialKeysPerRule);
+        var fixedSize = new RuleEngine(CompiledRuleSet.Compile(config), MaxKeys);
+        void Send(int sources, int round)
+        {
+            for (var i = 0; i < sources; i++)
+            {
+                var packet = Udp(0xC6120000 + (uint)i, (round * 1000) + i);
+                grown.Process(packet);
+                fixedSize.Process(packet);
+            }
+        }
+
+        Send(100, 0);
+        Assert.Equal(100, Rule(grown, "r").KeysTracked);
+        Assert.True(grown.KeyTableBytes * 32 < fixedSize.KeyTableBytes, $"{grown.KeyTableBytes} bytes against {fixedSize.KeyTableBytes}");
+
+        for (var round = 0; round < 3; round++)
+        {
+            Send(10_000, round);
+        }
+
+        var (a, b) = (Rule(grown, "r"), Rule(fixedSize, "r"));
+        Assert.Equal((10_000, 0L), (a.KeysTracked, a.Evictions));
+        Assert.Equal((b.Passed, b.Limited), (a.Passed, a.Limited));
+        Assert.Equal((20_000L, 10_100L), (a.Passed, a.Limited));
+        Assert.True(grown.KeyTableBytes * 8 < fixedSize.KeyTableBytes, $"{grown.KeyTableBytes} bytes against {fixedSize.KeyTableBytes}");
+    }
+
+    [Fact]
     public void Process_AllowedSource_IsNeverLimited()
     {
         var config = new ShaperConfig { Allow = [IPNetwork.Parse("198.18.9.0/24")], Rules = [Bucket("r", 1, 1)] };
