@@ -351,7 +351,7 @@ internal sealed partial class ShaperService : IHostedService, IAsyncDisposable
         }
 
         // Tables grow with the keys seen (up to max_keys, then evict), as in a replay: compact, so they stay in cache.
-        var engine = new RuleEngine(plan.Observed, maxKeys, Math.Min(RuleEngine.InitialKeysPerRule, maxKeys), previous: previous)
+        var engine = new RuleEngine(plan.Observed, maxKeys, RuleEngine.InitialKeysPerRule, previous: previous)
         {
             Releases = _kernel.Holds.Releases,
             Installs = _kernel.Holds.Releases is null ? null : _kernel.Holds.InstallsOf,

@@ -37,7 +37,8 @@ namespace Shaper.Engine;
 public sealed class RuleEngine
 {
     /// <summary>
-    /// The keys a rule's table starts with, per address family, in the daemon and in a replay alike; a full table
+    /// The keys a rule's table starts with, per address family, in the daemon, its queues and a replay alike (a larger
+    /// value is cut to the rule's maximum where the table is made); a full table
     /// doubles, up to the maximum, and only then evicts. The keys a rule has seen then sit close together: with 10,000
     /// sources that each come back once a second, a table of the maximum size (262,144 keys, 10.5 MB) spread them a
     /// cold cache line apart, and the capture thread spent 0.6–1.1 µs a packet, against 0.26–0.28 µs in a table grown
@@ -181,7 +182,7 @@ public sealed class RuleEngine
     public long Allowed { get; private set; }
 
     /// <summary>Bytes the rules' key tables hold now: they grow with the keys seen, up to the maximum.</summary>
-    public long KeyTableBytes => _limiters.Sum(l => l.MemoryBytes);
+    internal long KeyTableBytes => _limiters.Sum(l => l.MemoryBytes);
 
     /// <summary>Packets dropped by a block before any rule.</summary>
     public long Blocked { get; private set; }

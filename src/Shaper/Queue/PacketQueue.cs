@@ -30,7 +30,7 @@ internal sealed class PacketQueue
     {
         ArgumentNullException.ThrowIfNull(rule);
         Rule = rule;
-        _limiter = LimiterFactory.Create(rule, Math.Min(maxKeys, 4096), maxKeys);
+        _limiter = LimiterFactory.Create(rule, RuleEngine.InitialKeysPerRule, maxKeys);
         _schedule = new ReleaseSchedule(budget.Capacity);
         _budget = budget;
         _dryRun = rule.Mode == RuleMode.Soft || rule.Action == RuleAction.Log;

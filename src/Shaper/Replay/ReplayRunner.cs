@@ -39,7 +39,7 @@ public static class ReplayRunner
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(time);
-        var engine = new RuleEngine(rules, maxKeysPerRule, Math.Min(RuleEngine.InitialKeysPerRule, maxKeysPerRule))
+        var engine = new RuleEngine(rules, maxKeysPerRule, RuleEngine.InitialKeysPerRule)
         {
             // The daemon's queues hold at most max_held packets together; the replay holds each to its departure slot.
             HeldCap = rules.Config.Rules.Any(r => r.Enforce == EnforceKind.Queue) ? new HeldTimeline(rules.Config.Daemon.MaxHeld) : null,
