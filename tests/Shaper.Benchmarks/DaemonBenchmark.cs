@@ -421,8 +421,9 @@ internal static class DaemonBenchmark
                 var dropped = after["capture_dropped"]!.GetValue<long>() - before["capture_dropped"]!.GetValue<long>();
                 var perPacket = engine == 0 ? -1 : Math.Round(captureCpu * 1e6 / engine, 3);
                 var clean = dropped == 0 && engine == count;
-                rows.Add(new JsonObject { ["threads"] = threads, ["asked_pps"] = pps, ["sent_pps"] = sent, ["engine_packets"] = engine, ["capture_dropped"] = dropped, ["capture_threads_cpu_us_per_packet"] = perPacket, ["load"] = Load() });
-                Console.WriteLine($"daemon: scaling, {ScalingRules} rules, {threads} capture thread(s), {(pps == 0 ? "top speed" : pps.ToString("N0", CultureInfo.InvariantCulture) + " pps")} asked ({sent:N0} sent): {engine:N0} of {count:N0} decided, {dropped} dropped, capture threads {perPacket} µs CPU per packet, load {Load()}");
+                var stepDowns = after["capture_realtime_stepdowns"]!.GetValue<long>() - before["capture_realtime_stepdowns"]!.GetValue<long>();
+                rows.Add(new JsonObject { ["threads"] = threads, ["asked_pps"] = pps, ["sent_pps"] = sent, ["engine_packets"] = engine, ["capture_dropped"] = dropped, ["capture_threads_cpu_us_per_packet"] = perPacket, ["capture_realtime_stepdowns"] = stepDowns, ["load"] = Load() });
+                Console.WriteLine($"daemon: scaling, {ScalingRules} rules, {threads} capture thread(s), {(pps == 0 ? "top speed" : pps.ToString("N0", CultureInfo.InvariantCulture) + " pps")} asked ({sent:N0} sent): {engine:N0} of {count:N0} decided, {dropped} dropped, capture threads {perPacket} µs CPU per packet, {stepDowns} step-downs from real-time, load {Load()}");
                 if (clean)
                 {
                     best[threads] = Math.Max(best[threads], (long)sent);
