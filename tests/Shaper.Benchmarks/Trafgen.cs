@@ -14,7 +14,11 @@ internal static partial class Trafgen
 {
     /// <summary>
     /// Sends <paramref name="count"/> packets from <paramref name="sources"/> addresses from <paramref name="firstSource"/>
-    /// on, at <paramref name="pps"/> packets a second (0: as fast as it can); the rate it reached.
+    /// on, at <paramref name="pps"/> packets a second (0: as fast as it can); the rate it reached. The rate holds per
+    /// second, not per packet: trafgen's <c>-b</c> sends each second's packets as fast as its paced loop goes (about
+    /// 315,000 a second here; 100,000 a second arrived as 330 ms of traffic and 670 ms of none, counted from a capture
+    /// on the receiving end), so a receiver meets bursts of that speed. Its <c>-t</c> gap sleeps between packets
+    /// instead, which reached only about 29,000 a second with a 10 µs gap.
     /// </summary>
     public static double Send(NetworkLab lab, uint firstSource, int sources, int pps, long count)
     {
