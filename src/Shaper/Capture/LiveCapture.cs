@@ -12,7 +12,12 @@ namespace Shaper.Capture;
 /// </summary>
 public sealed class LiveCapture : IDisposable
 {
-    /// <summary>The buffer timeout: the longest a packet waits in a partly filled block before the thread sees it.</summary>
+    /// <summary>
+    /// The buffer timeout: the longest a packet waits in a partly filled block before the thread sees it. Below about
+    /// 1.5 M packets a second a block is handed over at this timeout, not full, so a ring holds its block count times
+    /// this much traffic (128 ms for 32 MB): 2 ms doubled the burst a thread could fall behind by without a drop and
+    /// added up to 1 ms to detection (docs/performance-log.md, "Two capture threads against one").
+    /// </summary>
     public const int BufferTimeoutMs = 1;
 
     private const int Snaplen = 192;
