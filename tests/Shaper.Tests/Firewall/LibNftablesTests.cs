@@ -8,6 +8,7 @@ namespace Shaper.Tests.Firewall;
 /// 1024 or more: a test host with many files open crashed so ("bit out of range 0 - FD_SETSIZE on fd_set"), and a
 /// daemon could too. The in-process library is opened only while the numbers it would get stay below that.
 /// </summary>
+[Collection(FileNumbersCollection.Name)]
 public sealed class LibNftablesTests
 {
     [Fact]
